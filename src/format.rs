@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The rsfs on-disk format.
+//!
+//! This file is the single definition of the format. The kernel module
+//! compiles it as its `format` module and the userspace tools compile it as
+//! the `rsfs_format` crate, so it depends on nothing but `core` and contains
+//! no `unsafe`. `docs/format.md` describes the same format in prose.
+//!
+//! Every multi-byte integer is little-endian. Structures are `#[repr(C)]`
+//! collections of byte-array fields (alignment 1, so no padding) and are
+//! converted from and to bytes field by field, in declaration order.
+
+/// The block size: every rsfs filesystem uses 4 KiB blocks.
+pub const BLOCK_SIZE: usize = 4096;
+/// `log2(BLOCK_SIZE)`.
+pub const BLOCK_SHIFT: u32 = 12;
+
+/// "RSFS", read as a little-endian `u32`.
+pub const MAGIC: u32 = u32::from_le_bytes(*b"RSFS");
+/// The format version this source describes.
+pub const VERSION: u32 = 1;
+
+/// The superblock lives at the start of block 0.
+pub const SUPERBLOCK_BLOCK: u64 = 0;
+/// Inode numbers start at 1; 0 means "no inode".
+pub const ROOT_INO: u64 = 1;
+
+/// Size of one on-disk inode.
+pub const INODE_SIZE: usize = 256;
+/// Inodes per inode-table block.
+pub const INODES_PER_BLOCK: u64 = (BLOCK_SIZE / INODE_SIZE) as u64;
+
+/// Every checksummed block ends with a crc32c over the bytes before it.
+pub const BLOCK_CSUM_SIZE: usize = 4;
+/// Bits that one bitmap block holds (its last four bytes are the checksum).
+pub const BITS_PER_BITMAP_BLOCK: u64 = ((BLOCK_SIZE - BLOCK_CSUM_SIZE) * 8) as u64;
+
+/// The longest name a directory entry can hold.
+pub const NAME_MAX: usize = 255;
+
+/// Superblock `state`: cleanly unmounted.
+pub const STATE_CLEAN: u16 = 1;
+/// Superblock `state`: mounted, or not unmounted cleanly.
+pub const STATE_DIRTY: u16 = 2;
+
+/// The smallest filesystem mkfs creates: 1 MiB.
+pub const MIN_BLOCKS: u64 = 256;
+
+/// A fixed-size field of an on-disk structure.
+pub trait Field: Sized {
+    /// Bytes the field occupies on disk.
+    const SIZE: usize;
+    /// Reads the field from the first `SIZE` bytes of `b`.
+    fn read(b: &[u8]) -> Self;
+    /// Writes the field into the first `SIZE` bytes of `b`.
+    fn write(&self, b: &mut [u8]);
+}
+
+impl Field for u8 {
+    const SIZE: usize = 1;
+    fn read(b: &[u8]) -> Self {
+        b[0]
+    }
+    fn write(&self, b: &mut [u8]) {
+        b[0] = *self;
+    }
+}
+
+impl<T: Field + Copy + Default, const N: usize> Field for [T; N] {
+    const SIZE: usize = T::SIZE * N;
+    fn read(b: &[u8]) -> Self {
+        let mut out = [T::default(); N];
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = T::read(&b[i * T::SIZE..]);
+        }
+        out
+    }
+    fn write(&self, b: &mut [u8]) {
+        for (i, v) in self.iter().enumerate() {
+            v.write(&mut b[i * T::SIZE..]);
+        }
+    }
+}
+
+macro_rules! le_int {
+    ($name:ident, $int:ty, $n:literal) => {
+        /// A little-endian integer as it is stored on disk.
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+        pub struct $name([u8; $n]);
+
+        impl $name {
+            /// Stores `v` in little-endian order.
+            pub const fn new(v: $int) -> Self {
+                Self(v.to_le_bytes())
+            }
+            /// The value in native byte order.
+            pub const fn get(self) -> $int {
+                <$int>::from_le_bytes(self.0)
+            }
+        }
+
+        impl From<$int> for $name {
+            fn from(v: $int) -> Self {
+                Self::new(v)
+            }
+        }
+
+        impl Field for $name {
+            const SIZE: usize = $n;
+            fn read(b: &[u8]) -> Self {
+                let mut a = [0u8; $n];
+                a.copy_from_slice(&b[..$n]);
+                Self(a)
+            }
+            fn write(&self, b: &mut [u8]) {
+                b[..$n].copy_from_slice(&self.0);
+            }
+        }
+    };
+}
+
+le_int!(Le16, u16, 2);
+le_int!(Le32, u32, 4);
+le_int!(Le64, u64, 8);
+
+/// Declares an on-disk structure: a `#[repr(C)]` struct whose fields all
+/// implement [`Field`], with `SIZE`, `decode` and `encode` derived from the
+/// field list, and a compile-time check that the in-memory size matches.
+macro_rules! disk_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )*
+        }
+
+        impl Field for $name {
+            const SIZE: usize = 0 $( + <$ty as Field>::SIZE )*;
+
+            fn read(b: &[u8]) -> Self {
+                let mut off = 0;
+                $(
+                    let $field = <$ty as Field>::read(&b[off..]);
+                    off += <$ty as Field>::SIZE;
+                )*
+                let _ = off;
+                Self { $( $field, )* }
+            }
+
+            fn write(&self, b: &mut [u8]) {
+                let mut off = 0;
+                $(
+                    self.$field.write(&mut b[off..]);
+                    off += <$ty as Field>::SIZE;
+                )*
+                let _ = off;
+            }
+        }
+
+        impl $name {
+            /// Bytes the structure occupies on disk.
+            pub const SIZE: usize = <Self as Field>::SIZE;
+
+            /// Decodes the structure from the start of `b`.
+            pub fn decode(b: &[u8]) -> Self {
+                <Self as Field>::read(&b[..Self::SIZE])
+            }
+
+            /// Encodes the structure into the start of `b`.
+            pub fn encode(&self, b: &mut [u8]) {
+                <Self as Field>::write(self, &mut b[..Self::SIZE])
+            }
+        }
+
+        const _: () = assert!(core::mem::size_of::<$name>() == $name::SIZE);
+    };
+}
+
+disk_struct! {
+    /// The superblock, at offset 0 of block 0. Its last field is a crc32c of
+    /// all the bytes before it.
+    pub struct Superblock {
+        /// [`MAGIC`].
+        pub magic: Le32,
+        /// [`VERSION`].
+        pub version: Le32,
+        /// Features an older kernel may ignore.
+        pub feature_compat: Le32,
+        /// Features an older kernel must refuse to mount.
+        pub feature_incompat: Le32,
+        /// Features an older kernel may only mount read-only.
+        pub feature_ro_compat: Le32,
+        /// [`BLOCK_SIZE`].
+        pub block_size: Le32,
+        /// Size of the filesystem in blocks.
+        pub blocks_count: Le64,
+        /// Number of inodes; valid inode numbers are `1..=inodes_count`.
+        pub inodes_count: Le64,
+        /// Free blocks, as of the last clean unmount or sync.
+        pub free_blocks: Le64,
+        /// Free inodes, as of the last clean unmount or sync.
+        pub free_inodes: Le64,
+        /// First block of the block bitmap.
+        pub block_bitmap_start: Le64,
+        /// Blocks in the block bitmap.
+        pub block_bitmap_blocks: Le64,
+        /// First block of the inode bitmap.
+        pub inode_bitmap_start: Le64,
+        /// Blocks in the inode bitmap.
+        pub inode_bitmap_blocks: Le64,
+        /// First block of the inode table.
+        pub inode_table_start: Le64,
+        /// Blocks in the inode table.
+        pub inode_table_blocks: Le64,
+        /// First block that may hold file data.
+        pub data_start: Le64,
+        /// Inode number of the root directory ([`ROOT_INO`]).
+        pub root_ino: Le64,
+        /// First inode of the list of unlinked but still open inodes.
+        pub orphan_head: Le64,
+        /// [`STATE_CLEAN`] or [`STATE_DIRTY`].
+        pub state: Le16,
+        /// Reserved, zero.
+        pub pad0: Le16,
+        /// Times the filesystem was mounted since mkfs.
+        pub mount_count: Le32,
+        /// When mkfs ran, seconds since the epoch.
+        pub mkfs_time: Le64,
+        /// Last mount, seconds since the epoch.
+        pub mount_time: Le64,
+        /// Last superblock write, seconds since the epoch.
+        pub write_time: Le64,
+        /// Filesystem UUID.
+        pub uuid: [u8; 16],
+        /// Volume label, NUL-padded.
+        pub label: [u8; 32],
+        /// crc32c of every byte of the superblock before this field.
+        pub csum: Le32,
+    }
+}
+
+disk_struct! {
+    /// A run of `len` blocks of a file, starting at file block `logical`
+    /// and disk block `start`. `len == 0` marks an unused slot.
+    pub struct Extent {
+        /// First file block the run maps.
+        pub logical: Le32,
+        /// Number of blocks in the run.
+        pub len: Le32,
+        /// First disk block of the run.
+        pub start: Le64,
+    }
+}
+
+/// Extents held in the inode itself.
+pub const INODE_EXTENTS: usize = 9;
+
+disk_struct! {
+    /// An inode, [`INODE_SIZE`] bytes, slot `ino` of the inode table.
+    pub struct Inode {
+        /// File type and permission bits, as in `st_mode`.
+        pub mode: Le16,
+        /// Hard links; 0 marks a free or orphaned inode.
+        pub links: Le16,
+        /// `INODE_FLAG_*`.
+        pub flags: Le32,
+        /// Owner.
+        pub uid: Le32,
+        /// Group.
+        pub gid: Le32,
+        /// Size in bytes.
+        pub size: Le64,
+        /// Blocks allocated to the file, data and extent blocks.
+        pub blocks: Le64,
+        /// Access time, seconds.
+        pub atime: Le64,
+        /// Modification time, seconds.
+        pub mtime: Le64,
+        /// Change time, seconds.
+        pub ctime: Le64,
+        /// Access time, nanoseconds.
+        pub atime_nsec: Le32,
+        /// Modification time, nanoseconds.
+        pub mtime_nsec: Le32,
+        /// Change time, nanoseconds.
+        pub ctime_nsec: Le32,
+        /// Incremented each time the inode number is reused.
+        pub generation: Le32,
+        /// Used slots of `extents`.
+        pub extent_count: Le16,
+        /// Reserved, zero.
+        pub pad0: Le16,
+        /// Next inode on the orphan list, or 0.
+        pub orphan_next: Le64,
+        /// First overflow extent block, or 0.
+        pub extent_block: Le64,
+        /// Reserved, zero.
+        pub pad1: Le32,
+        /// The first extents of the file, sorted by `logical`. A symlink
+        /// with [`INODE_FLAG_INLINE`] keeps its target here instead.
+        pub extents: [Extent; INODE_EXTENTS],
+        /// Reserved, zero.
+        pub reserved: [u8; 12],
+        /// crc32c of the inode's bytes before this field.
+        pub csum: Le32,
+    }
+}
+
+/// Inode flag: the symlink target is stored in the extent area.
+pub const INODE_FLAG_INLINE: u32 = 1;
+
+const _: () = assert!(Inode::SIZE == INODE_SIZE);
+const _: () = assert!(Superblock::SIZE <= BLOCK_SIZE);
+
+disk_struct! {
+    /// The fixed part of a directory entry. The name follows it, and the
+    /// entry is padded to a multiple of 4 bytes; `rec_len` covers it all.
+    pub struct DirEntryHeader {
+        /// Inode of the entry, or 0 for an unused record.
+        pub ino: Le64,
+        /// Bytes from the start of this entry to the start of the next.
+        pub rec_len: Le16,
+        /// Bytes in the name.
+        pub name_len: u8,
+        /// `FT_*`.
+        pub file_type: u8,
+    }
+}
+
+/// Directory entry file types.
+pub const FT_UNKNOWN: u8 = 0;
+/// Regular file.
+pub const FT_REG: u8 = 1;
+/// Directory.
+pub const FT_DIR: u8 = 2;
+/// Symbolic link.
+pub const FT_SYMLINK: u8 = 7;
+
+/// Bytes of a directory block that hold entries (the rest is the checksum).
+pub const DIR_DATA_SIZE: usize = BLOCK_SIZE - BLOCK_CSUM_SIZE;
+
+/// The record length an entry with a name of `name_len` bytes needs.
+pub const fn dir_rec_len(name_len: usize) -> usize {
+    (DirEntryHeader::SIZE + name_len + 3) & !3
+}
+
+/// Why a layout or an on-disk structure is not acceptable.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FormatError {
+    /// The magic number is not [`MAGIC`]: not an rsfs filesystem.
+    BadMagic,
+    /// A version this source does not know.
+    BadVersion,
+    /// An incompatible feature this source does not know.
+    UnknownFeature,
+    /// The block size is not [`BLOCK_SIZE`].
+    BadBlockSize,
+    /// The checksum does not match.
+    BadChecksum,
+    /// The regions of the layout overlap, or do not fit.
+    BadGeometry,
+    /// The target is smaller than [`MIN_BLOCKS`].
+    TooSmall,
+    /// More inodes than the layout can address.
+    TooManyInodes,
+}
+
+impl FormatError {
+    /// A short description, for logs and error messages.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BadMagic => "bad magic number (not an rsfs filesystem)",
+            Self::BadVersion => "unsupported format version",
+            Self::UnknownFeature => "unsupported incompatible feature",
+            Self::BadBlockSize => "block size is not 4096",
+            Self::BadChecksum => "checksum mismatch",
+            Self::BadGeometry => "inconsistent layout",
+            Self::TooSmall => "device too small",
+            Self::TooManyInodes => "too many inodes for the device",
+        }
+    }
+}
+
+/// Where each region of a filesystem lives.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Geometry {
+    /// Size of the filesystem in blocks.
+    pub blocks_count: u64,
+    /// Number of inodes.
+    pub inodes_count: u64,
+    /// First block of the block bitmap.
+    pub block_bitmap_start: u64,
+    /// Blocks in the block bitmap.
+    pub block_bitmap_blocks: u64,
+    /// First block of the inode bitmap.
+    pub inode_bitmap_start: u64,
+    /// Blocks in the inode bitmap.
+    pub inode_bitmap_blocks: u64,
+    /// First block of the inode table.
+    pub inode_table_start: u64,
+    /// Blocks in the inode table.
+    pub inode_table_blocks: u64,
+    /// First data block.
+    pub data_start: u64,
+}
+
+/// Bytes of disk per inode when mkfs is not told how many inodes to make.
+pub const DEFAULT_BYTES_PER_INODE: u64 = 16 * 1024;
+
+impl Geometry {
+    /// Lays out a filesystem of `blocks_count` blocks with `inodes_count`
+    /// inodes (or one per [`DEFAULT_BYTES_PER_INODE`] when `None`).
+    pub fn new(blocks_count: u64, inodes_count: Option<u64>) -> Result<Self, FormatError> {
+        if blocks_count < MIN_BLOCKS {
+            return Err(FormatError::TooSmall);
+        }
+        let inodes = match inodes_count {
+            Some(n) => n,
+            None => (blocks_count << BLOCK_SHIFT) / DEFAULT_BYTES_PER_INODE,
+        };
+        // Whole inode-table blocks; slot 0 of the table is never used.
+        let inodes = (inodes + 1).next_multiple_of(INODES_PER_BLOCK) - 1;
+        if inodes == 0 || inodes > u32::MAX as u64 {
+            return Err(FormatError::TooManyInodes);
+        }
+        let block_bitmap_blocks = blocks_count.div_ceil(BITS_PER_BITMAP_BLOCK);
+        let inode_bitmap_blocks = (inodes + 1).div_ceil(BITS_PER_BITMAP_BLOCK);
+        let inode_table_blocks = (inodes + 1) / INODES_PER_BLOCK;
+        let g = Self {
+            blocks_count,
+            inodes_count: inodes,
+            block_bitmap_start: SUPERBLOCK_BLOCK + 1,
+            block_bitmap_blocks,
+            inode_bitmap_start: SUPERBLOCK_BLOCK + 1 + block_bitmap_blocks,
+            inode_bitmap_blocks,
+            inode_table_start: SUPERBLOCK_BLOCK + 1 + block_bitmap_blocks + inode_bitmap_blocks,
+            inode_table_blocks,
+            data_start: SUPERBLOCK_BLOCK
+                + 1
+                + block_bitmap_blocks
+                + inode_bitmap_blocks
+                + inode_table_blocks,
+        };
+        // The root directory needs a block, and a filesystem that is all
+        // metadata is of no use: insist on room for some data.
+        if g.data_start + 16 > blocks_count {
+            return Err(FormatError::TooManyInodes);
+        }
+        Ok(g)
+    }
+
+    /// The geometry a superblock describes, checked for consistency against
+    /// the rules [`Geometry::new`] follows and against `device_blocks`.
+    pub fn from_superblock(sb: &Superblock, device_blocks: u64) -> Result<Self, FormatError> {
+        let g = Self {
+            blocks_count: sb.blocks_count.get(),
+            inodes_count: sb.inodes_count.get(),
+            block_bitmap_start: sb.block_bitmap_start.get(),
+            block_bitmap_blocks: sb.block_bitmap_blocks.get(),
+            inode_bitmap_start: sb.inode_bitmap_start.get(),
+            inode_bitmap_blocks: sb.inode_bitmap_blocks.get(),
+            inode_table_start: sb.inode_table_start.get(),
+            inode_table_blocks: sb.inode_table_blocks.get(),
+            data_start: sb.data_start.get(),
+        };
+        let expect = Self::new(g.blocks_count, Some(g.inodes_count))?;
+        if g != expect || g.blocks_count > device_blocks {
+            return Err(FormatError::BadGeometry);
+        }
+        Ok(g)
+    }
+
+    /// The inode-table block holding inode `ino`, and the byte offset of the
+    /// inode in it. `ino` must be in `1..=inodes_count`.
+    pub fn inode_location(&self, ino: u64) -> (u64, usize) {
+        (
+            self.inode_table_start + ino / INODES_PER_BLOCK,
+            (ino % INODES_PER_BLOCK) as usize * INODE_SIZE,
+        )
+    }
+}
+
+impl Superblock {
+    /// Checks the fields that say whether this is an rsfs filesystem this
+    /// source can read, and the checksum (`crc` computes a standard crc32c).
+    pub fn validate(block: &[u8], crc: impl Fn(&[u8]) -> u32) -> Result<Self, FormatError> {
+        let sb = Self::decode(block);
+        if sb.magic.get() != MAGIC {
+            return Err(FormatError::BadMagic);
+        }
+        if !csum_ok(&block[..Self::SIZE], crc) {
+            return Err(FormatError::BadChecksum);
+        }
+        if sb.version.get() != VERSION {
+            return Err(FormatError::BadVersion);
+        }
+        if sb.feature_incompat.get() != 0 {
+            return Err(FormatError::UnknownFeature);
+        }
+        if sb.block_size.get() as usize != BLOCK_SIZE {
+            return Err(FormatError::BadBlockSize);
+        }
+        Ok(sb)
+    }
+}
+
+/// Whether the last four bytes of `bytes` are the crc32c of the rest.
+pub fn csum_ok(bytes: &[u8], crc: impl Fn(&[u8]) -> u32) -> bool {
+    let (body, tail) = bytes.split_at(bytes.len() - BLOCK_CSUM_SIZE);
+    Le32::read(tail).get() == crc(body)
+}
+
+/// Stores the crc32c of all but the last four bytes of `bytes` in them.
+pub fn csum_set(bytes: &mut [u8], crc: impl Fn(&[u8]) -> u32) {
+    let (body, tail) = bytes.split_at_mut(bytes.len() - BLOCK_CSUM_SIZE);
+    Le32::new(crc(body)).write(tail);
+}
+
+/// Whether bit `bit` of a bitmap block is set.
+pub fn bitmap_test(block: &[u8], bit: u64) -> bool {
+    block[(bit / 8) as usize] & (1 << (bit % 8)) != 0
+}
+
+/// Sets bit `bit` of a bitmap block to `value`.
+pub fn bitmap_set(block: &mut [u8], bit: u64, value: bool) {
+    let byte = &mut block[(bit / 8) as usize];
+    if value {
+        *byte |= 1 << (bit % 8);
+    } else {
+        *byte &= !(1 << (bit % 8));
+    }
+}

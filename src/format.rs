@@ -46,6 +46,10 @@ pub const STATE_DIRTY: u16 = 2;
 
 /// The smallest filesystem mkfs creates: 1 MiB.
 pub const MIN_BLOCKS: u64 = 256;
+/// The largest filesystem the format describes: 2^48 blocks (1 EiB).
+pub const MAX_BLOCKS: u64 = 1 << 48;
+/// The largest file: extents address file blocks with 32 bits.
+pub const MAX_FILE_SIZE: u64 = (u32::MAX as u64 + 1) << BLOCK_SHIFT;
 
 /// A fixed-size field of an on-disk structure.
 pub trait Field: Sized {
@@ -369,8 +373,10 @@ pub enum FormatError {
     BadGeometry,
     /// The target is smaller than [`MIN_BLOCKS`].
     TooSmall,
-    /// More inodes than the layout can address.
-    TooManyInodes,
+    /// No inodes, or more than the layout can address or the device hold.
+    BadInodeCount,
+    /// The filesystem is larger than its device.
+    BeyondDevice,
 }
 
 impl FormatError {
@@ -384,7 +390,8 @@ impl FormatError {
             Self::BadChecksum => "checksum mismatch",
             Self::BadGeometry => "inconsistent layout",
             Self::TooSmall => "device too small",
-            Self::TooManyInodes => "too many inodes for the device",
+            Self::BadInodeCount => "inode count out of range for the device",
+            Self::BeyondDevice => "filesystem is larger than the device",
         }
     }
 }
@@ -418,19 +425,26 @@ pub const DEFAULT_BYTES_PER_INODE: u64 = 16 * 1024;
 impl Geometry {
     /// Lays out a filesystem of `blocks_count` blocks with `inodes_count`
     /// inodes (or one per [`DEFAULT_BYTES_PER_INODE`] when `None`).
+    ///
+    /// The arithmetic cannot overflow whatever the arguments: they may come
+    /// from a damaged disk.
     pub fn new(blocks_count: u64, inodes_count: Option<u64>) -> Result<Self, FormatError> {
         if blocks_count < MIN_BLOCKS {
             return Err(FormatError::TooSmall);
         }
+        if blocks_count > MAX_BLOCKS {
+            return Err(FormatError::BadGeometry);
+        }
         let inodes = match inodes_count {
             Some(n) => n,
-            None => (blocks_count << BLOCK_SHIFT) / DEFAULT_BYTES_PER_INODE,
+            None => ((blocks_count << BLOCK_SHIFT) / DEFAULT_BYTES_PER_INODE).min(u32::MAX as u64),
         };
+        // Inode numbers must fit 32 bits, with room to round up below.
+        if inodes == 0 || inodes > u32::MAX as u64 - INODES_PER_BLOCK {
+            return Err(FormatError::BadInodeCount);
+        }
         // Whole inode-table blocks; slot 0 of the table is never used.
         let inodes = (inodes + 1).next_multiple_of(INODES_PER_BLOCK) - 1;
-        if inodes == 0 || inodes > u32::MAX as u64 {
-            return Err(FormatError::TooManyInodes);
-        }
         let block_bitmap_blocks = blocks_count.div_ceil(BITS_PER_BITMAP_BLOCK);
         let inode_bitmap_blocks = (inodes + 1).div_ceil(BITS_PER_BITMAP_BLOCK);
         let inode_table_blocks = (inodes + 1) / INODES_PER_BLOCK;
@@ -452,7 +466,7 @@ impl Geometry {
         // The root directory needs a block, and a filesystem that is all
         // metadata is of no use: insist on room for some data.
         if g.data_start + 16 > blocks_count {
-            return Err(FormatError::TooManyInodes);
+            return Err(FormatError::BadInodeCount);
         }
         Ok(g)
     }
@@ -460,6 +474,9 @@ impl Geometry {
     /// The geometry a superblock describes, checked for consistency against
     /// the rules [`Geometry::new`] follows and against `device_blocks`.
     pub fn from_superblock(sb: &Superblock, device_blocks: u64) -> Result<Self, FormatError> {
+        if sb.blocks_count.get() > device_blocks {
+            return Err(FormatError::BeyondDevice);
+        }
         let g = Self {
             blocks_count: sb.blocks_count.get(),
             inodes_count: sb.inodes_count.get(),
@@ -472,7 +489,7 @@ impl Geometry {
             data_start: sb.data_start.get(),
         };
         let expect = Self::new(g.blocks_count, Some(g.inodes_count))?;
-        if g != expect || g.blocks_count > device_blocks {
+        if g != expect {
             return Err(FormatError::BadGeometry);
         }
         Ok(g)

@@ -1,0 +1,27 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rsfs. The two commands:
+#   make run [CMD='...'] [DISK=path.img] [KERNEL=debug|release]
+#   make check
+# Each first installs whatever is missing (scripts/bootstrap.sh), builds the
+# test kernel once per machine (cached in ~/.cache/rsfs), and builds the
+# module, the tools and the tests. Kbuild reads the file `Kbuild`, not this
+# one, when it builds the module.
+
+KERNEL ?= debug
+export KERNEL CMD DISK TIMEOUT
+
+.PHONY: run check module tools tests clippy fmt clean
+
+run check module tools tests clippy:
+	@scripts/rsfs.sh $@
+
+fmt:
+	/usr/bin/rustfmt --edition 2021 --check src/rsfs_main.rs
+	cargo fmt --check
+
+clean:
+	rm -rf build target src/generated
+	find . \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name '*.d' -o -name '*.rmeta' \) -not -path './.git/*' -delete
+	rm -f modules.order Module.symvers

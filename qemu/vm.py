@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Boot the rsfs test VM and judge what it prints.
+
+    qemu/vm.py --kernel BZIMAGE --initrd CPIO --disk IMG [--disk IMG ...]
+               [--timeout SECONDS] [--interactive] [--ktap] [--log FILE]
+
+The guest's init (qemu/init) prints "rsfs-vm-exit-status: N" when it is
+done; that N becomes this program's exit status. Any kernel splat on the
+console (BUG, WARNING, Oops, KASAN, lockdep, kmemleak, hung task, RCU stall)
+makes the run fail even if the guest said 0, and a guest that does not finish
+within the timeout is killed and reported as hung.
+
+With --ktap, the console carries the KTAP suite of tests/run.sh; this
+program adds one last test, kernel_log_clean, and prints the totals as the
+final line: "N passed, N failed" (", N skipped" when some were).
+"""
+
+import argparse
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+
+SPLAT = re.compile(
+    r"BUG:|WARNING:|\bOops\b|general protection fault|Kernel panic|kernel BUG"
+    r"|UBSAN:|unreferenced object|new suspected memory leaks"
+    r"|blocked for more than \d+ seconds|detected stalls?\b|self-detected stall"
+    r"|panicked at|cut here"
+)
+EXIT = re.compile(r"rsfs-vm-exit-status: (\d+)")
+TOTALS = re.compile(r"# rsfs-totals: pass=(\d+) fail=(\d+) skip=(\d+) tests=(\d+)")
+
+CACHE = os.environ.get("RSFS_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "rsfs"
+)
+
+
+def qemu_base(args, accel):
+    cmd = [
+        "qemu-system-x86_64",
+        "-m", args.mem,
+        "-smp", "2",
+        "-kernel", args.kernel,
+        "-initrd", args.initrd,
+        "-no-reboot",
+    ]
+    if accel == "kvm":
+        cmd += ["-accel", "kvm", "-cpu", "host"]
+    else:
+        cmd += ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    for i, disk in enumerate(args.disk):
+        # cache=none: guest flushes reach the host disk, so a crash test's
+        # "durable" means durable.
+        cmd += ["-drive", f"file={disk},if=virtio,format=raw,cache=none,aio=threads,index={i}"]
+    return cmd
+
+
+def kvm_works(args):
+    """Whether KVM boots a kernel here. On some hosts /dev/kvm exists but
+    `-cpu host` dies ("failed to set MSR 0x10a") and other CPU models hang
+    after "Booting from ROM", so the only honest test is to try. The answer
+    is cached per machine in the rsfs cache."""
+    forced = os.environ.get("RSFS_ACCEL")
+    if forced in ("kvm", "tcg"):
+        return forced == "kvm"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    stamp = os.path.join(CACHE, "accel")
+    try:
+        with open(stamp) as f:
+            return f.read().strip() == "kvm"
+    except OSError:
+        pass
+    cmd = qemu_base(args, "kvm") + [
+        "-display", "none", "-serial", "stdio", "-monitor", "none",
+        "-append", "console=ttyS0 rdinit=/rsfs-no-such-init panic=-1",
+    ]
+    ok = False
+    try:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        buf = b""
+        while time.time() < deadline and p.poll() is None:
+            r, _, _ = select.select([p.stdout], [], [], 0.5)
+            if r:
+                buf += os.read(p.stdout.fileno(), 65536)
+                if b"Linux version" in buf:
+                    ok = True
+                    break
+        p.kill()
+        p.wait()
+    except OSError:
+        ok = False
+    os.makedirs(CACHE, exist_ok=True)
+    with open(stamp, "w") as f:
+        f.write("kvm\n" if ok else "tcg\n")
+    if not ok:
+        print("rsfs: KVM does not boot a kernel on this machine; using TCG", file=sys.stderr)
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--disk", action="append", default=[])
+    ap.add_argument("--mem", default="1G")
+    ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--interactive", action="store_true")
+    ap.add_argument("--ktap", action="store_true")
+    ap.add_argument("--log", default=None)
+    args = ap.parse_args()
+
+    accel = "kvm" if kvm_works(args) else "tcg"
+    # loglevel=5 puts warnings (lockdep's among them) on the console.
+    append = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init"
+
+    if args.interactive:
+        cmd = qemu_base(args, accel) + ["-nographic", "-append", append]
+        sys.exit(subprocess.call(cmd))
+
+    cmd = qemu_base(args, accel) + [
+        "-display", "none", "-serial", "stdio", "-monitor", "none", "-append", append,
+    ]
+    log = open(args.log, "w") if args.log else None
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+    deadline = time.time() + args.timeout
+    status = None
+    splats = []
+    totals = None
+    pending = b""
+    hung = False
+    while True:
+        if time.time() > deadline:
+            hung = True
+            p.kill()
+            break
+        r, _, _ = select.select([p.stdout], [], [], 1.0)
+        if not r:
+            if p.poll() is not None:
+                break
+            continue
+        chunk = os.read(p.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            print(line, flush=True)
+            if log:
+                log.write(line + "\n")
+            if SPLAT.search(line):
+                splats.append(line)
+            m = EXIT.search(line)
+            if m:
+                status = int(m.group(1))
+            m = TOTALS.search(line)
+            if m:
+                totals = tuple(int(x) for x in m.groups())
+    p.wait()
+    if log:
+        log.close()
+
+    problems = []
+    if hung:
+        problems.append(f"the guest did not finish within {args.timeout} s and was killed (hang)")
+    elif status is None:
+        problems.append("the guest stopped without reporting an exit status (crash or panic?)")
+    if splats:
+        problems.append(f"{len(splats)} kernel splat line(s) on the console, first: {splats[0].strip()}")
+
+    if args.ktap:
+        passed, failed, skipped, programs = totals if totals else (0, 1, 0, 0)
+        if totals is None:
+            problems.append("the guest printed no test totals")
+        n = f"{programs + 1} kernel_log_clean"
+        if splats or hung:
+            print(f"not ok {n} # {problems[-1]}")
+            failed += 1
+        else:
+            print(f"ok {n}")
+            passed += 1
+
+    for msg in problems:
+        print(f"rsfs: {msg}" + (f" (console log: {args.log})" if args.log else ""), file=sys.stderr)
+
+    rc = status if status is not None else 1
+    if problems and rc == 0:
+        rc = 1
+    if args.ktap:
+        line = f"{passed} passed, {failed} failed"
+        if skipped:
+            line += f", {skipped} skipped"
+        print(line)
+        if failed and rc == 0:
+            rc = 1
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()

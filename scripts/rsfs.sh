@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# What the Makefile's targets run. Usage: scripts/rsfs.sh COMMAND
+#   run     boot the VM with rsfs mounted at /mnt: a shell, or CMD
+#   check   cargo tests of the tools, then the KTAP suite in the VM
+#   module  build rsfs.ko        tools  build the static userspace tools
+#   tests   build the KTAP test programs
+#   clippy  the module under clippy and the tools under cargo clippy
+# Environment (the Makefile passes its variables): KERNEL=debug|release,
+# CMD='...', DISK=path.img, TIMEOUT=seconds.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$RSFS_ROOT"
+
+KERNEL=${KERNEL:-debug}
+BUILD=$RSFS_ROOT/build
+TARGET=x86_64-unknown-linux-gnu
+
+kdir() {
+	"$RSFS_ROOT/scripts/kernel.sh" "$KERNEL" | tail -n 1
+}
+
+build_module() {
+	local kdir=$1 log=$BUILD/logs/module.log
+	mkdir -p "$BUILD/logs"
+	# Objects built against the other flavour's tree must not be reused.
+	if [ "$(cat "$BUILD/.module-kdir" 2>/dev/null)" != "$kdir" ]; then
+		make -C "$kdir" M="$RSFS_ROOT" "${KMAKE_VARS[@]}" clean >/dev/null 2>&1 || true
+	fi
+	make -C "$kdir" M="$RSFS_ROOT" "${KMAKE_VARS[@]}" ${CLIPPY:+CLIPPY=1} -j"$(nproc)" modules \
+		>"$log" 2>&1 || fail_with_log "module build" "$log"
+	echo "$kdir" >"$BUILD/.module-kdir"
+	# Warnings fail the build: the module is kept warning- and clippy-clean.
+	if grep -E '^(warning|error)(\[|:)' "$log" >/dev/null; then
+		grep -E -A12 '^(warning|error)(\[|:)' "$log" >&2
+		die "the module build printed warnings (full log: $log)"
+	fi
+}
+
+build_tools() {
+	local log=$BUILD/logs/tools.log
+	mkdir -p "$BUILD/logs"
+	# Static binaries, so that the guest needs no shared libraries.
+	CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build --quiet --locked --release --target "$TARGET" >"$log" 2>&1 ||
+		fail_with_log "tools build" "$log"
+}
+
+build_tests() {
+	local t name
+	mkdir -p "$BUILD/tests"
+	for t in tests/*.c; do
+		name=$(basename "$t" .c)
+		if [ "$t" -nt "$BUILD/tests/$name" ] || [ tests/rsfs_test.h -nt "$BUILD/tests/$name" ]; then
+			gcc -static -O2 -g -Wall -Werror -I"$KSRC_DIR/tools/testing/selftests" \
+				-o "$BUILD/tests/$name" "$t" || die "building test $t failed"
+		fi
+	done
+}
+
+fresh_disk() {
+	rm -f "$1"
+	truncate -s "${2:-256M}" "$1"
+}
+
+vm() {
+	local kdir=$1
+	shift
+	python3 "$RSFS_ROOT/qemu/vm.py" --kernel "$kdir/arch/x86/boot/bzImage" "$@"
+}
+
+cmd=${1:-}
+case $cmd in
+module)
+	"$RSFS_ROOT/scripts/bootstrap.sh"
+	build_module "$(kdir)"
+	;;
+tools)
+	"$RSFS_ROOT/scripts/bootstrap.sh"
+	build_tools
+	;;
+tests)
+	"$RSFS_ROOT/scripts/bootstrap.sh"
+	build_tests
+	;;
+clippy)
+	"$RSFS_ROOT/scripts/bootstrap.sh"
+	CLIPPY=1 build_module "$(kdir)"
+	cargo clippy --quiet --locked --all-targets -- -D warnings
+	;;
+run)
+	"$RSFS_ROOT/scripts/bootstrap.sh"
+	kd=$(kdir)
+	build_module "$kd"
+	build_tools
+	build_tests
+	mkdir -p "$BUILD/disks"
+	if [ -n "${DISK:-}" ]; then
+		disk=$DISK
+		if ! [ -e "$disk" ]; then
+			truncate -s 256M "$disk"
+			"$BUILD/../target/$TARGET/release/mkfs.rsfs" "$disk"
+		fi
+	else
+		disk=$BUILD/disks/run.img
+		fresh_disk "$disk"
+		"$RSFS_ROOT/target/$TARGET/release/mkfs.rsfs" -q "$disk"
+	fi
+	fresh_disk "$BUILD/disks/scratch.img"
+	if [ -n "${CMD:-}" ]; then
+		"$RSFS_ROOT/qemu/mkinitramfs.sh" "$BUILD/initramfs-cmd.cpio" cmd "$CMD"
+		vm "$kd" --initrd "$BUILD/initramfs-cmd.cpio" --disk "$disk" \
+			--disk "$BUILD/disks/scratch.img" --timeout "${TIMEOUT:-600}" --log "$BUILD/logs/run.log"
+	else
+		"$RSFS_ROOT/qemu/mkinitramfs.sh" "$BUILD/initramfs-shell.cpio" shell
+		vm "$kd" --initrd "$BUILD/initramfs-shell.cpio" --disk "$disk" \
+			--disk "$BUILD/disks/scratch.img" --interactive
+	fi
+	;;
+check)
+	"$RSFS_ROOT/scripts/bootstrap.sh"
+	echo "== cargo test (userspace tools)"
+	cargo test --quiet --locked 2>&1
+	kd=$(kdir)
+	echo "== building rsfs.ko, the tools and the tests against $kd"
+	build_module "$kd"
+	build_tools
+	build_tests
+	mkdir -p "$BUILD/disks" "$BUILD/logs"
+	fresh_disk "$BUILD/disks/vda.img"
+	fresh_disk "$BUILD/disks/vdb.img"
+	"$RSFS_ROOT/qemu/mkinitramfs.sh" "$BUILD/initramfs-check.cpio" check
+	echo "== KTAP suite in the VM ($KERNEL kernel; console log: $BUILD/logs/check.log)"
+	vm "$kd" --initrd "$BUILD/initramfs-check.cpio" --disk "$BUILD/disks/vda.img" \
+		--disk "$BUILD/disks/vdb.img" --timeout "${TIMEOUT:-1800}" --ktap --log "$BUILD/logs/check.log"
+	;;
+*)
+	die "usage: scripts/rsfs.sh run|check|module|tools|tests|clippy"
+	;;
+esac

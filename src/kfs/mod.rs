@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The safe abstraction layer between rsfs and the kernel's C API.
+//!
+//! Every `unsafe` block of rsfs lives in this module. Each type here wraps
+//! one kernel object and states, under `# Invariants`, what it guarantees
+//! about the object it points to; the filesystem logic outside this module
+//! is written against these types only and contains no `unsafe`.
+//!
+//! - [`fs_type`]: [`FileSystem`], the trait a filesystem implements, and
+//!   [`Registration`] of its `file_system_type`.
+//! - [`super_block`]: [`SuperBlock`], a mounted (or mounting) filesystem.
+//! - [`inode`]: [`Inode`], a reference-counted VFS inode, and [`NewInode`].
+//! - [`buffer`]: [`BufferHead`], a metadata block read through the block
+//!   device's page cache.
+
+use kernel::error::Error;
+
+pub(crate) mod buffer;
+pub(crate) mod fs_type;
+pub(crate) mod inode;
+pub(crate) mod super_block;
+mod sys;
+
+pub(crate) use fs_type::{FileSystem, FsTypeStorage, Registration};
+pub(crate) use inode::{DirOps, Inode, InodeParams, Lookup, Timestamp};
+pub(crate) use super_block::{New, StatFs, SuperBlock};
+
+/// Standard CRC-32C of `data` (initial value and final XOR all ones), the
+/// checksum the on-disk format uses. The kernel's `crc32c()` leaves both
+/// inversions to the caller.
+pub(crate) fn crc32c(data: &[u8]) -> u32 {
+    // Callers checksum blocks and structures, far below 4 GiB.
+    let len = data.len() as u32;
+    // SAFETY: `data` is a valid slice for the duration of the call, and
+    // `crc32c` only reads `len` bytes from its start.
+    !unsafe { sys::crc32c(!0, data.as_ptr().cast(), len) }
+}
+
+/// `EFSCORRUPTED` (`EUCLEAN`): the filesystem's metadata is damaged.
+/// `kernel::error::code` in 6.12 does not declare it.
+pub(crate) fn efscorrupted() -> Error {
+    Error::from_errno(-(sys::EUCLEAN as i32))
+}
+
+/// `EOPNOTSUPP`: the operation is not supported.
+pub(crate) fn eopnotsupp() -> Error {
+    Error::from_errno(-(sys::EOPNOTSUPP as i32))
+}
+
+/// Whether an error message about on-disk damage may be printed now. All of
+/// rsfs shares one rate limit, so a damaged disk cannot flood the log.
+pub(crate) fn err_ratelimit() -> bool {
+    // SAFETY: `rsfs_err_ratelimit` only touches its own static state.
+    unsafe { sys::rsfs_err_ratelimit() }
+}
+
+/// Prints a rate-limited error naming the device of a superblock.
+macro_rules! sb_err {
+    ($sb:expr, $($arg:tt)*) => {
+        if $crate::kfs::err_ratelimit() {
+            ::kernel::pr_err!("{}: {}\n", $sb.id(), ::core::format_args!($($arg)*));
+        }
+    };
+}
+pub(crate) use sb_err;

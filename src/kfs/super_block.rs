@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Superblocks.
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
+
+use core::marker::PhantomData;
+use kernel::{
+    prelude::*,
+    str::CStr,
+    types::{ARef, ForeignOwnable, Opaque},
+};
+
+use super::{
+    buffer::BufferHead,
+    inode::{Inode, Lookup, NewInode},
+    sys, FileSystem,
+};
+
+/// Type state of a superblock that is still being filled: its per-mount
+/// state (`s_fs_info`) is not set yet.
+pub(crate) struct New;
+/// Type state of a superblock whose per-mount state is set.
+pub(crate) struct Ready;
+
+/// What `statfs(2)` reports.
+pub(crate) struct StatFs {
+    /// Block size in bytes.
+    pub(crate) block_size: u32,
+    /// Size of the filesystem in blocks.
+    pub(crate) blocks: u64,
+    /// Free blocks.
+    pub(crate) free_blocks: u64,
+    /// Inodes.
+    pub(crate) inodes: u64,
+    /// Free inodes.
+    pub(crate) free_inodes: u64,
+    /// Longest file name.
+    pub(crate) name_max: u32,
+    /// Filesystem id.
+    pub(crate) fsid: [i32; 2],
+}
+
+/// A superblock of filesystem `T`, in type state `S`.
+///
+/// # Invariants
+///
+/// The wrapped `super_block` belongs to filesystem type `T`, is alive for as
+/// long as the reference to this object, and its block device is open. If
+/// `S` is [`Ready`], `s_fs_info` holds a `KBox<T::Info>` from
+/// [`ForeignOwnable::into_foreign`].
+#[repr(transparent)]
+pub(crate) struct SuperBlock<T: FileSystem, S = Ready>(
+    Opaque<sys::super_block>,
+    PhantomData<(T, S)>,
+);
+
+impl<T: FileSystem, S> SuperBlock<T, S> {
+    /// Wraps a raw superblock.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must satisfy the type invariants for the lifetime `'a`.
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut sys::super_block) -> &'a Self {
+        // SAFETY: `Self` is a transparent wrapper of `super_block`, and the
+        // caller guarantees the invariants for `'a`.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw superblock.
+    pub(super) fn as_raw(&self) -> *mut sys::super_block {
+        self.0.get()
+    }
+
+    /// The name of the block device, such as `vdb`, for messages.
+    pub(crate) fn id(&self) -> &CStr {
+        // SAFETY: `s_id` is a NUL-terminated string that the VFS sets before
+        // calling into the filesystem and never changes afterwards.
+        unsafe { CStr::from_char_ptr((*self.as_raw()).s_id.as_ptr()) }
+    }
+
+    /// The magic number set by [`SuperBlock::set_magic`].
+    pub(crate) fn magic(&self) -> u64 {
+        // SAFETY: the superblock is valid by the type invariant.
+        unsafe { (*self.as_raw()).s_magic as u64 }
+    }
+
+    /// The size of the block device in bytes.
+    pub(crate) fn device_bytes(&self) -> u64 {
+        // SAFETY: the block device is open by the type invariant.
+        unsafe { sys::rsfs_bdev_nr_bytes((*self.as_raw()).s_bdev) }
+    }
+
+    /// Whether the filesystem is mounted read-only.
+    pub(crate) fn is_read_only(&self) -> bool {
+        // SAFETY: the superblock is valid by the type invariant.
+        unsafe { (*self.as_raw()).s_flags & sys::RSFS_SB_RDONLY != 0 }
+    }
+
+    /// Reads block `block` (in units of the block size) of the device,
+    /// through the block device's page cache.
+    pub(crate) fn bread(&self, block: u64) -> Result<BufferHead> {
+        // SAFETY: the superblock and its block device are valid by the type
+        // invariant, and its block size is set.
+        let bh = unsafe { sys::rsfs_sb_bread(self.as_raw(), block) };
+        // SAFETY: `sb_bread` returns null or an uptodate buffer with a
+        // reference that is now ours.
+        unsafe { BufferHead::from_raw(bh) }.ok_or(EIO)
+    }
+}
+
+impl<T: FileSystem> SuperBlock<T, New> {
+    /// Sets the block size, which must be supported by the device.
+    pub(crate) fn set_block_size(&self, size: u32) -> Result {
+        // SAFETY: the superblock is being set up and its block device open.
+        let got = unsafe { sys::sb_set_blocksize(self.as_raw(), size as i32) };
+        if got as u32 != size {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// Sets the magic number reported by `statfs(2)`.
+    pub(crate) fn set_magic(&self, magic: u64) {
+        // SAFETY: the superblock is being set up; its fields are ours.
+        unsafe { (*self.as_raw()).s_magic = magic as _ };
+    }
+
+    /// Sets the largest file size.
+    pub(crate) fn set_max_bytes(&self, max: i64) {
+        // SAFETY: the superblock is being set up; its fields are ours.
+        unsafe { (*self.as_raw()).s_maxbytes = max };
+    }
+}
+
+impl<T: FileSystem> SuperBlock<T, Ready> {
+    /// The per-mount state that [`FileSystem::fill_super`] returned.
+    pub(crate) fn info(&self) -> &T::Info {
+        // SAFETY: by the type invariant `s_fs_info` holds a `KBox<T::Info>`
+        // that lives as long as the superblock, so as long as `self`.
+        unsafe { <KBox<T::Info> as ForeignOwnable>::borrow((*self.as_raw()).s_fs_info) }
+    }
+
+    /// Finds inode `ino` in the inode cache or, if it is not there, returns
+    /// a new locked inode for the caller to fill in from disk.
+    pub(crate) fn iget(&self, ino: u64) -> Result<Lookup<T>> {
+        // SAFETY: the superblock is valid by the type invariant.
+        let inode = unsafe { sys::iget_locked(self.as_raw(), ino as _) };
+        let inode = core::ptr::NonNull::new(inode).ok_or(ENOMEM)?;
+        // SAFETY: `iget_locked` returned a referenced inode; `i_state` may be
+        // read under the inode's lock, but `I_NEW` can only be cleared by
+        // the holder of the new inode, which is us if it is set.
+        let is_new = unsafe { (*inode.as_ptr()).i_state & sys::RSFS_I_NEW != 0 };
+        if is_new {
+            // SAFETY: a new, locked inode with a reference we own.
+            Ok(Lookup::New(unsafe { NewInode::from_raw(inode.cast()) }))
+        } else {
+            // SAFETY: an initialised inode with a reference we own.
+            Ok(Lookup::Cached(unsafe { ARef::from_raw(inode.cast::<Inode<T>>()) }))
+        }
+    }
+}

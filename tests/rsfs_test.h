@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared helpers for the rsfs KTAP tests. The tests run as root inside the
+ * test VM (see qemu/), on the kernel's own kselftest_harness.h. The VM has
+ * two scratch virtio disks, /dev/vda and /dev/vdb, and the module at
+ * /lib/modules/rsfs.ko; the module is not loaded when a test starts.
+ */
+#ifndef RSFS_TEST_H
+#define RSFS_TEST_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RSFS_MODULE "/lib/modules/rsfs.ko"
+#define RSFS_MAGIC 0x53465352 /* "RSFS" read as little-endian */
+#define DISK0 "/dev/vda"
+#define DISK1 "/dev/vdb"
+#define MNT "/mnt"
+
+static inline int rsfs_load(void)
+{
+	int fd = open(RSFS_MODULE, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static inline int rsfs_unload(void)
+{
+	return syscall(SYS_delete_module, "rsfs", O_NONBLOCK) ? -errno : 0;
+}
+
+/* Whether /proc/filesystems has the line "\trsfs" (a block-device fs). */
+static inline bool rsfs_registered(void)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/filesystems", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strcmp(line, "\trsfs\n"))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+/* Runs a shell command, returning its exit status (or -1). */
+static inline int run(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static inline int mkfs(const char *dev)
+{
+	return run("mkfs.rsfs -q -f %s", dev);
+}
+
+static inline int mount_rsfs(const char *dev, const char *opts)
+{
+	return mount(dev, MNT, "rsfs", 0, opts) ? -errno : 0;
+}
+
+/* Fills the first `bytes` of a device with zeroes, or with random bytes. */
+static inline int scribble(const char *dev, size_t bytes, bool random)
+{
+	return run("dd if=%s of=%s bs=4096 count=%zu conv=fsync 2>/dev/null",
+		   random ? "/dev/urandom" : "/dev/zero", dev, bytes / 4096);
+}
+
+/*
+ * The kernel log, read through /dev/kmsg from a point a test marks, so a
+ * test can look for its own messages and for splats it caused.
+ */
+struct kmsg {
+	int fd;
+};
+
+static inline int kmsg_open(struct kmsg *k)
+{
+	k->fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (k->fd < 0)
+		return -errno;
+	lseek(k->fd, 0, SEEK_END);
+	return 0;
+}
+
+/*
+ * Reads the records logged since kmsg_open() (or the last call) and says
+ * whether any contains `needle`. Pass NULL to only consume them.
+ */
+static inline bool kmsg_grep(struct kmsg *k, const char *needle)
+{
+	char rec[8192];
+	bool found = false;
+	ssize_t n;
+
+	while ((n = read(k->fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		if (needle && strstr(rec, needle))
+			found = true;
+	}
+	return found;
+}
+
+/* The words that start a kernel splat: any of them fails the run. */
+static const char *const splat_words[] = {
+	"BUG:", "WARNING:", "Oops", "general protection fault", "Kernel panic",
+	"kernel BUG", "UBSAN:", "unreferenced object", "blocked for more than",
+	"detected stall", "panicked at", "cut here",
+};
+
+/* Whether the records since the last read contain a splat. */
+static inline bool kmsg_splat(struct kmsg *k)
+{
+	char rec[8192];
+	bool found = false;
+	ssize_t n;
+	size_t i;
+
+	while ((n = read(k->fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		for (i = 0; i < sizeof(splat_words) / sizeof(splat_words[0]); i++) {
+			if (strstr(rec, splat_words[i])) {
+				fprintf(stderr, "# kernel splat: %s", rec);
+				found = true;
+			}
+		}
+	}
+	return found;
+}
+
+#endif /* RSFS_TEST_H */

@@ -15,7 +15,7 @@ mkdir -p "$root"/{bin,sbin,lib/modules,rsfs,tests/bin,proc,sys,dev,tmp,mnt}
 cp /bin/busybox "$root/bin/busybox"
 cp "$RSFS_ROOT/qemu/init" "$root/init"
 cp "$RSFS_ROOT/rsfs.ko" "$root/lib/modules/rsfs.ko"
-cp "$RSFS_ROOT/target/x86_64-unknown-linux-gnu/release/mkfs.rsfs" "$root/bin/"
+cp "$RSFS_ROOT"/build/bin/* "$root/bin/"
 cp "$RSFS_ROOT/tests/run.sh" "$root/tests/run.sh"
 cp "$RSFS_ROOT"/build/tests/* "$root/tests/bin/"
 echo "$mode" >"$root/rsfs/mode"

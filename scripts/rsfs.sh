@@ -45,6 +45,9 @@ build_tools() {
 	CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
 		cargo build --quiet --locked --release --target "$TARGET" >"$log" 2>&1 ||
 		fail_with_log "tools build" "$log"
+	# Installed under the names that mkfs(8) and fsck(8) look for.
+	mkdir -p "$BUILD/bin"
+	cp "$RSFS_ROOT/target/$TARGET/release/mkfs-rsfs" "$BUILD/bin/mkfs.rsfs"
 }
 
 build_tests() {
@@ -100,12 +103,12 @@ run)
 		disk=$DISK
 		if ! [ -e "$disk" ]; then
 			truncate -s 256M "$disk"
-			"$BUILD/../target/$TARGET/release/mkfs.rsfs" "$disk"
+			"$BUILD/bin/mkfs.rsfs" "$disk"
 		fi
 	else
 		disk=$BUILD/disks/run.img
 		fresh_disk "$disk"
-		"$RSFS_ROOT/target/$TARGET/release/mkfs.rsfs" -q "$disk"
+		"$BUILD/bin/mkfs.rsfs" -q "$disk"
 	fi
 	fresh_disk "$BUILD/disks/scratch.img"
 	if [ -n "${CMD:-}" ]; then

@@ -15,7 +15,6 @@
 #ifdef __BINDGEN__
 /* Macros that bindgen cannot see through, as constants it can read. */
 const u32 RSFS_I_NEW = I_NEW;
-const unsigned long RSFS_SB_RDONLY = SB_RDONLY;
 #endif
 
 struct buffer_head *rsfs_sb_bread(struct super_block *sb, sector_t block);

@@ -20,10 +20,10 @@ for t in $tests; do
 	/tests/bin/"$t" 2>&1 | tee /tmp/ktap.out | sed 's/^/  /'
 	rc=$?
 	totals=$(grep '^# Totals:' /tmp/ktap.out)
-	p=$(echo "$totals" | sed -n 's/.*pass:\([0-9]*\).*/\1/p')
-	f=$(echo "$totals" | sed -n 's/.*fail:\([0-9]*\).*/\1/p')
-	s=$(echo "$totals" | sed -n 's/.*skip:\([0-9]*\).*/\1/p')
-	e=$(echo "$totals" | sed -n 's/.*error:\([0-9]*\).*/\1/p')
+	p=$(echo "$totals" | sed -n 's/.* pass:\([0-9]*\).*/\1/p')
+	f=$(echo "$totals" | sed -n 's/.* fail:\([0-9]*\).*/\1/p')
+	s=$(echo "$totals" | sed -n 's/.* skip:\([0-9]*\).*/\1/p')
+	e=$(echo "$totals" | sed -n 's/.* error:\([0-9]*\).*/\1/p')
 	if [ -z "$totals" ]; then
 		# The program died before reporting: count it as one failure.
 		p=0 f=1 s=0 e=0

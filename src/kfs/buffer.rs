@@ -32,12 +32,6 @@ impl BufferHead {
         NonNull::new(bh).map(Self)
     }
 
-    /// The block number on the device.
-    pub(crate) fn block(&self) -> u64 {
-        // SAFETY: valid by the type invariant; `b_blocknr` is set at read.
-        unsafe { (*self.0.as_ptr()).b_blocknr }
-    }
-
     /// The contents of the block.
     pub(crate) fn data(&self) -> &[u8] {
         let bh = self.0.as_ptr();

@@ -10,7 +10,7 @@ use kernel::{
     types::{ARef, AlwaysRefCounted, Opaque},
 };
 
-use super::{sys, FileSystem, SuperBlock};
+use super::{sys, FileSystem};
 
 /// A VFS inode of filesystem `T`.
 ///
@@ -41,21 +41,6 @@ unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
     unsafe fn dec_ref(obj: NonNull<Self>) {
         // SAFETY: the caller owns one reference, which it gives up here.
         unsafe { sys::iput(obj.as_ptr().cast()) };
-    }
-}
-
-impl<T: FileSystem> Inode<T> {
-    /// The inode number.
-    pub(crate) fn ino(&self) -> u64 {
-        // SAFETY: `i_ino` does not change once the inode is initialised.
-        unsafe { (*self.0.get()).i_ino as u64 }
-    }
-
-    /// The superblock the inode belongs to.
-    pub(crate) fn super_block(&self) -> &SuperBlock<T> {
-        // SAFETY: `i_sb` is set for the inode's lifetime, and the superblock
-        // outlives its inodes; its per-mount state is set (type invariant).
-        unsafe { SuperBlock::from_raw((*self.0.get()).i_sb) }
     }
 }
 

@@ -91,12 +91,6 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
         unsafe { sys::rsfs_bdev_nr_bytes((*self.as_raw()).s_bdev) }
     }
 
-    /// Whether the filesystem is mounted read-only.
-    pub(crate) fn is_read_only(&self) -> bool {
-        // SAFETY: the superblock is valid by the type invariant.
-        unsafe { (*self.as_raw()).s_flags & sys::RSFS_SB_RDONLY != 0 }
-    }
-
     /// Reads block `block` (in units of the block size) of the device,
     /// through the block device's page cache.
     pub(crate) fn bread(&self, block: u64) -> Result<BufferHead> {

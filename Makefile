@@ -8,17 +8,14 @@
 # module, the tools and the tests. Kbuild reads the file `Kbuild`, not this
 # one, when it builds the module.
 
+SHELL := /bin/bash
 KERNEL ?= debug
 export KERNEL CMD DISK TIMEOUT
 
 .PHONY: run check module tools tests clippy fmt clean
 
-run check module tools tests clippy:
+run check module tools tests clippy fmt:
 	@scripts/rsfs.sh $@
-
-fmt:
-	/usr/bin/rustfmt --edition 2021 --check src/rsfs_main.rs
-	cargo fmt --check
 
 clean:
 	rm -rf build target src/generated

@@ -7,6 +7,7 @@
 #   module  build rsfs.ko        tools  build the static userspace tools
 #   tests   build the KTAP test programs
 #   clippy  the module under clippy and the tools under cargo clippy
+#   fmt     check rustfmt formatting
 # Environment (the Makefile passes its variables): KERNEL=debug|release,
 # CMD='...', DISK=path.img, TIMEOUT=seconds.
 set -euo pipefail
@@ -62,6 +63,13 @@ build_tests() {
 	done
 }
 
+check_format() {
+	# The module with the kernel's rustfmt settings, the tools with cargo's.
+	/usr/bin/rustfmt --edition 2021 --check --config-path "$KSRC_DIR/.rustfmt.toml" src/rsfs_main.rs ||
+		die "src/ is not rustfmt-clean (run: /usr/bin/rustfmt --edition 2021 src/rsfs_main.rs)"
+	cargo fmt --check || die "the tools are not rustfmt-clean (run: cargo fmt)"
+}
+
 fresh_disk() {
 	rm -f "$1"
 	truncate -s "${2:-256M}" "$1"
@@ -86,6 +94,10 @@ tools)
 tests)
 	"$RSFS_ROOT/scripts/bootstrap.sh"
 	build_tests
+	;;
+fmt)
+	"$RSFS_ROOT/scripts/bootstrap.sh"
+	check_format
 	;;
 clippy)
 	"$RSFS_ROOT/scripts/bootstrap.sh"
@@ -123,11 +135,14 @@ run)
 	;;
 check)
 	"$RSFS_ROOT/scripts/bootstrap.sh"
+	echo "== rustfmt, and clippy on the tools"
+	check_format
+	cargo clippy --quiet --locked --all-targets -- -D warnings
 	echo "== cargo test (userspace tools)"
 	cargo test --quiet --locked 2>&1
 	kd=$(kdir)
-	echo "== building rsfs.ko, the tools and the tests against $kd"
-	build_module "$kd"
+	echo "== building rsfs.ko under clippy, the tools and the tests against $kd"
+	CLIPPY=1 build_module "$kd"
 	build_tools
 	build_tests
 	mkdir -p "$BUILD/disks" "$BUILD/logs"
@@ -139,6 +154,6 @@ check)
 		--disk "$BUILD/disks/vdb.img" --timeout "${TIMEOUT:-1800}" --ktap --log "$BUILD/logs/check.log"
 	;;
 *)
-	die "usage: scripts/rsfs.sh run|check|module|tools|tests|clippy"
+	die "usage: scripts/rsfs.sh run|check|module|tools|tests|clippy|fmt"
 	;;
 esac

@@ -304,7 +304,7 @@ disk_struct! {
         pub pad0: Le16,
         /// Next inode on the orphan list, or 0.
         pub orphan_next: Le64,
-        /// First overflow extent block, or 0.
+        /// First overflow extent block ([`ExtentBlockHeader`]), or 0.
         pub extent_block: Le64,
         /// Reserved, zero.
         pub pad1: Le32,
@@ -317,6 +317,31 @@ disk_struct! {
         pub csum: Le32,
     }
 }
+
+/// "RSEX": the magic of an overflow extent block.
+pub const EXTENT_BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"RSEX");
+/// Extents one overflow extent block holds.
+pub const EXTENT_BLOCK_EXTENTS: usize = 254;
+
+disk_struct! {
+    /// The header of an overflow extent block. The block holds the extents
+    /// of a file that come after those in its inode: the header, then
+    /// [`EXTENT_BLOCK_EXTENTS`] [`Extent`] slots, then the block checksum.
+    pub struct ExtentBlockHeader {
+        /// [`EXTENT_BLOCK_MAGIC`].
+        pub magic: Le32,
+        /// Used extent slots.
+        pub count: Le16,
+        /// Reserved, zero.
+        pub pad0: Le16,
+        /// The next overflow extent block of the same file, or 0.
+        pub next: Le64,
+    }
+}
+
+const _: () = assert!(
+    ExtentBlockHeader::SIZE + EXTENT_BLOCK_EXTENTS * Extent::SIZE + BLOCK_CSUM_SIZE <= BLOCK_SIZE
+);
 
 /// Inode flag: the symlink target is stored in the extent area.
 pub const INODE_FLAG_INLINE: u32 = 1;

@@ -47,7 +47,12 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
     }
     // Only directories exist until the namespace operations land.
     if mode & S_IFMT != S_IFDIR {
-        sb_err!(sb, "inode {}: unsupported file type {:o}", ino, mode & S_IFMT);
+        sb_err!(
+            sb,
+            "inode {}: unsupported file type {:o}",
+            ino,
+            mode & S_IFMT
+        );
         return Err(kfs::efscorrupted());
     }
     new.init(InodeParams {
@@ -56,7 +61,10 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
         uid: d.uid.get(),
         gid: d.gid.get(),
         size: d.size.get().min(format::MAX_FILE_SIZE) as i64,
-        sectors: d.blocks.get().saturating_mul((format::BLOCK_SIZE / 512) as u64),
+        sectors: d
+            .blocks
+            .get()
+            .saturating_mul((format::BLOCK_SIZE / 512) as u64),
         atime: timestamp(d.atime.get(), d.atime_nsec.get()),
         mtime: timestamp(d.mtime.get(), d.mtime_nsec.get()),
         ctime: timestamp(d.ctime.get(), d.ctime_nsec.get()),

@@ -37,7 +37,10 @@ struct RsfsModule {
 impl kernel::Module for RsfsModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let registration = kfs::Registration::new::<Rsfs>(&FS_TYPE, module)?;
-        pr_info!("filesystem type {} registered\n", <Rsfs as kfs::FileSystem>::NAME);
+        pr_info!(
+            "filesystem type {} registered\n",
+            <Rsfs as kfs::FileSystem>::NAME
+        );
         Ok(Self {
             _registration: registration,
         })

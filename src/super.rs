@@ -32,9 +32,14 @@ fn errno(e: FormatError) -> Error {
 
 /// Reads and checks the superblock of a filesystem being mounted.
 pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Info> {
-    sb.set_block_size(format::BLOCK_SIZE as u32).inspect_err(|_| {
-        sb_err!(sb, "device does not support {}-byte blocks", format::BLOCK_SIZE)
-    })?;
+    sb.set_block_size(format::BLOCK_SIZE as u32)
+        .inspect_err(|_| {
+            sb_err!(
+                sb,
+                "device does not support {}-byte blocks",
+                format::BLOCK_SIZE
+            )
+        })?;
     let bh = sb
         .bread(format::SUPERBLOCK_BLOCK)
         .inspect_err(|_| sb_err!(sb, "cannot read the superblock"))?;

@@ -150,7 +150,9 @@ impl<T: FileSystem> SuperBlock<T, Ready> {
             Ok(Lookup::New(unsafe { NewInode::from_raw(inode.cast()) }))
         } else {
             // SAFETY: an initialised inode with a reference we own.
-            Ok(Lookup::Cached(unsafe { ARef::from_raw(inode.cast::<Inode<T>>()) }))
+            Ok(Lookup::Cached(unsafe {
+                ARef::from_raw(inode.cast::<Inode<T>>())
+            }))
         }
     }
 }

@@ -85,8 +85,10 @@ fn bitmap_region(blocks: u64, used: u64, valid: u64) -> Vec<u8> {
 fn root_dir_block() -> Vec<u8> {
     let mut block = vec![0u8; BLOCK_SIZE];
     let dot_len = dir_rec_len(1);
-    let entries: [(&[u8], usize, usize); 2] =
-        [(b".", 0, dot_len), (b"..", dot_len, DIR_DATA_SIZE - dot_len)];
+    let entries: [(&[u8], usize, usize); 2] = [
+        (b".", 0, dot_len),
+        (b"..", dot_len, DIR_DATA_SIZE - dot_len),
+    ];
     for (name, off, rec_len) in entries {
         DirEntryHeader {
             ino: Le64::new(ROOT_INO),
@@ -130,7 +132,9 @@ fn root_inode(data_block: u64, time: u64) -> [u8; INODE_SIZE] {
 
 fn device_size(dev: &mut File) -> Result<u64> {
     // Seeking to the end gives the size of block devices and files alike.
-    let size = dev.seek(SeekFrom::End(0)).context("finding the device size")?;
+    let size = dev
+        .seek(SeekFrom::End(0))
+        .context("finding the device size")?;
     dev.seek(SeekFrom::Start(0))?;
     Ok(size)
 }
@@ -163,11 +167,13 @@ pub fn mkfs(path: &Path, args: &Options) -> Result<()> {
     }
     let label = args.label.as_deref().unwrap_or("").as_bytes();
     if label.len() > 32 {
-        bail!("label is {} bytes long; at most 32 are allowed", label.len());
+        bail!(
+            "label is {} bytes long; at most 32 are allowed",
+            label.len()
+        );
     }
-    let g = Geometry::new(blocks, args.inodes).map_err(|e| {
-        anyhow::anyhow!("cannot lay out {} blocks: {}", blocks, e.as_str())
-    })?;
+    let g = Geometry::new(blocks, args.inodes)
+        .map_err(|e| anyhow::anyhow!("cannot lay out {} blocks: {}", blocks, e.as_str()))?;
 
     // Kill the old superblock first, so that a crash part way through leaves
     // no filesystem rather than a half-made one.
@@ -284,7 +290,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let img = dir.join("img");
         File::create(&img).unwrap().set_len(8 << 20).unwrap();
-        let args = Options { quiet: true, label: Some("test".into()), ..Default::default() };
+        let args = Options {
+            quiet: true,
+            label: Some("test".into()),
+            ..Default::default()
+        };
         mkfs(&img, &args).unwrap();
 
         let bytes = std::fs::read(&img).unwrap();
@@ -297,7 +307,11 @@ mod tests {
         assert_eq!(Inode::decode(root).mode.get(), 0o040755);
         // A second mkfs over an rsfs needs -f.
         assert!(mkfs(&img, &args).is_err());
-        let forced = Options { quiet: true, force: true, ..Default::default() };
+        let forced = Options {
+            quiet: true,
+            force: true,
+            ..Default::default()
+        };
         mkfs(&img, &forced).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -308,7 +322,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let img = dir.join("img");
         File::create(&img).unwrap().set_len(512 << 10).unwrap();
-        let args = Options { quiet: true, ..Default::default() };
+        let args = Options {
+            quiet: true,
+            ..Default::default()
+        };
         let err = mkfs(&img, &args).unwrap_err().to_string();
         assert!(err.contains("too small"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();

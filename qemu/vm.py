@@ -126,7 +126,7 @@ def main():
     cmd = qemu_base(args, accel) + [
         "-display", "none", "-serial", "stdio", "-monitor", "none", "-append", append,
     ]
-    log = open(args.log, "w") if args.log else None
+    log = open(args.log, "w", buffering=1) if args.log else None
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL)
     deadline = time.time() + args.timeout

@@ -1,18 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Inodes: reading them from the inode table.
+//! Inodes: reading them from the inode table, writing them back, and
+//! releasing a deleted inode's space when its last user goes away.
 
-use kernel::{prelude::*, types::ARef};
+use kernel::{new_mutex, prelude::*, sync::Mutex, types::ARef};
 
 use crate::{
-    format,
-    kfs::{self, sb_err, DirOps, Inode, InodeParams, Lookup, SuperBlock, Timestamp},
+    alloc,
+    format::{self, INODE_EXTENTS},
+    kfs::{self, sb_err, Attrs, FileType, Inode, InodeParams, Lookup, SuperBlock, Timestamp},
+    map::BlockMap,
     Rsfs,
 };
 
-/// `S_IFMT`, `S_IFDIR`: the file-type bits of a mode, as in `stat(2)`.
-const S_IFMT: u16 = 0o170000;
-const S_IFDIR: u16 = 0o040000;
+/// What rsfs keeps beside each VFS inode.
+#[pin_data]
+pub(crate) struct InodeInfo {
+    /// The file's block map. Lock order: a file's `map`, then the
+    /// superblock's `alloc`.
+    #[pin]
+    pub(crate) map: Mutex<BlockMap>,
+    /// A symlink's target, NUL-terminated; empty for other files. Set when
+    /// the inode is set up and never changed.
+    pub(crate) link: KVec<u8>,
+}
+
+impl InodeInfo {
+    /// The initialiser for an inode's data.
+    pub(crate) fn new(map: BlockMap, link: KVec<u8>) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            map <- new_mutex!(map, "rsfs:map"),
+            link,
+        })
+    }
+}
+
+/// The longest symlink target kept inside the inode (in its extent area).
+pub(crate) const INLINE_LINK_MAX: usize = INODE_EXTENTS * format::Extent::SIZE;
 
 fn timestamp(sec: u64, nsec: u32) -> Timestamp {
     Timestamp {
@@ -21,58 +45,225 @@ fn timestamp(sec: u64, nsec: u32) -> Timestamp {
     }
 }
 
+/// Reads the on-disk inode `ino` and checks its checksum.
+fn read_disk_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<format::Inode> {
+    let geo = &sb.info().geo;
+    if ino == 0 || ino > geo.inodes_count {
+        sb_err!(sb, "inode {} out of range", ino);
+        return Err(kfs::efscorrupted());
+    }
+    let (block, offset) = geo.inode_location(ino);
+    let bh = sb.bread(block)?;
+    let g = bh.lock();
+    let raw = &g.data()[offset..offset + format::INODE_SIZE];
+    if !format::csum_ok(raw, kfs::crc32c) {
+        sb_err!(sb, "inode {}: checksum mismatch", ino);
+        return Err(kfs::efscorrupted());
+    }
+    Ok(format::Inode::decode(raw))
+}
+
+/// Reads a symlink's target: inline in the inode, or in its one block.
+fn read_link(
+    sb: &SuperBlock<Rsfs>,
+    ino: u64,
+    d: &format::Inode,
+    map: &BlockMap,
+) -> Result<KVec<u8>> {
+    let len = d.size.get();
+    let bad = || {
+        sb_err!(sb, "inode {}: bad symlink of {} bytes", ino, len);
+        kfs::efscorrupted()
+    };
+    if len == 0 || len >= format::BLOCK_SIZE as u64 {
+        return Err(bad());
+    }
+    let len = len as usize;
+    let mut link = KVec::with_capacity(len + 1, GFP_KERNEL)?;
+    if d.flags.get() & format::INODE_FLAG_INLINE != 0 {
+        if len > INLINE_LINK_MAX {
+            return Err(bad());
+        }
+        let mut area = [0u8; INLINE_LINK_MAX];
+        format::Field::write(&d.extents, &mut area);
+        link.extend_from_slice(&area[..len], GFP_KERNEL)?;
+    } else {
+        let (block, _) = map.lookup(0).ok_or_else(bad)?;
+        let bh = sb.bread(block)?;
+        link.extend_from_slice(&bh.lock().data()[..len], GFP_KERNEL)?;
+    }
+    if link.contains(&0) {
+        return Err(bad());
+    }
+    link.push(0, GFP_KERNEL)?;
+    Ok(link)
+}
+
 /// Returns inode `ino`, from the inode cache or read from disk.
 pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>> {
     let new = match sb.iget(ino)? {
         Lookup::Cached(inode) => return Ok(inode),
         Lookup::New(new) => new,
     };
-    let geo = &sb.info().geo;
-    if ino == 0 || ino > geo.inodes_count {
-        sb_err!(sb, "inode {} out of range", ino);
-        return Err(kfs::efscorrupted());
-    }
-    let (block, offset) = geo.inode_location(new.ino());
-    let bh = sb.bread(block)?;
-    let raw = &bh.data()[offset..offset + format::INODE_SIZE];
-    if !format::csum_ok(raw, kfs::crc32c) {
-        sb_err!(sb, "inode {}: checksum mismatch", ino);
-        return Err(kfs::efscorrupted());
-    }
-    let d = format::Inode::decode(raw);
+    let d = read_disk_inode(sb, new.ino())?;
     let mode = d.mode.get();
+    let Some(ftype) = FileType::from_mode(mode) else {
+        sb_err!(sb, "inode {}: unknown file type {:o}", ino, mode >> 12);
+        return Err(kfs::efscorrupted());
+    };
     if d.links.get() == 0 {
         sb_err!(sb, "inode {}: in use but has no links", ino);
         return Err(kfs::efscorrupted());
     }
-    // Only directories exist until the namespace operations land.
-    if mode & S_IFMT != S_IFDIR {
-        sb_err!(
-            sb,
-            "inode {}: unsupported file type {:o}",
-            ino,
-            mode & S_IFMT
-        );
+    let inline = ftype == FileType::Symlink && d.flags.get() & format::INODE_FLAG_INLINE != 0;
+    let map = if inline {
+        BlockMap::new()
+    } else {
+        BlockMap::load(sb, ino, &d)?
+    };
+    let link = if ftype == FileType::Symlink {
+        read_link(sb, ino, &d, &map)?
+    } else {
+        KVec::new()
+    };
+    let size = d.size.get();
+    if size > format::MAX_FILE_SIZE
+        || (ftype == FileType::Directory && size % format::BLOCK_SIZE as u64 != 0)
+    {
+        sb_err!(sb, "inode {}: bad size {}", ino, size);
         return Err(kfs::efscorrupted());
     }
-    new.init(InodeParams {
-        mode,
-        nlink: d.links.get().into(),
-        uid: d.uid.get(),
-        gid: d.gid.get(),
-        size: d.size.get().min(format::MAX_FILE_SIZE) as i64,
-        sectors: d
-            .blocks
-            .get()
-            .saturating_mul((format::BLOCK_SIZE / 512) as u64),
-        atime: timestamp(d.atime.get(), d.atime_nsec.get()),
-        mtime: timestamp(d.mtime.get(), d.mtime_nsec.get()),
-        ctime: timestamp(d.ctime.get(), d.ctime_nsec.get()),
-        dir_ops: DirOps::Libfs,
-    })
+    new.init(
+        InodeParams {
+            mode,
+            nlink: d.links.get().into(),
+            uid: d.uid.get(),
+            gid: d.gid.get(),
+            size,
+            sectors: map.blocks() * (format::BLOCK_SIZE / 512) as u64,
+            atime: timestamp(d.atime.get(), d.atime_nsec.get()),
+            mtime: timestamp(d.mtime.get(), d.mtime_nsec.get()),
+            ctime: timestamp(d.ctime.get(), d.ctime_nsec.get()),
+            generation: d.generation.get(),
+        },
+        InodeInfo::new(map, link),
+    )
 }
 
 /// The root directory.
 pub(crate) fn root(sb: &SuperBlock<Rsfs>) -> Result<ARef<Inode<Rsfs>>> {
-    iget(sb, format::ROOT_INO)
+    let root = iget(sb, format::ROOT_INO)?;
+    if root.file_type() != FileType::Directory {
+        sb_err!(sb, "the root inode is not a directory");
+        return Err(kfs::efscorrupted());
+    }
+    Ok(root)
+}
+
+/// Encodes the attributes of an inode (and, unless it is an inline
+/// symlink, its block map) into an on-disk inode.
+fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
+    let ts = |t: Timestamp| (t.sec.max(0) as u64, t.nsec);
+    d.mode = a.mode.into();
+    d.links = (a.nlink.min(u16::MAX.into()) as u16).into();
+    d.uid = a.uid.into();
+    d.gid = a.gid.into();
+    d.size = a.size.into();
+    d.atime = ts(a.atime).0.into();
+    d.atime_nsec = ts(a.atime).1.into();
+    d.mtime = ts(a.mtime).0.into();
+    d.mtime_nsec = ts(a.mtime).1.into();
+    d.ctime = ts(a.ctime).0.into();
+    d.ctime_nsec = ts(a.ctime).1.into();
+    d.generation = a.generation.into();
+    let info = inode.data();
+    let link = &info.link;
+    let target = link.len().saturating_sub(1);
+    if inode.file_type() == FileType::Symlink && target <= INLINE_LINK_MAX {
+        let mut area = [0u8; INLINE_LINK_MAX];
+        area[..target].copy_from_slice(&link[..target]);
+        d.extents = format::Field::read(&area);
+        d.extent_count = 0.into();
+        d.extent_block = 0.into();
+        d.blocks = 0.into();
+        d.flags = format::INODE_FLAG_INLINE.into();
+        return Ok(());
+    }
+    d.flags = 0.into();
+    info.map.lock().store(inode, d)
+}
+
+/// Writes `d` into slot `ino` of the inode table, and waits if `sync`.
+fn write_slot(sb: &SuperBlock<Rsfs>, ino: u64, d: &format::Inode, sync: bool) -> Result {
+    let (block, offset) = sb.info().geo.inode_location(ino);
+    let bh = sb.bread(block)?;
+    {
+        let mut g = bh.lock();
+        let slot = &mut g.data_mut()[offset..offset + format::INODE_SIZE];
+        d.encode(slot);
+        format::csum_set(slot, kfs::crc32c);
+    }
+    bh.mark_dirty();
+    if sync {
+        bh.sync()?;
+    }
+    Ok(())
+}
+
+/// `write_inode`: the inode's attributes and block map go to the table.
+pub(crate) fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
+    let sb = inode.super_block();
+    if sb.info().read_only {
+        return Ok(());
+    }
+    let mut d = format::Inode::default();
+    encode(inode, &inode.attrs(), &mut d)?;
+    write_slot(sb, inode.ino(), &d, sync)
+}
+
+/// `evict_inode`: a deleted inode's blocks and number are freed, and its
+/// slot in the table is zeroed.
+pub(crate) fn evict(inode: &Inode<Rsfs>) {
+    let sb = inode.super_block();
+    if inode.nlink() != 0 || sb.info().read_only {
+        return;
+    }
+    let ino = inode.ino();
+    let freed = inode.data().map.lock().free_all(sb);
+    let zeroed = write_slot(sb, ino, &format::Inode::default(), false);
+    let released = alloc::free_inode(sb, ino);
+    if freed.and(zeroed).and(released).is_err() {
+        sb_err!(
+            sb,
+            "inode {}: could not release all its space; run fsck.rsfs",
+            ino
+        );
+    }
+}
+
+/// `truncate(2)` of a regular file: the page cache and the block map follow
+/// the new size.
+pub(crate) fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
+    if size > format::MAX_FILE_SIZE {
+        return Err(EFBIG);
+    }
+    let sb = inode.super_block();
+    inode.truncate_pagecache(size);
+    let first_gone = size.div_ceil(format::BLOCK_SIZE as u64);
+    let mut map = inode.data().map.lock();
+    let result = map.truncate(sb, first_gone.min(u32::MAX.into()) as u32);
+    inode.set_sectors(map.blocks() * (format::BLOCK_SIZE / 512) as u64);
+    drop(map);
+    inode.touch_cmtime();
+    inode.mark_dirty();
+    result
+}
+
+/// A symlink's target.
+pub(crate) fn get_link(inode: &Inode<Rsfs>) -> Result<&[u8]> {
+    let link = &inode.data().link;
+    if link.is_empty() {
+        return Err(EINVAL);
+    }
+    Ok(link)
 }

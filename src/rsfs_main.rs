@@ -4,17 +4,27 @@
 //! kernel's page cache and is written back by rsfs's own Rust code.
 //!
 //! The crate has two layers. [`kfs`] wraps the kernel's C API in safe types
-//! and holds every `unsafe` block of the module. The rest (this file,
-//! [`super_`], [`inode`]) is the filesystem itself, written in safe Rust
-//! against `kfs`, and [`format`] is the on-disk format shared with the
-//! userspace tools.
+//! and holds every `unsafe` block of the module. The rest is the filesystem
+//! itself, in safe Rust against `kfs`, one job per file, as in fs/ext2:
+//!
+//! - [`super_`]: mount, the superblock, `statfs`, `sync_fs`, unmount;
+//! - [`inode`]: reading, writing and evicting inodes, truncate, symlinks;
+//! - [`namei`]: the namespace operations;
+//! - [`dir`]: directory blocks and `readdir`;
+//! - [`map`]: a file's block map (extents);
+//! - [`alloc`]: the block and inode bitmaps;
+//! - [`format`]: the on-disk format, shared with the userspace tools.
 
 use kernel::{c_str, prelude::*, types::ARef};
 
+mod alloc;
+mod dir;
 #[allow(dead_code, unreachable_pub)]
 mod format;
 mod inode;
 mod kfs;
+mod map;
+mod namei;
 #[path = "super.rs"]
 mod super_;
 
@@ -47,15 +57,17 @@ impl kernel::Module for RsfsModule {
     }
 }
 
-/// The rsfs filesystem type.
+/// The rsfs filesystem type: each method hands over to the file that does
+/// the work.
 pub(crate) struct Rsfs;
 
 #[vtable]
 impl kfs::FileSystem for Rsfs {
     const NAME: &'static CStr = c_str!("rsfs");
     type Info = super_::Info;
+    type InodeData = inode::InodeInfo;
 
-    fn fill_super(sb: &kfs::SuperBlock<Self, kfs::New>) -> Result<Self::Info> {
+    fn fill_super(sb: &kfs::SuperBlock<Self, kfs::New>) -> Result<Pin<KBox<Self::Info>>> {
         super_::fill_super(sb)
     }
 
@@ -65,5 +77,67 @@ impl kfs::FileSystem for Rsfs {
 
     fn statfs(sb: &kfs::SuperBlock<Self>) -> Result<kfs::StatFs> {
         Ok(super_::statfs(sb))
+    }
+
+    fn write_inode(inode: &kfs::Inode<Self>, sync: bool) -> Result {
+        inode::write_inode(inode, sync)
+    }
+
+    fn evict_inode(inode: &kfs::Inode<Self>) {
+        inode::evict(inode)
+    }
+
+    fn sync_fs(sb: &kfs::SuperBlock<Self>, wait: bool) -> Result {
+        super_::sync_fs(sb, wait)
+    }
+
+    fn put_super(sb: &kfs::SuperBlock<Self>) {
+        super_::put_super(sb)
+    }
+
+    fn lookup(dir: &kfs::Inode<Self>, name: &[u8]) -> Result<Option<ARef<kfs::Inode<Self>>>> {
+        namei::lookup(dir, name)
+    }
+
+    fn readdir(dir: &kfs::Inode<Self>, emitter: &mut kfs::DirEmitter) -> Result {
+        dir::readdir(dir, emitter)
+    }
+
+    fn create(
+        dir: &kfs::Inode<Self>,
+        name: &[u8],
+        mode: u16,
+        target: Option<&[u8]>,
+        owner: &kfs::Owner,
+    ) -> Result<kfs::Created<Self>> {
+        namei::create(dir, name, mode, target, owner)
+    }
+
+    fn link(inode: &kfs::Inode<Self>, dir: &kfs::Inode<Self>, name: &[u8]) -> Result {
+        namei::link(inode, dir, name)
+    }
+
+    fn unlink(dir: &kfs::Inode<Self>, name: &[u8], inode: &kfs::Inode<Self>) -> Result {
+        namei::unlink(dir, name, inode)
+    }
+
+    fn rename(
+        old_dir: &kfs::Inode<Self>,
+        old_name: &[u8],
+        old: &kfs::Inode<Self>,
+        new_dir: &kfs::Inode<Self>,
+        new_name: &[u8],
+        new: Option<&kfs::Inode<Self>>,
+        flags: kfs::RenameFlags,
+    ) -> Result {
+        namei::rename(old_dir, old_name, old, new_dir, new_name, new, flags)
+    }
+
+    fn set_size(inode: &kfs::Inode<Self>, size: u64) -> Result {
+        inode::set_size(inode, size)
+    }
+
+    fn get_link(inode: &kfs::Inode<Self>) -> Result<&[u8]> {
+        inode::get_link(inode)
     }
 }

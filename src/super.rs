@@ -1,25 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Mounting: reading and checking the on-disk superblock, and `statfs`.
+//! Mounting and the superblock: reading and checking it, the free counters,
+//! the clean/dirty state, `statfs`, `sync_fs` and unmount.
 
-use kernel::prelude::*;
+use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 use crate::{
+    alloc::{self, AllocState},
     format::{self, FormatError, Geometry, Superblock},
     kfs::{self, sb_err, New, StatFs, SuperBlock},
     Rsfs,
 };
 
 /// The state of one mounted rsfs filesystem.
+#[pin_data]
 pub(crate) struct Info {
     /// Where each region of the disk lives.
     pub(crate) geo: Geometry,
     /// The on-disk superblock as read at mount time.
     pub(crate) disk: Superblock,
+    /// Mounted read-only: nothing is written.
+    pub(crate) read_only: bool,
+    /// Block and inode allocation state; see [`crate::alloc`].
+    #[pin]
+    pub(crate) alloc: Mutex<AllocState>,
+    /// Source of inode generation numbers.
+    pub(crate) generation: AtomicU32,
+}
+
+impl Info {
+    /// A new generation number for a newly created inode.
+    pub(crate) fn next_generation(&self) -> u32 {
+        self.generation.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 /// The errno for a superblock the format rejects: EINVAL for a disk that is
-/// not rsfs or not one this module supports, EUCLEAN (EFSCORRUPTED) for a damaged one.
+/// not rsfs or not one this module supports, EUCLEAN (EFSCORRUPTED) for a
+/// damaged one.
 fn errno(e: FormatError) -> Error {
     match e {
         FormatError::BadMagic
@@ -30,8 +49,9 @@ fn errno(e: FormatError) -> Error {
     }
 }
 
-/// Reads and checks the superblock of a filesystem being mounted.
-pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Info> {
+/// Reads and checks the superblock of a filesystem being mounted, counts the
+/// free blocks and inodes from the bitmaps, and marks the disk as mounted.
+pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> {
     sb.set_block_size(format::BLOCK_SIZE as u32)
         .inspect_err(|_| {
             sb_err!(
@@ -43,7 +63,7 @@ pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Info> {
     let bh = sb
         .bread(format::SUPERBLOCK_BLOCK)
         .inspect_err(|_| sb_err!(sb, "cannot read the superblock"))?;
-    let disk = Superblock::validate(bh.data(), kfs::crc32c).map_err(|e| {
+    let disk = Superblock::validate(bh.lock().data(), kfs::crc32c).map_err(|e| {
         sb_err!(sb, "superblock: {}", e.as_str());
         errno(e)
     })?;
@@ -63,25 +83,103 @@ pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Info> {
         sb_err!(sb, "superblock: root inode is {}", disk.root_ino.get());
         return Err(kfs::efscorrupted());
     }
+    // The counters in the superblock are only as fresh as the last clean
+    // unmount; the bitmaps are the truth.
+    let (free_blocks, free_inodes) = alloc::count_free(sb, &geo)?;
     sb.set_magic(format::MAGIC.into());
     sb.set_max_bytes(format::MAX_FILE_SIZE as i64);
-    Ok(Info { geo, disk })
+    let read_only = sb.is_read_only();
+    let info = KBox::pin_init(
+        try_pin_init!(Info {
+            geo,
+            disk,
+            read_only,
+            alloc <- new_mutex!(AllocState::new(free_blocks, free_inodes), "rsfs:alloc"),
+            generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
+        }),
+        GFP_KERNEL,
+    )?;
+    if !read_only {
+        write_superblock(sb, &info, format::STATE_DIRTY, true)?;
+    }
+    Ok(info)
 }
 
-/// What `statfs(2)` reports: the counters of the superblock.
+/// Writes the superblock with the current counters and `state`, and waits
+/// for it if `wait`.
+fn write_superblock<S>(
+    sb: &SuperBlock<Rsfs, S>,
+    info: &Info,
+    state: u16,
+    mounting: bool,
+) -> Result {
+    let (free_blocks, free_inodes) = {
+        let a = info.alloc.lock();
+        (a.free_blocks, a.free_inodes)
+    };
+    let bh = sb.bread(format::SUPERBLOCK_BLOCK)?;
+    {
+        let mut g = bh.lock();
+        let data = g.data_mut();
+        let mut d = Superblock::decode(data);
+        let now = kfs::now_seconds();
+        d.free_blocks = free_blocks.into();
+        d.free_inodes = free_inodes.into();
+        d.state = state.into();
+        d.write_time = now.into();
+        if mounting {
+            d.mount_count = d.mount_count.get().wrapping_add(1).into();
+            d.mount_time = now.into();
+        }
+        d.encode(data);
+        format::csum_set(&mut data[..Superblock::SIZE], kfs::crc32c);
+    }
+    bh.mark_dirty();
+    bh.sync()
+}
+
+/// What `statfs(2)` reports.
 pub(crate) fn statfs(sb: &SuperBlock<Rsfs>) -> StatFs {
     let info = sb.info();
+    let (free_blocks, free_inodes) = {
+        let a = info.alloc.lock();
+        (a.free_blocks, a.free_inodes)
+    };
     let uuid = info.disk.uuid;
     StatFs {
         block_size: format::BLOCK_SIZE as u32,
         blocks: info.geo.blocks_count,
-        free_blocks: info.disk.free_blocks.get(),
+        free_blocks,
         inodes: info.geo.inodes_count,
-        free_inodes: info.disk.free_inodes.get(),
+        free_inodes,
         name_max: format::NAME_MAX as u32,
         fsid: [
             i32::from_le_bytes([uuid[0], uuid[1], uuid[2], uuid[3]]),
             i32::from_le_bytes([uuid[4], uuid[5], uuid[6], uuid[7]]),
         ],
+    }
+}
+
+/// `sync(2)`, `syncfs(2)`: the counters go to the superblock. The VFS then
+/// writes the block device's dirty buffers (bitmaps, inode table,
+/// directories).
+pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
+    let info = sb.info();
+    if info.read_only || !wait {
+        return Ok(());
+    }
+    write_superblock(sb, &info, format::STATE_DIRTY, false)
+}
+
+/// Unmount: every inode has been written and evicted; mark the disk clean.
+pub(crate) fn put_super(sb: &SuperBlock<Rsfs>) {
+    let info = sb.info();
+    if info.read_only {
+        return;
+    }
+    // Everything else reaches the disk before the superblock says "clean".
+    if sb.sync_device().is_err() || write_superblock(sb, &info, format::STATE_CLEAN, false).is_err()
+    {
+        sb_err!(sb, "cannot mark the filesystem clean at unmount");
     }
 }

@@ -5,10 +5,15 @@
 //! C header: [`include/linux/buffer_head.h`](srctree/include/linux/buffer_head.h).
 
 use core::ptr::NonNull;
+use kernel::{error::to_result, prelude::*};
 
-use super::sys;
+use super::{sys, FileSystem, Inode};
 
-/// A block of the device, read and uptodate, with a reference held.
+/// A block of the device, uptodate, with a reference held.
+///
+/// Its bytes are reached through [`BufferHead::lock`], which takes the
+/// buffer's own lock (`lock_buffer`), so that two users of the same block
+/// never see each other's half-made changes.
 ///
 /// # Invariants
 ///
@@ -32,12 +37,32 @@ impl BufferHead {
         NonNull::new(bh).map(Self)
     }
 
-    /// The contents of the block.
-    pub(crate) fn data(&self) -> &[u8] {
-        let bh = self.0.as_ptr();
-        // SAFETY: by the type invariant `b_data` points to `b_size` uptodate
-        // bytes, which stay mapped while we hold our reference.
-        unsafe { core::slice::from_raw_parts((*bh).b_data.cast::<u8>(), (*bh).b_size) }
+    /// Locks the buffer for reading or changing its bytes.
+    pub(crate) fn lock(&self) -> BufferGuard<'_> {
+        // SAFETY: the buffer is valid; `lock_buffer` may sleep, which every
+        // caller (process context in a filesystem operation) allows.
+        unsafe { sys::rsfs_lock_buffer(self.0.as_ptr()) };
+        BufferGuard(self)
+    }
+
+    /// Marks the buffer dirty: the block device's writeback writes it.
+    pub(crate) fn mark_dirty(&self) {
+        // SAFETY: the buffer is valid and uptodate.
+        unsafe { sys::mark_buffer_dirty(self.0.as_ptr()) };
+    }
+
+    /// Marks the buffer dirty and ties it to `inode`, so that an `fsync` of
+    /// the inode writes it too (`sync_mapping_buffers`).
+    pub(crate) fn mark_dirty_for<T: FileSystem>(&self, inode: &Inode<T>) {
+        // SAFETY: the buffer and the inode are valid.
+        unsafe { sys::mark_buffer_dirty_inode(self.0.as_ptr(), inode.as_raw()) };
+    }
+
+    /// Writes the buffer now, if dirty, and waits for the write.
+    pub(crate) fn sync(&self) -> Result {
+        // SAFETY: the buffer is valid and not locked by us (a guard borrows
+        // `self`, and `sync` needs none).
+        to_result(unsafe { sys::sync_dirty_buffer(self.0.as_ptr()) })
     }
 }
 
@@ -45,5 +70,38 @@ impl Drop for BufferHead {
     fn drop(&mut self) {
         // SAFETY: we own one reference, given up here.
         unsafe { sys::rsfs_brelse(self.0.as_ptr()) };
+    }
+}
+
+/// A locked buffer (`lock_buffer`); unlocked when dropped.
+///
+/// # Invariants
+///
+/// The caller of [`BufferHead::lock`] holds the buffer's lock for the
+/// guard's lifetime.
+pub(crate) struct BufferGuard<'a>(&'a BufferHead);
+
+impl BufferGuard<'_> {
+    /// The contents of the block.
+    pub(crate) fn data(&self) -> &[u8] {
+        let bh = self.0 .0.as_ptr();
+        // SAFETY: `b_data` points to `b_size` uptodate bytes that stay
+        // mapped while we hold our reference; the buffer lock keeps other
+        // rsfs users from changing them under us.
+        unsafe { core::slice::from_raw_parts((*bh).b_data.cast::<u8>(), (*bh).b_size) }
+    }
+
+    /// The contents of the block, to change. Mark the buffer dirty after.
+    pub(crate) fn data_mut(&mut self) -> &mut [u8] {
+        let bh = self.0 .0.as_ptr();
+        // SAFETY: as in `data`; the lock makes this the only access.
+        unsafe { core::slice::from_raw_parts_mut((*bh).b_data.cast::<u8>(), (*bh).b_size) }
+    }
+}
+
+impl Drop for BufferGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: we hold the lock (type invariant).
+        unsafe { sys::unlock_buffer(self.0 .0.as_ptr()) };
     }
 }

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Filesystem types: the [`FileSystem`] trait and its [`Registration`].
+//! Filesystem types: the [`FileSystem`] trait, its [`Registration`], and
+//! the C callback tables built from it.
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h).
 
 use core::{
     marker::PhantomData,
+    ptr::NonNull,
     sync::atomic::{AtomicBool, Ordering},
 };
 use kernel::{
@@ -15,12 +17,20 @@ use kernel::{
     types::{ARef, ForeignOwnable, Opaque},
 };
 
-use super::{inode::Inode, super_block, sys, SuperBlock};
+use super::{
+    dir::{Created, DirEmitter, Owner, RenameFlags},
+    inode::{FileType, InodeBox},
+    super_block, sys, Inode, SuperBlock,
+};
 
 /// A block-device filesystem.
 ///
-/// The optional methods become entries of the superblock's
-/// `super_operations`; `HAS_*` says which ones the implementation provides.
+/// The optional methods become entries of the C operation tables
+/// (`super_operations`, `inode_operations`, `file_operations`); `HAS_*`
+/// says which ones an implementation provides. Namespace methods are called
+/// with the VFS's locks held as `Documentation/filesystems/locking.rst`
+/// describes: the parent directory's `i_rwsem` exclusively for changes, and
+/// shared for `lookup` and `readdir`.
 #[vtable]
 pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// The name under which the filesystem type is registered.
@@ -31,9 +41,12 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// destroyed.
     type Info: Send + Sync;
 
+    /// Per-inode state, stored next to each VFS inode.
+    type InodeData: Send + Sync;
+
     /// Reads and checks the on-disk superblock and returns the state of the
     /// new mount. Called once per mount, with the block device open.
-    fn fill_super(sb: &SuperBlock<Self, super_block::New>) -> Result<Self::Info>;
+    fn fill_super(sb: &SuperBlock<Self, super_block::New>) -> Result<Pin<KBox<Self::Info>>>;
 
     /// Returns the root directory's inode. Called right after
     /// [`FileSystem::fill_super`] succeeds.
@@ -41,6 +54,87 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
 
     /// Reports usage for `statfs(2)`.
     fn statfs(_sb: &SuperBlock<Self>) -> Result<super_block::StatFs> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Writes the inode to disk; `sync` asks to wait for the write.
+    fn write_inode(_inode: &Inode<Self>, _sync: bool) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Called when the last reference to an inode goes away, after its page
+    /// cache is gone and before it is cleared. An inode with no links left
+    /// must release its disk space here.
+    fn evict_inode(_inode: &Inode<Self>) {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Writes the filesystem's own metadata (`sync(2)`, `syncfs(2)`).
+    fn sync_fs(_sb: &SuperBlock<Self>, _wait: bool) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Called at unmount, after every inode is gone.
+    fn put_super(_sb: &SuperBlock<Self>) {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Finds `name` in directory `dir`.
+    fn lookup(_dir: &Inode<Self>, _name: &[u8]) -> Result<Option<ARef<Inode<Self>>>> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Lists directory `dir` from `emitter.pos()` on.
+    fn readdir(_dir: &Inode<Self>, _emitter: &mut DirEmitter) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Creates an inode of type and permissions `mode` named `name` in
+    /// `dir`: a regular file, a directory or (with `target`) a symlink.
+    fn create(
+        _dir: &Inode<Self>,
+        _name: &[u8],
+        _mode: u16,
+        _target: Option<&[u8]>,
+        _owner: &Owner,
+    ) -> Result<Created<Self>> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Adds a hard link `name` in `dir` to `inode`.
+    fn link(_inode: &Inode<Self>, _dir: &Inode<Self>, _name: &[u8]) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Removes the entry `name` for `inode` from `dir` (`unlink` and
+    /// `rmdir`; for a directory the VFS has checked that it is one).
+    fn unlink(_dir: &Inode<Self>, _name: &[u8], _inode: &Inode<Self>) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Renames `old_dir/old_name` (inode `old`) to `new_dir/new_name`,
+    /// which is `new` if it exists.
+    #[allow(clippy::too_many_arguments)]
+    fn rename(
+        _old_dir: &Inode<Self>,
+        _old_name: &[u8],
+        _old: &Inode<Self>,
+        _new_dir: &Inode<Self>,
+        _new_name: &[u8],
+        _new: Option<&Inode<Self>>,
+        _flags: RenameFlags,
+    ) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Changes the size of a regular file (`truncate(2)`, `O_TRUNC`).
+    fn set_size(_inode: &Inode<Self>, _size: u64) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The target of symlink `inode`, NUL-terminated, living as long as the
+    /// inode's data.
+    fn get_link(_inode: &Inode<Self>) -> Result<&[u8]> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
@@ -129,8 +223,42 @@ impl Drop for Registration {
     }
 }
 
+/// The bytes of a dentry's name.
+///
+/// # Safety
+///
+/// `dentry` must be valid, and its name stable (the caller holds the parent
+/// directory's lock) for `'a`.
+unsafe fn dentry_name<'a>(dentry: *mut sys::dentry) -> &'a [u8] {
+    let mut len = 0u32;
+    // SAFETY: per the safety requirement.
+    let name = unsafe { sys::rsfs_dentry_name(dentry, &mut len) };
+    // SAFETY: `d_name` is `len` bytes long and stable per the requirement.
+    unsafe { core::slice::from_raw_parts(name, len as usize) }
+}
+
+/// The inode of a positive dentry.
+///
+/// # Safety
+///
+/// `dentry` must be a valid positive dentry of filesystem `T`, and stay so
+/// for `'a`.
+unsafe fn dentry_inode<'a, T: FileSystem>(dentry: *mut sys::dentry) -> &'a Inode<T> {
+    // SAFETY: per the safety requirement `d_inode` is an initialised inode.
+    unsafe { Inode::from_raw((*dentry).d_inode) }
+}
+
+/// Returns `Some(f)` if the filesystem implements the method.
+const fn if_has<F: Copy>(has: bool, f: F) -> Option<F> {
+    if has {
+        Some(f)
+    } else {
+        None
+    }
+}
+
 /// The C callback tables of filesystem `T`, built at compile time.
-struct Tables<T>(PhantomData<T>);
+pub(super) struct Tables<T>(PhantomData<T>);
 
 impl<T: FileSystem> Tables<T> {
     const CONTEXT_OPS: sys::fs_context_operations = sys::fs_context_operations {
@@ -143,15 +271,99 @@ impl<T: FileSystem> Tables<T> {
     };
 
     const SUPER_OPS: sys::super_operations = sys::super_operations {
-        statfs: if T::HAS_STATFS {
-            Some(Self::statfs)
-        } else {
-            None
-        },
+        alloc_inode: Some(InodeBox::<T>::alloc_inode),
+        free_inode: Some(InodeBox::<T>::free_inode),
+        statfs: if_has(T::HAS_STATFS, Self::statfs),
+        write_inode: if_has(T::HAS_WRITE_INODE, Self::write_inode),
+        evict_inode: Some(Self::evict_inode),
+        sync_fs: if_has(T::HAS_SYNC_FS, Self::sync_fs),
+        put_super: if_has(T::HAS_PUT_SUPER, Self::put_super),
         // SAFETY: all-zero is a valid `super_operations`: every field is an
         // optional function pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
+
+    const DIR_INODE_OPS: sys::inode_operations = sys::inode_operations {
+        lookup: if_has(T::HAS_LOOKUP, Self::lookup),
+        create: if_has(T::HAS_CREATE, Self::create),
+        mkdir: if_has(T::HAS_CREATE, Self::mkdir),
+        symlink: if_has(T::HAS_CREATE, Self::symlink),
+        link: if_has(T::HAS_LINK, Self::link),
+        unlink: if_has(T::HAS_UNLINK, Self::unlink),
+        rmdir: if_has(T::HAS_UNLINK, Self::unlink),
+        rename: if_has(T::HAS_RENAME, Self::rename),
+        setattr: Some(Self::setattr),
+        // SAFETY: all-zero is a valid `inode_operations`: every field is an
+        // optional function pointer.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const FILE_INODE_OPS: sys::inode_operations = sys::inode_operations {
+        setattr: Some(Self::setattr),
+        // SAFETY: as above.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const SYMLINK_INODE_OPS: sys::inode_operations = sys::inode_operations {
+        get_link: if_has(T::HAS_GET_LINK, Self::get_link),
+        setattr: Some(Self::setattr),
+        // SAFETY: as above.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const DIR_FILE_OPS: sys::file_operations = sys::file_operations {
+        llseek: Some(sys::generic_file_llseek),
+        read: Some(sys::generic_read_dir),
+        iterate_shared: if_has(T::HAS_READDIR, Self::iterate_shared),
+        fsync: Some(Self::fsync),
+        // SAFETY: all-zero is a valid `file_operations`: every field is an
+        // optional function pointer, an integer or the owner pointer.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const FILE_FILE_OPS: sys::file_operations = sys::file_operations {
+        llseek: Some(sys::generic_file_llseek),
+        fsync: Some(Self::fsync),
+        // SAFETY: as above.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// Points a new inode at the tables for its file type.
+    ///
+    /// # Safety
+    ///
+    /// `inode` must be a new, locked inode of filesystem `T`.
+    pub(super) unsafe fn set_inode_ops(inode: *mut sys::inode, ftype: FileType) {
+        let (iops, fops): (&'static sys::inode_operations, *const sys::file_operations) =
+            match ftype {
+                FileType::Directory => (&Self::DIR_INODE_OPS, &Self::DIR_FILE_OPS),
+                FileType::Regular => (&Self::FILE_INODE_OPS, &Self::FILE_FILE_OPS),
+                FileType::Symlink => (&Self::SYMLINK_INODE_OPS, core::ptr::null()),
+            };
+        // SAFETY: the inode is new and locked per the safety requirement;
+        // the tables are promoted constants, so they live forever.
+        unsafe {
+            (*inode).i_op = iops;
+            (*inode).__bindgen_anon_3.i_fop = fops;
+        }
+    }
+
+    /// `file_operations::fsync`: the file's dirty pages, the metadata
+    /// buffers tied to it (directory and extent blocks), the inode itself if
+    /// it is dirty, then a cache flush of the device.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be an open file of this filesystem.
+    unsafe extern "C" fn fsync(
+        file: *mut sys::file,
+        start: sys::loff_t,
+        end: sys::loff_t,
+        datasync: kernel::ffi::c_int,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: per the safety requirement.
+        unsafe { sys::generic_buffers_fsync(file, start, end, datasync != 0) }
+    }
 
     /// `file_system_type::init_fs_context`.
     ///
@@ -198,11 +410,10 @@ impl<T: FileSystem> Tables<T> {
                 (*sb).s_time_gran = 1;
             }
             let info = T::fill_super(new_sb)?;
-            let info = KBox::new(info, GFP_KERNEL)?;
             // SAFETY: as above. From here on the superblock owns `info`;
             // `kill_sb` frees it, on this function's error paths too.
             unsafe { (*sb).s_fs_info = info.into_foreign() as *mut _ };
-            // SAFETY: `s_fs_info` now holds a `KBox<T::Info>`.
+            // SAFETY: `s_fs_info` now holds a `Pin<KBox<T::Info>>`.
             let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
             let root = T::root(sb)?;
             // SAFETY: `d_make_root` takes over the inode reference, and
@@ -231,9 +442,9 @@ impl<T: FileSystem> Tables<T> {
         };
         if !info.is_null() {
             // SAFETY: a non-null `s_fs_info` was set by `fill_super` from
-            // `KBox::into_foreign`, and nothing uses it after
-            // `kill_block_super` has shut the superblock down.
-            drop(unsafe { KBox::<T::Info>::from_foreign(info) });
+            // `into_foreign`, and nothing uses it after `kill_block_super`
+            // has shut the superblock down.
+            drop(unsafe { <Pin<KBox<T::Info>> as ForeignOwnable>::from_foreign(info) });
         }
     }
 
@@ -265,6 +476,349 @@ impl<T: FileSystem> Tables<T> {
                 (*buf).f_namelen = st.name_max as _;
                 (*buf).f_fsid.val = st.fsid;
             }
+            Ok(0)
+        })
+    }
+
+    /// `super_operations::write_inode`.
+    ///
+    /// # Safety
+    ///
+    /// `inode` must be an inode of this filesystem, and `wbc` valid.
+    unsafe extern "C" fn write_inode(
+        inode: *mut sys::inode,
+        wbc: *mut sys::writeback_control,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: the VFS only writes back initialised inodes.
+            let inode = unsafe { Inode::<T>::from_raw(inode) };
+            // SAFETY: `wbc` is valid per the safety requirement.
+            let sync = unsafe { (*wbc).sync_mode } == sys::writeback_sync_modes_WB_SYNC_ALL;
+            T::write_inode(inode, sync)?;
+            Ok(0)
+        })
+    }
+
+    /// `super_operations::evict_inode`.
+    ///
+    /// # Safety
+    ///
+    /// `inode` must be an inode of this filesystem being evicted.
+    unsafe extern "C" fn evict_inode(inode: *mut sys::inode) {
+        // SAFETY: the page cache of an evicted inode goes first, as the VFS
+        // requires of `evict_inode`.
+        unsafe { sys::truncate_inode_pages_final(&mut (*inode).i_data) };
+        // SAFETY: `inode` is embedded in an `InodeBox<T>`; `has_data` says
+        // whether it was ever initialised (a failed `iget` leaves it unset).
+        let initialised = unsafe { (*InodeBox::<T>::from_inode(inode)).has_data() };
+        if initialised && T::HAS_EVICT_INODE {
+            // SAFETY: the inode is initialised and we hold the last reference.
+            T::evict_inode(unsafe { Inode::<T>::from_raw(inode) });
+        }
+        // SAFETY: the filesystem is done with the inode: detach the metadata
+        // buffers tied to it (`BufferHead::mark_dirty_for`), then clear it.
+        unsafe {
+            sys::invalidate_inode_buffers(inode);
+            sys::clear_inode(inode);
+        }
+    }
+
+    /// `super_operations::sync_fs`.
+    ///
+    /// # Safety
+    ///
+    /// `sb` must be a mounted superblock of this filesystem.
+    unsafe extern "C" fn sync_fs(
+        sb: *mut sys::super_block,
+        wait: kernel::ffi::c_int,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: per the safety requirement.
+            T::sync_fs(unsafe { SuperBlock::<T>::from_raw(sb) }, wait != 0)?;
+            Ok(0)
+        })
+    }
+
+    /// `super_operations::put_super`.
+    ///
+    /// # Safety
+    ///
+    /// `sb` must be a mounted superblock of this filesystem being shut down.
+    unsafe extern "C" fn put_super(sb: *mut sys::super_block) {
+        // SAFETY: per the safety requirement; `s_fs_info` is still set.
+        T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
+    }
+
+    /// `inode_operations::lookup`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with `dir` locked (shared) and `dentry` a negative
+    /// dentry in it.
+    unsafe extern "C" fn lookup(
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        _flags: kernel::ffi::c_uint,
+    ) -> *mut sys::dentry {
+        // SAFETY: per the safety requirement.
+        let (d, name) = unsafe { (Inode::<T>::from_raw(dir), dentry_name(dentry)) };
+        match T::lookup(d, name) {
+            // SAFETY: `d_splice_alias` takes over the inode reference (or
+            // NULL for a negative entry).
+            Ok(inode) => unsafe {
+                sys::d_splice_alias(
+                    inode.map_or(core::ptr::null_mut(), |i| ARef::into_raw(i).as_ptr().cast()),
+                    dentry,
+                )
+            },
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    /// Shared by `create`, `mkdir` and `symlink`.
+    ///
+    /// # Safety
+    ///
+    /// As for `inode_operations::create`.
+    unsafe fn do_create(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        mode: u16,
+        target: Option<&[u8]>,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: per the safety requirement.
+            let (d, name) = unsafe { (Inode::<T>::from_raw(dir), dentry_name(dentry)) };
+            let owner = Owner::new(idmap, dir);
+            let created = T::create(d, name, mode, target, &owner)?;
+            // SAFETY: `created` is a new, initialised inode with a reference
+            // we own; `d_instantiate_new` takes the reference and unlocks it.
+            unsafe { sys::d_instantiate_new(dentry, created.into_raw()) };
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::create`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn create(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        mode: sys::umode_t,
+        _excl: bool,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: the VFS calls `create` with its locks held.
+        unsafe { Self::do_create(idmap, dir, dentry, mode, None) }
+    }
+
+    /// `inode_operations::mkdir`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn mkdir(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        mode: sys::umode_t,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: the VFS calls `mkdir` with its locks held.
+        unsafe { Self::do_create(idmap, dir, dentry, mode | sys::S_IFDIR as u16, None) }
+    }
+
+    /// `inode_operations::symlink`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn symlink(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        target: *const kernel::ffi::c_char,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: the VFS passes a NUL-terminated target that stays valid
+        // for the call.
+        let target = unsafe { CStr::from_char_ptr(target) }.as_bytes();
+        // SAFETY: the VFS calls `symlink` with its locks held.
+        unsafe {
+            Self::do_create(
+                idmap,
+                dir,
+                dentry,
+                (sys::S_IFLNK | 0o777) as u16,
+                Some(target),
+            )
+        }
+    }
+
+    /// `inode_operations::link`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn link(
+        old: *mut sys::dentry,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: the VFS holds `dir` and the source inode locked, and
+            // `old` is positive.
+            let (inode, d, name) = unsafe {
+                (
+                    dentry_inode::<T>(old),
+                    Inode::<T>::from_raw(dir),
+                    dentry_name(dentry),
+                )
+            };
+            T::link(inode, d, name)?;
+            // SAFETY: the new dentry takes a reference of its own.
+            unsafe {
+                sys::ihold(inode.as_raw());
+                sys::d_instantiate(dentry, inode.as_raw());
+            }
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::unlink` and `rmdir`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn unlink(
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: the VFS holds `dir` and the victim locked, and
+            // `dentry` is positive.
+            let (d, name, inode) = unsafe {
+                (
+                    Inode::<T>::from_raw(dir),
+                    dentry_name(dentry),
+                    dentry_inode::<T>(dentry),
+                )
+            };
+            T::unlink(d, name, inode)?;
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::rename`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn rename(
+        _idmap: *mut sys::mnt_idmap,
+        old_dir: *mut sys::inode,
+        old_dentry: *mut sys::dentry,
+        new_dir: *mut sys::inode,
+        new_dentry: *mut sys::dentry,
+        flags: kernel::ffi::c_uint,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            let flags = RenameFlags::from_raw(flags)?;
+            // SAFETY: the VFS holds both directories and both inodes locked
+            // (`lock_rename` and `lock_two_nondirectories`).
+            unsafe {
+                let new_inode = (*new_dentry).d_inode;
+                T::rename(
+                    Inode::<T>::from_raw(old_dir),
+                    dentry_name(old_dentry),
+                    dentry_inode::<T>(old_dentry),
+                    Inode::<T>::from_raw(new_dir),
+                    dentry_name(new_dentry),
+                    NonNull::new(new_inode).map(|i| Inode::<T>::from_raw(i.as_ptr())),
+                    flags,
+                )?;
+            }
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::setattr`: the VFS checks the change, rsfs resizes
+    /// the file if asked, then the new attributes are copied and written back.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn setattr(
+        idmap: *mut sys::mnt_idmap,
+        dentry: *mut sys::dentry,
+        attr: *mut sys::iattr,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: the VFS holds the inode locked; `dentry` is positive.
+            let inode = unsafe { dentry_inode::<T>(dentry) };
+            // SAFETY: all three pointers are valid per the VFS contract.
+            to_result(unsafe { sys::setattr_prepare(idmap, dentry, attr) })?;
+            // SAFETY: `attr` is valid.
+            let (valid, size) = unsafe { ((*attr).ia_valid, (*attr).ia_size) };
+            if valid & sys::RSFS_ATTR_SIZE != 0 && size as u64 != inode.size() {
+                if !T::HAS_SET_SIZE || inode.file_type() != FileType::Regular {
+                    return Err(EINVAL);
+                }
+                T::set_size(inode, size as u64)?;
+            }
+            // SAFETY: as above; `setattr_copy` copies the checked changes.
+            unsafe { sys::setattr_copy(idmap, inode.as_raw(), attr) };
+            inode.mark_dirty();
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::get_link`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn get_link(
+        _dentry: *mut sys::dentry,
+        inode: *mut sys::inode,
+        _done: *mut sys::delayed_call,
+    ) -> *const kernel::ffi::c_char {
+        // SAFETY: the VFS passes an initialised symlink inode of ours, in
+        // RCU mode too (with a NULL dentry): the target lives in the inode's
+        // data, which is freed only after an RCU grace period.
+        let inode = unsafe { Inode::<T>::from_raw(inode) };
+        match T::get_link(inode) {
+            Ok(target) => target.as_ptr().cast(),
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    /// `file_operations::iterate_shared` (`readdir`).
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn iterate_shared(
+        file: *mut sys::file,
+        ctx: *mut sys::dir_context,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: the VFS holds the directory locked (shared), and the
+            // file's inode is one of ours.
+            let dir = unsafe { Inode::<T>::from_raw(sys::rsfs_file_inode(file)) };
+            // SAFETY: `ctx` is valid for the duration of the call.
+            let mut emitter = unsafe { DirEmitter::from_raw(ctx) };
+            T::readdir(dir, &mut emitter)?;
             Ok(0)
         })
     }

@@ -2,32 +2,110 @@
 
 //! Inodes.
 //!
+//! Every inode of a filesystem `T` is embedded in an [`InodeBox`] that also
+//! holds the filesystem's own per-inode state, `T::InodeData`, the way a C
+//! filesystem embeds `struct inode` in its `foo_inode_info`. The VFS
+//! allocates and frees the box through `alloc_inode` and `free_inode`.
+//!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
 
-use core::{marker::PhantomData, mem::ManuallyDrop, ptr::NonNull};
+use core::{marker::PhantomData, mem::MaybeUninit, ptr::NonNull};
 use kernel::{
+    init::PinInit,
     prelude::*,
     types::{ARef, AlwaysRefCounted, Opaque},
 };
 
-use super::{sys, FileSystem};
+use super::{dir::Created, fs_type::Tables, sys, FileSystem, SuperBlock};
+
+/// The allocation that holds a VFS inode and the filesystem's data for it.
+///
+/// # Invariants
+///
+/// `inode` has been through `inode_init_once`. `data` is initialised if and
+/// only if `has_data` is true, and then stays initialised until the box is
+/// freed.
+#[repr(C)]
+pub(super) struct InodeBox<T: FileSystem> {
+    inode: Opaque<sys::inode>,
+    has_data: bool,
+    data: MaybeUninit<T::InodeData>,
+}
+
+impl<T: FileSystem> InodeBox<T> {
+    /// The box that `inode` is embedded in.
+    ///
+    /// # Safety
+    ///
+    /// `inode` must be the `inode` field of an `InodeBox<T>`.
+    pub(super) unsafe fn from_inode(inode: *mut sys::inode) -> *mut Self {
+        // `inode` is the first field of a `repr(C)` struct.
+        inode.cast()
+    }
+
+    /// Whether the filesystem's data for the inode is initialised.
+    pub(super) fn has_data(&self) -> bool {
+        self.has_data
+    }
+
+    /// `super_operations::alloc_inode`.
+    ///
+    /// # Safety
+    ///
+    /// `_sb` must be a superblock of filesystem `T`.
+    pub(super) unsafe extern "C" fn alloc_inode(_sb: *mut sys::super_block) -> *mut sys::inode {
+        let Ok(mut b) = KBox::<Self>::new_uninit(GFP_KERNEL) else {
+            return core::ptr::null_mut();
+        };
+        let p = b.as_mut_ptr();
+        // SAFETY: `p` points to an allocation big enough for `Self`; we
+        // initialise `has_data`, and the inode with `inode_init_once`, which
+        // is what the VFS expects of a freshly allocated inode.
+        // INVARIANT: `has_data` is false and `data` uninitialised.
+        unsafe {
+            core::ptr::addr_of_mut!((*p).has_data).write(false);
+            sys::inode_init_once(Opaque::raw_get(core::ptr::addr_of!((*p).inode)));
+        }
+        let p = KBox::into_raw(b).cast::<Self>();
+        // SAFETY: `p` is valid; the VFS owns the box from here on.
+        unsafe { Opaque::raw_get(core::ptr::addr_of!((*p).inode)) }
+    }
+
+    /// `super_operations::free_inode`, called after an RCU grace period.
+    ///
+    /// # Safety
+    ///
+    /// `inode` must come from [`InodeBox::alloc_inode`] and be unused.
+    pub(super) unsafe extern "C" fn free_inode(inode: *mut sys::inode) {
+        // SAFETY: per the safety requirement the box is ours to free.
+        let b = unsafe { Self::from_inode(inode) };
+        // SAFETY: `b` came from `KBox::into_raw` in `alloc_inode`; `data` is
+        // initialised exactly when `has_data` is set.
+        unsafe {
+            if (*b).has_data {
+                (*b).data.assume_init_drop();
+            }
+            drop(KBox::from_raw(b.cast::<MaybeUninit<Self>>()));
+        }
+    }
+}
 
 /// A VFS inode of filesystem `T`.
 ///
 /// # Invariants
 ///
-/// The wrapped inode belongs to a superblock of type `T` whose per-mount
-/// state is set, and is fully initialised (not `I_NEW`). Instances are only
-/// reached through a reference or an [`ARef`], so the inode's reference
-/// count is non-zero while they exist.
+/// The wrapped inode is embedded in an [`InodeBox<T>`] whose data is
+/// initialised, belongs to a superblock of type `T` whose per-mount state is
+/// set, and is fully initialised (not `I_NEW`). Instances are only reached
+/// through a reference or an [`ARef`], so the reference count is non-zero
+/// while they exist.
 #[repr(transparent)]
 pub(crate) struct Inode<T: FileSystem>(Opaque<sys::inode>, PhantomData<T>);
 
 // SAFETY: `ihold` and `iput` may be called from any thread, and the inode
-// fields we read are stable or read under the VFS's own rules.
+// state we expose is either stable or protected by the VFS's locks.
 unsafe impl<T: FileSystem> Send for Inode<T> {}
-// SAFETY: as above; `&Inode` only offers operations the VFS allows
-// concurrently.
+// SAFETY: as above; `T::InodeData` is `Sync`.
 unsafe impl<T: FileSystem> Sync for Inode<T> {}
 
 // SAFETY: the reference count of an inode is managed by `ihold`/`iput`, and
@@ -44,8 +122,31 @@ unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
     }
 }
 
+/// The file types rsfs knows, by their `S_IFMT` bits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum FileType {
+    /// A regular file.
+    Regular,
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Symlink,
+}
+
+impl FileType {
+    /// The type of `mode`, or `None` for a type rsfs does not store.
+    pub(crate) fn from_mode(mode: u16) -> Option<Self> {
+        match u32::from(mode) & sys::S_IFMT {
+            sys::S_IFREG => Some(Self::Regular),
+            sys::S_IFDIR => Some(Self::Directory),
+            sys::S_IFLNK => Some(Self::Symlink),
+            _ => None,
+        }
+    }
+}
+
 /// A point in time, as the VFS keeps it.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub(crate) struct Timestamp {
     /// Seconds since the epoch.
     pub(crate) sec: i64,
@@ -53,11 +154,180 @@ pub(crate) struct Timestamp {
     pub(crate) nsec: u32,
 }
 
-/// The operations a directory inode uses.
-pub(crate) enum DirOps {
-    /// libfs's in-memory directory operations (`simple_dir_operations`):
-    /// the directory lists only what the dentry cache holds.
-    Libfs,
+impl Timestamp {
+    fn from_raw(ts: sys::timespec64) -> Self {
+        Self {
+            sec: ts.tv_sec,
+            nsec: ts.tv_nsec as u32,
+        }
+    }
+}
+
+/// A snapshot of an inode's attributes, for writing it to disk.
+#[derive(Clone, Copy)]
+pub(crate) struct Attrs {
+    /// File type and permissions.
+    pub(crate) mode: u16,
+    /// Hard links.
+    pub(crate) nlink: u32,
+    /// Owner.
+    pub(crate) uid: u32,
+    /// Group.
+    pub(crate) gid: u32,
+    /// Size in bytes.
+    pub(crate) size: u64,
+    /// Access time.
+    pub(crate) atime: Timestamp,
+    /// Modification time.
+    pub(crate) mtime: Timestamp,
+    /// Change time.
+    pub(crate) ctime: Timestamp,
+    /// Generation number.
+    pub(crate) generation: u32,
+}
+
+impl<T: FileSystem> Inode<T> {
+    /// Wraps a raw inode.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must satisfy the type invariants for the lifetime `'a`.
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut sys::inode) -> &'a Self {
+        // SAFETY: `Self` is a transparent wrapper of `inode`, and the caller
+        // guarantees the invariants.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw inode.
+    pub(super) fn as_raw(&self) -> *mut sys::inode {
+        self.0.get()
+    }
+
+    /// The filesystem's own data for this inode.
+    pub(crate) fn data(&self) -> &T::InodeData {
+        // SAFETY: by the type invariant the inode is embedded in an
+        // `InodeBox<T>` whose data is initialised and lives as long as the
+        // inode.
+        unsafe {
+            (*InodeBox::<T>::from_inode(self.as_raw()))
+                .data
+                .assume_init_ref()
+        }
+    }
+
+    /// The inode number.
+    pub(crate) fn ino(&self) -> u64 {
+        // SAFETY: `i_ino` does not change once the inode is initialised.
+        unsafe { (*self.as_raw()).i_ino as u64 }
+    }
+
+    /// The superblock the inode belongs to.
+    pub(crate) fn super_block(&self) -> &SuperBlock<T> {
+        // SAFETY: `i_sb` is set for the inode's lifetime, the superblock
+        // outlives its inodes, and its per-mount state is set.
+        unsafe { SuperBlock::from_raw((*self.as_raw()).i_sb) }
+    }
+
+    /// The file type and permission bits.
+    pub(crate) fn mode(&self) -> u16 {
+        // SAFETY: the inode is valid; `i_mode` is read as `stat` does.
+        unsafe { (*self.as_raw()).i_mode }
+    }
+
+    /// The file type.
+    pub(crate) fn file_type(&self) -> FileType {
+        // INVARIANT-based: rsfs only initialises inodes of these types.
+        FileType::from_mode(self.mode()).unwrap_or(FileType::Regular)
+    }
+
+    /// The hard link count.
+    pub(crate) fn nlink(&self) -> u32 {
+        // SAFETY: the inode is valid; `i_nlink` is read as `stat` does.
+        unsafe { (*self.as_raw()).__bindgen_anon_1.i_nlink }
+    }
+
+    /// The size in bytes (`i_size_read`).
+    pub(crate) fn size(&self) -> u64 {
+        // SAFETY: the inode is valid.
+        unsafe { sys::rsfs_i_size_read(self.as_raw()) as u64 }
+    }
+
+    /// Sets the size in bytes (`i_size_write`); the caller holds the inode
+    /// lock, as the VFS requires.
+    pub(crate) fn set_size(&self, size: u64) {
+        // SAFETY: the inode is valid; `i_size_write` serialises with readers.
+        unsafe { sys::rsfs_i_size_write(self.as_raw(), size as i64) };
+    }
+
+    /// Sets the size and drops the page cache past it (`truncate_setsize`);
+    /// the caller holds the inode lock.
+    pub(crate) fn truncate_pagecache(&self, size: u64) {
+        // SAFETY: the inode is valid and locked by the caller (setattr).
+        unsafe { sys::truncate_setsize(self.as_raw(), size as i64) };
+    }
+
+    /// Sets the number of 512-byte sectors the file uses.
+    pub(crate) fn set_sectors(&self, sectors: u64) {
+        // SAFETY: the inode is valid; `i_blocks` is updated under the
+        // filesystem's own block-map lock and read racily by `stat`, as in C.
+        unsafe { (*self.as_raw()).i_blocks = sectors };
+    }
+
+    /// Increments the link count.
+    pub(crate) fn inc_nlink(&self) {
+        // SAFETY: the inode is valid; the caller holds the inode lock.
+        unsafe { sys::inc_nlink(self.as_raw()) };
+    }
+
+    /// Decrements the link count.
+    pub(crate) fn drop_nlink(&self) {
+        // SAFETY: the inode is valid; the caller holds the inode lock.
+        unsafe { sys::drop_nlink(self.as_raw()) };
+    }
+
+    /// Sets the link count to zero.
+    pub(crate) fn clear_nlink(&self) {
+        // SAFETY: the inode is valid; the caller holds the inode lock.
+        unsafe { sys::clear_nlink(self.as_raw()) };
+    }
+
+    /// Sets ctime and mtime to now.
+    pub(crate) fn touch_cmtime(&self) {
+        // SAFETY: the inode is valid; the caller holds the inode lock.
+        unsafe { sys::rsfs_touch_cmtime(self.as_raw()) };
+    }
+
+    /// Sets ctime to now.
+    pub(crate) fn touch_ctime(&self) {
+        // SAFETY: the inode is valid; the caller holds the inode lock.
+        unsafe { sys::inode_set_ctime_current(self.as_raw()) };
+    }
+
+    /// Marks the inode dirty, so that `write_inode` writes it back.
+    pub(crate) fn mark_dirty(&self) {
+        // SAFETY: the inode is valid.
+        unsafe { sys::rsfs_mark_inode_dirty(self.as_raw()) };
+    }
+
+    /// The attributes to write to disk.
+    pub(crate) fn attrs(&self) -> Attrs {
+        let i = self.as_raw();
+        // SAFETY: the inode is valid; the fields are read as `stat` reads
+        // them, and the caller holds what keeps them consistent.
+        unsafe {
+            Attrs {
+                mode: (*i).i_mode,
+                nlink: (*i).__bindgen_anon_1.i_nlink,
+                uid: sys::rsfs_i_uid_read(i),
+                gid: sys::rsfs_i_gid_read(i),
+                size: sys::rsfs_i_size_read(i) as u64,
+                atime: Timestamp::from_raw(sys::rsfs_inode_get_atime(i)),
+                mtime: Timestamp::from_raw(sys::rsfs_inode_get_mtime(i)),
+                ctime: Timestamp::from_raw(sys::rsfs_inode_get_ctime(i)),
+                generation: (*i).i_generation,
+            }
+        }
+    }
 }
 
 /// The attributes of an inode read from disk.
@@ -71,7 +341,7 @@ pub(crate) struct InodeParams {
     /// Group.
     pub(crate) gid: u32,
     /// Size in bytes.
-    pub(crate) size: i64,
+    pub(crate) size: u64,
     /// Space used, in 512-byte sectors.
     pub(crate) sectors: u64,
     /// Access time.
@@ -80,8 +350,8 @@ pub(crate) struct InodeParams {
     pub(crate) mtime: Timestamp,
     /// Change time.
     pub(crate) ctime: Timestamp,
-    /// The operations, for directories.
-    pub(crate) dir_ops: DirOps,
+    /// Generation number.
+    pub(crate) generation: u32,
 }
 
 /// The result of [`SuperBlock::iget`].
@@ -94,14 +364,21 @@ pub(crate) enum Lookup<T: FileSystem> {
 
 /// A new inode, locked (`I_NEW`), that the caller must initialise.
 ///
-/// Dropping it without calling [`NewInode::init`] marks it bad and releases
-/// it (`iget_failed`), so a failed read leaves nothing half-made behind.
+/// Dropping it without calling [`NewInode::init`] or
+/// [`NewInode::init_created`] releases it as failed (`iget_failed` for an
+/// inode being read, `discard_new_inode` for one being created), so that an
+/// error leaves nothing half-made behind.
 ///
 /// # Invariants
 ///
-/// The wrapped inode is `I_NEW`, belongs to a ready superblock of type `T`,
-/// and this object owns one reference to it.
-pub(crate) struct NewInode<T: FileSystem>(NonNull<sys::inode>, PhantomData<T>);
+/// The wrapped inode is `I_NEW`, is embedded in an [`InodeBox<T>`] without
+/// data, belongs to a ready superblock of type `T`, and this object owns one
+/// reference to it.
+pub(crate) struct NewInode<T: FileSystem> {
+    inode: NonNull<sys::inode>,
+    created: bool,
+    _p: PhantomData<T>,
+}
 
 impl<T: FileSystem> NewInode<T> {
     /// Wraps a new inode.
@@ -109,31 +386,66 @@ impl<T: FileSystem> NewInode<T> {
     /// # Safety
     ///
     /// `inode` must satisfy the type invariants; ownership of its reference
-    /// passes to the returned object.
-    pub(super) unsafe fn from_raw(inode: NonNull<sys::inode>) -> Self {
+    /// passes to the returned object. `created` says whether it comes from
+    /// `new_inode` (true) or `iget_locked` (false).
+    pub(super) unsafe fn from_raw(inode: NonNull<sys::inode>, created: bool) -> Self {
         // INVARIANT: guaranteed by the caller.
-        Self(inode, PhantomData)
+        Self {
+            inode,
+            created,
+            _p: PhantomData,
+        }
+    }
+
+    /// The raw inode.
+    pub(super) fn as_raw(&self) -> *mut sys::inode {
+        self.inode.as_ptr()
     }
 
     /// The inode number.
     pub(crate) fn ino(&self) -> u64 {
-        // SAFETY: `i_ino` is set by `iget_locked` before it returns.
-        unsafe { (*self.0.as_ptr()).i_ino as u64 }
+        // SAFETY: `i_ino` is set before the inode is handed out.
+        unsafe { (*self.as_raw()).i_ino as u64 }
     }
 
-    /// Fills in the inode from `params`, unlocks it and returns it.
-    pub(crate) fn init(self, params: InodeParams) -> Result<ARef<Inode<T>>> {
-        let inode = self.0.as_ptr();
-        let ftype = u32::from(params.mode) & sys::S_IFMT;
+    /// Sets the operations for the file type, installs the data and unlocks
+    /// the inode, which becomes visible to lookups.
+    fn finish(self, data: impl PinInit<T::InodeData, Error>) -> Result<NonNull<sys::inode>> {
+        let inode = self.as_raw();
+        // SAFETY: the inode is new and locked, so its fields are ours.
+        let mode = unsafe { (*inode).i_mode };
+        let ftype = FileType::from_mode(mode).ok_or(EINVAL)?;
+        // SAFETY: as above; the tables are promoted constants.
+        unsafe { Tables::<T>::set_inode_ops(inode, ftype) };
+        // SAFETY: `inode` is embedded in an `InodeBox<T>` without data; we
+        // initialise `data` in place (it never moves: the box is pinned on
+        // the heap) and then record that it is there.
+        unsafe {
+            let b = InodeBox::<T>::from_inode(inode);
+            data.__pinned_init((*b).data.as_mut_ptr())?;
+            (*b).has_data = true;
+        }
+        let this = core::mem::ManuallyDrop::new(self);
+        Ok(this.inode)
+    }
+
+    /// Fills in an inode read from disk, unlocks it and returns it.
+    pub(crate) fn init(
+        self,
+        params: InodeParams,
+        data: impl PinInit<T::InodeData, Error>,
+    ) -> Result<ARef<Inode<T>>> {
+        let inode = self.as_raw();
         // SAFETY: the inode is new and locked, so we are the only one
-        // touching its fields; the operation tables are static.
+        // touching its fields.
         unsafe {
             (*inode).i_mode = params.mode;
             sys::set_nlink(inode, params.nlink);
             sys::rsfs_i_uid_write(inode, params.uid);
             sys::rsfs_i_gid_write(inode, params.gid);
-            (*inode).i_size = params.size;
+            sys::rsfs_i_size_write(inode, params.size as i64);
             (*inode).i_blocks = params.sectors;
+            (*inode).i_generation = params.generation;
             sys::rsfs_inode_set_times(
                 inode,
                 params.atime.sec,
@@ -143,31 +455,42 @@ impl<T: FileSystem> NewInode<T> {
                 params.ctime.sec,
                 params.ctime.nsec,
             );
-            if ftype == sys::S_IFDIR {
-                match params.dir_ops {
-                    DirOps::Libfs => {
-                        (*inode).i_op = &sys::simple_dir_inode_operations;
-                        (*inode).__bindgen_anon_3.i_fop = &sys::simple_dir_operations;
-                    }
-                }
-            } else {
-                return Err(super::eopnotsupp());
-            }
         }
-        let this = ManuallyDrop::new(self);
+        let inode = self.finish(data)?;
         // SAFETY: the inode is fully initialised; unlocking it makes it
         // visible to other lookups.
-        unsafe { sys::unlock_new_inode(inode) };
-        // SAFETY: we own the reference `this` held, and the inode is now
-        // initialised, which is what `Inode` requires.
-        Ok(unsafe { ARef::from_raw(this.0.cast()) })
+        unsafe { sys::unlock_new_inode(inode.as_ptr()) };
+        // SAFETY: we own the reference the `NewInode` held, and the inode
+        // is now initialised, which is what `Inode` requires.
+        Ok(unsafe { ARef::from_raw(inode.cast()) })
+    }
+
+    /// Finishes an inode created by a namespace operation: its owner, mode
+    /// and times were set when it was allocated.
+    pub(crate) fn init_created(
+        self,
+        generation: u32,
+        data: impl PinInit<T::InodeData, Error>,
+    ) -> Result<Created<T>> {
+        // SAFETY: the inode is new and locked, so its fields are ours.
+        unsafe { (*self.as_raw()).i_generation = generation };
+        let inode = self.finish(data)?;
+        // SAFETY: an initialised, still locked inode whose reference we own.
+        Ok(unsafe { Created::from_raw(inode) })
     }
 }
 
 impl<T: FileSystem> Drop for NewInode<T> {
     fn drop(&mut self) {
-        // SAFETY: the inode is new and locked, and we own a reference:
-        // `iget_failed` marks it bad, unlocks it and drops that reference.
-        unsafe { sys::iget_failed(self.0.as_ptr()) };
+        // SAFETY: the inode is new and locked, and we own a reference: both
+        // functions mark it bad, unlock it and drop that reference.
+        unsafe {
+            if self.created {
+                sys::clear_nlink(self.as_raw());
+                sys::discard_new_inode(self.as_raw());
+            } else {
+                sys::iget_failed(self.as_raw());
+            }
+        }
     }
 }

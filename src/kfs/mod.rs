@@ -10,20 +10,26 @@
 //! - [`fs_type`]: [`FileSystem`], the trait a filesystem implements, and
 //!   [`Registration`] of its `file_system_type`.
 //! - [`super_block`]: [`SuperBlock`], a mounted (or mounting) filesystem.
-//! - [`inode`]: [`Inode`], a reference-counted VFS inode, and [`NewInode`].
+//! - [`inode`]: [`Inode`], a reference-counted VFS inode with the
+//!   filesystem's own data beside it, and `NewInode`, one being set up.
+//! - [`dir`]: what the namespace callbacks pass: [`Owner`], [`Created`],
+//!   [`RenameFlags`], [`DirEmitter`].
 //! - [`buffer`]: [`BufferHead`], a metadata block read through the block
 //!   device's page cache.
 
 use kernel::error::Error;
 
 pub(crate) mod buffer;
+pub(crate) mod dir;
 pub(crate) mod fs_type;
 pub(crate) mod inode;
 pub(crate) mod super_block;
 mod sys;
 
+pub(crate) use buffer::BufferHead;
+pub(crate) use dir::{Created, DirEmitter, Owner, RenameFlags};
 pub(crate) use fs_type::{FileSystem, FsTypeStorage, Registration};
-pub(crate) use inode::{DirOps, Inode, InodeParams, Lookup, Timestamp};
+pub(crate) use inode::{Attrs, FileType, Inode, InodeParams, Lookup, Timestamp};
 pub(crate) use super_block::{New, StatFs, SuperBlock};
 
 /// Standard CRC-32C of `data` (initial value and final XOR all ones), the
@@ -43,9 +49,10 @@ pub(crate) fn efscorrupted() -> Error {
     Error::from_errno(-(sys::EUCLEAN as i32))
 }
 
-/// `EOPNOTSUPP`: the operation is not supported.
-pub(crate) fn eopnotsupp() -> Error {
-    Error::from_errno(-(sys::EOPNOTSUPP as i32))
+/// The wall-clock time in seconds since the epoch.
+pub(crate) fn now_seconds() -> u64 {
+    // SAFETY: reads the clock; no preconditions.
+    unsafe { sys::ktime_get_real_seconds() as u64 }
 }
 
 /// Whether an error message about on-disk damage may be printed now. All of
@@ -64,3 +71,14 @@ macro_rules! sb_err {
     };
 }
 pub(crate) use sb_err;
+
+/// Shortens `v` to `len` elements (no-op if it is not longer). The kernel's
+/// `KVec` in 6.12 has no `truncate`.
+pub(crate) fn vec_truncate<T: Copy>(v: &mut kernel::alloc::KVec<T>, len: usize) {
+    if len < v.len() {
+        // SAFETY: `len` is below the current length, so the first `len`
+        // elements are initialised; `T: Copy` has no destructor to run for
+        // the elements cut off.
+        unsafe { v.set_len(len) };
+    }
+}

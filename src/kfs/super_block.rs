@@ -47,7 +47,7 @@ pub(crate) struct StatFs {
 ///
 /// The wrapped `super_block` belongs to filesystem type `T`, is alive for as
 /// long as the reference to this object, and its block device is open. If
-/// `S` is [`Ready`], `s_fs_info` holds a `KBox<T::Info>` from
+/// `S` is [`Ready`], `s_fs_info` holds a `Pin<KBox<T::Info>>` from
 /// [`ForeignOwnable::into_foreign`].
 #[repr(transparent)]
 pub(crate) struct SuperBlock<T: FileSystem, S = Ready>(
@@ -91,6 +91,29 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
         unsafe { sys::rsfs_bdev_nr_bytes((*self.as_raw()).s_bdev) }
     }
 
+    /// A block of the device that is about to be overwritten whole: its
+    /// buffer, zero-filled and uptodate, without reading the disk.
+    pub(crate) fn bnew(&self, block: u64) -> Result<BufferHead> {
+        // SAFETY: the superblock and its block device are valid, and its
+        // block size is set.
+        let bh = unsafe { sys::rsfs_sb_getblk_zeroed(self.as_raw(), block) };
+        // SAFETY: the helper returns null or an uptodate buffer with a
+        // reference that is now ours.
+        unsafe { BufferHead::from_raw(bh) }.ok_or(ENOMEM)
+    }
+
+    /// Whether the filesystem is mounted read-only.
+    pub(crate) fn is_read_only(&self) -> bool {
+        // SAFETY: the superblock is valid by the type invariant.
+        unsafe { (*self.as_raw()).s_flags & sys::RSFS_SB_RDONLY != 0 }
+    }
+
+    /// Writes all dirty buffers of the block device and waits for them.
+    pub(crate) fn sync_device(&self) -> Result {
+        // SAFETY: the block device is open by the type invariant.
+        kernel::error::to_result(unsafe { sys::sync_blockdev((*self.as_raw()).s_bdev) })
+    }
+
     /// Reads block `block` (in units of the block size) of the device,
     /// through the block device's page cache.
     pub(crate) fn bread(&self, block: u64) -> Result<BufferHead> {
@@ -129,10 +152,11 @@ impl<T: FileSystem> SuperBlock<T, New> {
 
 impl<T: FileSystem> SuperBlock<T, Ready> {
     /// The per-mount state that [`FileSystem::fill_super`] returned.
-    pub(crate) fn info(&self) -> &T::Info {
-        // SAFETY: by the type invariant `s_fs_info` holds a `KBox<T::Info>`
-        // that lives as long as the superblock, so as long as `self`.
-        unsafe { <KBox<T::Info> as ForeignOwnable>::borrow((*self.as_raw()).s_fs_info) }
+    pub(crate) fn info(&self) -> Pin<&T::Info> {
+        // SAFETY: by the type invariant `s_fs_info` holds a
+        // `Pin<KBox<T::Info>>` that lives as long as the superblock, so as
+        // long as `self`.
+        unsafe { <Pin<KBox<T::Info>> as ForeignOwnable>::borrow((*self.as_raw()).s_fs_info) }
     }
 
     /// Finds inode `ino` in the inode cache or, if it is not there, returns
@@ -147,7 +171,9 @@ impl<T: FileSystem> SuperBlock<T, Ready> {
         let is_new = unsafe { (*inode.as_ptr()).i_state & sys::RSFS_I_NEW != 0 };
         if is_new {
             // SAFETY: a new, locked inode with a reference we own.
-            Ok(Lookup::New(unsafe { NewInode::from_raw(inode.cast()) }))
+            Ok(Lookup::New(unsafe {
+                NewInode::from_raw(inode.cast(), false)
+            }))
         } else {
             // SAFETY: an initialised inode with a reference we own.
             Ok(Lookup::Cached(unsafe {

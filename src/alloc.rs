@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Block and inode allocation, from the two on-disk bitmaps.
+//!
+//! One mutex per mount (`Info::alloc`) serialises every change to the
+//! bitmaps and the free counters. Each bitmap block is checked against its
+//! checksum when read, and its checksum is rewritten with every change.
+
+use kernel::prelude::*;
+
+use crate::{
+    format::{self, Geometry, BITS_PER_BITMAP_BLOCK},
+    kfs::{self, sb_err, BufferHead, SuperBlock},
+    Rsfs,
+};
+
+/// Free counters and where to look next; protected by `Info::alloc`.
+pub(crate) struct AllocState {
+    /// Free blocks.
+    pub(crate) free_blocks: u64,
+    /// Free inodes.
+    pub(crate) free_inodes: u64,
+    /// Where the next inode search starts.
+    inode_hint: u64,
+}
+
+impl AllocState {
+    /// The state of a freshly mounted filesystem.
+    pub(crate) fn new(free_blocks: u64, free_inodes: u64) -> Self {
+        Self {
+            free_blocks,
+            free_inodes,
+            inode_hint: format::ROOT_INO + 1,
+        }
+    }
+}
+
+/// The two bitmaps.
+#[derive(Clone, Copy)]
+enum Bitmap {
+    Blocks,
+    Inodes,
+}
+
+impl Bitmap {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Blocks => "block bitmap",
+            Self::Inodes => "inode bitmap",
+        }
+    }
+
+    /// First block and number of blocks of the bitmap, and how many bits
+    /// are meaningful.
+    fn region(self, geo: &Geometry) -> (u64, u64, u64) {
+        match self {
+            Self::Blocks => (
+                geo.block_bitmap_start,
+                geo.block_bitmap_blocks,
+                geo.blocks_count,
+            ),
+            Self::Inodes => (
+                geo.inode_bitmap_start,
+                geo.inode_bitmap_blocks,
+                geo.inodes_count + 1,
+            ),
+        }
+    }
+}
+
+/// Reads bitmap block `index` of `bitmap` and checks its checksum.
+fn read_bitmap<S>(
+    sb: &SuperBlock<Rsfs, S>,
+    geo: &Geometry,
+    bitmap: Bitmap,
+    index: u64,
+) -> Result<BufferHead> {
+    let (start, _, _) = bitmap.region(geo);
+    let bh = sb.bread(start + index)?;
+    if !format::csum_ok(bh.lock().data(), kfs::crc32c) {
+        sb_err!(sb, "{} block {}: checksum mismatch", bitmap.name(), index);
+        return Err(kfs::efscorrupted());
+    }
+    Ok(bh)
+}
+
+/// Counts the clear bits of both bitmaps: the free blocks and inodes.
+pub(crate) fn count_free<S>(sb: &SuperBlock<Rsfs, S>, geo: &Geometry) -> Result<(u64, u64)> {
+    let mut counts = [0u64; 2];
+    for (n, bitmap) in [Bitmap::Blocks, Bitmap::Inodes].into_iter().enumerate() {
+        let (_, blocks, _) = bitmap.region(geo);
+        for index in 0..blocks {
+            let bh = read_bitmap(sb, geo, bitmap, index)?;
+            let g = bh.lock();
+            let bytes = &g.data()[..format::BLOCK_SIZE - format::BLOCK_CSUM_SIZE];
+            counts[n] += bytes
+                .iter()
+                .map(|b| u64::from(b.count_zeros()))
+                .sum::<u64>();
+        }
+    }
+    Ok((counts[0], counts[1]))
+}
+
+/// Sets `len` bits from `first` to `value`, in one bitmap block. Returns
+/// false, changing nothing, if any of them already had that value.
+fn set_bits(
+    sb: &SuperBlock<Rsfs>,
+    bitmap: Bitmap,
+    first: u64,
+    len: u64,
+    value: bool,
+) -> Result<bool> {
+    let geo = &sb.info().geo;
+    let index = first / BITS_PER_BITMAP_BLOCK;
+    let bit = first % BITS_PER_BITMAP_BLOCK;
+    let bh = read_bitmap(sb, geo, bitmap, index)?;
+    {
+        let mut g = bh.lock();
+        let data = g.data_mut();
+        if (bit..bit + len).any(|b| format::bitmap_test(data, b) == value) {
+            return Ok(false);
+        }
+        for b in bit..bit + len {
+            format::bitmap_set(data, b, value);
+        }
+        format::csum_set(data, kfs::crc32c);
+    }
+    bh.mark_dirty();
+    Ok(true)
+}
+
+/// Finds a run of clear bits in `bitmap`: the first clear bit at or after
+/// `goal` (wrapping around), extended to at most `max_len` bits within the
+/// same bitmap block.
+fn find_free(
+    sb: &SuperBlock<Rsfs>,
+    bitmap: Bitmap,
+    goal: u64,
+    max_len: u64,
+) -> Result<Option<(u64, u64)>> {
+    let geo = &sb.info().geo;
+    let (_, blocks, valid) = bitmap.region(geo);
+    let goal = if goal >= valid { 0 } else { goal };
+    let first_index = goal / BITS_PER_BITMAP_BLOCK;
+    for step in 0..=blocks {
+        let index = (first_index + step) % blocks;
+        let bh = read_bitmap(sb, geo, bitmap, index)?;
+        let g = bh.lock();
+        let data = g.data();
+        // On the first block, start at the goal; coming back to it at the
+        // end of the loop, look at the part before the goal.
+        let from = if step == 0 {
+            goal % BITS_PER_BITMAP_BLOCK
+        } else {
+            0
+        };
+        let Some(bit) = (from..BITS_PER_BITMAP_BLOCK).find(|&b| !format::bitmap_test(data, b))
+        else {
+            continue;
+        };
+        let mut len = 1;
+        while len < max_len
+            && bit + len < BITS_PER_BITMAP_BLOCK
+            && !format::bitmap_test(data, bit + len)
+        {
+            len += 1;
+        }
+        return Ok(Some((index * BITS_PER_BITMAP_BLOCK + bit, len)));
+    }
+    Ok(None)
+}
+
+/// Allocates up to `max_len` contiguous blocks, starting at `goal` if it is
+/// free, else at the next free block. Returns the first block and the count.
+pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, max_len: u64) -> Result<(u64, u64)> {
+    let info = sb.info();
+    let mut state = info.alloc.lock();
+    if state.free_blocks == 0 {
+        return Err(ENOSPC);
+    }
+    let Some((start, len)) = find_free(sb, Bitmap::Blocks, goal.max(info.geo.data_start), max_len)?
+    else {
+        // The counter said there was room; the bitmap disagrees.
+        sb_err!(
+            sb,
+            "block bitmap full but {} blocks counted free",
+            state.free_blocks
+        );
+        state.free_blocks = 0;
+        return Err(ENOSPC);
+    };
+    if start < info.geo.data_start || !set_bits(sb, Bitmap::Blocks, start, len, true)? {
+        sb_err!(
+            sb,
+            "block bitmap: block {} is metadata or changed under us",
+            start
+        );
+        return Err(kfs::efscorrupted());
+    }
+    state.free_blocks = state.free_blocks.saturating_sub(len);
+    Ok((start, len))
+}
+
+/// Frees `len` blocks from `start`.
+pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result {
+    let info = sb.info();
+    let geo = &info.geo;
+    if start < geo.data_start
+        || start
+            .checked_add(len)
+            .map_or(true, |end| end > geo.blocks_count)
+    {
+        sb_err!(sb, "freeing blocks {}+{} outside the data area", start, len);
+        return Err(kfs::efscorrupted());
+    }
+    let mut state = info.alloc.lock();
+    // A run may cross bitmap blocks: free it piece by piece.
+    let mut block = start;
+    let end = start + len;
+    while block < end {
+        let piece = (BITS_PER_BITMAP_BLOCK - block % BITS_PER_BITMAP_BLOCK).min(end - block);
+        if !set_bits(sb, Bitmap::Blocks, block, piece, false)? {
+            sb_err!(sb, "freeing blocks {}+{}: some already free", block, piece);
+            return Err(kfs::efscorrupted());
+        }
+        state.free_blocks += piece;
+        block += piece;
+    }
+    Ok(())
+}
+
+/// Allocates an inode number.
+pub(crate) fn alloc_inode(sb: &SuperBlock<Rsfs>) -> Result<u64> {
+    let info = sb.info();
+    let mut state = info.alloc.lock();
+    if state.free_inodes == 0 {
+        return Err(ENOSPC);
+    }
+    let Some((ino, _)) = find_free(sb, Bitmap::Inodes, state.inode_hint, 1)? else {
+        sb_err!(
+            sb,
+            "inode bitmap full but {} inodes counted free",
+            state.free_inodes
+        );
+        state.free_inodes = 0;
+        return Err(ENOSPC);
+    };
+    if ino == 0 || ino > info.geo.inodes_count || !set_bits(sb, Bitmap::Inodes, ino, 1, true)? {
+        sb_err!(sb, "inode bitmap: bad free inode {}", ino);
+        return Err(kfs::efscorrupted());
+    }
+    state.free_inodes -= 1;
+    state.inode_hint = ino + 1;
+    Ok(ino)
+}
+
+/// Frees inode number `ino`.
+pub(crate) fn free_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result {
+    let info = sb.info();
+    let mut state = info.alloc.lock();
+    if !set_bits(sb, Bitmap::Inodes, ino, 1, false)? {
+        sb_err!(sb, "freeing inode {}: already free", ino);
+        return Err(kfs::efscorrupted());
+    }
+    state.free_inodes += 1;
+    Ok(())
+}

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Directory blocks: finding, adding and removing entries, and `readdir`.
+//!
+//! A directory is a sequence of blocks, each holding entries that tile its
+//! first 4092 bytes, followed by the block checksum (docs/format.md). An
+//! entry's position is its byte offset in the directory; it does not change
+//! while the entry exists, so `telldir`/`seekdir` offsets stay valid:
+//! removing an entry either merges it into the entry before it or, for the
+//! first entry of a block, marks it unused.
+//!
+//! The VFS serialises changes to a directory with its `i_rwsem`; lookups and
+//! `readdir` run with it held shared and only read.
+
+use kernel::prelude::*;
+
+use crate::{
+    alloc,
+    format::{self, dir_rec_len, DirEntryHeader, BLOCK_SIZE, DIR_DATA_SIZE},
+    inode::InodeInfo,
+    kfs::{self, sb_err, BufferHead, DirEmitter, FileType, Inode},
+    map::Run,
+    Rsfs,
+};
+
+/// The `FT_*` value stored for a file type.
+pub(crate) fn ft_of(t: FileType) -> u8 {
+    match t {
+        FileType::Regular => format::FT_REG,
+        FileType::Directory => format::FT_DIR,
+        FileType::Symlink => format::FT_SYMLINK,
+    }
+}
+
+fn dtype(ft: u8) -> u32 {
+    match ft {
+        format::FT_REG => kfs::dir::DT_REG,
+        format::FT_DIR => kfs::dir::DT_DIR,
+        format::FT_SYMLINK => kfs::dir::DT_LNK,
+        _ => kfs::dir::DT_UNKNOWN,
+    }
+}
+
+/// One entry, as found in a block.
+#[derive(Clone, Copy)]
+struct Entry {
+    /// Byte offset in the block.
+    off: usize,
+    /// Header fields.
+    ino: u64,
+    rec_len: usize,
+    name_len: usize,
+    file_type: u8,
+}
+
+impl Entry {
+    /// The bytes this entry needs for itself; the rest of `rec_len` is free.
+    fn used(&self) -> usize {
+        if self.ino == 0 {
+            0
+        } else {
+            dir_rec_len(self.name_len)
+        }
+    }
+}
+
+/// Walks the entries of one directory block, checking each.
+fn entries(data: &[u8]) -> impl Iterator<Item = core::result::Result<Entry, usize>> + '_ {
+    let mut off = 0;
+    core::iter::from_fn(move || {
+        if off >= DIR_DATA_SIZE {
+            return None;
+        }
+        let h = DirEntryHeader::decode(&data[off..]);
+        let rec_len = usize::from(h.rec_len.get());
+        let name_len = usize::from(h.name_len);
+        let bad = rec_len < DirEntryHeader::SIZE
+            || rec_len % 4 != 0
+            || off + rec_len > DIR_DATA_SIZE
+            || (h.ino.get() != 0 && (name_len == 0 || dir_rec_len(name_len) > rec_len));
+        if bad {
+            let at = off;
+            off = DIR_DATA_SIZE;
+            return Some(Err(at));
+        }
+        let e = Entry {
+            off,
+            ino: h.ino.get(),
+            rec_len,
+            name_len,
+            file_type: h.file_type,
+        };
+        off += rec_len;
+        Some(Ok(e))
+    })
+}
+
+fn name_of<'a>(data: &'a [u8], e: &Entry) -> &'a [u8] {
+    &data[e.off + DirEntryHeader::SIZE..e.off + DirEntryHeader::SIZE + e.name_len]
+}
+
+fn damaged(dir: &Inode<Rsfs>, block: u32, what: &str) -> Error {
+    sb_err!(
+        dir.super_block(),
+        "directory {}, block {}: {}",
+        dir.ino(),
+        block,
+        what
+    );
+    kfs::efscorrupted()
+}
+
+/// The number of blocks of a directory.
+fn nblocks(dir: &Inode<Rsfs>) -> u32 {
+    (dir.size() / BLOCK_SIZE as u64) as u32
+}
+
+/// Reads directory block `block` and checks its checksum.
+fn read_block(dir: &Inode<Rsfs>, block: u32) -> Result<BufferHead> {
+    let Some((phys, _)) = dir.data().map.lock().lookup(block) else {
+        return Err(damaged(dir, block, "hole in a directory"));
+    };
+    let bh = dir.super_block().bread(phys)?;
+    if !format::csum_ok(bh.lock().data(), kfs::crc32c) {
+        return Err(damaged(dir, block, "checksum mismatch"));
+    }
+    Ok(bh)
+}
+
+/// Where an entry is: its block's buffer, the block number and the entry.
+struct Found {
+    bh: BufferHead,
+    block: u32,
+    entry: Entry,
+    /// The entry before it in the same block, if any.
+    prev: Option<Entry>,
+}
+
+/// Finds `name` in `dir`.
+fn find(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<Found>> {
+    for block in 0..nblocks(dir) {
+        let bh = read_block(dir, block)?;
+        let hit = {
+            let g = bh.lock();
+            let data = g.data();
+            let mut prev = None;
+            let mut hit = None;
+            for e in entries(data) {
+                let e = e.map_err(|_| damaged(dir, block, "bad entry"))?;
+                if e.ino != 0 && name_of(data, &e) == name {
+                    hit = Some((e, prev));
+                    break;
+                }
+                prev = Some(e);
+            }
+            hit
+        };
+        if let Some((entry, prev)) = hit {
+            return Ok(Some(Found {
+                bh,
+                block,
+                entry,
+                prev,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The inode number `name` refers to in `dir`, if any.
+pub(crate) fn lookup(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<u64>> {
+    let found = find(dir, name)?;
+    let Some(f) = found else { return Ok(None) };
+    let ino = f.entry.ino;
+    if ino > dir.super_block().info().geo.inodes_count {
+        return Err(damaged(dir, f.block, "entry points past the inode table"));
+    }
+    Ok(Some(ino))
+}
+
+/// Writes an entry header and name at `off`.
+fn put_entry(data: &mut [u8], off: usize, rec_len: usize, name: &[u8], ino: u64, ft: u8) {
+    DirEntryHeader {
+        ino: ino.into(),
+        rec_len: (rec_len as u16).into(),
+        name_len: name.len() as u8,
+        file_type: ft,
+    }
+    .encode(&mut data[off..]);
+    let n = off + DirEntryHeader::SIZE;
+    data[n..n + name.len()].copy_from_slice(name);
+}
+
+/// Fills a new directory block with entries `(name, ino, ft)`, the last one
+/// taking the rest of the block.
+pub(crate) fn init_block(data: &mut [u8], items: &[(&[u8], u64, u8)]) {
+    let mut off = 0;
+    for (i, &(name, ino, ft)) in items.iter().enumerate() {
+        let rec_len = if i + 1 == items.len() {
+            DIR_DATA_SIZE - off
+        } else {
+            dir_rec_len(name.len())
+        };
+        put_entry(data, off, rec_len, name, ino, ft);
+        off += rec_len;
+    }
+    format::csum_set(data, kfs::crc32c);
+}
+
+/// Adds the entry `name` → `ino` to `dir`, reusing free space in a block or
+/// appending a new block.
+pub(crate) fn add(dir: &Inode<Rsfs>, name: &[u8], ino: u64, ft: u8) -> Result {
+    let need = dir_rec_len(name.len());
+    for block in 0..nblocks(dir) {
+        let bh = read_block(dir, block)?;
+        let done = {
+            let mut g = bh.lock();
+            let data = g.data_mut();
+            let mut slot = None;
+            for e in entries(data) {
+                let e = e.map_err(|_| damaged(dir, block, "bad entry"))?;
+                if e.rec_len - e.used() >= need {
+                    slot = Some(e);
+                    break;
+                }
+            }
+            if let Some(e) = slot {
+                if e.ino == 0 {
+                    put_entry(data, e.off, e.rec_len, name, ino, ft);
+                } else {
+                    // Split: the old entry keeps what it uses, the new one
+                    // takes the rest of its record.
+                    let used = e.used();
+                    DirEntryHeader {
+                        ino: e.ino.into(),
+                        rec_len: (used as u16).into(),
+                        name_len: e.name_len as u8,
+                        file_type: e.file_type,
+                    }
+                    .encode(&mut data[e.off..]);
+                    put_entry(data, e.off + used, e.rec_len - used, name, ino, ft);
+                }
+                format::csum_set(data, kfs::crc32c);
+                true
+            } else {
+                false
+            }
+        };
+        if done {
+            bh.mark_dirty_for(dir);
+            return Ok(());
+        }
+    }
+    append_block(dir, &[(name, ino, ft)])
+}
+
+/// Gives `dir` a new last block holding `items`.
+pub(crate) fn append_block(dir: &Inode<Rsfs>, items: &[(&[u8], u64, u8)]) -> Result {
+    let sb = dir.super_block();
+    let block = nblocks(dir);
+    let info: &InodeInfo = dir.data();
+    let mut map = info.map.lock();
+    let (phys, _) = alloc::alloc_blocks(sb, map.goal(), 1)?;
+    let run = Run {
+        logical: block,
+        len: 1,
+        start: phys,
+    };
+    let fill = || -> Result {
+        let bh = sb.bnew(phys)?;
+        init_block(bh.lock().data_mut(), items);
+        bh.mark_dirty_for(dir);
+        Ok(())
+    };
+    if let Err(e) = fill().and_then(|()| map.insert(sb, run)) {
+        let _ = alloc::free_blocks(sb, phys, 1);
+        return Err(e);
+    }
+    dir.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
+    drop(map);
+    dir.set_size(dir.size() + BLOCK_SIZE as u64);
+    Ok(())
+}
+
+/// Removes the entry `name` from `dir`; returns the inode it named.
+pub(crate) fn remove(dir: &Inode<Rsfs>, name: &[u8]) -> Result<u64> {
+    let Some(f) = find(dir, name)? else {
+        return Err(ENOENT);
+    };
+    {
+        let mut g = f.bh.lock();
+        let data = g.data_mut();
+        match f.prev {
+            // Merge into the entry before, which now covers this record.
+            Some(p) => {
+                let rec_len = (p.rec_len + f.entry.rec_len) as u16;
+                data[p.off + 8..p.off + 10].copy_from_slice(&rec_len.to_le_bytes());
+            }
+            // The first entry of a block: keep the record, mark it unused.
+            None => data[f.entry.off..f.entry.off + 8].copy_from_slice(&0u64.to_le_bytes()),
+        }
+        format::csum_set(data, kfs::crc32c);
+    }
+    f.bh.mark_dirty_for(dir);
+    Ok(f.entry.ino)
+}
+
+/// Points the existing entry `name` of `dir` at `ino` (rename over an
+/// existing name, and a moved directory's `..`).
+pub(crate) fn retarget(dir: &Inode<Rsfs>, name: &[u8], ino: u64, ft: u8) -> Result {
+    let Some(f) = find(dir, name)? else {
+        return Err(damaged(dir, 0, "entry vanished"));
+    };
+    {
+        let mut g = f.bh.lock();
+        let data = g.data_mut();
+        data[f.entry.off..f.entry.off + 8].copy_from_slice(&ino.to_le_bytes());
+        data[f.entry.off + 11] = ft;
+        format::csum_set(data, kfs::crc32c);
+    }
+    f.bh.mark_dirty_for(dir);
+    Ok(())
+}
+
+/// Whether `dir` holds nothing but `.` and `..`.
+pub(crate) fn is_empty(dir: &Inode<Rsfs>) -> Result<bool> {
+    for block in 0..nblocks(dir) {
+        let bh = read_block(dir, block)?;
+        let g = bh.lock();
+        let data = g.data();
+        for e in entries(data) {
+            let e = e.map_err(|_| damaged(dir, block, "bad entry"))?;
+            if e.ino != 0 && !matches!(name_of(data, &e), b"." | b"..") {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// `readdir`: emits the entries from the emitter's position on. Positions
+/// are byte offsets in the directory.
+pub(crate) fn readdir(dir: &Inode<Rsfs>, out: &mut DirEmitter) -> Result {
+    let size = dir.size() as i64;
+    while out.pos() < size {
+        let pos = out.pos() as u64;
+        let block = (pos / BLOCK_SIZE as u64) as u32;
+        let in_block = (pos % BLOCK_SIZE as u64) as usize;
+        let bh = read_block(dir, block)?;
+        let g = bh.lock();
+        let data = g.data();
+        for e in entries(data) {
+            let e = e.map_err(|_| damaged(dir, block, "bad entry"))?;
+            // A position inside an entry (a stale seekdir) resumes at the
+            // next entry.
+            if e.off < in_block {
+                continue;
+            }
+            let at = i64::from(block) * BLOCK_SIZE as i64 + e.off as i64;
+            out.set_pos(at);
+            if e.ino != 0 && !out.emit(name_of(data, &e), e.ino, dtype(e.file_type)) {
+                return Ok(());
+            }
+        }
+        out.set_pos((i64::from(block) + 1) * BLOCK_SIZE as i64);
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the namespace callbacks hand to the filesystem: the creator of a new
+//! inode ([`Owner`]), a freshly created inode ([`Created`]), `rename` flags,
+//! and the `readdir` cursor ([`DirEmitter`]).
+
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::prelude::*;
+
+use super::{inode::NewInode, sys, FileSystem, Inode, SuperBlock};
+
+/// Who creates a new inode, and where: what `inode_init_owner` needs to set
+/// the new inode's owner, group and set-group-ID bit.
+///
+/// # Invariants
+///
+/// `idmap` and `dir` are valid for the duration of the namespace callback
+/// that made this object, which is the object's whole life.
+pub(crate) struct Owner {
+    idmap: *mut sys::mnt_idmap,
+    dir: *mut sys::inode,
+}
+
+impl Owner {
+    /// Records the arguments of a namespace callback.
+    pub(super) fn new(idmap: *mut sys::mnt_idmap, dir: *mut sys::inode) -> Self {
+        // INVARIANT: only constructed inside such a callback.
+        Self { idmap, dir }
+    }
+}
+
+impl<T: FileSystem> SuperBlock<T> {
+    /// Allocates a VFS inode numbered `ino` for a file being created: its
+    /// owner, group and mode come from `owner` and `mode`, its times are
+    /// now. The caller writes it to disk and then calls
+    /// [`NewInode::init_created`].
+    pub(crate) fn new_inode(&self, owner: &Owner, mode: u16, ino: u64) -> Result<NewInode<T>> {
+        // SAFETY: the superblock is valid.
+        let inode = NonNull::new(unsafe { sys::new_inode(self.as_raw()) }).ok_or(ENOMEM)?;
+        let i = inode.as_ptr();
+        // SAFETY: `new_inode` returned an inode that only we know about; the
+        // owner's pointers are valid (type invariant).
+        unsafe {
+            sys::inode_init_owner(owner.idmap, i, owner.dir, mode);
+            (*i).i_ino = ino as _;
+            sys::rsfs_inode_set_times_now(i);
+        }
+        // SAFETY: hashes the inode and marks it `I_NEW`, failing if an inode
+        // with that number is already hashed (a damaged bitmap).
+        let ret = unsafe { sys::insert_inode_locked(i) };
+        if ret != 0 {
+            // SAFETY: the inode is not hashed; drop our reference.
+            unsafe { sys::iput(i) };
+            return Err(Error::from_errno(ret));
+        }
+        // SAFETY: a new, locked inode of this filesystem whose reference we
+        // own, from `new_inode`.
+        Ok(unsafe { NewInode::from_raw(inode, true) })
+    }
+}
+
+/// A newly created inode, initialised but still locked until the VFS ties
+/// it to its dentry (`d_instantiate_new`). If dropped instead, its link
+/// count is cleared and it is discarded, which evicts it.
+///
+/// # Invariants
+///
+/// The inode is initialised, `I_NEW`, and this object owns a reference.
+pub(crate) struct Created<T: FileSystem>(NonNull<sys::inode>, PhantomData<T>);
+
+impl<T: FileSystem> Created<T> {
+    /// # Safety
+    ///
+    /// `inode` must satisfy the type invariants; its reference passes to
+    /// the returned object.
+    pub(super) unsafe fn from_raw(inode: NonNull<sys::inode>) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self(inode, PhantomData)
+    }
+
+    /// The inode.
+    pub(crate) fn inode(&self) -> &Inode<T> {
+        // SAFETY: the inode is initialised (type invariant); only its
+        // `I_NEW` flag remains, which `Inode`'s methods do not look at.
+        unsafe { Inode::from_raw(self.0.as_ptr()) }
+    }
+
+    /// Gives up the wrapper and returns the raw inode, with its reference.
+    pub(super) fn into_raw(self) -> *mut sys::inode {
+        let inode = self.0.as_ptr();
+        core::mem::forget(self);
+        inode
+    }
+}
+
+impl<T: FileSystem> Drop for Created<T> {
+    fn drop(&mut self) {
+        // SAFETY: the inode is new and locked, and we own a reference.
+        unsafe {
+            sys::clear_nlink(self.0.as_ptr());
+            sys::discard_new_inode(self.0.as_ptr());
+        }
+    }
+}
+
+/// The flags of a `renameat2(2)` that rsfs accepts: none, or
+/// `RENAME_NOREPLACE`, which the VFS enforces itself (EEXIST) before it
+/// calls the filesystem. `RENAME_EXCHANGE` and `RENAME_WHITEOUT` get EINVAL.
+#[derive(Clone, Copy)]
+pub(crate) struct RenameFlags(());
+
+impl RenameFlags {
+    /// Checks the flags, refusing those rsfs does not implement.
+    pub(super) fn from_raw(flags: u32) -> Result<Self> {
+        if flags & !sys::RENAME_NOREPLACE != 0 {
+            return Err(EINVAL);
+        }
+        Ok(Self(()))
+    }
+}
+
+/// The cursor of a `readdir`: its position and where entries go.
+///
+/// # Invariants
+///
+/// `ctx` is a valid `dir_context` for the duration of the `iterate_shared`
+/// call that made this object.
+pub(crate) struct DirEmitter {
+    ctx: *mut sys::dir_context,
+}
+
+/// `DT_*` values for [`DirEmitter::emit`].
+pub(crate) const DT_UNKNOWN: u32 = 0;
+/// Directory.
+pub(crate) const DT_DIR: u32 = 4;
+/// Regular file.
+pub(crate) const DT_REG: u32 = 8;
+/// Symbolic link.
+pub(crate) const DT_LNK: u32 = 10;
+
+impl DirEmitter {
+    /// # Safety
+    ///
+    /// `ctx` must satisfy the type invariant.
+    pub(super) unsafe fn from_raw(ctx: *mut sys::dir_context) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self { ctx }
+    }
+
+    /// The position to continue from.
+    pub(crate) fn pos(&self) -> i64 {
+        // SAFETY: `ctx` is valid (type invariant).
+        unsafe { (*self.ctx).pos }
+    }
+
+    /// Moves the position.
+    pub(crate) fn set_pos(&mut self, pos: i64) {
+        // SAFETY: `ctx` is valid (type invariant).
+        unsafe { (*self.ctx).pos = pos };
+    }
+
+    /// Hands one entry to the caller of `getdents`; false means its buffer
+    /// is full and the entry must be emitted again next time.
+    pub(crate) fn emit(&mut self, name: &[u8], ino: u64, dtype: u32) -> bool {
+        // SAFETY: `ctx` is valid (type invariant) and `name` is a valid
+        // slice for the call.
+        unsafe {
+            sys::rsfs_dir_emit(
+                self.ctx,
+                name.as_ptr().cast(),
+                name.len() as i32,
+                ino,
+                dtype,
+            )
+        }
+    }
+}

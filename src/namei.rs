@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The namespace operations: lookup, create, mkdir, symlink, link, unlink,
+//! rmdir and rename. Each keeps link counts, sizes and times as a Unix
+//! filesystem must, and undoes what it did when a later step fails.
+
+use kernel::{prelude::*, types::ARef};
+
+use crate::{
+    alloc, dir,
+    format::{self, BLOCK_SIZE, NAME_MAX},
+    inode::{self, InodeInfo, INLINE_LINK_MAX},
+    kfs::{sb_err, Created, FileType, Inode, Owner, RenameFlags},
+    map::{BlockMap, Run},
+    Rsfs,
+};
+
+/// The `ENAMETOOLONG` errno; `kernel::error::code` in 6.12 lacks it.
+fn enametoolong() -> Error {
+    Error::from_errno(-36)
+}
+
+/// The `ENOTEMPTY` errno; `kernel::error::code` in 6.12 lacks it.
+fn enotempty() -> Error {
+    Error::from_errno(-39)
+}
+
+fn check_name(name: &[u8]) -> Result {
+    if name.len() > NAME_MAX {
+        return Err(enametoolong());
+    }
+    Ok(())
+}
+
+/// `lookup`.
+pub(crate) fn lookup(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<ARef<Inode<Rsfs>>>> {
+    check_name(name)?;
+    match dir::lookup(dir, name)? {
+        Some(ino) => Ok(Some(inode::iget(dir.super_block(), ino)?)),
+        None => Ok(None),
+    }
+}
+
+/// Allocates and fills the first block of a new file: a new directory's
+/// `.` and `..`, or a long symlink's target. Returns its map.
+fn first_block(dir: &Inode<Rsfs>, ino: u64, ftype: FileType, target: &[u8]) -> Result<BlockMap> {
+    let sb = dir.super_block();
+    let mut map = BlockMap::new();
+    let (phys, _) = alloc::alloc_blocks(sb, dir.data().map.lock().goal(), 1)?;
+    let fill = || -> Result {
+        let bh = sb.bnew(phys)?;
+        {
+            let mut g = bh.lock();
+            let data = g.data_mut();
+            if ftype == FileType::Directory {
+                dir::init_block(
+                    data,
+                    &[
+                        (b".", ino, format::FT_DIR),
+                        (b"..", dir.ino(), format::FT_DIR),
+                    ],
+                );
+            } else {
+                data[..target.len()].copy_from_slice(target);
+            }
+        }
+        bh.mark_dirty();
+        Ok(())
+    };
+    let run = Run {
+        logical: 0,
+        len: 1,
+        start: phys,
+    };
+    if let Err(e) = fill().and_then(|()| map.insert(sb, run)) {
+        let _ = alloc::free_blocks(sb, phys, 1);
+        return Err(e);
+    }
+    Ok(map)
+}
+
+/// `create`, `mkdir` and `symlink`.
+pub(crate) fn create(
+    dir: &Inode<Rsfs>,
+    name: &[u8],
+    mode: u16,
+    target: Option<&[u8]>,
+    owner: &Owner,
+) -> Result<Created<Rsfs>> {
+    check_name(name)?;
+    let ftype = FileType::from_mode(mode).ok_or(EINVAL)?;
+    let target = target.unwrap_or(&[]);
+    if target.len() >= BLOCK_SIZE {
+        return Err(enametoolong());
+    }
+    let sb = dir.super_block();
+    if sb.info().read_only {
+        return Err(EROFS);
+    }
+    if ftype == FileType::Directory && dir.nlink() >= u32::from(u16::MAX) {
+        return Err(EMLINK);
+    }
+    let ino = alloc::alloc_inode(sb)?;
+    let result = (|| {
+        let new = sb.new_inode(owner, mode, ino)?;
+        let needs_block = ftype == FileType::Directory
+            || (ftype == FileType::Symlink && target.len() > INLINE_LINK_MAX);
+        let mut map = if needs_block {
+            first_block(dir, ino, ftype, target)?
+        } else {
+            BlockMap::new()
+        };
+        let mut link = KVec::new();
+        if ftype == FileType::Symlink {
+            link.extend_from_slice(target, GFP_KERNEL)?;
+            link.push(0, GFP_KERNEL)?;
+        }
+        if let Err(e) = dir::add(dir, name, ino, dir::ft_of(ftype)) {
+            let _ = map.free_all(sb);
+            return Err(e);
+        }
+        let blocks = map.blocks();
+        let created = new.init_created(sb.info().next_generation(), InodeInfo::new(map, link))?;
+        let inode = created.inode();
+        match ftype {
+            FileType::Directory => {
+                inode.inc_nlink(); // "." (new_inode starts at 1: the entry)
+                inode.set_size(BLOCK_SIZE as u64);
+                dir.inc_nlink(); // the new directory's ".."
+            }
+            FileType::Symlink => inode.set_size(target.len() as u64),
+            FileType::Regular => (),
+        }
+        inode.set_sectors(blocks * (BLOCK_SIZE / 512) as u64);
+        inode.mark_dirty();
+        dir.touch_cmtime();
+        dir.mark_dirty();
+        Ok(created)
+    })();
+    if result.is_err() {
+        // Nothing points at the number any more: give it back.
+        let _ = alloc::free_inode(sb, ino);
+    }
+    result
+}
+
+/// `link`.
+pub(crate) fn link(inode: &Inode<Rsfs>, dir: &Inode<Rsfs>, name: &[u8]) -> Result {
+    check_name(name)?;
+    if inode.nlink() >= u32::from(u16::MAX) {
+        return Err(EMLINK);
+    }
+    dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type()))?;
+    inode.inc_nlink();
+    inode.touch_ctime();
+    inode.mark_dirty();
+    dir.touch_cmtime();
+    dir.mark_dirty();
+    Ok(())
+}
+
+/// `unlink` and `rmdir`. The inode's space is freed when its last user
+/// closes it (`evict_inode`).
+pub(crate) fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Result {
+    let is_dir = inode.file_type() == FileType::Directory;
+    if is_dir && !dir::is_empty(inode)? {
+        return Err(enotempty());
+    }
+    let ino = dir::remove(dir, name)?;
+    if ino != inode.ino() {
+        sb_err!(
+            dir.super_block(),
+            "directory {}: entry {} changed under us",
+            dir.ino(),
+            ino
+        );
+    }
+    if is_dir {
+        inode.clear_nlink();
+        dir.drop_nlink(); // the victim's ".."
+    } else {
+        inode.drop_nlink();
+    }
+    inode.touch_ctime();
+    inode.mark_dirty();
+    dir.touch_cmtime();
+    dir.mark_dirty();
+    Ok(())
+}
+
+/// `rename`, with `RENAME_NOREPLACE` (which the VFS enforces). Replacing an
+/// existing target is done by pointing its entry at the source, so the
+/// target name never disappears.
+pub(crate) fn rename(
+    old_dir: &Inode<Rsfs>,
+    old_name: &[u8],
+    old: &Inode<Rsfs>,
+    new_dir: &Inode<Rsfs>,
+    new_name: &[u8],
+    new: Option<&Inode<Rsfs>>,
+    _flags: RenameFlags,
+) -> Result {
+    check_name(new_name)?;
+    let is_dir = old.file_type() == FileType::Directory;
+    let moves_dir = is_dir && old_dir.ino() != new_dir.ino();
+    let ft = dir::ft_of(old.file_type());
+    // Link counts follow ext2: the moved directory's ".." counts against
+    // its new parent unless it replaces a directory (whose ".." goes), and
+    // stops counting against the old parent.
+    match new {
+        Some(victim) => {
+            if victim.file_type() == FileType::Directory && !dir::is_empty(victim)? {
+                return Err(enotempty());
+            }
+            dir::retarget(new_dir, new_name, old.ino(), ft)?;
+            if victim.file_type() == FileType::Directory {
+                victim.clear_nlink();
+            } else {
+                victim.drop_nlink();
+            }
+            victim.touch_ctime();
+            victim.mark_dirty();
+        }
+        None => {
+            if is_dir && new_dir.nlink() >= u32::from(u16::MAX) {
+                return Err(EMLINK);
+            }
+            dir::add(new_dir, new_name, old.ino(), ft)?;
+            if is_dir {
+                new_dir.inc_nlink();
+            }
+        }
+    }
+    dir::remove(old_dir, old_name)?;
+    if is_dir {
+        if moves_dir {
+            dir::retarget(old, b"..", new_dir.ino(), format::FT_DIR)?;
+        }
+        old_dir.drop_nlink();
+    }
+    old.touch_ctime();
+    old.mark_dirty();
+    for d in [old_dir, new_dir] {
+        d.touch_cmtime();
+        d.mark_dirty();
+    }
+    Ok(())
+}

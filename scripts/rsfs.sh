@@ -26,8 +26,12 @@ build_module() {
 	local kdir=$1 log=$BUILD/logs/module.log
 	mkdir -p "$BUILD/logs"
 	# Objects built against the other flavour's tree must not be reused.
+	# (Not Kbuild's own `clean`: it would delete every *.o below the
+	# project, cargo's target/ included.)
 	if [ "$(cat "$BUILD/.module-kdir" 2>/dev/null)" != "$kdir" ]; then
-		make -C "$kdir" M="$RSFS_ROOT" "${KMAKE_VARS[@]}" clean >/dev/null 2>&1 || true
+		rm -f "$RSFS_ROOT"/src/*.o "$RSFS_ROOT"/src/.*.cmd "$RSFS_ROOT"/src/*.d \
+			"$RSFS_ROOT"/src/generated/* "$RSFS_ROOT"/*.o "$RSFS_ROOT"/.*.cmd "$RSFS_ROOT"/*.ko \
+			"$RSFS_ROOT"/*.mod "$RSFS_ROOT"/*.mod.c "$RSFS_ROOT"/modules.order "$RSFS_ROOT"/Module.symvers
 	fi
 	make -C "$kdir" M="$RSFS_ROOT" "${KMAKE_VARS[@]}" ${CLIPPY:+CLIPPY=1} -j"$(nproc)" modules \
 		>"$log" 2>&1 || fail_with_log "module build" "$log"
@@ -49,6 +53,7 @@ build_tools() {
 	# Installed under the names that mkfs(8) and fsck(8) look for.
 	mkdir -p "$BUILD/bin"
 	cp "$RSFS_ROOT/target/$TARGET/release/mkfs-rsfs" "$BUILD/bin/mkfs.rsfs"
+	cp "$RSFS_ROOT/target/$TARGET/release/fsck-rsfs" "$BUILD/bin/fsck.rsfs"
 }
 
 build_tests() {

@@ -39,6 +39,7 @@ FIXTURE(loaded) {
 
 FIXTURE_SETUP(loaded)
 {
+	rsfs_reset();
 	ASSERT_EQ(0, kmsg_open(&self->k));
 	ASSERT_EQ(0, rsfs_load());
 }

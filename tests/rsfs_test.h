@@ -82,6 +82,12 @@ static inline int mkfs(const char *dev)
 	return run("mkfs.rsfs -q -f %s", dev);
 }
 
+/* fsck.rsfs -n: 0 when the filesystem is clean. */
+static inline int fsck(const char *dev)
+{
+	return run("fsck.rsfs -n %s >&2", dev);
+}
+
 static inline int mount_rsfs(const char *dev, const char *opts)
 {
 	return mount(dev, MNT, "rsfs", 0, opts) ? -errno : 0;
@@ -92,6 +98,44 @@ static inline int scribble(const char *dev, size_t bytes, bool random)
 {
 	return run("dd if=%s of=%s bs=4096 count=%zu conv=fsync 2>/dev/null",
 		   random ? "/dev/urandom" : "/dev/zero", dev, bytes / 4096);
+}
+
+/*
+ * Unmounts and mounts DISK0 at MNT again, dropping every cache of it; the
+ * working directory is MNT before and after.
+ */
+static inline int remount(void)
+{
+	if (chdir("/") || umount(MNT))
+		return -errno;
+	if (mount_rsfs(DISK0, NULL))
+		return -errno;
+	return chdir(MNT) ? -errno : 0;
+}
+
+/*
+ * Puts the VM back to "nothing mounted, module not loaded" after a test
+ * that failed half-way, so that one failure does not cascade.
+ */
+static inline void rsfs_reset(void)
+{
+	if (chdir("/"))
+		return;
+	umount(MNT);
+	rsfs_unload();
+}
+
+/* Writes `len` bytes of `c` to a new file (helper for small files). */
+static inline int put_file(const char *path, const char *data)
+{
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, data, strlen(data));
+	close(fd);
+	return n == (ssize_t)strlen(data) ? 0 : -EIO;
 }
 
 /*

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The namespace: files, directories, links, symlinks, rename, readdir,
+ * attributes, statfs and persistence. Every test runs on a freshly made
+ * filesystem, and fsck.rsfs -n must find it clean after the test.
+ */
+#include <dirent.h>
+#include <limits.h>
+#include <sys/statfs.h>
+#include <sys/time.h>
+
+#include "rsfs_test.h"
+#include "kselftest_harness.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+FIXTURE(fs) {
+	struct kmsg k;
+};
+
+FIXTURE_SETUP(fs)
+{
+	rsfs_reset();
+	ASSERT_EQ(0, kmsg_open(&self->k));
+	ASSERT_EQ(0, rsfs_load());
+	ASSERT_EQ(0, mkfs(DISK0));
+	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
+	ASSERT_EQ(0, chdir(MNT));
+}
+
+FIXTURE_TEARDOWN(fs)
+{
+	EXPECT_EQ(0, chdir("/"));
+	EXPECT_EQ(0, umount(MNT));
+	EXPECT_EQ(0, fsck(DISK0));
+	EXPECT_EQ(0, rsfs_unload());
+	EXPECT_FALSE(kmsg_splat(&self->k));
+}
+
+/* A little-endian u64 field of the superblock on `dev`. */
+static unsigned long long sb_field(const char *dev, int off)
+{
+	unsigned long long v = 0;
+	int fd = open(dev, O_RDONLY);
+
+	if (fd >= 0) {
+		if (pread(fd, &v, sizeof(v), off) != sizeof(v))
+			v = 0;
+		close(fd);
+	}
+	return v;
+}
+
+static int count_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static int rename2(const char *a, const char *b, unsigned int flags)
+{
+	return syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, flags) ? -errno : 0;
+}
+
+TEST_F(fs, create_and_stat)
+{
+	struct stat st;
+	int fd;
+
+	fd = open("f", O_CREAT | O_EXCL | O_RDWR, 0640);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, stat("f", &st));
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(0640, st.st_mode & 07777);
+	EXPECT_EQ(1, st.st_nlink);
+	EXPECT_EQ(0, st.st_size);
+	EXPECT_EQ(0, st.st_uid);
+	EXPECT_EQ(-1, open("f", O_CREAT | O_EXCL | O_RDWR, 0640));
+	EXPECT_EQ(EEXIST, errno);
+	EXPECT_EQ(-1, stat("nothing", &st));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+TEST_F(fs, mkdir_rmdir_and_link_counts)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, stat(".", &st));
+	ASSERT_EQ(2, st.st_nlink);
+	ASSERT_EQ(0, mkdir("d", 0755));
+	ASSERT_EQ(0, mkdir("d/e", 0700));
+	ASSERT_EQ(0, stat(".", &st));
+	EXPECT_EQ(3, st.st_nlink);
+	ASSERT_EQ(0, stat("d", &st));
+	EXPECT_EQ(3, st.st_nlink);
+	EXPECT_EQ(4096, st.st_size);
+	EXPECT_EQ(-1, rmdir("d"));
+	EXPECT_EQ(ENOTEMPTY, errno);
+	ASSERT_EQ(0, close(open("d/file", O_CREAT | O_WRONLY, 0600)));
+	EXPECT_EQ(-1, rmdir("d/file"));
+	EXPECT_EQ(ENOTDIR, errno);
+	EXPECT_EQ(-1, mkdir("d", 0755));
+	EXPECT_EQ(EEXIST, errno);
+	ASSERT_EQ(0, rmdir("d/e"));
+	ASSERT_EQ(0, unlink("d/file"));
+	ASSERT_EQ(0, stat("d", &st));
+	EXPECT_EQ(2, st.st_nlink);
+	ASSERT_EQ(0, rmdir("d"));
+	ASSERT_EQ(0, stat(".", &st));
+	EXPECT_EQ(2, st.st_nlink);
+}
+
+TEST_F(fs, hard_links)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, close(open("a", O_CREAT | O_WRONLY, 0600)));
+	ASSERT_EQ(0, link("a", "b"));
+	ASSERT_EQ(0, mkdir("d", 0755));
+	ASSERT_EQ(0, link("a", "d/c"));
+	ASSERT_EQ(0, stat("b", &st));
+	EXPECT_EQ(3, st.st_nlink);
+	ASSERT_EQ(0, unlink("a"));
+	ASSERT_EQ(0, remount());
+	ASSERT_EQ(0, stat("d/c", &st));
+	EXPECT_EQ(2, st.st_nlink);
+	EXPECT_EQ(-1, link("d", "dlink"));
+	EXPECT_EQ(EPERM, errno);
+}
+
+TEST_F(fs, symlinks_short_and_long)
+{
+	char target[3001], buf[4096];
+	ssize_t n;
+
+	memset(target, 'x', 3000);
+	target[3000] = 0;
+	ASSERT_EQ(0, symlink("short/target", "s"));
+	ASSERT_EQ(0, symlink(target, "l"));
+	ASSERT_EQ(0, remount());
+	n = readlink("s", buf, sizeof(buf));
+	ASSERT_EQ(12, n);
+	EXPECT_EQ(0, memcmp(buf, "short/target", 12));
+	n = readlink("l", buf, sizeof(buf));
+	ASSERT_EQ(3000, n);
+	EXPECT_EQ(0, memcmp(buf, target, 3000));
+	ASSERT_EQ(0, mkdir("dir", 0755));
+	ASSERT_EQ(0, symlink("dir", "to_dir"));
+	ASSERT_EQ(0, close(open("to_dir/through", O_CREAT | O_WRONLY, 0600)));
+	EXPECT_EQ(0, access("dir/through", F_OK));
+	ASSERT_EQ(0, unlink("l"));
+	ASSERT_EQ(0, unlink("s"));
+}
+
+TEST_F(fs, rename_cases)
+{
+	struct stat st, before;
+
+	ASSERT_EQ(0, mkdir("a", 0755));
+	ASSERT_EQ(0, mkdir("b", 0755));
+	ASSERT_EQ(0, close(open("a/f", O_CREAT | O_WRONLY, 0600)));
+	ASSERT_EQ(0, stat("a/f", &before));
+
+	/* Within a directory, then across directories. */
+	ASSERT_EQ(0, rename("a/f", "a/g"));
+	ASSERT_EQ(0, rename("a/g", "b/g"));
+	ASSERT_EQ(0, stat("b/g", &st));
+	EXPECT_EQ(before.st_ino, st.st_ino);
+	EXPECT_EQ(-1, access("a/f", F_OK));
+
+	/* Over an existing file: the old target goes away. */
+	ASSERT_EQ(0, close(open("b/h", O_CREAT | O_WRONLY, 0600)));
+	ASSERT_EQ(0, rename("b/g", "b/h"));
+	ASSERT_EQ(0, stat("b/h", &st));
+	EXPECT_EQ(before.st_ino, st.st_ino);
+	EXPECT_EQ(1, st.st_nlink);
+
+	/* RENAME_NOREPLACE, and flags rsfs does not support. */
+	ASSERT_EQ(0, close(open("b/i", O_CREAT | O_WRONLY, 0600)));
+	EXPECT_EQ(-EEXIST, rename2("b/h", "b/i", RENAME_NOREPLACE));
+	EXPECT_EQ(0, rename2("b/h", "b/j", RENAME_NOREPLACE));
+	EXPECT_EQ(-EINVAL, rename2("b/j", "b/i", RENAME_EXCHANGE));
+
+	/* A directory to another parent: link counts and "..". */
+	ASSERT_EQ(0, mkdir("a/sub", 0755));
+	ASSERT_EQ(0, rename("a/sub", "b/sub"));
+	ASSERT_EQ(0, stat("a", &st));
+	EXPECT_EQ(2, st.st_nlink);
+	ASSERT_EQ(0, stat("b", &st));
+	EXPECT_EQ(3, st.st_nlink);
+	ASSERT_EQ(0, stat("b/sub/..", &st));
+	ASSERT_EQ(0, stat("b", &before));
+	EXPECT_EQ(before.st_ino, st.st_ino);
+
+	/* Over an empty directory, and not over a full one. */
+	ASSERT_EQ(0, mkdir("a/empty", 0755));
+	ASSERT_EQ(0, rename("b/sub", "a/empty"));
+	ASSERT_EQ(0, stat("a", &st));
+	EXPECT_EQ(3, st.st_nlink);
+	ASSERT_EQ(0, stat("b", &st));
+	EXPECT_EQ(2, st.st_nlink);
+	ASSERT_EQ(0, mkdir("full", 0755));
+	ASSERT_EQ(0, mkdir("full/x", 0755));
+	EXPECT_EQ(-1, rename("a/empty", "full"));
+	EXPECT_EQ(ENOTEMPTY, errno);
+	/* A directory into its own subtree. */
+	EXPECT_EQ(-1, rename("full", "full/x/y"));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, remount());
+	ASSERT_EQ(0, stat("a/empty/..", &st));
+	ASSERT_EQ(0, stat("a", &before));
+	EXPECT_EQ(before.st_ino, st.st_ino);
+}
+
+TEST_F(fs, names_up_to_255_bytes)
+{
+	char name[300];
+
+	memset(name, 'n', sizeof(name));
+	name[255] = 0;
+	ASSERT_EQ(0, close(open(name, O_CREAT | O_WRONLY, 0600)));
+	EXPECT_EQ(0, access(name, F_OK));
+	name[255] = 'n';
+	name[256] = 0;
+	EXPECT_EQ(-1, open(name, O_CREAT | O_WRONLY, 0600));
+	EXPECT_EQ(ENAMETOOLONG, errno);
+	EXPECT_EQ(-1, mkdir(name, 0755));
+	EXPECT_EQ(ENAMETOOLONG, errno);
+}
+
+/* telldir offsets stay valid while other entries come and go. */
+TEST_F(fs, readdir_offsets_are_stable)
+{
+	char name[64];
+	struct dirent *de;
+	long pos = -1;
+	DIR *d;
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "entry-with-a-longish-name-%03d", i);
+		ASSERT_EQ(0, close(open(name, O_CREAT | O_WRONLY, 0600)));
+	}
+	EXPECT_EQ(302, count_entries("."));
+	d = opendir(".");
+	ASSERT_NE(NULL, d);
+	while ((de = readdir(d)))
+		if (!strcmp(de->d_name, "entry-with-a-longish-name-150"))
+			break;
+	ASSERT_NE(NULL, de);
+	pos = telldir(d);
+	/* Remove the entries before it and after it. */
+	for (i = 0; i < 300; i++) {
+		if (i == 150 || i == 151)
+			continue;
+		snprintf(name, sizeof(name), "entry-with-a-longish-name-%03d", i);
+		ASSERT_EQ(0, unlink(name));
+	}
+	seekdir(d, pos);
+	de = readdir(d);
+	ASSERT_NE(NULL, de);
+	EXPECT_STREQ("entry-with-a-longish-name-151", de->d_name);
+	closedir(d);
+	EXPECT_EQ(4, count_entries("."));
+}
+
+TEST_F_TIMEOUT(fs, ten_thousand_entries, 900)
+{
+	char name[64];
+	struct stat st;
+	int i;
+
+	ASSERT_EQ(0, mkdir("big", 0755));
+	for (i = 0; i < 10000; i++) {
+		snprintf(name, sizeof(name), "big/file-%05d", i);
+		ASSERT_EQ(0, close(open(name, O_CREAT | O_WRONLY, 0600)));
+	}
+	EXPECT_EQ(10002, count_entries("big"));
+	ASSERT_EQ(0, remount());
+	EXPECT_EQ(10002, count_entries("big"));
+	EXPECT_EQ(0, stat("big/file-00000", &st));
+	EXPECT_EQ(0, stat("big/file-09999", &st));
+	EXPECT_EQ(0, stat("big/file-05000", &st));
+	ASSERT_EQ(0, stat("big", &st));
+	EXPECT_GT(st.st_size, 40 * 4096);
+	for (i = 0; i < 10000; i++) {
+		snprintf(name, sizeof(name), "big/file-%05d", i);
+		ASSERT_EQ(0, unlink(name));
+	}
+	EXPECT_EQ(2, count_entries("big"));
+	ASSERT_EQ(0, rmdir("big"));
+}
+
+TEST_F(fs, attributes_persist)
+{
+	struct timespec times[2] = { { 1000000000, 123456789 }, { 1500000000, 987654321 } };
+	struct stat st;
+
+	ASSERT_EQ(0, close(open("f", O_CREAT | O_WRONLY, 0600)));
+	ASSERT_EQ(0, chmod("f", 04751));
+	ASSERT_EQ(0, chown("f", 1234, 5678));
+	ASSERT_EQ(0, truncate("f", 1 << 20)); /* sets mtime: before utimensat */
+	ASSERT_EQ(0, utimensat(AT_FDCWD, "f", times, 0));
+	ASSERT_EQ(0, remount());
+	ASSERT_EQ(0, stat("f", &st));
+	EXPECT_EQ(0751, st.st_mode & 07777); /* chown clears set-user-ID */
+	EXPECT_EQ(1234, st.st_uid);
+	EXPECT_EQ(5678, st.st_gid);
+	EXPECT_EQ(1000000000, st.st_atim.tv_sec);
+	EXPECT_EQ(123456789, st.st_atim.tv_nsec);
+	EXPECT_EQ(1500000000, st.st_mtim.tv_sec);
+	EXPECT_EQ(987654321, st.st_mtim.tv_nsec);
+	EXPECT_EQ(1 << 20, st.st_size);
+	EXPECT_EQ(0, st.st_blocks); /* truncating up makes a hole */
+	ASSERT_EQ(0, truncate("f", 10));
+	ASSERT_EQ(0, stat("f", &st));
+	EXPECT_EQ(10, st.st_size);
+}
+
+TEST_F(fs, statfs_follows_usage)
+{
+	struct statfs a, b;
+
+	ASSERT_EQ(0, statfs(".", &a));
+	ASSERT_EQ(0, mkdir("d", 0755));
+	ASSERT_EQ(0, statfs(".", &b));
+	EXPECT_EQ(a.f_bfree - 1, b.f_bfree);
+	EXPECT_EQ(a.f_ffree - 1, b.f_ffree);
+	ASSERT_EQ(0, rmdir("d"));
+	ASSERT_EQ(0, statfs(".", &b));
+	EXPECT_EQ(a.f_bfree, b.f_bfree);
+	EXPECT_EQ(a.f_ffree, b.f_ffree);
+}
+
+/* An unlinked but open file lives until its last close. */
+TEST_F(fs, unlinked_open_file)
+{
+	struct statfs a, b;
+	struct stat st;
+	int fd;
+
+	ASSERT_EQ(0, statfs(".", &a));
+	fd = open("victim", O_CREAT | O_RDWR, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, unlink("victim"));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(0, st.st_nlink);
+	ASSERT_EQ(0, statfs(".", &b));
+	EXPECT_EQ(a.f_ffree - 1, b.f_ffree);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, statfs(".", &b));
+	EXPECT_EQ(a.f_ffree, b.f_ffree);
+}
+
+TEST_F(fs, tree_survives_remount)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, mkdir("x", 0755));
+	ASSERT_EQ(0, mkdir("x/y", 0755));
+	ASSERT_EQ(0, close(open("x/y/z", O_CREAT | O_WRONLY, 0600)));
+	ASSERT_EQ(0, symlink("y/z", "x/link"));
+	ASSERT_EQ(0, remount());
+	ASSERT_EQ(0, stat("x/link", &st));
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(3, count_entries("x/y"));
+	EXPECT_EQ(4, count_entries("x"));
+}
+
+/* Damage to a file's inode makes accesses to it fail cleanly. */
+TEST_F(fs, damaged_inode_gives_euclean)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, close(open("f", O_CREAT | O_WRONLY, 0600)));
+	ASSERT_EQ(0, stat("f", &st));
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	/*
+	 * Inode 2 is slot 2 of the first inode-table block, whose number the
+	 * superblock holds at byte 88: flip a byte of the inode's size field.
+	 */
+	ASSERT_EQ(2, st.st_ino);
+	ASSERT_EQ(0, run("printf '\\377' | dd of=%s bs=1 seek=%llu conv=notrunc,fsync 2>/dev/null",
+			 DISK0, sb_field(DISK0, 88) * 4096 + 2 * 256 + 16));
+	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
+	ASSERT_EQ(0, chdir(MNT));
+	EXPECT_EQ(-1, stat("f", &st));
+	EXPECT_EQ(EUCLEAN, errno);
+	EXPECT_TRUE(kmsg_grep(&self->k, "rsfs: vda: inode 2: checksum mismatch"));
+	/* Leave a clean filesystem for the teardown's fsck. */
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	ASSERT_EQ(0, mkfs(DISK0));
+	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Block I/O on the device or image being checked.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use rsfs_format::BLOCK_SIZE;
+
+/// One block's bytes.
+pub type Block = Vec<u8>;
+
+/// The device or image file.
+pub struct Image {
+    file: File,
+    writable: bool,
+    /// Size of the device in blocks.
+    pub device_blocks: u64,
+}
+
+impl Image {
+    /// Opens `path`, for writing only if `writable`.
+    pub fn open(path: &Path, writable: bool) -> Result<Self> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let size = file
+            .seek(SeekFrom::End(0))
+            .context("finding the device size")?;
+        Ok(Self {
+            file,
+            writable,
+            device_blocks: size / BLOCK_SIZE as u64,
+        })
+    }
+
+    /// Reads block `n`.
+    pub fn read(&self, n: u64) -> Result<Block> {
+        let mut b = vec![0u8; BLOCK_SIZE];
+        self.file
+            .read_exact_at(&mut b, n * BLOCK_SIZE as u64)
+            .with_context(|| format!("reading block {n}"))?;
+        Ok(b)
+    }
+
+    /// Writes block `n`. Only for an image opened writable.
+    pub fn write(&self, n: u64, b: &[u8]) -> Result<()> {
+        assert!(self.writable, "write to a read-only check");
+        self.file
+            .write_all_at(b, n * BLOCK_SIZE as u64)
+            .with_context(|| format!("writing block {n}"))
+    }
+
+    /// Makes the writes durable.
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_all().context("syncing the device")
+    }
+}
+
+/// Standard CRC-32C, as the format's checksums use it.
+pub fn crc(b: &[u8]) -> u32 {
+    crc32c::crc32c(b)
+}

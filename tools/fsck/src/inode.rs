@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The inode table.
+
+use anyhow::Result;
+use rsfs_format::{csum_ok, csum_set, Geometry, Inode, INODES_PER_BLOCK, INODE_SIZE};
+
+use crate::image::{crc, Image};
+
+/// One slot of the inode table.
+pub struct Slot {
+    /// The decoded inode.
+    pub disk: Inode,
+    /// Whether its checksum is right.
+    pub csum_ok: bool,
+    /// Whether the slot is all zero (never used, or released).
+    pub zero: bool,
+}
+
+/// Reads every slot; index `i` is inode `i` (slot 0 is never used).
+pub fn read_all(img: &Image, geo: &Geometry) -> Result<Vec<Slot>> {
+    let mut slots = Vec::with_capacity((geo.inodes_count + 1) as usize);
+    for b in 0..geo.inode_table_blocks {
+        let block = img.read(geo.inode_table_start + b)?;
+        for i in 0..INODES_PER_BLOCK as usize {
+            let raw = &block[i * INODE_SIZE..(i + 1) * INODE_SIZE];
+            slots.push(Slot {
+                disk: Inode::decode(raw),
+                csum_ok: csum_ok(raw, crc),
+                zero: raw.iter().all(|&x| x == 0),
+            });
+        }
+    }
+    Ok(slots)
+}
+
+/// Writes inode `ino` (with a fresh checksum), or zeroes its slot.
+pub fn write(img: &Image, geo: &Geometry, ino: u64, inode: Option<&Inode>) -> Result<()> {
+    let (block, off) = geo.inode_location(ino);
+    let mut b = img.read(block)?;
+    let slot = &mut b[off..off + INODE_SIZE];
+    slot.fill(0);
+    if let Some(inode) = inode {
+        inode.encode(slot);
+        csum_set(slot, crc);
+    }
+    img.write(block, &b)
+}
+
+/// The file type bits of a mode.
+pub fn file_type(mode: u16) -> u16 {
+    mode & 0o170000
+}
+
+/// `S_IFDIR`, `S_IFREG`, `S_IFLNK`.
+pub const S_IFDIR: u16 = 0o040000;
+/// Regular file.
+pub const S_IFREG: u16 = 0o100000;
+/// Symbolic link.
+pub const S_IFLNK: u16 = 0o120000;

@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Each kind of damage fsck.rsfs detects, made on purpose in an image built
+//! by mkfs.rsfs (and, for the multi-file cases, by a small builder here that
+//! adds directories the way the kernel does).
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use fsck_rsfs::{check, Kind, Mode, Report};
+use rsfs_format::*;
+
+fn crc(b: &[u8]) -> u32 {
+    crc32c::crc32c(b)
+}
+
+struct Img {
+    path: PathBuf,
+    file: File,
+    geo: Geometry,
+}
+
+impl Img {
+    /// A fresh 8 MiB filesystem.
+    fn new(name: &str) -> Img {
+        let dir = std::env::temp_dir().join(format!("fsck-rsfs-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("img");
+        File::create(&path).unwrap().set_len(8 << 20).unwrap();
+        mkfs_rsfs::mkfs(
+            &path,
+            &mkfs_rsfs::Options {
+                quiet: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let mut sb = vec![0u8; BLOCK_SIZE];
+        file.read_exact_at(&mut sb, 0).unwrap();
+        let geo = Geometry::from_superblock(&Superblock::decode(&sb), 2048).unwrap();
+        Img { path, file, geo }
+    }
+
+    fn read(&self, n: u64) -> Vec<u8> {
+        let mut b = vec![0u8; BLOCK_SIZE];
+        self.file
+            .read_exact_at(&mut b, n * BLOCK_SIZE as u64)
+            .unwrap();
+        b
+    }
+
+    fn write(&self, n: u64, b: &[u8]) {
+        self.file.write_all_at(b, n * BLOCK_SIZE as u64).unwrap();
+    }
+
+    fn inode(&self, ino: u64) -> Inode {
+        let (b, off) = self.geo.inode_location(ino);
+        Inode::decode(&self.read(b)[off..])
+    }
+
+    fn put_inode(&self, ino: u64, d: &Inode) {
+        let (b, off) = self.geo.inode_location(ino);
+        let mut blk = self.read(b);
+        d.encode(&mut blk[off..]);
+        csum_set(&mut blk[off..off + INODE_SIZE], crc);
+        self.write(b, &blk);
+    }
+
+    /// Sets bit `bit` of the bitmap starting at `start`, fixing its checksum.
+    fn set_bit(&self, start: u64, bit: u64, value: bool) {
+        let n = start + bit / BITS_PER_BITMAP_BLOCK;
+        let mut b = self.read(n);
+        bitmap_set(&mut b, bit % BITS_PER_BITMAP_BLOCK, value);
+        csum_set(&mut b, crc);
+        self.write(n, &b);
+    }
+
+    fn first_free(&self, start: u64, from: u64) -> u64 {
+        let b = self.read(start);
+        (from..).find(|&i| !bitmap_test(&b, i)).unwrap()
+    }
+
+    fn adjust_counters(&self, blocks: i64, inodes: i64) {
+        let mut b = self.read(0);
+        let mut sb = Superblock::decode(&b);
+        sb.free_blocks = ((sb.free_blocks.get() as i64 + blocks) as u64).into();
+        sb.free_inodes = ((sb.free_inodes.get() as i64 + inodes) as u64).into();
+        sb.encode(&mut b);
+        csum_set(&mut b[..Superblock::SIZE], crc);
+        self.write(0, &b);
+    }
+
+    /// Adds an entry to the first block of directory `dir`, splitting its
+    /// last entry, as the kernel does.
+    fn add_entry(&self, dir: u64, name: &[u8], ino: u64, ft: u8) {
+        let blk = self.inode(dir).extents[0].start.get();
+        let mut b = self.read(blk);
+        let mut off = 0;
+        loop {
+            let h = DirEntryHeader::decode(&b[off..]);
+            let rec = usize::from(h.rec_len.get());
+            if off + rec == DIR_DATA_SIZE {
+                let used = dir_rec_len(usize::from(h.name_len));
+                let mut h2 = h;
+                h2.rec_len = (used as u16).into();
+                h2.encode(&mut b[off..]);
+                DirEntryHeader {
+                    ino: ino.into(),
+                    rec_len: ((rec - used) as u16).into(),
+                    name_len: name.len() as u8,
+                    file_type: ft,
+                }
+                .encode(&mut b[off + used..]);
+                b[off + used + 12..off + used + 12 + name.len()].copy_from_slice(name);
+                break;
+            }
+            off += rec;
+        }
+        csum_set(&mut b, crc);
+        self.write(blk, &b);
+    }
+
+    /// Creates directory `name` in `parent`; returns its inode number.
+    fn mkdir(&self, parent: u64, name: &[u8]) -> u64 {
+        let ino = self.first_free(self.geo.inode_bitmap_start, 1);
+        let blk = self.first_free(self.geo.block_bitmap_start, self.geo.data_start);
+        let mut b = vec![0u8; BLOCK_SIZE];
+        let dot = dir_rec_len(1);
+        for (name, at, rec, target) in [
+            (&b"."[..], 0, dot, ino),
+            (&b".."[..], dot, DIR_DATA_SIZE - dot, parent),
+        ] {
+            DirEntryHeader {
+                ino: target.into(),
+                rec_len: (rec as u16).into(),
+                name_len: name.len() as u8,
+                file_type: FT_DIR,
+            }
+            .encode(&mut b[at..]);
+            b[at + 12..at + 12 + name.len()].copy_from_slice(name);
+        }
+        csum_set(&mut b, crc);
+        self.write(blk, &b);
+        let mut extents = [Extent::default(); INODE_EXTENTS];
+        extents[0] = Extent {
+            logical: 0.into(),
+            len: 1.into(),
+            start: blk.into(),
+        };
+        self.put_inode(
+            ino,
+            &Inode {
+                mode: 0o040755.into(),
+                links: 2.into(),
+                size: (BLOCK_SIZE as u64).into(),
+                blocks: 1.into(),
+                extent_count: 1.into(),
+                extents,
+                ..Default::default()
+            },
+        );
+        self.set_bit(self.geo.inode_bitmap_start, ino, true);
+        self.set_bit(self.geo.block_bitmap_start, blk, true);
+        self.adjust_counters(-1, -1);
+        self.add_entry(parent, name, ino, FT_DIR);
+        let mut p = self.inode(parent);
+        p.links = (p.links.get() + 1).into();
+        self.put_inode(parent, &p);
+        ino
+    }
+
+    fn check(&self, mode: Mode) -> Report {
+        check(&self.path, mode).unwrap()
+    }
+}
+
+impl Drop for Img {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.path.parent().unwrap());
+    }
+}
+
+fn has(r: &Report, needle: &str) -> bool {
+    r.problems.iter().any(|p| p.message.contains(needle))
+}
+
+/// Checks that damage is found by `-n` (exit 4) and that `-y` gives the
+/// expected exit code, after which a second `-n` says what is left.
+fn expect(img: &Img, needle: &str, kind: Kind, repairable: bool) {
+    let r = img.check(Mode::Check);
+    assert!(has(&r, needle), "{needle:?} not in {:?}", r.problems);
+    assert!(r.problems.iter().any(|p| p.kind == kind));
+    assert_eq!(r.exit_code(), 4);
+    let r = img.check(Mode::Repair);
+    assert_eq!(
+        r.exit_code(),
+        if repairable { 1 } else { 4 },
+        "{:?}",
+        r.problems
+    );
+    let r = img.check(Mode::Check);
+    assert_eq!(
+        r.exit_code(),
+        if repairable { 0 } else { 4 },
+        "{:?}",
+        r.problems
+    );
+}
+
+#[test]
+fn fresh_filesystem_is_clean() {
+    let img = Img::new("fresh");
+    let r = img.check(Mode::Check);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.problems);
+    assert_eq!(r.inodes_used, 1);
+}
+
+#[test]
+fn built_tree_is_clean() {
+    let img = Img::new("tree");
+    let a = img.mkdir(ROOT_INO, b"a");
+    img.mkdir(a, b"b");
+    img.mkdir(ROOT_INO, b"c");
+    let r = img.check(Mode::Check);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.problems);
+    assert_eq!(r.inodes_used, 4);
+}
+
+#[test]
+fn bad_superblock_checksum() {
+    let img = Img::new("sbcsum");
+    let mut b = img.read(0);
+    b[176] ^= 1; // the label
+    img.write(0, &b);
+    expect(
+        &img,
+        "superblock: checksum mismatch",
+        Kind::Corruption,
+        false,
+    );
+}
+
+#[test]
+fn not_rsfs() {
+    let img = Img::new("magic");
+    img.write(0, &[0u8; BLOCK_SIZE]);
+    expect(&img, "bad magic", Kind::Corruption, false);
+}
+
+#[test]
+fn bad_bitmap_checksum_is_rewritten() {
+    let img = Img::new("bmcsum");
+    let mut b = img.read(img.geo.block_bitmap_start);
+    b[BLOCK_SIZE - 1] ^= 0xff;
+    img.write(img.geo.block_bitmap_start, &b);
+    expect(
+        &img,
+        "block bitmap block 0: checksum mismatch",
+        Kind::Corruption,
+        true,
+    );
+}
+
+#[test]
+fn leaked_block_is_freed() {
+    let img = Img::new("leakblk");
+    img.set_bit(img.geo.block_bitmap_start, img.geo.data_start + 100, true);
+    img.adjust_counters(-1, 0);
+    expect(
+        &img,
+        "1 blocks are marked in use but belong to no file",
+        Kind::Leak,
+        true,
+    );
+}
+
+#[test]
+fn used_block_marked_free_is_marked() {
+    let img = Img::new("freeblk");
+    img.set_bit(img.geo.block_bitmap_start, img.geo.data_start, false);
+    img.adjust_counters(1, 0);
+    expect(
+        &img,
+        "blocks in use are marked free",
+        Kind::Corruption,
+        true,
+    );
+}
+
+#[test]
+fn wrong_counters_are_fixed() {
+    let img = Img::new("counters");
+    img.adjust_counters(-5, 3);
+    expect(&img, "superblock counts", Kind::Leak, true);
+}
+
+#[test]
+fn bad_inode_checksum() {
+    let img = Img::new("icsum");
+    let (b, off) = img.geo.inode_location(ROOT_INO);
+    let mut blk = img.read(b);
+    blk[off + 16] ^= 1; // the size
+    img.write(b, &blk);
+    expect(&img, "inode 1: checksum mismatch", Kind::Corruption, false);
+}
+
+#[test]
+fn extent_outside_the_data_area() {
+    let img = Img::new("extent");
+    let a = img.mkdir(ROOT_INO, b"a");
+    let mut d = img.inode(a);
+    d.extents[0].start = 1.into(); // the block bitmap
+    img.put_inode(a, &d);
+    expect(&img, "outside the data area", Kind::Corruption, false);
+}
+
+#[test]
+fn block_owned_twice() {
+    let img = Img::new("twice");
+    let a = img.mkdir(ROOT_INO, b"a");
+    let b = img.mkdir(ROOT_INO, b"b");
+    let mut d = img.inode(b);
+    d.extents[0] = img.inode(a).extents[0];
+    img.put_inode(b, &d);
+    expect(&img, "is owned by both inode", Kind::Corruption, false);
+}
+
+#[test]
+fn directory_size_disagrees_with_map() {
+    let img = Img::new("dirsize");
+    let a = img.mkdir(ROOT_INO, b"a");
+    let mut d = img.inode(a);
+    d.size = (2 * BLOCK_SIZE as u64).into();
+    img.put_inode(a, &d);
+    expect(
+        &img,
+        "does not match its block map",
+        Kind::Corruption,
+        false,
+    );
+}
+
+#[test]
+fn wrong_link_count_is_fixed() {
+    let img = Img::new("links");
+    img.mkdir(ROOT_INO, b"a");
+    let mut root = img.inode(ROOT_INO);
+    root.links = 7.into();
+    img.put_inode(ROOT_INO, &root);
+    expect(&img, "link count is 7, should be 3", Kind::Corruption, true);
+}
+
+#[test]
+fn orphan_inode_is_released() {
+    // What a crash leaves of a file that was unlinked while still open:
+    // the inode and its blocks allocated, no links, no entry.
+    let img = Img::new("orphan");
+    let a = img.mkdir(ROOT_INO, b"a");
+    let mut root = img.read(img.inode(ROOT_INO).extents[0].start.get());
+    // Drop the entry by growing ".." back over it.
+    let dot = dir_rec_len(1);
+    root[dot + 8..dot + 10].copy_from_slice(&((DIR_DATA_SIZE - dot) as u16).to_le_bytes());
+    csum_set(&mut root, crc);
+    img.write(img.inode(ROOT_INO).extents[0].start.get(), &root);
+    let mut r = img.inode(ROOT_INO);
+    r.links = 2.into();
+    img.put_inode(ROOT_INO, &r);
+    let mut d = img.inode(a);
+    d.links = 0.into();
+    img.put_inode(a, &d);
+    expect(
+        &img,
+        "deleted but not released (an orphan)",
+        Kind::Leak,
+        true,
+    );
+    assert_eq!(img.check(Mode::Check).inodes_used, 1);
+}
+
+#[test]
+fn entry_naming_an_unused_inode() {
+    let img = Img::new("dangling");
+    img.add_entry(ROOT_INO, b"ghost", 9, FT_REG);
+    expect(
+        &img,
+        "\"ghost\" names unused inode 9",
+        Kind::Corruption,
+        false,
+    );
+}
+
+#[test]
+fn directory_loop() {
+    let img = Img::new("loop");
+    let a = img.mkdir(ROOT_INO, b"a");
+    let b = img.mkdir(a, b"b");
+    // b/up -> a: a second name for a directory, making a cycle.
+    img.add_entry(b, b"up", a, FT_DIR);
+    expect(&img, "is linked more than once", Kind::Corruption, false);
+}
+
+#[test]
+fn bad_dot_dot() {
+    let img = Img::new("dotdot");
+    let a = img.mkdir(ROOT_INO, b"a");
+    let b = img.mkdir(ROOT_INO, b"b");
+    let blk = img.inode(b).extents[0].start.get();
+    let mut d = img.read(blk);
+    let dot = dir_rec_len(1);
+    d[dot..dot + 8].copy_from_slice(&a.to_le_bytes());
+    csum_set(&mut d, crc);
+    img.write(blk, &d);
+    expect(&img, "\"..\" is not its parent", Kind::Corruption, false);
+}
+
+#[test]
+fn bad_directory_record_length() {
+    let img = Img::new("reclen");
+    let blk = img.inode(ROOT_INO).extents[0].start.get();
+    let mut d = img.read(blk);
+    d[8..10].copy_from_slice(&5u16.to_le_bytes());
+    csum_set(&mut d, crc);
+    img.write(blk, &d);
+    expect(&img, "bad record length 5", Kind::Corruption, false);
+}
+
+#[test]
+fn bad_directory_checksum() {
+    let img = Img::new("dircsum");
+    let blk = img.inode(ROOT_INO).extents[0].start.get();
+    let mut d = img.read(blk);
+    d[100] ^= 1;
+    img.write(blk, &d);
+    expect(
+        &img,
+        "directory 1: block 0: checksum mismatch",
+        Kind::Corruption,
+        false,
+    );
+}
+
+#[test]
+fn inode_with_links_free_in_bitmap() {
+    let img = Img::new("freeino");
+    let a = img.mkdir(ROOT_INO, b"a");
+    img.set_bit(img.geo.inode_bitmap_start, a, false);
+    img.adjust_counters(0, 1);
+    let r = img.check(Mode::Check);
+    assert!(
+        has(&r, "has links but is free in the inode bitmap"),
+        "{:?}",
+        r.problems
+    );
+    assert_eq!(r.exit_code(), 4);
+}
+
+#[test]
+fn unreadable_device_is_an_operational_error() {
+    assert!(check(Path::new("/nonexistent/rsfs.img"), Mode::Check).is_err());
+}

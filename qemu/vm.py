@@ -13,7 +13,11 @@ within the timeout is killed and reported as hung.
 
 With --ktap, the console carries the KTAP suite of tests/run.sh; this
 program adds one last test, kernel_log_clean, and prints the totals as the
-final line: "N passed, N failed" (", N skipped" when some were).
+final line: "# ktap totals: N passed, N failed" (", N skipped" when some
+were), which scripts/rsfs.sh adds up with the other stages.
+
+With --kill-on TEXT, QEMU is killed the moment a console line contains TEXT:
+the power cut of the crash tests (tests/crash.py).
 """
 
 import argparse
@@ -113,6 +117,8 @@ def main():
     ap.add_argument("--interactive", action="store_true")
     ap.add_argument("--ktap", action="store_true")
     ap.add_argument("--log", default=None)
+    ap.add_argument("--kill-on", default=None,
+                    help="kill QEMU the moment a console line contains this text (a power cut)")
     args = ap.parse_args()
 
     accel = "kvm" if kvm_works(args) else "tcg"
@@ -135,7 +141,8 @@ def main():
     totals = None
     pending = b""
     hung = False
-    while True:
+    killed = False
+    while not killed:
         if time.time() > deadline:
             hung = True
             p.kill()
@@ -163,11 +170,18 @@ def main():
             m = TOTALS.search(line)
             if m:
                 totals = tuple(int(x) for x in m.groups())
+            if args.kill_on and args.kill_on in line:
+                # No unmount, no sync, no clean shutdown: pull the plug.
+                p.kill()
+                killed = True
+                break
     p.wait()
     if log:
         log.close()
 
     problems = []
+    if killed:
+        status = 0
     if hung:
         problems.append(f"the guest did not finish within {args.timeout} s and was killed (hang)")
     elif status is None:
@@ -197,7 +211,7 @@ def main():
         line = f"{passed} passed, {failed} failed"
         if skipped:
             line += f", {skipped} skipped"
-        print(line)
+        print(f"# ktap totals: {line}")
         if failed and rc == 0:
             rc = 1
     sys.exit(rc)

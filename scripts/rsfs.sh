@@ -155,8 +155,25 @@ check)
 	fresh_disk "$BUILD/disks/vdb.img"
 	"$RSFS_ROOT/qemu/mkinitramfs.sh" "$BUILD/initramfs-check.cpio" check
 	echo "== KTAP suite in the VM ($KERNEL kernel; console log: $BUILD/logs/check.log)"
+	status=0
 	vm "$kd" --initrd "$BUILD/initramfs-check.cpio" --disk "$BUILD/disks/vda.img" \
-		--disk "$BUILD/disks/vdb.img" --timeout "${TIMEOUT:-1800}" --ktap --log "$BUILD/logs/check.log"
+		--disk "$BUILD/disks/vdb.img" --timeout "${TIMEOUT:-1800}" --ktap --log "$BUILD/logs/check.log" |
+		tee "$BUILD/logs/ktap.out" || status=1
+	echo "== power-cut tests (console log: $BUILD/logs/crash.log)"
+	python3 "$RSFS_ROOT/tests/crash.py" --kernel "$kd/arch/x86/boot/bzImage" --root "$RSFS_ROOT" |
+		tee "$BUILD/logs/crash.out" || status=1
+	# One closing line for the whole run.
+	passed=0 failed=0
+	while read -r p f; do
+		passed=$((passed + p)) failed=$((failed + f))
+	done < <(cat "$BUILD/logs/ktap.out" "$BUILD/logs/crash.out" |
+		sed -n 's/^# \(ktap\|crash\) totals: \([0-9]*\) passed, \([0-9]*\) failed.*/\2 \3/p')
+	if ! grep -q '^# ktap totals' "$BUILD/logs/ktap.out" || ! grep -q '^# crash totals' "$BUILD/logs/crash.out"; then
+		failed=$((failed + 1))
+		echo "rsfs: a test stage did not report its totals" >&2
+	fi
+	echo "$passed passed, $failed failed"
+	[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
 	;;
 *)
 	die "usage: scripts/rsfs.sh run|check|module|tools|tests|clippy|fmt"

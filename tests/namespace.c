@@ -406,4 +406,70 @@ TEST_F(fs, damaged_inode_gives_euclean)
 	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
 }
 
+/* Flips one byte of DISK0 at `off`. */
+static int flip_byte(unsigned long long off)
+{
+	unsigned char c;
+	int fd = open(DISK0, O_RDWR);
+	int ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = pread(fd, &c, 1, off) == 1;
+	c ^= 0x5a;
+	ok = ok && pwrite(fd, &c, 1, off) == 1 && !fsync(fd);
+	close(fd);
+	return ok ? 0 : -EIO;
+}
+
+/* Damaged directory blocks and bitmaps: EUCLEAN and a log line, no oops. */
+TEST_F(fs, damaged_directory_and_bitmap_give_euclean)
+{
+	unsigned long long table, dblock;
+	struct stat st;
+	DIR *d;
+
+	ASSERT_EQ(0, mkdir("d", 0755));
+	ASSERT_EQ(0, close(open("d/x", O_CREAT | O_WRONLY, 0600)));
+	ASSERT_EQ(0, stat("d", &st));
+	ASSERT_EQ(2, st.st_ino);
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	/* The first extent's start is at byte 104 of an inode. */
+	table = sb_field(DISK0, 88);
+	dblock = 0;
+	{
+		int fd = open(DISK0, O_RDONLY);
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(8, pread(fd, &dblock, 8, table * 4096 + 2 * 256 + 104));
+		close(fd);
+	}
+	ASSERT_LT(table, dblock);
+	ASSERT_EQ(0, flip_byte(dblock * 4096 + 100));
+	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
+	ASSERT_EQ(0, chdir(MNT));
+	EXPECT_EQ(-1, stat("d/x", &st));
+	EXPECT_EQ(EUCLEAN, errno);
+	d = opendir("d");
+	ASSERT_NE(NULL, d);
+	errno = 0;
+	EXPECT_EQ(NULL, readdir(d));
+	EXPECT_EQ(EUCLEAN, errno);
+	closedir(d);
+	EXPECT_TRUE(kmsg_grep(&self->k, "rsfs: vda: directory 2, block 0: checksum mismatch"));
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	/*
+	 * A damaged bitmap: the mount, which counts free space from the
+	 * bitmaps, refuses the disk. The inode bitmap starts at the block the
+	 * superblock names at byte 72.
+	 */
+	ASSERT_EQ(0, flip_byte(sb_field(DISK0, 72) * 4096 + 4000));
+	EXPECT_EQ(-EUCLEAN, mount_rsfs(DISK0, NULL));
+	EXPECT_TRUE(kmsg_grep(&self->k, "rsfs: vda: inode bitmap block 0: checksum mismatch"));
+	ASSERT_EQ(0, mkfs(DISK0));
+	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
+}
+
 TEST_HARNESS_MAIN

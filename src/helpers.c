@@ -133,3 +133,240 @@ struct buffer_head *rsfs_sb_getblk_zeroed(struct super_block *sb, sector_t block
 	unlock_buffer(bh);
 	return bh;
 }
+
+/* Folios */
+
+void rsfs_folio_get(struct folio *folio)
+{
+	folio_get(folio);
+}
+
+void rsfs_folio_put(struct folio *folio)
+{
+	folio_put(folio);
+}
+
+void rsfs_folio_lock(struct folio *folio)
+{
+	folio_lock(folio);
+}
+
+bool rsfs_folio_test_uptodate(struct folio *folio)
+{
+	return folio_test_uptodate(folio);
+}
+
+void rsfs_folio_mark_uptodate(struct folio *folio)
+{
+	folio_mark_uptodate(folio);
+}
+
+bool rsfs_folio_test_dirty(struct folio *folio)
+{
+	return folio_test_dirty(folio);
+}
+
+bool rsfs_folio_test_writeback(struct folio *folio)
+{
+	return folio_test_writeback(folio);
+}
+
+struct address_space *rsfs_folio_mapping(struct folio *folio)
+{
+	return folio->mapping;
+}
+
+pgoff_t rsfs_folio_index(struct folio *folio)
+{
+	return folio->index;
+}
+
+size_t rsfs_folio_size(struct folio *folio)
+{
+	return folio_size(folio);
+}
+
+void rsfs_folio_start_writeback(struct folio *folio)
+{
+	folio_start_writeback(folio);
+}
+
+void rsfs_folio_zero_segments(struct folio *folio, size_t s1, size_t e1, size_t s2, size_t e2)
+{
+	folio_zero_segments(folio, s1, e1, s2, e2);
+}
+
+/*
+ * rsfs caches the disk block of a folio in its private field, as buffer
+ * heads would, so that writeback needs no lock on the block map. Block 0 is
+ * the superblock, never file data, so it can mean "none".
+ */
+void rsfs_folio_set_block(struct folio *folio, u64 block)
+{
+	if (folio_test_private(folio))
+		folio_change_private(folio, (void *)(unsigned long)block);
+	else
+		folio_attach_private(folio, (void *)(unsigned long)block);
+}
+
+u64 rsfs_folio_block(struct folio *folio)
+{
+	return folio_test_private(folio) ? (unsigned long)folio_get_private(folio) : 0;
+}
+
+void rsfs_folio_clear_block(struct folio *folio)
+{
+	if (folio_test_private(folio))
+		folio_detach_private(folio);
+}
+
+struct folio *rsfs_folio_from_page(struct page *page)
+{
+	return page_folio(page);
+}
+
+struct folio *rsfs_filemap_get_folio_write(struct address_space *mapping, pgoff_t index)
+{
+	return __filemap_get_folio(mapping, index, FGP_WRITEBEGIN, mapping_gfp_mask(mapping));
+}
+
+struct folio *rsfs_read_mapping_folio(struct address_space *mapping, pgoff_t index)
+{
+	return read_mapping_folio(mapping, index, NULL);
+}
+
+struct folio *rsfs_readahead_folio(struct readahead_control *rac)
+{
+	return readahead_folio(rac);
+}
+
+struct address_space *rsfs_readahead_mapping(struct readahead_control *rac)
+{
+	return rac->mapping;
+}
+
+void rsfs_folio_batch_init(struct folio_batch *batch)
+{
+	folio_batch_init(batch);
+}
+
+void rsfs_folio_batch_release(struct folio_batch *batch)
+{
+	folio_batch_release(batch);
+}
+
+void rsfs_mapping_set_error(struct address_space *mapping, int error)
+{
+	mapping_set_error(mapping, error);
+}
+
+void rsfs_set_aops(struct inode *inode, const struct address_space_operations *aops)
+{
+	inode->i_mapping->a_ops = aops;
+}
+
+struct address_space *rsfs_inode_mapping(struct inode *inode)
+{
+	return inode->i_mapping;
+}
+
+/* Bios */
+
+struct bio *rsfs_bio_alloc(struct block_device *bdev, unsigned short nr_vecs, blk_opf_t opf,
+			   sector_t sector, bio_end_io_t *end_io, void *private)
+{
+	struct bio *bio = bio_alloc(bdev, nr_vecs, opf, GFP_NOFS);
+
+	bio->bi_iter.bi_sector = sector;
+	bio->bi_end_io = end_io;
+	bio->bi_private = private;
+	return bio;
+}
+
+void rsfs_bio_for_each_folio(struct bio *bio, void (*fn)(struct folio *folio, void *data),
+			     void *data)
+{
+	struct folio_iter fi;
+
+	bio_for_each_folio_all(fi, bio)
+		fn(fi.folio, data);
+}
+
+int rsfs_bio_status(struct bio *bio)
+{
+	return blk_status_to_errno(bio->bi_status);
+}
+
+void *rsfs_bio_private(struct bio *bio)
+{
+	return bio->bi_private;
+}
+
+unsigned int rsfs_bio_size(struct bio *bio)
+{
+	return bio->bi_iter.bi_size;
+}
+
+struct block_device *rsfs_sb_bdev(struct super_block *sb)
+{
+	return sb->s_bdev;
+}
+
+void rsfs_cond_resched(void)
+{
+	cond_resched();
+}
+
+/* Files, mmap */
+
+void rsfs_inode_lock(struct inode *inode)
+{
+	inode_lock(inode);
+}
+
+void rsfs_inode_unlock(struct inode *inode)
+{
+	inode_unlock(inode);
+}
+
+ssize_t rsfs_generic_write_sync(struct kiocb *iocb, ssize_t count)
+{
+	return generic_write_sync(iocb, count);
+}
+
+struct inode *rsfs_kiocb_inode(struct kiocb *iocb)
+{
+	return file_inode(iocb->ki_filp);
+}
+
+void rsfs_file_mmap_set_ops(struct file *file, struct vm_area_struct *vma,
+			    const struct vm_operations_struct *ops)
+{
+	file_accessed(file);
+	vma->vm_ops = ops;
+}
+
+struct folio *rsfs_vmf_folio(struct vm_fault *vmf)
+{
+	return page_folio(vmf->page);
+}
+
+struct file *rsfs_vmf_file(struct vm_fault *vmf)
+{
+	return vmf->vma->vm_file;
+}
+
+void rsfs_sb_start_pagefault(struct super_block *sb)
+{
+	sb_start_pagefault(sb);
+}
+
+void rsfs_sb_end_pagefault(struct super_block *sb)
+{
+	sb_end_pagefault(sb);
+}
+
+vm_fault_t rsfs_vmf_fs_error(int err)
+{
+	return vmf_fs_error(err);
+}

@@ -9,8 +9,13 @@
 #include <linux/crc32c.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
+#include <linux/debugfs.h>
+#include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/statfs.h>
+#include <linux/uio.h>
+#include <linux/writeback.h>
 
 #ifdef __BINDGEN__
 /* Macros that bindgen cannot see through, as constants it can read. */
@@ -43,3 +48,62 @@ bool rsfs_dir_emit(struct dir_context *ctx, const char *name, int len, u64 ino,
 		   unsigned int type);
 void rsfs_lock_buffer(struct buffer_head *bh);
 struct buffer_head *rsfs_sb_getblk_zeroed(struct super_block *sb, sector_t block);
+
+/* Folios */
+void rsfs_folio_get(struct folio *folio);
+void rsfs_folio_put(struct folio *folio);
+void rsfs_folio_lock(struct folio *folio);
+bool rsfs_folio_test_uptodate(struct folio *folio);
+void rsfs_folio_mark_uptodate(struct folio *folio);
+bool rsfs_folio_test_dirty(struct folio *folio);
+bool rsfs_folio_test_writeback(struct folio *folio);
+struct address_space *rsfs_folio_mapping(struct folio *folio);
+pgoff_t rsfs_folio_index(struct folio *folio);
+size_t rsfs_folio_size(struct folio *folio);
+void rsfs_folio_start_writeback(struct folio *folio);
+void rsfs_folio_zero_segments(struct folio *folio, size_t s1, size_t e1, size_t s2, size_t e2);
+void rsfs_folio_set_block(struct folio *folio, u64 block);
+u64 rsfs_folio_block(struct folio *folio);
+void rsfs_folio_clear_block(struct folio *folio);
+struct folio *rsfs_folio_from_page(struct page *page);
+struct folio *rsfs_filemap_get_folio_write(struct address_space *mapping, pgoff_t index);
+struct folio *rsfs_read_mapping_folio(struct address_space *mapping, pgoff_t index);
+struct folio *rsfs_readahead_folio(struct readahead_control *rac);
+struct address_space *rsfs_readahead_mapping(struct readahead_control *rac);
+void rsfs_folio_batch_init(struct folio_batch *batch);
+void rsfs_folio_batch_release(struct folio_batch *batch);
+void rsfs_mapping_set_error(struct address_space *mapping, int error);
+void rsfs_set_aops(struct inode *inode, const struct address_space_operations *aops);
+struct address_space *rsfs_inode_mapping(struct inode *inode);
+const unsigned int RSFS_TAG_DIRTY = PAGECACHE_TAG_DIRTY;
+const unsigned int RSFS_TAG_TOWRITE = PAGECACHE_TAG_TOWRITE;
+const int RSFS_AOP_WRITEPAGE_ACTIVATE = AOP_WRITEPAGE_ACTIVATE;
+const unsigned int RSFS_PAGE_SHIFT = PAGE_SHIFT;
+
+/* Bios */
+struct bio *rsfs_bio_alloc(struct block_device *bdev, unsigned short nr_vecs, blk_opf_t opf,
+			   sector_t sector, bio_end_io_t *end_io, void *private);
+void rsfs_bio_for_each_folio(struct bio *bio, void (*fn)(struct folio *folio, void *data),
+			     void *data);
+int rsfs_bio_status(struct bio *bio);
+void *rsfs_bio_private(struct bio *bio);
+unsigned int rsfs_bio_size(struct bio *bio);
+struct block_device *rsfs_sb_bdev(struct super_block *sb);
+const blk_opf_t RSFS_REQ_OP_READ = REQ_OP_READ;
+const blk_opf_t RSFS_REQ_OP_WRITE = REQ_OP_WRITE;
+void rsfs_cond_resched(void);
+
+/* Files, mmap */
+void rsfs_inode_lock(struct inode *inode);
+void rsfs_inode_unlock(struct inode *inode);
+ssize_t rsfs_generic_write_sync(struct kiocb *iocb, ssize_t count);
+struct inode *rsfs_kiocb_inode(struct kiocb *iocb);
+void rsfs_file_mmap_set_ops(struct file *file, struct vm_area_struct *vma,
+			    const struct vm_operations_struct *ops);
+struct folio *rsfs_vmf_folio(struct vm_fault *vmf);
+struct file *rsfs_vmf_file(struct vm_fault *vmf);
+void rsfs_sb_start_pagefault(struct super_block *sb);
+void rsfs_sb_end_pagefault(struct super_block *sb);
+vm_fault_t rsfs_vmf_fs_error(int err);
+const vm_fault_t RSFS_VM_FAULT_LOCKED = VM_FAULT_LOCKED;
+const vm_fault_t RSFS_VM_FAULT_NOPAGE = VM_FAULT_NOPAGE;

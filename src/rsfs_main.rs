@@ -12,6 +12,8 @@
 //! - [`namei`]: the namespace operations;
 //! - [`dir`]: directory blocks and `readdir`;
 //! - [`map`]: a file's block map (extents);
+//! - [`file`]: regular files: reading, buffered writes, mmap, fsync;
+//! - [`writeback`]: rsfs's own `write_cache_pages`, and `writepage`;
 //! - [`alloc`]: the block and inode bitmaps;
 //! - [`format`]: the on-disk format, shared with the userspace tools.
 
@@ -19,6 +21,7 @@ use kernel::{c_str, prelude::*, types::ARef};
 
 mod alloc;
 mod dir;
+mod file;
 #[allow(dead_code, unreachable_pub)]
 mod format;
 mod inode;
@@ -27,6 +30,7 @@ mod map;
 mod namei;
 #[path = "super.rs"]
 mod super_;
+mod writeback;
 
 module! {
     type: RsfsModule,
@@ -139,5 +143,56 @@ impl kfs::FileSystem for Rsfs {
 
     fn get_link(inode: &kfs::Inode<Self>) -> Result<&[u8]> {
         inode::get_link(inode)
+    }
+
+    fn read_folio(inode: &kfs::Inode<Self>, folio: kfs::LockedFolio) -> Result {
+        file::read_folio(inode, folio)
+    }
+
+    fn readahead(inode: &kfs::Inode<Self>, ra: &mut kfs::Readahead<'_>) {
+        file::readahead(inode, ra)
+    }
+
+    fn write_begin(inode: &kfs::Inode<Self>, pos: u64, len: usize) -> Result<kfs::LockedFolio> {
+        file::write_begin(inode, pos, len)
+    }
+
+    fn write_end(
+        inode: &kfs::Inode<Self>,
+        pos: u64,
+        len: usize,
+        copied: usize,
+        folio: kfs::LockedFolio,
+    ) -> usize {
+        file::write_end(inode, pos, len, copied, folio)
+    }
+
+    fn writepage(
+        inode: &kfs::Inode<Self>,
+        folio: kfs::LockedFolio,
+        wbc: &mut kfs::WritebackControl<'_>,
+    ) -> Result<kfs::WritePage> {
+        writeback::writepage(inode, folio, wbc)
+    }
+
+    fn writepages(
+        mapping: &kfs::AddressSpace<Self>,
+        wbc: &mut kfs::WritebackControl<'_>,
+    ) -> Result {
+        writeback::writepages(mapping, wbc)
+    }
+
+    fn page_mkwrite(inode: &kfs::Inode<Self>, folio: &kfs::LockedFolio) -> Result {
+        file::page_mkwrite(inode, folio)
+    }
+
+    fn fsync(
+        file: &kfs::File,
+        inode: &kfs::Inode<Self>,
+        start: i64,
+        end: i64,
+        datasync: bool,
+    ) -> Result {
+        file::fsync(file, inode, start, end, datasync)
     }
 }

@@ -4,14 +4,81 @@
 //! the clean/dirty state, `statfs`, `sync_fs` and unmount.
 
 use core::sync::atomic::{AtomicU32, Ordering};
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use kernel::{c_str, new_mutex, prelude::*, sync::Mutex};
 
 use crate::{
     alloc::{self, AllocState},
     format::{self, FormatError, Geometry, Superblock},
-    kfs::{self, sb_err, New, StatFs, SuperBlock},
+    kfs::{self, sb_err, Counters, New, StatFs, SuperBlock},
     Rsfs,
 };
+
+/// The counters of a mount, in `/sys/kernel/debug/rsfs/<device>/`.
+#[derive(Clone, Copy)]
+pub(crate) enum Stat {
+    /// `writepages` calls for background writeback (WB_SYNC_NONE).
+    WritepagesSyncNone,
+    /// `writepages` calls for data integrity (WB_SYNC_ALL).
+    WritepagesSyncAll,
+    /// Walks of the TOWRITE tag (after `tag_pages_for_writeback`).
+    TaggedWalks,
+    /// `writepage` calls (reclaim, migration).
+    WritepageCalls,
+    /// Folios put under writeback.
+    FoliosWritten,
+    /// Write bios submitted.
+    BiosWritten,
+    /// Bytes in them.
+    BytesWritten,
+    /// Folios skipped: truncated since they were found.
+    SkippedTruncated,
+    /// Folios skipped: no longer dirty.
+    SkippedNotDirty,
+    /// Folios skipped by WB_SYNC_NONE: already under writeback.
+    SkippedWriteback,
+    /// Waits by WB_SYNC_ALL for a folio already under writeback.
+    WaitedWriteback,
+    /// Folios skipped: wholly past the end of the file.
+    SkippedBeyondEof,
+    /// Folios redirtied and handed back (AOP_WRITEPAGE_ACTIVATE).
+    Activated,
+    /// Read bios submitted.
+    BiosRead,
+    /// Bytes in them.
+    BytesRead,
+    /// `fsync` calls on regular files.
+    Fsyncs,
+}
+
+/// The debugfs names of the [`Stat`] counters, in order.
+const STAT_NAMES: [&CStr; 16] = [
+    c_str!("writepages_sync_none"),
+    c_str!("writepages_sync_all"),
+    c_str!("tagged_walks"),
+    c_str!("writepage_calls"),
+    c_str!("folios_written"),
+    c_str!("bios_written"),
+    c_str!("bytes_written"),
+    c_str!("skipped_truncated"),
+    c_str!("skipped_not_dirty"),
+    c_str!("skipped_writeback"),
+    c_str!("waited_writeback"),
+    c_str!("skipped_beyond_eof"),
+    c_str!("activated"),
+    c_str!("bios_read"),
+    c_str!("bytes_read"),
+    c_str!("fsyncs"),
+];
+
+/// Per-mount counters.
+pub(crate) struct Stats(Counters);
+
+impl Stats {
+    /// Adds `n` to counter `s`.
+    pub(crate) fn add(&self, s: Stat, n: u64) {
+        self.0.add(s as usize, n);
+    }
+}
 
 /// The state of one mounted rsfs filesystem.
 #[pin_data]
@@ -27,6 +94,8 @@ pub(crate) struct Info {
     pub(crate) alloc: Mutex<AllocState>,
     /// Source of inode generation numbers.
     pub(crate) generation: AtomicU32,
+    /// Counters, for tests and benchmarks.
+    pub(crate) stats: Stats,
 }
 
 impl Info {
@@ -89,6 +158,7 @@ pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> 
     sb.set_magic(format::MAGIC.into());
     sb.set_max_bytes(format::MAX_FILE_SIZE as i64);
     let read_only = sb.is_read_only();
+    let stats = Stats(Counters::new(sb, &STAT_NAMES)?);
     let info = KBox::pin_init(
         try_pin_init!(Info {
             geo,
@@ -96,6 +166,7 @@ pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> 
             read_only,
             alloc <- new_mutex!(AllocState::new(free_blocks, free_inodes), "rsfs:alloc"),
             generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
+            stats,
         }),
         GFP_KERNEL,
     )?;

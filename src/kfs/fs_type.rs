@@ -9,7 +9,7 @@
 use core::{
     marker::PhantomData,
     ptr::NonNull,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
 use kernel::{
     error::{from_result, to_result},
@@ -18,9 +18,13 @@ use kernel::{
 };
 
 use super::{
+    aops::WritePage,
     dir::{Created, DirEmitter, Owner, RenameFlags},
+    folio::LockedFolio,
     inode::{FileType, InodeBox},
-    super_block, sys, Inode, SuperBlock,
+    super_block, sys,
+    writeback::{AddressSpace, Readahead, WritebackControl},
+    Inode, SuperBlock,
 };
 
 /// A block-device filesystem.
@@ -132,6 +136,55 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
+    /// Reads a folio of a regular file, and unlocks it when done (now for a
+    /// hole, or in the bio's completion).
+    fn read_folio(inode: &Inode<Self>, folio: LockedFolio) -> Result;
+
+    /// Reads the folios of a readahead request.
+    fn readahead(inode: &Inode<Self>, ra: &mut Readahead<'_>);
+
+    /// Prepares the folio that will receive `len` bytes at `pos` of a
+    /// regular file: gives it disk space, and reads or zeroes what the
+    /// write will not cover. Returns it locked.
+    fn write_begin(inode: &Inode<Self>, pos: u64, len: usize) -> Result<LockedFolio>;
+
+    /// Finishes a write of `copied` of `len` bytes at `pos` into `folio`;
+    /// returns how many bytes count as written.
+    fn write_end(
+        inode: &Inode<Self>,
+        pos: u64,
+        len: usize,
+        copied: usize,
+        folio: LockedFolio,
+    ) -> usize;
+
+    /// Writes one locked folio of `inode` whose dirty bit was cleared for
+    /// I/O (memory reclaim's `pageout`). The caller holds no reference to
+    /// the inode: it stays alive only while the folio is locked or under
+    /// writeback not yet submitted, so nothing may touch the inode (or its
+    /// superblock) once the last bio is sent.
+    fn writepage(
+        inode: &Inode<Self>,
+        folio: LockedFolio,
+        wbc: &mut WritebackControl<'_>,
+    ) -> Result<WritePage>;
+
+    /// Writes the dirty folios of a file that `wbc` asks for.
+    fn writepages(mapping: &AddressSpace<Self>, wbc: &mut WritebackControl<'_>) -> Result;
+
+    /// A shared mapping is about to dirty `folio` (locked, within the
+    /// file): give it disk space now.
+    fn page_mkwrite(inode: &Inode<Self>, folio: &LockedFolio) -> Result;
+
+    /// `fsync(2)` (`datasync`: `fdatasync(2)`) of bytes `start..=end`.
+    fn fsync(
+        file: &super::aops::File,
+        inode: &Inode<Self>,
+        start: i64,
+        end: i64,
+        datasync: bool,
+    ) -> Result;
+
     /// The target of symlink `inode`, NUL-terminated, living as long as the
     /// inode's data.
     fn get_link(_inode: &Inode<Self>) -> Result<&[u8]> {
@@ -149,9 +202,11 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
 ///
 /// `in_use` is true while a [`Registration`] owns `fs_type`; only that
 /// registration reads or writes `fs_type` while it is set.
+#[repr(C)]
 pub(crate) struct FsTypeStorage {
     fs_type: Opaque<sys::file_system_type>,
     in_use: AtomicBool,
+    debugfs: AtomicPtr<sys::dentry>,
 }
 
 // SAFETY: the only access to `fs_type` goes through the one `Registration`
@@ -165,7 +220,17 @@ impl FsTypeStorage {
         Self {
             fs_type: Opaque::uninit(),
             in_use: AtomicBool::new(false),
+            debugfs: AtomicPtr::new(core::ptr::null_mut()),
         }
+    }
+
+    /// The debugfs directory of the filesystem type of `sb`.
+    pub(super) fn debugfs_root_of<T: FileSystem, S>(sb: &SuperBlock<T, S>) -> *mut sys::dentry {
+        // SAFETY: every superblock of a filesystem registered through a
+        // `Registration` has `s_type` pointing at the `fs_type` field, the
+        // first field of a `repr(C)` `FsTypeStorage`, which is static.
+        let storage = unsafe { &*(*sb.as_raw()).s_type.cast::<FsTypeStorage>() };
+        storage.debugfs.load(Ordering::Acquire)
     }
 }
 
@@ -208,6 +273,10 @@ impl Registration {
             storage.in_use.store(false, Ordering::Release);
             return Err(e);
         }
+        // SAFETY: the name is a static string; a failure gives an error
+        // pointer, which debugfs accepts as a parent (and ignores).
+        let dir = unsafe { sys::debugfs_create_dir(T::NAME.as_char_ptr(), core::ptr::null_mut()) };
+        storage.debugfs.store(dir, Ordering::Release);
         // INVARIANT: registered above, and `in_use` is set.
         Ok(Self { storage })
     }
@@ -219,6 +288,12 @@ impl Drop for Registration {
         // holds a reference on the module for every mounted superblock, so
         // no superblock of this type exists once the module is unloading.
         unsafe { sys::unregister_filesystem(self.storage.fs_type.get()) };
+        let dir = self
+            .storage
+            .debugfs
+            .swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: no superblock is left, so nothing is below the directory.
+        unsafe { sys::debugfs_remove(dir) };
         self.storage.in_use.store(false, Ordering::Release);
     }
 }
@@ -321,13 +396,6 @@ impl<T: FileSystem> Tables<T> {
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
-    const FILE_FILE_OPS: sys::file_operations = sys::file_operations {
-        llseek: Some(sys::generic_file_llseek),
-        fsync: Some(Self::fsync),
-        // SAFETY: as above.
-        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-    };
-
     /// Points a new inode at the tables for its file type.
     ///
     /// # Safety
@@ -337,7 +405,7 @@ impl<T: FileSystem> Tables<T> {
         let (iops, fops): (&'static sys::inode_operations, *const sys::file_operations) =
             match ftype {
                 FileType::Directory => (&Self::DIR_INODE_OPS, &Self::DIR_FILE_OPS),
-                FileType::Regular => (&Self::FILE_INODE_OPS, &Self::FILE_FILE_OPS),
+                FileType::Regular => (&Self::FILE_INODE_OPS, &Self::REG_FILE_OPS),
                 FileType::Symlink => (&Self::SYMLINK_INODE_OPS, core::ptr::null()),
             };
         // SAFETY: the inode is new and locked per the safety requirement;
@@ -345,6 +413,9 @@ impl<T: FileSystem> Tables<T> {
         unsafe {
             (*inode).i_op = iops;
             (*inode).__bindgen_anon_3.i_fop = fops;
+            if ftype == FileType::Regular {
+                sys::rsfs_set_aops(inode, &Self::AOPS);
+            }
         }
     }
 

@@ -228,6 +228,20 @@ impl<T: FileSystem> Inode<T> {
         unsafe { SuperBlock::from_raw((*self.as_raw()).i_sb) }
     }
 
+    /// The file's page cache.
+    pub(crate) fn mapping(&self) -> &super::AddressSpace<T> {
+        // SAFETY: `i_mapping` is set for the inode's life and is its own
+        // `i_data` for rsfs inodes.
+        unsafe { super::AddressSpace::from_raw(sys::rsfs_inode_mapping(self.as_raw())) }
+    }
+
+    /// Writes the inode to disk now if it is dirty, and waits if `wait`
+    /// (`sync_inode_metadata`).
+    pub(crate) fn write_now(&self, wait: bool) -> Result {
+        // SAFETY: the inode is valid.
+        kernel::error::to_result(unsafe { sys::sync_inode_metadata(self.as_raw(), wait as i32) })
+    }
+
     /// The file type and permission bits.
     pub(crate) fn mode(&self) -> u16 {
         // SAFETY: the inode is valid; `i_mode` is read as `stat` does.

@@ -14,23 +14,40 @@
 //!   filesystem's own data beside it, and `NewInode`, one being set up.
 //! - [`dir`]: what the namespace callbacks pass: [`Owner`], [`Created`],
 //!   [`RenameFlags`], [`DirEmitter`].
+//! - [`folio`]: [`LockedFolio`], a locked folio of a file's page cache.
+//! - [`bio`]: [`BioBuilder`], block I/O of consecutive blocks.
+//! - [`writeback`]: [`WritebackControl`], [`AddressSpace`], [`FolioBatch`].
+//! - [`aops`]: the data path's C tables and their trampolines.
+//! - [`debugfs`]: [`Counters`], per-mount statistics.
 //! - [`buffer`]: [`BufferHead`], a metadata block read through the block
 //!   device's page cache.
 
 use kernel::error::Error;
 
+pub(crate) mod aops;
+pub(crate) mod bio;
 pub(crate) mod buffer;
+pub(crate) mod debugfs;
 pub(crate) mod dir;
+pub(crate) mod folio;
 pub(crate) mod fs_type;
 pub(crate) mod inode;
 pub(crate) mod super_block;
 mod sys;
+pub(crate) mod writeback;
 
+pub(crate) use aops::{File, WritePage};
+pub(crate) use bio::BioBuilder;
 pub(crate) use buffer::BufferHead;
+pub(crate) use debugfs::Counters;
 pub(crate) use dir::{Created, DirEmitter, Owner, RenameFlags};
+pub(crate) use folio::LockedFolio;
 pub(crate) use fs_type::{FileSystem, FsTypeStorage, Registration};
 pub(crate) use inode::{Attrs, FileType, Inode, InodeParams, Lookup, Timestamp};
 pub(crate) use super_block::{New, StatFs, SuperBlock};
+pub(crate) use writeback::{
+    cond_resched, with_plug, AddressSpace, FolioBatch, Readahead, Tag, WritebackControl,
+};
 
 /// Standard CRC-32C of `data` (initial value and final XOR all ones), the
 /// checksum the on-disk format uses. The kernel's `crc32c()` leaves both

@@ -85,6 +85,27 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
         unsafe { (*self.as_raw()).s_magic as u64 }
     }
 
+    /// `log2` of the block size.
+    pub(crate) fn block_shift(&self) -> u32 {
+        // SAFETY: the superblock is valid; the block size is set before any
+        // I/O.
+        unsafe { u32::from((*self.as_raw()).s_blocksize_bits) }
+    }
+
+    /// Flushes the device's volatile write cache (`blkdev_issue_flush`).
+    pub(crate) fn flush_device(&self) -> Result {
+        // SAFETY: the block device is open by the type invariant.
+        kernel::error::to_result(unsafe { sys::blkdev_issue_flush((*self.as_raw()).s_bdev) })
+    }
+
+    /// Drops any cached buffers of the block device for blocks that are
+    /// about to hold file data, so that a stale metadata buffer of a freed
+    /// block can never be written over the data later.
+    pub(crate) fn forget_block_buffers(&self, block: u64, len: u64) {
+        // SAFETY: the block device is open by the type invariant.
+        unsafe { sys::clean_bdev_aliases((*self.as_raw()).s_bdev, block, len) };
+    }
+
     /// The size of the block device in bytes.
     pub(crate) fn device_bytes(&self) -> u64 {
         // SAFETY: the block device is open by the type invariant.

@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The data path's C tables: `address_space_operations`, the regular-file
+//! `file_operations` and the `vm_operations_struct` of mapped files, and
+//! their trampolines into [`FileSystem`].
+//!
+//! A buffered `write(2)` travels: `write_iter` (below) → the VFS's
+//! `generic_perform_write` → [`FileSystem::write_begin`] → copy from the
+//! user → [`FileSystem::write_end`] (the folio is dirty) → later
+//! [`FileSystem::writepages`] (or `writepage` from reclaim) → a bio →
+//! its `end_io` (see [`super::bio`]).
+
+use kernel::{error::from_result, prelude::*};
+
+use super::{
+    folio::LockedFolio,
+    fs_type::Tables,
+    sys,
+    writeback::{AddressSpace, Readahead, WritebackControl},
+    FileSystem, Inode,
+};
+
+/// An open file (`struct file`), borrowed for one call.
+///
+/// # Invariants
+///
+/// The wrapped file is valid for the lifetime of `&File`.
+#[repr(transparent)]
+pub(crate) struct File(kernel::types::Opaque<sys::file>);
+
+impl File {
+    /// Writes and waits for the file's dirty page cache in bytes
+    /// `start..=end`, and reports a writeback error that this open file
+    /// has not seen yet (errseq: once per open file description).
+    pub(crate) fn write_and_wait_range(&self, start: i64, end: i64) -> Result {
+        // SAFETY: the file is valid (type invariant).
+        kernel::error::to_result(unsafe {
+            sys::file_write_and_wait_range(self.0.get(), start, end)
+        })
+    }
+}
+
+/// What [`FileSystem::writepage`] did with the folio.
+pub(crate) enum WritePage {
+    /// It was written or skipped; the folio's lock was given up.
+    Done,
+    /// It cannot be written now: it was redirtied and is handed back
+    /// locked (`AOP_WRITEPAGE_ACTIVATE`), so reclaim puts it back on the
+    /// active list instead of waiting for it.
+    Activate(LockedFolio),
+}
+
+impl<T: FileSystem> Tables<T> {
+    pub(super) const AOPS: sys::address_space_operations = sys::address_space_operations {
+        read_folio: Some(Self::read_folio),
+        readahead: Some(Self::readahead),
+        write_begin: Some(Self::write_begin),
+        write_end: Some(Self::write_end),
+        writepage: Some(Self::writepage),
+        writepages: Some(Self::writepages),
+        dirty_folio: Some(sys::filemap_dirty_folio),
+        invalidate_folio: Some(Self::invalidate_folio),
+        release_folio: Some(Self::release_folio),
+        // Moves the folio's private field (its cached block) to the new
+        // folio along with the contents.
+        migrate_folio: Some(sys::filemap_migrate_folio),
+        // SAFETY: all-zero is a valid `address_space_operations`: every
+        // field is an optional function pointer.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    pub(super) const REG_FILE_OPS: sys::file_operations = sys::file_operations {
+        llseek: Some(sys::generic_file_llseek),
+        read_iter: Some(sys::generic_file_read_iter),
+        write_iter: Some(Self::write_iter),
+        mmap: Some(Self::mmap),
+        splice_read: Some(sys::filemap_splice_read),
+        fsync: Some(Self::file_fsync),
+        // SAFETY: all-zero is a valid `file_operations`.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const VM_OPS: sys::vm_operations_struct = sys::vm_operations_struct {
+        fault: Some(sys::filemap_fault),
+        map_pages: Some(sys::filemap_map_pages),
+        page_mkwrite: Some(Self::page_mkwrite),
+        // SAFETY: all-zero is a valid `vm_operations_struct`.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// `read_folio`: the VFS holds the folio locked; rsfs reads it and a
+    /// bio completion (or rsfs itself, for a hole) unlocks it.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a locked folio of one of our files.
+    unsafe extern "C" fn read_folio(
+        _file: *mut sys::file,
+        folio: *mut sys::folio,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: the folio is locked and belongs to one of our inodes.
+        let (inode, folio) = unsafe { (folio_inode::<T>(folio), LockedFolio::from_locked(folio)) };
+        from_result(|| {
+            T::read_folio(inode, folio)?;
+            Ok(0)
+        })
+    }
+
+    /// `readahead`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid readahead control of one of our files.
+    unsafe extern "C" fn readahead(rac: *mut sys::readahead_control) {
+        // SAFETY: per the safety requirement.
+        let (mapping, mut ra) = unsafe {
+            (
+                AddressSpace::<T>::from_raw(sys::rsfs_readahead_mapping(rac)),
+                Readahead::from_raw(rac),
+            )
+        };
+        T::readahead(mapping.host(), &mut ra);
+    }
+
+    /// `write_begin`: returns a locked folio for `len` bytes at `pos`.
+    ///
+    /// # Safety
+    ///
+    /// Called by `generic_perform_write` with the inode locked.
+    unsafe extern "C" fn write_begin(
+        _file: *mut sys::file,
+        mapping: *mut sys::address_space,
+        pos: sys::loff_t,
+        len: kernel::ffi::c_uint,
+        foliop: *mut *mut sys::folio,
+        _fsdata: *mut *mut kernel::ffi::c_void,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: per the safety requirement.
+        let mapping = unsafe { AddressSpace::<T>::from_raw(mapping) };
+        from_result(|| {
+            let folio = T::write_begin(mapping.host(), pos as u64, len as usize)?;
+            // SAFETY: the VFS takes the lock and the reference, and gives
+            // them back to `write_end`.
+            unsafe { *foliop = folio.into_raw() };
+            Ok(0)
+        })
+    }
+
+    /// `write_end`: `copied` of `len` bytes are in the folio.
+    ///
+    /// # Safety
+    ///
+    /// Called by `generic_perform_write` with the folio `write_begin` gave.
+    unsafe extern "C" fn write_end(
+        _file: *mut sys::file,
+        mapping: *mut sys::address_space,
+        pos: sys::loff_t,
+        len: kernel::ffi::c_uint,
+        copied: kernel::ffi::c_uint,
+        folio: *mut sys::folio,
+        _fsdata: *mut kernel::ffi::c_void,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: the folio comes locked and referenced from `write_begin`.
+        let (mapping, folio) = unsafe {
+            (
+                AddressSpace::<T>::from_raw(mapping),
+                LockedFolio::from_raw(core::ptr::NonNull::new_unchecked(folio)),
+            )
+        };
+        T::write_end(
+            mapping.host(),
+            pos as u64,
+            len as usize,
+            copied as usize,
+            folio,
+        ) as _
+    }
+
+    /// `writepage`: one folio, from reclaim (or migration).
+    ///
+    /// # Safety
+    ///
+    /// Called with a locked page of one of our files and a valid `wbc`.
+    unsafe extern "C" fn writepage(
+        page: *mut sys::page,
+        wbc: *mut sys::writeback_control,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: per the safety requirement. The inode lives while its
+        // folio is locked (see `FileSystem::writepage`).
+        let (inode, folio, mut wbc) = unsafe {
+            let f = sys::rsfs_folio_from_page(page);
+            (
+                folio_inode::<T>(f),
+                LockedFolio::from_locked(f),
+                WritebackControl::from_raw(wbc),
+            )
+        };
+        match T::writepage(inode, folio, &mut wbc) {
+            Ok(WritePage::Done) => 0,
+            Ok(WritePage::Activate(folio)) => {
+                // The folio stays locked for the caller; drop only our
+                // reference.
+                let f = folio.into_raw();
+                // SAFETY: `into_raw` gave us one reference to drop.
+                unsafe { sys::rsfs_folio_put(f) };
+                sys::RSFS_AOP_WRITEPAGE_ACTIVATE
+            }
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// `writepages`.
+    ///
+    /// # Safety
+    ///
+    /// Called by `do_writepages` with a mapping of one of our files.
+    unsafe extern "C" fn writepages(
+        mapping: *mut sys::address_space,
+        wbc: *mut sys::writeback_control,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: per the safety requirement.
+        let (mapping, mut wbc) = unsafe {
+            (
+                AddressSpace::<T>::from_raw(mapping),
+                WritebackControl::from_raw(wbc),
+            )
+        };
+        from_result(|| {
+            T::writepages(mapping, &mut wbc)?;
+            Ok(0)
+        })
+    }
+
+    /// `invalidate_folio`: when the whole folio goes (truncate, hole
+    /// punch), the cached disk block goes with it.
+    ///
+    /// # Safety
+    ///
+    /// Called with a locked folio of one of our files.
+    unsafe extern "C" fn invalidate_folio(folio: *mut sys::folio, offset: usize, len: usize) {
+        // SAFETY: the folio is locked per the safety requirement.
+        unsafe {
+            if offset == 0 && len >= sys::rsfs_folio_size(folio) {
+                sys::rsfs_folio_clear_block(folio);
+            }
+        }
+    }
+
+    /// `release_folio`: the folio is clean and about to be freed; the cached
+    /// block is only a cache, so it can always go.
+    ///
+    /// # Safety
+    ///
+    /// Called with a locked folio of one of our files.
+    unsafe extern "C" fn release_folio(folio: *mut sys::folio, _gfp: sys::gfp_t) -> bool {
+        // SAFETY: the folio is locked per the safety requirement.
+        unsafe { sys::rsfs_folio_clear_block(folio) };
+        true
+    }
+
+    /// `write_iter`: the buffered (and direct) write. The VFS's
+    /// `__generic_file_write_iter` does the work under the inode lock; as
+    /// its comment says, it does not sync O_SYNC/O_DSYNC writes, so this
+    /// calls `generic_write_sync` after dropping the lock.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid kiocb and iterator.
+    unsafe extern "C" fn write_iter(iocb: *mut sys::kiocb, from: *mut sys::iov_iter) -> isize {
+        // SAFETY: per the safety requirement; the inode lock is taken and
+        // released around the write, as `generic_file_write_iter` does.
+        unsafe {
+            let inode = sys::rsfs_kiocb_inode(iocb);
+            sys::rsfs_inode_lock(inode);
+            let mut ret = sys::generic_write_checks(iocb, from);
+            if ret > 0 {
+                ret = sys::__generic_file_write_iter(iocb, from);
+            }
+            sys::rsfs_inode_unlock(inode);
+            if ret > 0 {
+                ret = sys::rsfs_generic_write_sync(iocb, ret);
+            }
+            ret
+        }
+    }
+
+    /// `mmap`: the page cache's fault handlers, with rsfs's `page_mkwrite`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid file and VMA.
+    unsafe extern "C" fn mmap(
+        file: *mut sys::file,
+        vma: *mut sys::vm_area_struct,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: per the safety requirement; `VM_OPS` is a promoted
+        // constant.
+        unsafe { sys::rsfs_file_mmap_set_ops(file, vma, &Self::VM_OPS) };
+        0
+    }
+
+    /// `fsync` of a regular file.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with an open file of ours.
+    unsafe extern "C" fn file_fsync(
+        file: *mut sys::file,
+        start: sys::loff_t,
+        end: sys::loff_t,
+        datasync: kernel::ffi::c_int,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: per the safety requirement.
+        let (f, inode) = unsafe {
+            (
+                &*file.cast::<File>(),
+                Inode::<T>::from_raw(sys::rsfs_file_inode(file)),
+            )
+        };
+        from_result(|| {
+            T::fsync(f, inode, start, end, datasync != 0)?;
+            Ok(0)
+        })
+    }
+
+    /// `page_mkwrite`: a shared mapping is about to write to a folio. rsfs
+    /// gives it disk space now, so that the store cannot fail later, then
+    /// the folio is dirtied and waited on until it is stable.
+    ///
+    /// # Safety
+    ///
+    /// Called by the fault handler with a valid `vmf` of a file of ours.
+    unsafe extern "C" fn page_mkwrite(vmf: *mut sys::vm_fault) -> sys::vm_fault_t {
+        // SAFETY: per the safety requirement.
+        unsafe {
+            let file = sys::rsfs_vmf_file(vmf);
+            let inode = Inode::<T>::from_raw(sys::rsfs_file_inode(file));
+            let sb = (*inode.as_raw()).i_sb;
+            sys::rsfs_sb_start_pagefault(sb);
+            sys::file_update_time(file);
+            let f = sys::rsfs_vmf_folio(vmf);
+            sys::rsfs_folio_lock(f);
+            let folio = LockedFolio::from_locked(f);
+            let mapping = sys::rsfs_inode_mapping(inode.as_raw());
+            let pos = folio.index() << sys::RSFS_PAGE_SHIFT;
+            let ret = if sys::rsfs_folio_mapping(f) != mapping || pos >= inode.size() {
+                // Truncated under us: let the fault retry.
+                sys::RSFS_VM_FAULT_NOPAGE
+            } else {
+                match T::page_mkwrite(inode, &folio) {
+                    Ok(()) => {
+                        folio.mark_dirty();
+                        folio.wait_stable();
+                        // Return with the folio locked, as VM_FAULT_LOCKED
+                        // says; drop only our reference.
+                        let f = folio.into_raw();
+                        sys::rsfs_folio_put(f);
+                        sys::rsfs_sb_end_pagefault(sb);
+                        return sys::RSFS_VM_FAULT_LOCKED;
+                    }
+                    Err(e) => sys::rsfs_vmf_fs_error(e.to_errno()),
+                }
+            };
+            drop(folio);
+            sys::rsfs_sb_end_pagefault(sb);
+            ret
+        }
+    }
+}
+
+/// The inode of a folio's mapping.
+///
+/// # Safety
+///
+/// `folio` must be locked and belong to a file of filesystem `T`.
+unsafe fn folio_inode<'a, T: FileSystem>(folio: *mut sys::folio) -> &'a Inode<T> {
+    // SAFETY: a locked folio's mapping is stable, and its host is ours.
+    unsafe { AddressSpace::<T>::from_raw(sys::rsfs_folio_mapping(folio)).host() }
+}

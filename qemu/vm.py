@@ -59,6 +59,11 @@ def qemu_base(args, accel):
         # cache=none: guest flushes reach the host disk, so a crash test's
         # "durable" means durable.
         cmd += ["-drive", f"file={disk},if=virtio,format=raw,cache=none,aio=threads,index={i}"]
+    if args.slow_disk:
+        # Writes limited to 1 MiB/s: folios stay under writeback long
+        # enough for the tests to catch them there.
+        cmd += ["-drive", f"file={args.slow_disk},if=virtio,format=raw,cache=none,aio=threads,"
+                f"index={len(args.disk)},throttling.bps-write=1048576"]
     return cmd
 
 
@@ -112,6 +117,7 @@ def main():
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--initrd", required=True)
     ap.add_argument("--disk", action="append", default=[])
+    ap.add_argument("--slow-disk", default=None, help="one more disk, with throttled writes")
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--interactive", action="store_true")

@@ -152,12 +152,14 @@ check)
 	build_tests
 	mkdir -p "$BUILD/disks" "$BUILD/logs"
 	fresh_disk "$BUILD/disks/vda.img"
-	fresh_disk "$BUILD/disks/vdb.img"
+	fresh_disk "$BUILD/disks/vdb.img" 2G
+	fresh_disk "$BUILD/disks/vdc.img" 64M
 	"$RSFS_ROOT/qemu/mkinitramfs.sh" "$BUILD/initramfs-check.cpio" check
 	echo "== KTAP suite in the VM ($KERNEL kernel; console log: $BUILD/logs/check.log)"
 	status=0
 	vm "$kd" --initrd "$BUILD/initramfs-check.cpio" --disk "$BUILD/disks/vda.img" \
-		--disk "$BUILD/disks/vdb.img" --timeout "${TIMEOUT:-1800}" --ktap --log "$BUILD/logs/check.log" |
+		--disk "$BUILD/disks/vdb.img" --slow-disk "$BUILD/disks/vdc.img" \
+		--timeout "${TIMEOUT:-1800}" --ktap --log "$BUILD/logs/check.log" |
 		tee "$BUILD/logs/ktap.out" || status=1
 	echo "== power-cut tests (console log: $BUILD/logs/crash.log)"
 	python3 "$RSFS_ROOT/tests/crash.py" --kernel "$kd/arch/x86/boot/bzImage" --root "$RSFS_ROOT" |

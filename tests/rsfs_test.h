@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,13 +105,18 @@ static inline int scribble(const char *dev, size_t bytes, bool random)
  * Unmounts and mounts DISK0 at MNT again, dropping every cache of it; the
  * working directory is MNT before and after.
  */
-static inline int remount(void)
+static inline int remount_dev(const char *dev)
 {
 	if (chdir("/") || umount(MNT))
 		return -errno;
-	if (mount_rsfs(DISK0, NULL))
+	if (mount(dev, MNT, "rsfs", 0, NULL))
 		return -errno;
 	return chdir(MNT) ? -errno : 0;
+}
+
+static inline int remount(void)
+{
+	return remount_dev(DISK0);
 }
 
 /*

@@ -81,9 +81,9 @@ impl<'a, T: FileSystem> BioBuilder<'a, T> {
         if let Some(bio) = self.bio {
             // SAFETY: `bio` is ours and unsubmitted (type invariant), and
             // the folio is locked or under writeback for it.
-            if block == self.next
-                && unsafe { sys::bio_add_folio(bio.as_ptr(), folio.as_raw(), size, 0) }
-            {
+            let fits = block == self.next
+                && unsafe { sys::bio_add_folio(bio.as_ptr(), folio.as_raw(), size, 0) };
+            if fits {
                 self.next = block + 1;
                 return;
             }

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The data path: file data through the page cache, rsfs's write_begin /
+ * write_end, its writepages loop and writepage, and its bios. Data must
+ * read back byte for byte from the page cache, after the cache is dropped
+ * and after a remount; the writeback rules must be visible in the
+ * counters in /sys/kernel/debug/rsfs/<device>/. fsck.rsfs -n runs after
+ * every test.
+ */
+#include "rsfs_test.h"
+
+#include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+
+#define SLOW_DISK "/dev/vdc"
+
+static unsigned char pattern(unsigned long long off, unsigned int seed)
+{
+	unsigned long long x = (off + 1) * 0x9e3779b97f4a7c15ULL + seed * 0x2545f4914f6cdd1dULL;
+
+	return (x >> 29) & 0xff;
+}
+
+static void fill(unsigned char *buf, size_t len, unsigned long long off, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = pattern(off + i, seed);
+}
+
+/* The first offset in `len` bytes at `off` of `fd` that does not match. */
+static long long verify(int fd, unsigned long long off, size_t len, unsigned int seed)
+{
+	static unsigned char buf[1 << 20], want[1 << 20];
+
+	while (len) {
+		size_t n = len < sizeof(buf) ? len : sizeof(buf);
+
+		if (pread(fd, buf, n, off) != (ssize_t)n)
+			return off;
+		fill(want, n, off, seed);
+		for (size_t i = 0; i < n; i++)
+			if (buf[i] != want[i])
+				return off + i;
+		off += n;
+		len -= n;
+	}
+	return -1;
+}
+
+static int drop_caches(void)
+{
+	sync();
+	return run("echo 3 > /proc/sys/vm/drop_caches");
+}
+
+/* A counter of the rsfs mounted from `dev`. */
+static unsigned long long counter(const char *dev, const char *name)
+{
+	char path[256];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/rsfs/%s/%s", dev + 5, name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Write requests and sectors written, from /sys/block/<dev>/stat. */
+static void disk_writes(const char *dev, unsigned long long *reqs, unsigned long long *sectors)
+{
+	char path[128];
+	unsigned long long v[8] = { 0 };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/stat", dev + 5);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+			   &v[5], &v[6]) != 7)
+			v[4] = v[6] = 0;
+		fclose(f);
+	}
+	*reqs = v[4];
+	*sectors = v[6];
+}
+
+static unsigned long long meminfo_kb(const char *key)
+{
+	char line[256];
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			sscanf(line + strlen(key), " %llu", &v);
+	fclose(f);
+	return v;
+}
+
+/* Writes `len` bytes of the pattern at `off`, in pieces of `chunk`. */
+static int write_pattern(int fd, unsigned long long off, size_t len, size_t chunk, unsigned int seed)
+{
+	static unsigned char buf[1 << 20];
+
+	while (len) {
+		size_t n = len < chunk ? len : chunk;
+
+		if (n > sizeof(buf))
+			n = sizeof(buf);
+		fill(buf, n, off, seed);
+		if (pwrite(fd, buf, n, off) != (ssize_t)n)
+			return -errno;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+FIXTURE(data) {
+	struct kmsg k;
+	const char *dev;
+};
+
+FIXTURE_SETUP(data)
+{
+	rsfs_reset();
+	self->dev = DISK0;
+	ASSERT_EQ(0, kmsg_open(&self->k));
+	ASSERT_EQ(0, rsfs_load());
+	ASSERT_EQ(0, mkfs(DISK0));
+	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
+	ASSERT_EQ(0, chdir(MNT));
+}
+
+FIXTURE_TEARDOWN(data)
+{
+	EXPECT_EQ(0, chdir("/"));
+	EXPECT_EQ(0, umount(MNT));
+	EXPECT_EQ(0, fsck(self->dev));
+	EXPECT_EQ(0, rsfs_unload());
+	EXPECT_FALSE(kmsg_splat(&self->k));
+}
+
+/* Moves the fixture to another (freshly made) disk. */
+static int use_disk(const char *dev)
+{
+	if (chdir("/") || umount(MNT) || mkfs(dev) || mount(dev, MNT, "rsfs", 0, NULL) || chdir(MNT))
+		return -1;
+	return 0;
+}
+
+TEST_F(data, write_pwrite_writev_read_back)
+{
+	static unsigned char buf[300000];
+	struct iovec iov[3];
+	int fd;
+
+	fd = open("f", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	/* Sequential writes of odd sizes. */
+	ASSERT_EQ(0, write_pattern(fd, 0, 1000000, 99991, 1));
+	/* pwrite at unaligned offsets, inside and past the end. */
+	ASSERT_EQ(0, write_pattern(fd, 4095, 2, 2, 1));
+	ASSERT_EQ(0, write_pattern(fd, 123457, 70000, 70000, 1));
+	ASSERT_EQ(0, write_pattern(fd, 1000000, 48576, 7, 1));
+	/* writev of three pieces. */
+	fill(buf, sizeof(buf), 1048576, 1);
+	iov[0] = (struct iovec){ buf, 5 };
+	iov[1] = (struct iovec){ buf + 5, 100000 };
+	iov[2] = (struct iovec){ buf + 100005, sizeof(buf) - 100005 };
+	ASSERT_EQ((ssize_t)sizeof(buf), pwritev(fd, iov, 3, 1048576));
+	const size_t size = 1048576 + sizeof(buf);
+
+	EXPECT_EQ(-1, verify(fd, 0, size, 1));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, drop_caches());
+	fd = open("f", O_RDONLY);
+	EXPECT_EQ(-1, verify(fd, 0, size, 1));
+	close(fd);
+	ASSERT_EQ(0, remount());
+	fd = open("f", O_RDONLY);
+	EXPECT_EQ(-1, verify(fd, 0, size, 1));
+	EXPECT_EQ((off_t)size, lseek(fd, 0, SEEK_END));
+	close(fd);
+}
+
+TEST_F(data, mmap_stores_reach_the_disk)
+{
+	const size_t size = 3 * 1048576 + 1234;
+	unsigned char *p;
+	int fd;
+
+	fd = open("m", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, size));
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill(p, size, 0, 7);
+	ASSERT_EQ(0, msync(p, size, MS_SYNC));
+	ASSERT_EQ(0, munmap(p, size));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, remount());
+	fd = open("m", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, verify(fd, 0, size, 7));
+	/* And mmap reads see what write(2) wrote. */
+	p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(pattern(size - 1, 7), p[size - 1]);
+	EXPECT_EQ(pattern(2000000, 7), p[2000000]);
+	munmap(p, size);
+	close(fd);
+}
+
+TEST_F(data, sparse_files_and_holes)
+{
+	static unsigned char zero[65536], buf[65536];
+	struct stat st;
+	int fd;
+
+	fd = open("s", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, write_pattern(fd, 0, 4096, 4096, 3));
+	ASSERT_EQ(0, write_pattern(fd, 100 << 20, 5000, 5000, 3));
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ((100 << 20) + 5000, st.st_size);
+	EXPECT_EQ(3 * 8, st.st_blocks); /* three 4 KiB blocks */
+	close(fd);
+	ASSERT_EQ(0, remount());
+	fd = open("s", O_RDONLY);
+	ASSERT_EQ((ssize_t)sizeof(buf), pread(fd, buf, sizeof(buf), 50 << 20));
+	EXPECT_EQ(0, memcmp(buf, zero, sizeof(buf)));
+	EXPECT_EQ(-1, verify(fd, 0, 4096, 3));
+	EXPECT_EQ(-1, verify(fd, 100 << 20, 5000, 3));
+	close(fd);
+}
+
+/* Truncate down into a block, then up: the bytes in between read as zero. */
+TEST_F(data, truncate_exposes_no_stale_data)
+{
+	static unsigned char zero[16384], buf[16384];
+	struct stat st;
+	int fd;
+
+	fd = open("t", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, write_pattern(fd, 0, 5 * 4096, 4096, 4));
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, ftruncate(fd, 5000));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(2 * 8, st.st_blocks);
+	ASSERT_EQ(0, ftruncate(fd, 16384));
+	ASSERT_EQ(16384, pread(fd, buf, 16384, 0));
+	EXPECT_EQ(-1, verify(fd, 0, 5000, 4));
+	EXPECT_EQ(0, memcmp(buf + 5000, zero, 16384 - 5000));
+	close(fd);
+	ASSERT_EQ(0, remount());
+	fd = open("t", O_RDONLY);
+	ASSERT_EQ(16384, pread(fd, buf, 16384, 0));
+	EXPECT_EQ(0, memcmp(buf + 5000, zero, 16384 - 5000));
+	EXPECT_EQ(-1, verify(fd, 0, 5000, 4));
+	close(fd);
+}
+
+/* Writeback happens: the counters move, and Dirty drains after sync. */
+TEST_F(data, writeback_counters_and_dirty_drain)
+{
+	unsigned long long folios0 = counter(DISK0, "folios_written");
+	unsigned long long bg0 = counter(DISK0, "writepages_sync_none");
+	unsigned long long all0 = counter(DISK0, "writepages_sync_all");
+	unsigned long long dirty;
+	int fd;
+
+	fd = open("w", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, write_pattern(fd, 0, 32 << 20, 1 << 20, 5));
+	dirty = meminfo_kb("Dirty:");
+	EXPECT_GT(dirty, 8 * 1024) TH_LOG("Dirty: %llu kB right after the write", dirty);
+	sync();
+	dirty = meminfo_kb("Dirty:");
+	EXPECT_LT(dirty, 1024) TH_LOG("Dirty: %llu kB after sync", dirty);
+	EXPECT_GE(counter(DISK0, "folios_written") - folios0, 8192);
+	EXPECT_GT(counter(DISK0, "writepages_sync_none") + counter(DISK0, "writepages_sync_all"),
+		  bg0 + all0);
+	close(fd);
+}
+
+/* A sequential 64 MiB write goes out in large bios and requests. */
+TEST_F(data, sequential_write_uses_large_bios)
+{
+	unsigned long long bios0 = counter(DISK0, "bios_written");
+	unsigned long long bytes0 = counter(DISK0, "bytes_written");
+	unsigned long long r0, s0, r1, s1, bios, bytes;
+	int fd;
+
+	disk_writes(DISK0, &r0, &s0);
+	fd = open("seq", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, write_pattern(fd, 0, 64 << 20, 1 << 20, 6));
+	ASSERT_EQ(0, fsync(fd));
+	disk_writes(DISK0, &r1, &s1);
+	bios = counter(DISK0, "bios_written") - bios0;
+	bytes = counter(DISK0, "bytes_written") - bytes0;
+	ASSERT_GT(bios, 0);
+	EXPECT_GE(bytes, 64ULL << 20);
+	EXPECT_GE(bytes / bios, 256 * 1024) TH_LOG("%llu bios for %llu bytes", bios, bytes);
+	/* The device saw large requests too (metadata writes included). */
+	EXPECT_GE((s1 - s0) * 512 / (r1 - r0), 256 * 1024)
+		TH_LOG("%llu requests, %llu sectors", r1 - r0, s1 - s0);
+	close(fd);
+	ASSERT_EQ(0, drop_caches());
+	fd = open("seq", O_RDONLY);
+	EXPECT_EQ(-1, verify(fd, 0, 64 << 20, 6));
+	close(fd);
+}
+
+/*
+ * A file larger than the guest's memory, with the dirty limits raised so
+ * that dirty pages fill memory and reclaim has to write them itself
+ * (->writepage), besides the flusher.
+ */
+TEST_F_TIMEOUT(data, file_larger_than_memory, 900)
+{
+	unsigned long long total = meminfo_kb("MemTotal:") * 1024;
+	unsigned long long size = total + total / 4;
+	int fd;
+
+	ASSERT_EQ(0, use_disk(DISK1));
+	self->dev = DISK1;
+	ASSERT_EQ(0, run("echo 90 > /proc/sys/vm/dirty_ratio; echo 80 > /proc/sys/vm/dirty_background_ratio"));
+	fd = open("huge", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, write_pattern(fd, 0, size, 1 << 20, 8));
+	EXPECT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, run("echo 20 > /proc/sys/vm/dirty_ratio; echo 10 > /proc/sys/vm/dirty_background_ratio"));
+	TH_LOG("wrote %llu MiB with %llu MiB of memory; writepage calls: %llu, activated: %llu",
+	       size >> 20, total >> 20, counter(DISK1, "writepage_calls"), counter(DISK1, "activated"));
+	ASSERT_EQ(0, drop_caches());
+	EXPECT_EQ(-1, verify(fd, 0, size, 8));
+	close(fd);
+}
+
+/*
+ * The writeback rules of seed 000 on a slow disk (writes throttled to
+ * 1 MiB/s), where folios stay under writeback long enough to catch them:
+ * WB_SYNC_NONE skips a dirty folio already under writeback, WB_SYNC_ALL
+ * waits for it and writes it again, so the newer data is on disk.
+ */
+TEST_F_TIMEOUT(data, sync_all_waits_for_folios_under_writeback, 120)
+{
+	unsigned char newer[4096];
+	int fd;
+
+	ASSERT_EQ(0, use_disk(SLOW_DISK));
+	self->dev = SLOW_DISK;
+	fd = open("slow", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, write_pattern(fd, 0, 2 << 20, 1 << 20, 9));
+	/* Start writeback of all of it (WB_SYNC_NONE): about two seconds. */
+	ASSERT_EQ(0, sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE));
+	/* Dirty the first folio again while it is under writeback. */
+	fill(newer, sizeof(newer), 0, 10);
+	ASSERT_EQ(4096, pwrite(fd, newer, 4096, 0));
+	unsigned long long skipped = counter(SLOW_DISK, "skipped_writeback");
+
+	ASSERT_EQ(0, sync_file_range(fd, 0, 4096, SYNC_FILE_RANGE_WRITE));
+	EXPECT_GT(counter(SLOW_DISK, "skipped_writeback"), skipped);
+
+	unsigned long long waited = counter(SLOW_DISK, "waited_writeback");
+
+	ASSERT_EQ(0, fsync(fd));
+	EXPECT_GT(counter(SLOW_DISK, "waited_writeback"), waited);
+	close(fd);
+	ASSERT_EQ(0, remount_dev(SLOW_DISK));
+	fd = open("slow", O_RDONLY);
+	EXPECT_EQ(-1, verify(fd, 0, 4096, 10));
+	EXPECT_EQ(-1, verify(fd, 4096, (2 << 20) - 4096, 9));
+	close(fd);
+}
+
+/* fsync finishes in bounded time while another process keeps dirtying. */
+TEST_F_TIMEOUT(data, fsync_is_not_livelocked, 300)
+{
+	struct timespec a, b;
+	pid_t child;
+	int fd, i;
+
+	fd = open("busy", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, write_pattern(fd, 0, 8 << 20, 1 << 20, 11));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		for (unsigned int s = 0;; s++)
+			if (write_pattern(fd, 0, 8 << 20, 65536, s))
+				_exit(1);
+	}
+	for (i = 0; i < 3; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		EXPECT_EQ(0, fsync(fd));
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		EXPECT_LT(b.tv_sec - a.tv_sec, 60) TH_LOG("fsync %d took %ld s", i, (long)(b.tv_sec - a.tv_sec));
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	EXPECT_GT(counter(DISK0, "tagged_walks"), 0);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN

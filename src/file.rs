@@ -14,7 +14,7 @@ use kernel::prelude::*;
 use crate::{
     alloc,
     format::BLOCK_SIZE,
-    kfs::{self, BioBuilder, File, Inode, LockedFolio, Readahead},
+    kfs::{self, BioBuilder, BlockMapping, File, Inode, LockedFolio, Readahead},
     map::Run,
     super_::Stat,
     Rsfs,
@@ -217,4 +217,128 @@ pub(crate) fn zero_tail(inode: &Inode<Rsfs>, size: u64) -> Result {
     folio.zero_segments(off, folio.size(), 0, 0);
     folio.mark_dirty();
     Ok(())
+}
+
+/// `lseek(2)` with SEEK_DATA or SEEK_HOLE, from the block map (rsfs gives
+/// blocks to data as soon as it is written, so dirty page cache is never
+/// over a hole).
+pub(crate) fn seek_data_hole(inode: &Inode<Rsfs>, offset: u64, hole: bool) -> Result<u64> {
+    let size = inode.size();
+    if offset >= size {
+        return Err(kfs::enxio());
+    }
+    let bs = BLOCK_SIZE as u64;
+    let map = inode.data().map.lock();
+    let pos = if hole {
+        // The end of the file counts as a hole.
+        (map.next_hole(offset / bs) * bs).max(offset).min(size)
+    } else {
+        match map.next_mapped(offset / bs) {
+            Some(b) => (b * bs).max(offset),
+            None => return Err(kfs::enxio()),
+        }
+    };
+    if pos >= size && !hole {
+        return Err(kfs::enxio());
+    }
+    Ok(pos)
+}
+
+/// `fallocate(2)`: disk space for the holes in `offset..offset + len`,
+/// zeroed on disk so that it reads as zeroes, in runs as long as the
+/// allocator finds them. Grows the file unless `keep_size`.
+pub(crate) fn fallocate(inode: &Inode<Rsfs>, offset: u64, len: u64, keep_size: bool) -> Result {
+    let bs = BLOCK_SIZE as u64;
+    let end = offset.checked_add(len).ok_or(EFBIG)?;
+    if len == 0 {
+        return Err(EINVAL);
+    }
+    if end > crate::format::MAX_FILE_SIZE {
+        return Err(EFBIG);
+    }
+    let sb = inode.super_block();
+    let last = (end - 1) / bs;
+    let mut map = inode.data().map.lock();
+    let mut lblk = offset / bs;
+    let mut result = Ok(());
+    while lblk <= last {
+        let hole_end = map.next_mapped(lblk).unwrap_or(u64::MAX).min(last + 1);
+        if hole_end == lblk {
+            lblk = map.next_hole(lblk);
+            continue;
+        }
+        let goal = lblk
+            .checked_sub(1)
+            .and_then(|p| map.lookup(p as u32))
+            .map_or_else(|| map.goal(), |(b, _)| b + 1);
+        let (start, n) = match alloc::alloc_blocks(sb, goal, hole_end - lblk) {
+            Ok(x) => x,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        let insert = sb.zero_blocks(start, n).and_then(|()| {
+            map.insert(
+                sb,
+                Run {
+                    logical: lblk as u32,
+                    len: n as u32,
+                    start,
+                },
+            )
+        });
+        if let Err(e) = insert {
+            let _ = alloc::free_blocks(sb, start, n);
+            result = Err(e);
+            break;
+        }
+        sb.forget_block_buffers(start, n);
+        lblk += n;
+    }
+    inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
+    drop(map);
+    if result.is_ok() && !keep_size && end > inode.size() {
+        inode.set_size(end);
+    }
+    inode.touch_ctime();
+    inode.mark_dirty();
+    result
+}
+
+/// The block mapping of direct I/O: up to `max` blocks from file block
+/// `lblk`. A write may allocate past the end of the file; a write into a
+/// hole inside the file is not done directly (`Fallback`): buffered readers
+/// may have that hole cached as zeroes, so it goes through the page cache,
+/// as the kernel's old direct I/O code did (DIO_SKIP_HOLES).
+pub(crate) fn map_blocks(
+    inode: &Inode<Rsfs>,
+    lblk: u64,
+    max: u64,
+    write: bool,
+) -> Result<BlockMapping> {
+    let l = u32::try_from(lblk).map_err(|_| EFBIG)?;
+    let stats = &inode.super_block().info().stats;
+    {
+        let map = inode.data().map.lock();
+        if let Some((block, run)) = map.lookup(l) {
+            return Ok(BlockMapping::Mapped {
+                block,
+                len: u64::from(run).min(max),
+                new: false,
+            });
+        }
+        if !write {
+            let len = map
+                .next_mapped(lblk)
+                .map_or(max, |next| (next - lblk).min(max));
+            return Ok(BlockMapping::Hole { len: len.max(1) });
+        }
+    }
+    if lblk * (BLOCK_SIZE as u64) < inode.size() {
+        stats.add(Stat::DirectFallbacks, 1);
+        return Ok(BlockMapping::Fallback);
+    }
+    let (block, new) = block_for_write(inode, lblk)?;
+    Ok(BlockMapping::Mapped { block, len: 1, new })
 }

@@ -370,3 +370,10 @@ vm_fault_t rsfs_vmf_fs_error(int err)
 {
 	return vmf_fs_error(err);
 }
+
+/* Direct I/O */
+
+void rsfs_file_allow_odirect(struct file *file)
+{
+	file->f_mode |= FMODE_CAN_ODIRECT;
+}

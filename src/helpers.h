@@ -9,7 +9,9 @@
 #include <linux/crc32c.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
+#include <linux/iomap.h>
 #include <linux/debugfs.h>
+#include <linux/falloc.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/pagevec.h>
@@ -75,6 +77,7 @@ void rsfs_folio_batch_release(struct folio_batch *batch);
 void rsfs_mapping_set_error(struct address_space *mapping, int error);
 void rsfs_set_aops(struct inode *inode, const struct address_space_operations *aops);
 struct address_space *rsfs_inode_mapping(struct inode *inode);
+const gfp_t RSFS_GFP_NOFS = GFP_NOFS;
 const unsigned int RSFS_TAG_DIRTY = PAGECACHE_TAG_DIRTY;
 const unsigned int RSFS_TAG_TOWRITE = PAGECACHE_TAG_TOWRITE;
 const int RSFS_AOP_WRITEPAGE_ACTIVATE = AOP_WRITEPAGE_ACTIVATE;
@@ -92,6 +95,14 @@ struct block_device *rsfs_sb_bdev(struct super_block *sb);
 const blk_opf_t RSFS_REQ_OP_READ = REQ_OP_READ;
 const blk_opf_t RSFS_REQ_OP_WRITE = REQ_OP_WRITE;
 void rsfs_cond_resched(void);
+
+/* Direct I/O */
+void rsfs_file_allow_odirect(struct file *file);
+const u16 RSFS_IOMAP_HOLE = IOMAP_HOLE;
+const u16 RSFS_IOMAP_MAPPED = IOMAP_MAPPED;
+const u16 RSFS_IOMAP_F_NEW = IOMAP_F_NEW;
+const unsigned int RSFS_IOMAP_WRITE = IOMAP_WRITE;
+const u64 RSFS_IOMAP_NULL_ADDR = IOMAP_NULL_ADDR;
 
 /* Files, mmap */
 void rsfs_inode_lock(struct inode *inode);

@@ -248,6 +248,7 @@ pub(crate) fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
         return Err(EFBIG);
     }
     let sb = inode.super_block();
+    inode.wait_for_direct_io();
     crate::file::zero_tail(inode, size)?;
     inode.truncate_pagecache(size);
     let first_gone = size.div_ceil(format::BLOCK_SIZE as u64);

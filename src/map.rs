@@ -152,6 +152,28 @@ impl BlockMap {
         (off < r.len).then(|| (r.start + u64::from(off), r.len - off))
     }
 
+    /// The first mapped file block at or after `lblk`, if any.
+    pub(crate) fn next_mapped(&self, lblk: u64) -> Option<u64> {
+        self.runs
+            .iter()
+            .find(|r| r.end() > lblk)
+            .map(|r| lblk.max(u64::from(r.logical)))
+    }
+
+    /// The first file block at or after `lblk` that is a hole.
+    pub(crate) fn next_hole(&self, lblk: u64) -> u64 {
+        let mut at = lblk;
+        for r in self.runs.iter() {
+            if u64::from(r.logical) > at {
+                break;
+            }
+            if r.end() > at {
+                at = r.end();
+            }
+        }
+        at
+    }
+
     /// The disk block right after the file's last block: a good place for
     /// the next one.
     pub(crate) fn goal(&self) -> u64 {

@@ -141,6 +141,23 @@ impl kfs::FileSystem for Rsfs {
         inode::set_size(inode, size)
     }
 
+    fn map_blocks(
+        inode: &kfs::Inode<Self>,
+        lblk: u64,
+        max: u64,
+        write: bool,
+    ) -> Result<kfs::BlockMapping> {
+        file::map_blocks(inode, lblk, max, write)
+    }
+
+    fn seek_data_hole(inode: &kfs::Inode<Self>, offset: u64, hole: bool) -> Result<u64> {
+        file::seek_data_hole(inode, offset, hole)
+    }
+
+    fn fallocate(inode: &kfs::Inode<Self>, offset: u64, len: u64, keep_size: bool) -> Result {
+        file::fallocate(inode, offset, len, keep_size)
+    }
+
     fn get_link(inode: &kfs::Inode<Self>) -> Result<&[u8]> {
         inode::get_link(inode)
     }

@@ -48,10 +48,12 @@ pub(crate) enum Stat {
     BytesRead,
     /// `fsync` calls on regular files.
     Fsyncs,
+    /// Direct writes into holes handed back to buffered I/O.
+    DirectFallbacks,
 }
 
 /// The debugfs names of the [`Stat`] counters, in order.
-const STAT_NAMES: [&CStr; 16] = [
+const STAT_NAMES: [&CStr; 17] = [
     c_str!("writepages_sync_none"),
     c_str!("writepages_sync_all"),
     c_str!("tagged_walks"),
@@ -68,6 +70,7 @@ const STAT_NAMES: [&CStr; 16] = [
     c_str!("bios_read"),
     c_str!("bytes_read"),
     c_str!("fsyncs"),
+    c_str!("direct_fallbacks"),
 ];
 
 /// Per-mount counters.

@@ -9,6 +9,7 @@
  */
 #include "rsfs_test.h"
 
+#include <linux/falloc.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
@@ -417,6 +418,109 @@ TEST_F_TIMEOUT(data, fsync_is_not_livelocked, 300)
 	waitpid(child, NULL, 0);
 	EXPECT_GT(counter(DISK0, "tagged_walks"), 0);
 	close(fd);
+}
+
+/* O_DIRECT: reads and writes bypass the cache, and mix with buffered I/O. */
+TEST_F(data, direct_io_and_mixed_access)
+{
+	unsigned long long fallbacks = counter(DISK0, "direct_fallbacks");
+	unsigned char *buf;
+	int fd, bfd;
+
+	ASSERT_EQ(0, posix_memalign((void **)&buf, 4096, 1 << 20));
+	fd = open("d", O_CREAT | O_RDWR | O_DIRECT, 0644);
+	ASSERT_LE(0, fd);
+	bfd = open("d", O_RDWR);
+	ASSERT_LE(0, bfd);
+	/* Extending direct writes allocate directly. */
+	fill(buf, 1 << 20, 0, 12);
+	ASSERT_EQ(1 << 20, pwrite(fd, buf, 1 << 20, 0));
+	EXPECT_EQ(-1, verify(bfd, 0, 1 << 20, 12));
+	/* A buffered write, then a direct read of it: the direct read sees it. */
+	ASSERT_EQ(0, write_pattern(bfd, 8192, 4096, 4096, 13));
+	ASSERT_EQ(4096, pread(fd, buf, 4096, 8192));
+	fill(buf + 8192, 4096, 8192, 13);
+	EXPECT_EQ(0, memcmp(buf, buf + 8192, 4096));
+	/* A direct overwrite, then a buffered read: it sees the new data. */
+	fill(buf, 4096, 65536, 14);
+	ASSERT_EQ(4096, pwrite(fd, buf, 4096, 65536));
+	EXPECT_EQ(-1, verify(bfd, 65536, 4096, 14));
+	/* A direct write into a hole inside the file falls back to buffered. */
+	ASSERT_EQ(0, ftruncate(bfd, 4 << 20));
+	fill(buf, 8192, 2 << 20, 15);
+	ASSERT_EQ(8192, pwrite(fd, buf, 8192, 2 << 20));
+	EXPECT_GT(counter(DISK0, "direct_fallbacks"), fallbacks);
+	EXPECT_EQ(-1, verify(bfd, 2 << 20, 8192, 15));
+	/* Unaligned direct I/O is refused. */
+	EXPECT_EQ(-1, pwrite(fd, buf + 1, 4096, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, pread(fd, buf, 100, 3));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+	close(bfd);
+	ASSERT_EQ(0, remount());
+	fd = open("d", O_RDONLY);
+	EXPECT_EQ(-1, verify(fd, 2 << 20, 8192, 15));
+	EXPECT_EQ(-1, verify(fd, 65536, 4096, 14));
+	EXPECT_EQ(-1, verify(fd, 8192, 4096, 13));
+	close(fd);
+	free(buf);
+}
+
+TEST_F(data, seek_data_and_hole)
+{
+	int fd = open("h", O_CREAT | O_RDWR, 0644);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, write_pattern(fd, 1 << 20, 8192, 8192, 16));
+	ASSERT_EQ(0, write_pattern(fd, 3 << 20, 100, 100, 16));
+	EXPECT_EQ(1 << 20, lseek(fd, 0, SEEK_DATA));
+	EXPECT_EQ(0, lseek(fd, 0, SEEK_HOLE));
+	EXPECT_EQ((1 << 20) + 8192, lseek(fd, 1 << 20, SEEK_HOLE));
+	EXPECT_EQ(3 << 20, lseek(fd, (1 << 20) + 8192, SEEK_DATA));
+	EXPECT_EQ((3 << 20) + 100, lseek(fd, 3 << 20, SEEK_HOLE));
+	EXPECT_EQ(-1, lseek(fd, (3 << 20) + 100, SEEK_DATA));
+	EXPECT_EQ(ENXIO, errno);
+	close(fd);
+}
+
+TEST_F(data, fallocate_modes)
+{
+	static unsigned char zero[65536], buf[65536];
+	struct stat st;
+	int fd = open("a", O_CREAT | O_RDWR, 0644);
+
+	ASSERT_LE(0, fd);
+	/* Mode 0 grows the file; the space reads as zeroes. */
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 65536));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(65536, st.st_size);
+	EXPECT_EQ(128, st.st_blocks);
+	ASSERT_EQ(65536, pread(fd, buf, 65536, 0));
+	EXPECT_EQ(0, memcmp(buf, zero, 65536));
+	/* KEEP_SIZE allocates past the end without growing the file. */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE, 65536, 65536));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(65536, st.st_size);
+	EXPECT_EQ(256, st.st_blocks);
+	/* Other modes are not supported. */
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 4096));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* Writing into the preallocated space, and past it. */
+	ASSERT_EQ(0, write_pattern(fd, 60000, 20000, 20000, 17));
+	close(fd);
+	ASSERT_EQ(0, remount());
+	fd = open("a", O_RDONLY);
+	ASSERT_EQ(60000, pread(fd, buf, 60000, 0));
+	EXPECT_EQ(0, memcmp(buf, zero, 60000));
+	EXPECT_EQ(-1, verify(fd, 60000, 20000, 17));
+	/* Truncating frees the blocks past the end, preallocated ones too. */
+	close(fd);
+	ASSERT_EQ(0, truncate("a", 4096));
+	ASSERT_EQ(0, stat("a", &st));
+	EXPECT_EQ(8, st.st_blocks);
 }
 
 TEST_HARNESS_MAIN

@@ -40,6 +40,28 @@ impl File {
     }
 }
 
+/// The mapping of file blocks for direct I/O
+/// ([`FileSystem::map_blocks`]).
+pub(crate) enum BlockMapping {
+    /// `len` blocks from disk block `block`; `new` if just allocated (the
+    /// parts of them a write does not cover are zeroed).
+    Mapped {
+        /// First disk block.
+        block: u64,
+        /// Blocks.
+        len: u64,
+        /// Newly allocated.
+        new: bool,
+    },
+    /// A hole of `len` blocks (reads as zeroes).
+    Hole {
+        /// Blocks.
+        len: u64,
+    },
+    /// Do not write this directly: the VFS falls back to buffered I/O.
+    Fallback,
+}
+
 /// What [`FileSystem::writepage`] did with the folio.
 pub(crate) enum WritePage {
     /// It was written or skipped; the folio's lock was given up.
@@ -64,14 +86,17 @@ impl<T: FileSystem> Tables<T> {
         // Moves the folio's private field (its cached block) to the new
         // folio along with the contents.
         migrate_folio: Some(sys::filemap_migrate_folio),
+        direct_IO: Some(Self::direct_io),
         // SAFETY: all-zero is a valid `address_space_operations`: every
         // field is an optional function pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
     pub(super) const REG_FILE_OPS: sys::file_operations = sys::file_operations {
-        llseek: Some(sys::generic_file_llseek),
+        open: Some(Self::open),
+        llseek: Some(Self::llseek),
         read_iter: Some(sys::generic_file_read_iter),
+        fallocate: Some(Self::fallocate),
         write_iter: Some(Self::write_iter),
         mmap: Some(Self::mmap),
         splice_read: Some(sys::filemap_splice_read),
@@ -281,6 +306,160 @@ impl<T: FileSystem> Tables<T> {
                 ret = sys::rsfs_generic_write_sync(iocb, ret);
             }
             ret
+        }
+    }
+
+    /// `open` of a regular file: the generic checks, and O_DIRECT allowed.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid inode and file.
+    unsafe extern "C" fn open(inode: *mut sys::inode, file: *mut sys::file) -> kernel::ffi::c_int {
+        // SAFETY: per the safety requirement.
+        unsafe {
+            sys::rsfs_file_allow_odirect(file);
+            sys::generic_file_open(inode, file)
+        }
+    }
+
+    const IOMAP_OPS: sys::iomap_ops = sys::iomap_ops {
+        iomap_begin: Some(Self::iomap_begin),
+        iomap_end: None,
+    };
+
+    /// `direct_IO`: the kernel's iomap direct I/O (fs/iomap/direct-io.c),
+    /// with rsfs's block mapping. When the mapping asks for it (a write
+    /// into a hole inside the file), the direct write stops short there and
+    /// the VFS finishes it with buffered I/O, then writes and waits for that
+    /// range and drops it from the cache (seed 003).
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid kiocb and iterator of one of our files
+    /// (writes with the inode locked).
+    unsafe extern "C" fn direct_io(iocb: *mut sys::kiocb, iter: *mut sys::iov_iter) -> isize {
+        // SAFETY: per the safety requirement; `IOMAP_OPS` is a promoted
+        // constant.
+        let ret = unsafe {
+            sys::iomap_dio_rw(
+                iocb,
+                iter,
+                &Self::IOMAP_OPS,
+                core::ptr::null(),
+                0,
+                core::ptr::null_mut(),
+                0,
+            )
+        };
+        if ret == -(sys::ENOTBLK as isize) {
+            // Nothing was written directly: all of it goes buffered.
+            0
+        } else {
+            ret
+        }
+    }
+
+    /// `iomap_begin` of direct I/O: describes the mapping at `pos`.
+    ///
+    /// # Safety
+    ///
+    /// Called by iomap with a valid inode of ours and an `iomap` to fill.
+    unsafe extern "C" fn iomap_begin(
+        inode: *mut sys::inode,
+        pos: sys::loff_t,
+        length: sys::loff_t,
+        flags: kernel::ffi::c_uint,
+        iomap: *mut sys::iomap,
+        _srcmap: *mut sys::iomap,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: per the safety requirement.
+        let i = unsafe { Inode::<T>::from_raw(inode) };
+        let bs = 1u64 << i.super_block().block_shift();
+        let lblk = pos as u64 / bs;
+        let max = (pos as u64 + length as u64).div_ceil(bs) - lblk;
+        let write = flags & sys::RSFS_IOMAP_WRITE != 0;
+        let (kind, addr, len, new) = match T::map_blocks(i, lblk, max, write) {
+            Ok(BlockMapping::Mapped { block, len, new }) => {
+                (sys::RSFS_IOMAP_MAPPED, block * bs, len, new)
+            }
+            Ok(BlockMapping::Hole { len }) => {
+                (sys::RSFS_IOMAP_HOLE, sys::RSFS_IOMAP_NULL_ADDR, len, false)
+            }
+            Ok(BlockMapping::Fallback) => return -(sys::ENOTBLK as i32),
+            Err(e) => return e.to_errno(),
+        };
+        // SAFETY: `iomap` is ours to fill per the safety requirement.
+        unsafe {
+            (*iomap).type_ = kind;
+            (*iomap).flags = if new { sys::RSFS_IOMAP_F_NEW } else { 0 };
+            (*iomap).addr = addr;
+            (*iomap).offset = (lblk * bs) as i64;
+            (*iomap).length = len * bs;
+            (*iomap).bdev = sys::rsfs_sb_bdev((*inode).i_sb);
+        }
+        0
+    }
+
+    /// `llseek`: SEEK_DATA and SEEK_HOLE follow the file's block map; the
+    /// other whences are the generic ones.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with an open file of ours.
+    unsafe extern "C" fn llseek(
+        file: *mut sys::file,
+        offset: sys::loff_t,
+        whence: kernel::ffi::c_int,
+    ) -> sys::loff_t {
+        let hole = match whence as u32 {
+            sys::SEEK_DATA => false,
+            sys::SEEK_HOLE => true,
+            // SAFETY: per the safety requirement.
+            _ => return unsafe { sys::generic_file_llseek(file, offset, whence) },
+        };
+        // SAFETY: per the safety requirement.
+        let inode = unsafe { Inode::<T>::from_raw(sys::rsfs_file_inode(file)) };
+        if offset < 0 {
+            return EINVAL.to_errno() as _;
+        }
+        match T::seek_data_hole(inode, offset as u64, hole) {
+            // SAFETY: the file is valid; `vfs_setpos` checks the limit.
+            Ok(pos) => unsafe {
+                sys::vfs_setpos(file, pos as _, (*(*inode.as_raw()).i_sb).s_maxbytes)
+            },
+            Err(e) => e.to_errno() as _,
+        }
+    }
+
+    /// `fallocate`: modes 0 and FALLOC_FL_KEEP_SIZE; the others are not
+    /// supported (EOPNOTSUPP). Runs under the inode lock.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with an open file of ours.
+    unsafe extern "C" fn fallocate(
+        file: *mut sys::file,
+        mode: kernel::ffi::c_int,
+        offset: sys::loff_t,
+        len: sys::loff_t,
+    ) -> kernel::ffi::c_long {
+        // SAFETY: per the safety requirement.
+        let raw = unsafe { sys::rsfs_file_inode(file) };
+        // SAFETY: `raw` is one of our initialised inodes.
+        let inode = unsafe { Inode::<T>::from_raw(raw) };
+        if mode as u32 & !sys::FALLOC_FL_KEEP_SIZE != 0 {
+            return Error::from_errno(-(sys::EOPNOTSUPP as i32)).to_errno() as _;
+        }
+        let keep_size = mode as u32 & sys::FALLOC_FL_KEEP_SIZE != 0;
+        // SAFETY: the inode is valid; the lock serialises with writes and
+        // truncate, as for ext2/ext4.
+        unsafe { sys::rsfs_inode_lock(raw) };
+        let r = T::fallocate(inode, offset as u64, len as u64, keep_size);
+        // SAFETY: locked above.
+        unsafe { sys::rsfs_inode_unlock(raw) };
+        match r {
+            Ok(()) => 0,
+            Err(e) => e.to_errno() as _,
         }
     }
 

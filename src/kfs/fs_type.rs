@@ -185,6 +185,25 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         datasync: bool,
     ) -> Result;
 
+    /// Maps up to `max` file blocks from `lblk` for direct I/O; `write`
+    /// says the caller will write them.
+    fn map_blocks(
+        inode: &Inode<Self>,
+        lblk: u64,
+        max: u64,
+        write: bool,
+    ) -> Result<super::aops::BlockMapping>;
+
+    /// The first byte at or after `offset` that is data (`hole` false) or
+    /// in a hole (`hole` true); the end of the file counts as a hole. ENXIO
+    /// if there is none (`lseek(2)`).
+    fn seek_data_hole(inode: &Inode<Self>, offset: u64, hole: bool) -> Result<u64>;
+
+    /// Gives bytes `offset..offset + len` of a regular file disk space,
+    /// growing the file unless `keep_size` (`fallocate(2)`). Called with the
+    /// inode locked.
+    fn fallocate(inode: &Inode<Self>, offset: u64, len: u64, keep_size: bool) -> Result;
+
     /// The target of symlink `inode`, NUL-terminated, living as long as the
     /// inode's data.
     fn get_link(_inode: &Inode<Self>) -> Result<&[u8]> {

@@ -273,6 +273,12 @@ impl<T: FileSystem> Inode<T> {
         unsafe { sys::rsfs_i_size_write(self.as_raw(), size as i64) };
     }
 
+    /// Waits for direct I/O in flight on the inode to finish.
+    pub(crate) fn wait_for_direct_io(&self) {
+        // SAFETY: the inode is valid.
+        unsafe { sys::inode_dio_wait(self.as_raw()) };
+    }
+
     /// Sets the size and drops the page cache past it (`truncate_setsize`);
     /// the caller holds the inode lock.
     pub(crate) fn truncate_pagecache(&self, size: u64) {

@@ -36,7 +36,7 @@ pub(crate) mod super_block;
 mod sys;
 pub(crate) mod writeback;
 
-pub(crate) use aops::{File, WritePage};
+pub(crate) use aops::{BlockMapping, File, WritePage};
 pub(crate) use bio::BioBuilder;
 pub(crate) use buffer::BufferHead;
 pub(crate) use debugfs::Counters;
@@ -70,6 +70,12 @@ pub(crate) fn efscorrupted() -> Error {
 pub(crate) fn now_seconds() -> u64 {
     // SAFETY: reads the clock; no preconditions.
     unsafe { sys::ktime_get_real_seconds() as u64 }
+}
+
+/// `ENXIO`: no such position (`lseek(2)` SEEK_DATA/SEEK_HOLE past the
+/// data).
+pub(crate) fn enxio() -> Error {
+    kernel::error::code::ENXIO
 }
 
 /// Whether an error message about on-disk damage may be printed now. All of

@@ -98,6 +98,21 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
         kernel::error::to_result(unsafe { sys::blkdev_issue_flush((*self.as_raw()).s_bdev) })
     }
 
+    /// Writes zeroes to `len` blocks from `block`, and waits.
+    pub(crate) fn zero_blocks(&self, block: u64, len: u64) -> Result {
+        let shift = self.block_shift() - 9;
+        // SAFETY: the block device is open by the type invariant.
+        kernel::error::to_result(unsafe {
+            sys::blkdev_issue_zeroout(
+                (*self.as_raw()).s_bdev,
+                block << shift,
+                len << shift,
+                sys::RSFS_GFP_NOFS,
+                0,
+            )
+        })
+    }
+
     /// Drops any cached buffers of the block device for blocks that are
     /// about to hold file data, so that a stale metadata buffer of a freed
     /// block can never be written over the data later.

@@ -181,9 +181,10 @@ pub(crate) fn page_mkwrite(inode: &Inode<Rsfs>, folio: &LockedFolio) -> Result {
 }
 
 /// `fsync(2)`: the file's dirty data in the range, then the inode (for
-/// `fdatasync`, only if what changed is needed to read the data back), then
-/// the filesystem's metadata on the device (bitmaps, block maps, the inode
-/// table), then a flush of the device's write cache.
+/// `fdatasync`, only if what changed is needed to read the data back: the
+/// size or the block map, not a timestamp), then the filesystem's metadata
+/// on the device (bitmaps, block maps, the inode table), then a flush of
+/// the device's write cache.
 ///
 /// A writeback error is reported once to each open file description that
 /// was open when it happened (`file_write_and_wait_range`'s errseq).
@@ -192,12 +193,14 @@ pub(crate) fn fsync(
     inode: &Inode<Rsfs>,
     start: i64,
     end: i64,
-    _datasync: bool,
+    datasync: bool,
 ) -> Result {
     let sb = inode.super_block();
     sb.info().stats.add(Stat::Fsyncs, 1);
     file.write_and_wait_range(start, end)?;
-    inode.write_now(true)?;
+    if !datasync || inode.dirty_for_datasync() {
+        inode.write_now(true)?;
+    }
     sb.sync_device()?;
     sb.flush_device()
 }

@@ -22,6 +22,7 @@
 #ifdef __BINDGEN__
 /* Macros that bindgen cannot see through, as constants it can read. */
 const u32 RSFS_I_NEW = I_NEW;
+const u32 RSFS_I_DIRTY_DATASYNC = I_DIRTY_DATASYNC;
 const unsigned int RSFS_ATTR_SIZE = ATTR_SIZE;
 const unsigned long RSFS_SB_RDONLY = SB_RDONLY;
 #endif

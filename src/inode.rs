@@ -218,6 +218,7 @@ pub(crate) fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
     }
     let mut d = format::Inode::default();
     encode(inode, &inode.attrs(), &mut d)?;
+    sb.info().stats.add(crate::super_::Stat::InodeWrites, 1);
     write_slot(sb, inode.ino(), &d, sync)
 }
 

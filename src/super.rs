@@ -50,10 +50,12 @@ pub(crate) enum Stat {
     Fsyncs,
     /// Direct writes into holes handed back to buffered I/O.
     DirectFallbacks,
+    /// Inodes written to the inode table (`write_inode`).
+    InodeWrites,
 }
 
 /// The debugfs names of the [`Stat`] counters, in order.
-const STAT_NAMES: [&CStr; 17] = [
+const STAT_NAMES: [&CStr; 18] = [
     c_str!("writepages_sync_none"),
     c_str!("writepages_sync_all"),
     c_str!("tagged_walks"),
@@ -71,6 +73,7 @@ const STAT_NAMES: [&CStr; 17] = [
     c_str!("bytes_read"),
     c_str!("fsyncs"),
     c_str!("direct_fallbacks"),
+    c_str!("inode_writes"),
 ];
 
 /// Per-mount counters.

@@ -368,8 +368,8 @@ TEST_F_TIMEOUT(data, sync_all_waits_for_folios_under_writeback, 120)
 	self->dev = SLOW_DISK;
 	fd = open("slow", O_CREAT | O_RDWR, 0644);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, write_pattern(fd, 0, 2 << 20, 1 << 20, 9));
-	/* Start writeback of all of it (WB_SYNC_NONE): about two seconds. */
+	ASSERT_EQ(0, write_pattern(fd, 0, 6 << 20, 1 << 20, 9));
+	/* Start writeback of all of it (WB_SYNC_NONE): about six seconds. */
 	ASSERT_EQ(0, sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE));
 	/* Dirty the first folio again while it is under writeback. */
 	fill(newer, sizeof(newer), 0, 10);
@@ -387,7 +387,7 @@ TEST_F_TIMEOUT(data, sync_all_waits_for_folios_under_writeback, 120)
 	ASSERT_EQ(0, remount_dev(SLOW_DISK));
 	fd = open("slow", O_RDONLY);
 	EXPECT_EQ(-1, verify(fd, 0, 4096, 10));
-	EXPECT_EQ(-1, verify(fd, 4096, (2 << 20) - 4096, 9));
+	EXPECT_EQ(-1, verify(fd, 4096, (6 << 20) - 4096, 9));
 	close(fd);
 }
 

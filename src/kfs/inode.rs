@@ -273,6 +273,14 @@ impl<T: FileSystem> Inode<T> {
         unsafe { sys::rsfs_i_size_write(self.as_raw(), size as i64) };
     }
 
+    /// Whether the inode has changes that `fdatasync` must write: anything
+    /// but timestamps (`I_DIRTY_DATASYNC`).
+    pub(crate) fn dirty_for_datasync(&self) -> bool {
+        // SAFETY: the inode is valid; `i_state` is read racily, as
+        // `generic_buffers_fsync` does.
+        unsafe { (*self.as_raw()).i_state & sys::RSFS_I_DIRTY_DATASYNC != 0 }
+    }
+
     /// Waits for direct I/O in flight on the inode to finish.
     pub(crate) fn wait_for_direct_io(&self) {
         // SAFETY: the inode is valid.

@@ -125,6 +125,9 @@ def main():
     ap.add_argument("--log", default=None)
     ap.add_argument("--kill-on", default=None,
                     help="kill QEMU the moment a console line contains this text (a power cut)")
+    ap.add_argument("--kill-after", default=None,
+                    help="kill QEMU after --kill-count console lines starting with this text")
+    ap.add_argument("--kill-count", type=int, default=1)
     args = ap.parse_args()
 
     accel = "kvm" if kvm_works(args) else "tcg"
@@ -176,7 +179,9 @@ def main():
             m = TOTALS.search(line)
             if m:
                 totals = tuple(int(x) for x in m.groups())
-            if args.kill_on and args.kill_on in line:
+            if args.kill_after and line.startswith(args.kill_after):
+                args.kill_count -= 1
+            if (args.kill_on and args.kill_on in line) or (args.kill_after and args.kill_count <= 0):
                 # No unmount, no sync, no clean shutdown: pull the plug.
                 p.kill()
                 killed = True

@@ -58,7 +58,14 @@ build_tools() {
 
 build_tests() {
 	local t name
-	mkdir -p "$BUILD/tests"
+	mkdir -p "$BUILD/tests" "$BUILD/bin"
+	# Guest programs the tests drive (tests/tools/): into the guest's PATH.
+	for t in tests/tools/*.c; do
+		name=$(basename "$t" .c)
+		if [ "$t" -nt "$BUILD/bin/$name" ]; then
+			gcc -static -O2 -g -Wall -Werror -o "$BUILD/bin/$name" "$t" || die "building $t failed"
+		fi
+	done
 	for t in tests/*.c; do
 		name=$(basename "$t" .c)
 		if [ "$t" -nt "$BUILD/tests/$name" ] || [ tests/rsfs_test.h -nt "$BUILD/tests/$name" ]; then

@@ -101,11 +101,13 @@ pub(crate) fn create(
         return Err(EMLINK);
     }
     let ino = alloc::alloc_inode(sb)?;
-    let result = (|| {
+    // Until the inode is set up, a failure gives back its number (and its
+    // first block) by hand.
+    let setup = (|| {
         let new = sb.new_inode(owner, mode, ino)?;
         let needs_block = ftype == FileType::Directory
             || (ftype == FileType::Symlink && target.len() > INLINE_LINK_MAX);
-        let mut map = if needs_block {
+        let map = if needs_block {
             first_block(dir, ino, ftype, target)?
         } else {
             BlockMap::new()
@@ -115,33 +117,42 @@ pub(crate) fn create(
             link.extend_from_slice(target, GFP_KERNEL)?;
             link.push(0, GFP_KERNEL)?;
         }
-        if let Err(e) = dir::add(dir, name, ino, dir::ft_of(ftype)) {
-            let _ = map.free_all(sb);
-            return Err(e);
-        }
         let blocks = map.blocks();
         let created = new.init_created(sb.info().next_generation(), InodeInfo::new(map, link))?;
-        let inode = created.inode();
-        match ftype {
-            FileType::Directory => {
-                inode.inc_nlink(); // "." (new_inode starts at 1: the entry)
-                inode.set_size(BLOCK_SIZE as u64);
-                dir.inc_nlink(); // the new directory's ".."
-            }
-            FileType::Symlink => inode.set_size(target.len() as u64),
-            FileType::Regular => (),
-        }
-        inode.set_sectors(blocks * (BLOCK_SIZE / 512) as u64);
-        inode.mark_dirty();
-        dir.touch_cmtime();
-        dir.mark_dirty();
-        Ok(created)
+        Ok((created, blocks))
     })();
-    if result.is_err() {
-        // Nothing points at the number any more: give it back.
-        let _ = alloc::free_inode(sb, ino);
+    let (created, blocks) = match setup {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = alloc::free_inode(sb, ino);
+            return Err(e);
+        }
+    };
+    // From here on, dropping `created` releases everything: it is evicted
+    // with no links, which frees its blocks and its number.
+    let inode = created.inode();
+    match ftype {
+        FileType::Directory => {
+            inode.inc_nlink(); // "." (new_inode starts at 1: the entry)
+            inode.set_size(BLOCK_SIZE as u64);
+        }
+        FileType::Symlink => inode.set_size(target.len() as u64),
+        FileType::Regular => (),
     }
-    result
+    inode.set_sectors(blocks * (BLOCK_SIZE / 512) as u64);
+    // The inode goes into the inode table's buffer before its name goes
+    // into the directory's: whatever writes the directory block to disk
+    // (any fsync writes all dirty metadata) finds the inode there to write
+    // as well, so a name never survives a crash without its inode.
+    inode::write_inode(inode, false)?;
+    dir::add(dir, name, ino, dir::ft_of(ftype))?;
+    if ftype == FileType::Directory {
+        dir.inc_nlink(); // the new directory's ".."
+    }
+    inode.mark_dirty();
+    dir.touch_cmtime();
+    dir.mark_dirty();
+    Ok(created)
 }
 
 /// `link`.

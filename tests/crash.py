@@ -12,12 +12,22 @@ crash can leave allocated), never damage.
 
     tests/crash.py --kernel BZIMAGE --root RSFS_ROOT
 
-Prints one KTAP line per scenario and, last, "# crash totals: N passed,
-N failed".
+Then the randomized part: RSFS_CRASH_POINTS (default 50) power cuts at
+points chosen from RSFS_CRASH_SEED (random if unset; printed, so that a run
+can be repeated). Each boot first checks every write acknowledged before
+all earlier cuts (tests/tools/crashtest.c verify), then runs a fresh
+workload of durable writes, each made durable by a method chosen from the
+seed (fsync, fdatasync, sync_file_range + fsync, msync + fsync, O_SYNC,
+O_DSYNC), and is killed right after its k-th acknowledgement, k random.
+Between boots fsck.rsfs -n may find only leaks, which fsck -y then repairs.
+
+Prints one KTAP line per scenario and per crash point and, last, "# crash
+totals: N passed, N failed".
 """
 
 import argparse
 import os
+import random
 import re
 import subprocess
 import sys
@@ -67,6 +77,75 @@ def fsck(args, image):
     return p.returncode, problems, damage
 
 
+def randomized(args, first):
+    """The seeded crash points; returns (passed, failed)."""
+    seed = int(os.environ.get("RSFS_CRASH_SEED") or random.SystemRandom().randrange(1 << 32))
+    points = int(os.environ.get("RSFS_CRASH_POINTS") or 50)
+    rnd = random.Random(seed)
+    print(f"# randomized crash points: {points}, seed {seed} (RSFS_CRASH_SEED={seed} repeats it)")
+    image = os.path.join(args.build, "disks", "crash.img")
+    if os.path.exists(image):
+        os.remove(image)
+    with open(image, "wb") as f:
+        f.truncate(256 << 20)
+    subprocess.run([os.path.join(args.build, "bin", "mkfs.rsfs"), "-q", image], check=True)
+    acks = []  # every write acknowledged as durable so far
+    passed = failed = 0
+    for i in range(points + 1):
+        last = i == points
+        ops = rnd.randrange(3, 9)
+        cut = rnd.randrange(1, ops + 1)
+        verify = "crashtest verify <<'ACKS'\n" + "".join(a + "\n" for a in acks) + "ACKS\n"
+        cmd = verify if last else f"{verify}crashtest run {rnd.randrange(1 << 48)} {ops}"
+        marker = None
+        if not last:
+            # Kill on the cut-th acknowledgement of this boot.
+            marker = cut
+        rc, out = run_vm_acks(args, image, cmd, marker)
+        verified = re.search(r"crashtest: verified (\d+) acknowledged writes, (\d+) bad", out)
+        new = [l.strip() for l in out.splitlines() if l.startswith("ACK ")]
+        why = None
+        if not verified or verified.group(2) != "0":
+            bad = [l for l in out.splitlines() if l.startswith("crashtest:")][:3]
+            why = f"acknowledged data lost or unreadable after cut {i}: {bad}"
+        elif not last and len(new) < cut:
+            why = f"the workload stopped before its {cut}th acknowledgement (status {rc}): " + \
+                " | ".join(out.splitlines()[-5:])
+        if why is None and not last:
+            acks += new
+            _, problems, damage = fsck(args, image)
+            if damage:
+                why = f"fsck after the cut found damage: {damage[0]}"
+            elif problems:
+                subprocess.run([os.path.join(args.build, "bin", "fsck.rsfs"), "-y", image],
+                               stdout=subprocess.DEVNULL)
+        name = f"crash_point_{i}" if not last else "crash_final_verify"
+        n = first + i
+        if why:
+            failed += 1
+            print(f"not ok {n} {name} # seed {seed}: {why}")
+        else:
+            passed += 1
+            print(f"ok {n} {name} # {len(acks)} writes acknowledged so far")
+        sys.stdout.flush()
+        if why:
+            break
+    return passed, failed
+
+
+def run_vm_acks(args, image, cmd, cut):
+    """Boots with `cmd`; with `cut`, kills QEMU right after the cut-th ACK."""
+    initrd = os.path.join(args.build, "initramfs-crash.cpio")
+    subprocess.run([os.path.join(args.root, "qemu/mkinitramfs.sh"), initrd, "cmd", cmd], check=True)
+    vm = [sys.executable, os.path.join(args.root, "qemu/vm.py"), "--kernel", args.kernel,
+          "--initrd", initrd, "--disk", image, "--timeout", "300",
+          "--log", os.path.join(args.build, "logs", "crash.log")]
+    if cut:
+        vm += ["--kill-after", "ACK ", "--kill-count", str(cut)]
+    p = subprocess.run(vm, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return p.returncode, p.stdout
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
@@ -114,6 +193,9 @@ def main():
             passed += 1
             print(f"ok {i} crash_{name}")
         sys.stdout.flush()
+    p, f = randomized(args, len(SCENARIOS) + 1)
+    passed += p
+    failed += f
     print(f"# crash totals: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

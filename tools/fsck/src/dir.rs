@@ -12,6 +12,10 @@ use crate::{
 
 /// One entry in use.
 pub struct Entry {
+    /// The disk block holding it.
+    pub phys: u64,
+    /// Its byte offset in that block.
+    pub off: usize,
     /// The inode it names.
     pub ino: u64,
     /// Its name.
@@ -55,6 +59,8 @@ pub fn read(img: &Image, map: &Map, size: u64) -> Result<Result<Vec<Entry>, Stri
                     return Ok(Err(format!("block {block}, offset {off}: invalid name")));
                 }
                 out.push(Entry {
+                    phys,
+                    off,
                     ino,
                     name,
                     file_type: h.file_type,
@@ -64,4 +70,12 @@ pub fn read(img: &Image, map: &Map, size: u64) -> Result<Result<Vec<Entry>, Stri
         }
     }
     Ok(Ok(out))
+}
+
+/// Marks the entry at byte `off` of directory block `phys` unused.
+pub fn clear_entry(img: &Image, phys: u64, off: usize) -> Result<()> {
+    let mut b = img.read(phys)?;
+    b[off..off + 8].fill(0);
+    rsfs_format::csum_set(&mut b, crc);
+    img.write(phys, &b)
 }

@@ -33,8 +33,10 @@ use inode::{file_type, S_IFDIR, S_IFLNK, S_IFREG};
 /// What kind of problem: harmless space leaks, or damage.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
-    /// Space or counters that are wrong in the safe direction: leaked
-    /// blocks or inodes, stale free counters. Expected after a crash.
+    /// What a crash can leave behind without a journal, and `-y` repairs
+    /// without losing anything that was made durable: leaked blocks or
+    /// inodes, stale free counters, a name whose inode never reached the
+    /// disk.
     Leak,
     /// Anything else: the filesystem is damaged.
     Corruption,
@@ -176,6 +178,9 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     let slots = inode::read_all(&img, &geo)?;
     let mut nodes: Vec<Node> = (0..=n).map(|_| Node::default()).collect();
     let mut owner: Vec<u64> = vec![0; geo.blocks_count as usize];
+    // Inodes to release with -y: orphans, and numbers allocated in the
+    // bitmap whose inode was never written (a crash between the two).
+    let mut orphans = Vec::new();
     for ino in 1..=n {
         let s = &slots[ino];
         let d = &s.disk;
@@ -188,6 +193,15 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
                     format!("inode {ino}: has links but is free in the inode bitmap"),
                 );
             }
+            continue;
+        }
+        if s.zero {
+            c.problem(
+                Kind::Leak,
+                true,
+                format!("inode {ino}: allocated but never written"),
+            );
+            orphans.push(ino);
             continue;
         }
         if !s.csum_ok {
@@ -274,6 +288,7 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     }
 
     // The directory tree, from the root.
+    let mut dangling = Vec::new();
     let root = ROOT_INO as usize;
     if !nodes[root].valid || file_type(slots[root].disk.mode.get()) != S_IFDIR {
         c.problem(
@@ -318,6 +333,17 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
                         false,
                         format!("directory {d}: extra \"{name}\" entry"),
                     );
+                    continue;
+                }
+                if t != 0 && t <= n && slots[t].zero {
+                    // The inode was never written, or already released: a
+                    // creation or a deletion that a crash cut short.
+                    c.problem(
+                        Kind::Leak,
+                        true,
+                        format!("directory {d}: \"{name}\" names inode {t}, which is not on disk (an operation cut short); entry removed"),
+                    );
+                    dangling.push((e.phys, e.off));
                     continue;
                 }
                 if t == 0 || t > n || !nodes[t].allocated {
@@ -366,7 +392,6 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
 
     // Link counts, and inodes nothing reaches.
     let mut fix_links = Vec::new();
-    let mut orphans = Vec::new();
     for ino in 1..=n {
         if !nodes[ino].valid {
             continue;
@@ -471,6 +496,9 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     if mode == Mode::Repair && c.report.problems.iter().any(|p| p.fixed) {
         for &ino in &orphans {
             inode::write(&img, &geo, ino as u64, None)?;
+        }
+        for &(phys, off) in &dangling {
+            dir::clear_entry(&img, phys, off)?;
         }
         for &(ino, links) in &fix_links {
             let mut d = slots[ino].disk;

@@ -384,15 +384,47 @@ fn orphan_inode_is_released() {
 }
 
 #[test]
-fn entry_naming_an_unused_inode() {
+fn allocated_but_never_written_inode_is_released() {
+    // A crash after the inode bitmap reached the disk but before the new
+    // inode did.
+    let img = Img::new("unwritten");
+    img.set_bit(img.geo.inode_bitmap_start, 5, true);
+    img.adjust_counters(0, -1);
+    expect(
+        &img,
+        "inode 5: allocated but never written",
+        Kind::Leak,
+        true,
+    );
+    assert_eq!(img.check(Mode::Check).inodes_used, 1);
+}
+
+#[test]
+fn entry_naming_an_unwritten_inode_is_removed() {
+    // A crash that kept a new name but not its inode.
     let img = Img::new("dangling");
     img.add_entry(ROOT_INO, b"ghost", 9, FT_REG);
     expect(
         &img,
-        "\"ghost\" names unused inode 9",
-        Kind::Corruption,
-        false,
+        "\"ghost\" names inode 9, which is not on disk",
+        Kind::Leak,
+        true,
     );
+}
+
+#[test]
+fn entry_naming_a_free_written_inode() {
+    let img = Img::new("freeentry");
+    let a = img.mkdir(ROOT_INO, b"a");
+    img.add_entry(ROOT_INO, b"again", a, FT_DIR);
+    img.set_bit(img.geo.inode_bitmap_start, a, false);
+    let r = img.check(Mode::Check);
+    assert!(
+        has(&r, "has links but is free in the inode bitmap"),
+        "{:?}",
+        r.problems
+    );
+    assert_eq!(r.exit_code(), 4);
 }
 
 #[test]

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The guest half of the randomized power-cut test (tests/crash.py).
+ *
+ *   crashtest run SEED COUNT   in the current directory, COUNT times: write
+ *                              a deterministic pattern to a new file or past
+ *                              the end of an earlier one, make it durable
+ *                              with a method chosen from SEED, and print
+ *                              "ACK name offset length pattern method". Then
+ *                              keep dirtying a scratch file until killed.
+ *   crashtest verify           read ACK lines on stdin; check every
+ *                              acknowledged byte; exit 1 on a mismatch.
+ *
+ * Methods: fsync, fdatasync, sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER)
+ * then fsync for the metadata, msync(MS_SYNC) then fsync, O_SYNC, O_DSYNC.
+ * A new file's name is made durable by an fsync of the directory.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { M_FSYNC, M_FDATASYNC, M_SFR, M_MSYNC, M_OSYNC, M_ODSYNC, M_COUNT };
+static const char *const method_names[] = { "fsync", "fdatasync", "sync_file_range",
+					    "msync", "O_SYNC", "O_DSYNC" };
+
+static uint64_t rng;
+
+static uint64_t next(void)
+{
+	/* xorshift64* */
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1dULL;
+}
+
+static unsigned char pattern(uint64_t off, uint64_t seed)
+{
+	uint64_t x = (off + 1) * 0x9e3779b97f4a7c15ULL ^ (seed * 0xbf58476d1ce4e5b9ULL);
+
+	return (x >> 31) & 0xff;
+}
+
+static void die(const char *what)
+{
+	printf("crashtest: %s: %s\n", what, strerror(errno));
+	fflush(stdout);
+	exit(2);
+}
+
+static void sync_dir(void)
+{
+	int d = open(".", O_RDONLY | O_DIRECTORY);
+
+	if (d < 0 || fsync(d))
+		die("fsync of the directory");
+	close(d);
+}
+
+/* Writes `len` bytes of pattern `seed` at `off` of `name`, durably. */
+static void durable_write(const char *name, uint64_t off, size_t len, uint64_t seed, int method)
+{
+	unsigned char *buf = malloc(len);
+	int flags = O_RDWR | O_CREAT;
+	int fd;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = pattern(off + i, seed);
+	if (method == M_OSYNC)
+		flags |= O_SYNC;
+	if (method == M_ODSYNC)
+		flags |= O_DSYNC;
+	fd = open(name, flags, 0644);
+	if (fd < 0)
+		die("open");
+	if (method == M_MSYNC) {
+		uint64_t start = off & ~4095ULL;
+		size_t maplen = off + len - start;
+		unsigned char *p;
+
+		if (ftruncate(fd, off + len))
+			die("ftruncate");
+		p = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, start);
+		if (p == MAP_FAILED)
+			die("mmap");
+		memcpy(p + (off - start), buf, len);
+		if (msync(p, maplen, MS_SYNC))
+			die("msync");
+		munmap(p, maplen);
+		if (fsync(fd))
+			die("fsync after msync");
+	} else {
+		if (pwrite(fd, buf, len, off) != (ssize_t)len)
+			die("pwrite");
+		switch (method) {
+		case M_FSYNC:
+			if (fsync(fd))
+				die("fsync");
+			break;
+		case M_FDATASYNC:
+			if (fdatasync(fd))
+				die("fdatasync");
+			break;
+		case M_SFR:
+			if (sync_file_range(fd, off, len,
+					    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+						    SYNC_FILE_RANGE_WAIT_AFTER))
+				die("sync_file_range");
+			/* sync_file_range writes no metadata (seed 002). */
+			if (fsync(fd))
+				die("fsync after sync_file_range");
+			break;
+		default: /* O_SYNC, O_DSYNC: the write itself was synchronous */
+			break;
+		}
+	}
+	close(fd);
+	free(buf);
+}
+
+static int run(uint64_t seed, int count)
+{
+	char names[64][32];
+	uint64_t sizes[64];
+	int nfiles = 0;
+
+	rng = seed * 2 + 1;
+	for (int i = 0; i < count; i++) {
+		uint64_t pseed = next();
+		int method = next() % M_COUNT;
+		size_t len = 1 + next() % 65536;
+		uint64_t off;
+		int f;
+
+		if (nfiles == 0 || (nfiles < 64 && next() % 2)) {
+			f = nfiles++;
+			snprintf(names[f], sizeof(names[f]), "f%llx_%d", (unsigned long long)seed, i);
+			sizes[f] = 0;
+			off = next() % 3 ? 0 : next() % 100000; /* sometimes starting with a hole */
+			durable_write(names[f], off, len, pseed, method);
+			sync_dir();
+		} else {
+			f = next() % nfiles;
+			off = sizes[f] + next() % 5000;
+			durable_write(names[f], off, len, pseed, method);
+		}
+		sizes[f] = off + len;
+		printf("ACK %s %llu %zu %llu %s\n", names[f], (unsigned long long)off, len,
+		       (unsigned long long)pseed, method_names[method]);
+		fflush(stdout);
+		/* Some dirty state that no one asked to keep, for the cut. */
+		int s = open("scratch", O_CREAT | O_RDWR, 0644);
+
+		if (s >= 0) {
+			static unsigned char junk[65536];
+
+			memset(junk, i, sizeof(junk));
+			if (pwrite(s, junk, sizeof(junk), (next() % 64) * 4096) < 0)
+				die("scratch write");
+			close(s);
+		}
+	}
+	printf("crashtest: all %d operations acknowledged\n", count);
+	fflush(stdout);
+	for (;;)
+		pause();
+	return 0;
+}
+
+static int verify(void)
+{
+	char line[512], name[256], method[32];
+	unsigned long long off, seed;
+	size_t len;
+	int acks = 0, bad = 0;
+
+	while (fgets(line, sizeof(line), stdin)) {
+		if (sscanf(line, "ACK %255s %llu %zu %llu %31s", name, &off, &len, &seed, method) != 5)
+			continue;
+		acks++;
+		int fd = open(name, O_RDONLY);
+		unsigned char *buf = malloc(len);
+
+		if (fd < 0 || pread(fd, buf, len, off) != (ssize_t)len) {
+			printf("crashtest: %s: cannot read %zu bytes at %llu (%s, made durable by %s)\n",
+			       name, len, off, strerror(errno), method);
+			bad++;
+		} else {
+			for (size_t i = 0; i < len; i++) {
+				if (buf[i] != pattern(off + i, seed)) {
+					printf("crashtest: %s: byte %llu differs (made durable by %s)\n", name,
+					       off + i, method);
+					bad++;
+					break;
+				}
+			}
+		}
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+	}
+	printf("crashtest: verified %d acknowledged writes, %d bad\n", acks, bad);
+	return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "run"))
+		return run(strtoull(argv[2], NULL, 0), atoi(argv[3]));
+	if (argc == 2 && !strcmp(argv[1], "verify"))
+		return verify();
+	fprintf(stderr, "usage: crashtest run SEED COUNT | crashtest verify < ACKS\n");
+	return 2;
+}

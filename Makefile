@@ -10,11 +10,11 @@
 
 SHELL := /bin/bash
 KERNEL ?= debug
-export KERNEL CMD DISK TIMEOUT
+export KERNEL CMD DISK TIMEOUT REPS
 
-.PHONY: run check module tools tests clippy fmt clean
+.PHONY: run check bench module tools tests clippy fmt clean
 
-run check module tools tests clippy fmt:
+run check bench module tools tests clippy fmt:
 	@scripts/rsfs.sh $@
 
 clean:

@@ -8,6 +8,7 @@
 #   tests   build the KTAP test programs
 #   clippy  the module under clippy and the tools under cargo clippy
 #   fmt     check rustfmt formatting
+#   bench   the benchmark, on the release kernel (bench/bench.py)
 # Environment (the Makefile passes its variables): KERNEL=debug|release,
 # CMD='...', DISK=path.img, TIMEOUT=seconds.
 set -euo pipefail
@@ -184,7 +185,18 @@ check)
 	echo "$passed passed, $failed failed"
 	[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
 	;;
+bench)
+	"$RSFS_ROOT/scripts/bootstrap.sh"
+	KERNEL=release
+	kd=$(kdir)
+	build_module "$kd"
+	build_tools
+	build_tests
+	mkdir -p "$BUILD/disks" "$BUILD/logs"
+	python3 "$RSFS_ROOT/bench/bench.py" --kernel "$kd/arch/x86/boot/bzImage" --root "$RSFS_ROOT" \
+		--reps "${REPS:-3}"
+	;;
 *)
-	die "usage: scripts/rsfs.sh run|check|module|tools|tests|clippy|fmt"
+	die "usage: scripts/rsfs.sh run|check|bench|module|tools|tests|clippy|fmt"
 	;;
 esac

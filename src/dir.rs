@@ -121,8 +121,11 @@ fn read_block(dir: &Inode<Rsfs>, block: u32) -> Result<BufferHead> {
         return Err(damaged(dir, block, "hole in a directory"));
     };
     let bh = dir.super_block().bread(phys)?;
-    if !format::csum_ok(bh.lock().data(), kfs::crc32c) {
-        return Err(damaged(dir, block, "checksum mismatch"));
+    if !bh.is_verified() {
+        if !format::csum_ok(bh.lock().data(), kfs::crc32c) {
+            return Err(damaged(dir, block, "checksum mismatch"));
+        }
+        bh.set_verified();
     }
     Ok(bh)
 }

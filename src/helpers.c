@@ -120,6 +120,23 @@ void rsfs_lock_buffer(struct buffer_head *bh)
 	lock_buffer(bh);
 }
 
+/*
+ * A buffer-state bit of rsfs's own (as ext4's BH_Verified): the block's
+ * checksum was checked since it was read from disk. A buffer read again
+ * after eviction starts without it.
+ */
+#define BH_RsfsVerified BH_PrivateStart
+
+bool rsfs_buffer_verified(struct buffer_head *bh)
+{
+	return test_bit(BH_RsfsVerified, &bh->b_state);
+}
+
+void rsfs_set_buffer_verified(struct buffer_head *bh)
+{
+	set_bit(BH_RsfsVerified, &bh->b_state);
+}
+
 /* A buffer for a block about to be overwritten whole: no read, just zeroes. */
 struct buffer_head *rsfs_sb_getblk_zeroed(struct super_block *sb, sector_t block)
 {

@@ -6,6 +6,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/buffer_head.h>
+#include <linux/crc32.h>
 #include <linux/crc32c.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
@@ -50,6 +51,8 @@ struct inode *rsfs_file_inode(struct file *file);
 bool rsfs_dir_emit(struct dir_context *ctx, const char *name, int len, u64 ino,
 		   unsigned int type);
 void rsfs_lock_buffer(struct buffer_head *bh);
+bool rsfs_buffer_verified(struct buffer_head *bh);
+void rsfs_set_buffer_verified(struct buffer_head *bh);
 struct buffer_head *rsfs_sb_getblk_zeroed(struct super_block *sb, sector_t block);
 
 /* Folios */

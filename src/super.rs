@@ -127,6 +127,10 @@ fn errno(e: FormatError) -> Error {
 /// Reads and checks the superblock of a filesystem being mounted, counts the
 /// free blocks and inodes from the bitmaps, and marks the disk as mounted.
 pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> {
+    // Metadata blocks are checked once when read from disk (see
+    // `BufferHead::set_verified`); start from the disk, not from a cache
+    // that may have been written to while the filesystem was unmounted.
+    sb.forget_cached_blocks();
     sb.set_block_size(format::BLOCK_SIZE as u32)
         .inspect_err(|_| {
             sb_err!(

@@ -45,6 +45,21 @@ impl BufferHead {
         BufferGuard(self)
     }
 
+    /// Whether the block's contents were checked since it was read from
+    /// disk (see [`BufferHead::set_verified`]).
+    pub(crate) fn is_verified(&self) -> bool {
+        // SAFETY: the buffer is valid; the bit is atomic.
+        unsafe { sys::rsfs_buffer_verified(self.0.as_ptr()) }
+    }
+
+    /// Records that the block's contents were checked. The mark lives as
+    /// long as the cached buffer: a block read again from disk is checked
+    /// again. Whoever changes a verified block keeps it valid.
+    pub(crate) fn set_verified(&self) {
+        // SAFETY: the buffer is valid; the bit is atomic.
+        unsafe { sys::rsfs_set_buffer_verified(self.0.as_ptr()) };
+    }
+
     /// Marks the buffer dirty: the block device's writeback writes it.
     pub(crate) fn mark_dirty(&self) {
         // SAFETY: the buffer is valid and uptodate.

@@ -60,6 +60,16 @@ pub(crate) fn crc32c(data: &[u8]) -> u32 {
     !unsafe { sys::crc32c(!0, data.as_ptr().cast(), len) }
 }
 
+/// How the standard CRC-32C of a `len`-byte block changes when its byte at
+/// `index` is XORed with `delta`: CRC-32C is linear, so the new checksum is
+/// the old one XOR this, computed in O(log len) instead of over the block.
+pub(crate) fn crc32c_delta(len: usize, index: usize, delta: u8) -> u32 {
+    // SAFETY: `delta` is one valid byte for the duration of the call.
+    let c = unsafe { sys::crc32c(0, (&delta as *const u8).cast(), 1) };
+    // SAFETY: a pure function of its arguments.
+    unsafe { sys::__crc32c_le_shift(c, len - index - 1) }
+}
+
 /// `EFSCORRUPTED` (`EUCLEAN`): the filesystem's metadata is damaged.
 /// `kernel::error::code` in 6.12 does not declare it.
 pub(crate) fn efscorrupted() -> Error {

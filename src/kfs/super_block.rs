@@ -173,6 +173,15 @@ impl<T: FileSystem> SuperBlock<T, New> {
         Ok(())
     }
 
+    /// Drops the block device's clean cached pages and buffers, so that
+    /// every metadata block is read (and checked) afresh: whatever changed
+    /// the disk while it was not mounted is seen.
+    pub(crate) fn forget_cached_blocks(&self) {
+        // SAFETY: the block device is open; nothing of this mount is cached
+        // yet.
+        unsafe { sys::invalidate_bdev((*self.as_raw()).s_bdev) };
+    }
+
     /// Sets the magic number reported by `statfs(2)`.
     pub(crate) fn set_magic(&self, magic: u64) {
         // SAFETY: the superblock is being set up; its fields are ours.

@@ -57,14 +57,18 @@ SCENARIOS = [
 ]
 
 
-def run_vm(args, image, cmd, kill):
+def run_vm(args, image, cmd, kill_on=None, kill_after_acks=None):
+    """Boots with `cmd` on `image`. QEMU is killed when a console line
+    contains `kill_on`, or right after the `kill_after_acks`-th ACK line."""
     initrd = os.path.join(args.build, "initramfs-crash.cpio")
     subprocess.run([os.path.join(args.root, "qemu/mkinitramfs.sh"), initrd, "cmd", cmd], check=True)
     vm = [sys.executable, os.path.join(args.root, "qemu/vm.py"), "--kernel", args.kernel,
           "--initrd", initrd, "--disk", image, "--timeout", "300",
           "--log", os.path.join(args.build, "logs", "crash.log")]
-    if kill:
-        vm += ["--kill-on", MARKER]
+    if kill_on:
+        vm += ["--kill-on", kill_on]
+    if kill_after_acks:
+        vm += ["--kill-after", "ACK ", "--kill-count", str(kill_after_acks)]
     p = subprocess.run(vm, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return p.returncode, p.stdout
 
@@ -101,7 +105,7 @@ def randomized(args, first):
         if not last:
             # Kill on the cut-th acknowledgement of this boot.
             marker = cut
-        rc, out = run_vm_acks(args, image, cmd, marker)
+        rc, out = run_vm(args, image, cmd, kill_after_acks=marker)
         verified = re.search(r"crashtest: verified (\d+) acknowledged writes, (\d+) bad", out)
         new = [l.strip() for l in out.splitlines() if l.startswith("ACK ")]
         why = None
@@ -133,19 +137,6 @@ def randomized(args, first):
     return passed, failed
 
 
-def run_vm_acks(args, image, cmd, cut):
-    """Boots with `cmd`; with `cut`, kills QEMU right after the cut-th ACK."""
-    initrd = os.path.join(args.build, "initramfs-crash.cpio")
-    subprocess.run([os.path.join(args.root, "qemu/mkinitramfs.sh"), initrd, "cmd", cmd], check=True)
-    vm = [sys.executable, os.path.join(args.root, "qemu/vm.py"), "--kernel", args.kernel,
-          "--initrd", initrd, "--disk", image, "--timeout", "300",
-          "--log", os.path.join(args.build, "logs", "crash.log")]
-    if cut:
-        vm += ["--kill-after", "ACK ", "--kill-count", str(cut)]
-    p = subprocess.run(vm, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return p.returncode, p.stdout
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
@@ -164,7 +155,7 @@ def main():
         why = None
         if MARKER not in before:
             before = f"{before} && echo {MARKER} && sleep 100"
-        rc, out = run_vm(args, image, before, kill=True)
+        rc, out = run_vm(args, image, before, kill_on=MARKER)
         if rc != 0 or MARKER not in out:
             why = f"the run before the cut failed (status {rc})"
         else:
@@ -178,7 +169,7 @@ def main():
                 if problems:
                     subprocess.run([os.path.join(args.build, "bin", "fsck.rsfs"), "-y", image],
                                    stdout=subprocess.DEVNULL)
-                rc, out = run_vm(args, image, after, kill=False)
+                rc, out = run_vm(args, image, after)
                 if rc != 0:
                     tail = "\n".join("#   " + l for l in out.splitlines()[-15:])
                     why = f"the check after the cut failed (status {rc})\n{tail}"

@@ -58,23 +58,6 @@ static int drop_caches(void)
 	return run("echo 3 > /proc/sys/vm/drop_caches");
 }
 
-/* A counter of the rsfs mounted from `dev`. */
-static unsigned long long counter(const char *dev, const char *name)
-{
-	char path[256];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/rsfs/%s/%s", dev + 5, name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%llu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
-}
-
 /* Write requests and sectors written, from /sys/block/<dev>/stat. */
 static void disk_writes(const char *dev, unsigned long long *reqs, unsigned long long *sectors)
 {

@@ -17,22 +17,6 @@
 
 #define SLOW_DISK "/dev/vdc"
 
-static unsigned long long counter(const char *dev, const char *name)
-{
-	char path[256];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/rsfs/%s/%s", dev + 5, name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%llu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
-}
-
 static int fill_file(int fd, off_t off, size_t len, char c)
 {
 	static char buf[1 << 20];

@@ -144,6 +144,23 @@ static inline int put_file(const char *path, const char *data)
 	return n == (ssize_t)strlen(data) ? 0 : -EIO;
 }
 
+/* A counter of the rsfs mounted from `dev` (/sys/kernel/debug/rsfs/...). */
+static inline unsigned long long counter(const char *dev, const char *name)
+{
+	char path[256];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/rsfs/%s/%s", dev + 5, name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
 /*
  * The kernel log, read through /dev/kmsg from a point a test marks, so a
  * test can look for its own messages and for splats it caused.

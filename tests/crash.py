@@ -57,6 +57,16 @@ SCENARIOS = [
 ]
 
 
+def ktap(n, name, why, comment=None):
+    """Prints one KTAP result line; returns (passed, failed) for it."""
+    if why:
+        print(f"not ok {n} {name} # {why}")
+    else:
+        print(f"ok {n} {name}" + (f" # {comment}" if comment else ""))
+    sys.stdout.flush()
+    return (0, 1) if why else (1, 0)
+
+
 def run_vm(args, image, cmd, kill_on=None, kill_after_acks=None):
     """Boots with `cmd` on `image`. QEMU is killed when a console line
     contains `kill_on`, or right after the `kill_after_acks`-th ACK line."""
@@ -124,14 +134,10 @@ def randomized(args, first):
                 subprocess.run([os.path.join(args.build, "bin", "fsck.rsfs"), "-y", image],
                                stdout=subprocess.DEVNULL)
         name = f"crash_point_{i}" if not last else "crash_final_verify"
-        n = first + i
-        if why:
-            failed += 1
-            print(f"not ok {n} {name} # seed {seed}: {why}")
-        else:
-            passed += 1
-            print(f"ok {n} {name} # {len(acks)} writes acknowledged so far")
-        sys.stdout.flush()
+        p, f = ktap(first + i, name, why and f"seed {seed}: {why}",
+                    f"{len(acks)} writes acknowledged so far")
+        passed += p
+        failed += f
         if why:
             break
     return passed, failed
@@ -177,13 +183,9 @@ def main():
                     rc_f, problems, _ = fsck(args, image)
                     if rc_f != 0:
                         why = f"fsck after the check is not clean: {problems[:1]}"
-        if why:
-            failed += 1
-            print(f"not ok {i} crash_{name} # {why}")
-        else:
-            passed += 1
-            print(f"ok {i} crash_{name}")
-        sys.stdout.flush()
+        p, f = ktap(i, f"crash_{name}", why)
+        passed += p
+        failed += f
     p, f = randomized(args, len(SCENARIOS) + 1)
     passed += p
     failed += f

@@ -136,14 +136,6 @@ FIXTURE_TEARDOWN(data)
 	EXPECT_FALSE(kmsg_splat(&self->k));
 }
 
-/* Moves the fixture to another (freshly made) disk. */
-static int use_disk(const char *dev)
-{
-	if (chdir("/") || umount(MNT) || mkfs(dev) || mount(dev, MNT, "rsfs", 0, NULL) || chdir(MNT))
-		return -1;
-	return 0;
-}
-
 TEST_F(data, write_pwrite_writev_read_back)
 {
 	static unsigned char buf[300000];

@@ -124,13 +124,6 @@ FIXTURE_TEARDOWN(integ)
 	EXPECT_FALSE(kmsg_splat(&self->k));
 }
 
-static int use_disk(const char *dev)
-{
-	if (chdir("/") || umount(MNT) || mkfs(dev) || mount(dev, MNT, "rsfs", 0, NULL) || chdir(MNT))
-		return -1;
-	return 0;
-}
-
 /* fdatasync skips an inode whose only change is a timestamp; fsync not. */
 TEST_F(integ, fdatasync_skips_timestamp_only_changes)
 {

@@ -119,6 +119,14 @@ static inline int remount(void)
 	return remount_dev(DISK0);
 }
 
+/* Moves the mount at MNT to a freshly made filesystem on `dev`. */
+static inline int use_disk(const char *dev)
+{
+	if (chdir("/") || umount(MNT) || mkfs(dev) || mount(dev, MNT, "rsfs", 0, NULL) || chdir(MNT))
+		return -1;
+	return 0;
+}
+
 /*
  * Puts the VM back to "nothing mounted, module not loaded" after a test
  * that failed half-way, so that one failure does not cascade.

@@ -111,30 +111,7 @@ static int write_pattern(int fd, unsigned long long off, size_t len, size_t chun
 	return 0;
 }
 
-FIXTURE(data) {
-	struct kmsg k;
-	const char *dev;
-};
-
-FIXTURE_SETUP(data)
-{
-	rsfs_reset();
-	self->dev = DISK0;
-	ASSERT_EQ(0, kmsg_open(&self->k));
-	ASSERT_EQ(0, rsfs_load());
-	ASSERT_EQ(0, mkfs(DISK0));
-	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
-	ASSERT_EQ(0, chdir(MNT));
-}
-
-FIXTURE_TEARDOWN(data)
-{
-	EXPECT_EQ(0, chdir("/"));
-	EXPECT_EQ(0, umount(MNT));
-	EXPECT_EQ(0, fsck(self->dev));
-	EXPECT_EQ(0, rsfs_unload());
-	EXPECT_FALSE(kmsg_splat(&self->k));
-}
+RSFS_MOUNTED_FIXTURE(data, (void)0)
 
 TEST_F(data, write_pwrite_writev_read_back)
 {

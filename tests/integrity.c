@@ -98,31 +98,7 @@ static int fault_injection(const char *dev, bool on)
 	return run("echo 1 > /sys/block/%s/make-it-fail", dev + 5);
 }
 
-FIXTURE(integ) {
-	struct kmsg k;
-	const char *dev;
-};
-
-FIXTURE_SETUP(integ)
-{
-	rsfs_reset();
-	self->dev = DISK0;
-	ASSERT_EQ(0, kmsg_open(&self->k));
-	ASSERT_EQ(0, rsfs_load());
-	ASSERT_EQ(0, mkfs(DISK0));
-	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
-	ASSERT_EQ(0, chdir(MNT));
-}
-
-FIXTURE_TEARDOWN(integ)
-{
-	fault_injection(self->dev, false);
-	EXPECT_EQ(0, chdir("/"));
-	EXPECT_EQ(0, umount(MNT));
-	EXPECT_EQ(0, fsck(self->dev));
-	EXPECT_EQ(0, rsfs_unload());
-	EXPECT_FALSE(kmsg_splat(&self->k));
-}
+RSFS_MOUNTED_FIXTURE(integ, fault_injection(self->dev, false))
 
 /* fdatasync skips an inode whose only change is a timestamp; fsync not. */
 TEST_F(integ, fdatasync_skips_timestamp_only_changes)

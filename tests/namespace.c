@@ -17,28 +17,7 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-FIXTURE(fs) {
-	struct kmsg k;
-};
-
-FIXTURE_SETUP(fs)
-{
-	rsfs_reset();
-	ASSERT_EQ(0, kmsg_open(&self->k));
-	ASSERT_EQ(0, rsfs_load());
-	ASSERT_EQ(0, mkfs(DISK0));
-	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
-	ASSERT_EQ(0, chdir(MNT));
-}
-
-FIXTURE_TEARDOWN(fs)
-{
-	EXPECT_EQ(0, chdir("/"));
-	EXPECT_EQ(0, umount(MNT));
-	EXPECT_EQ(0, fsck(DISK0));
-	EXPECT_EQ(0, rsfs_unload());
-	EXPECT_FALSE(kmsg_splat(&self->k));
-}
+RSFS_MOUNTED_FIXTURE(fs, (void)0)
 
 /* A little-endian u64 field of the superblock on `dev`. */
 static unsigned long long sb_field(const char *dev, int off)

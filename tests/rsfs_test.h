@@ -235,4 +235,37 @@ static inline bool kmsg_splat(struct kmsg *k)
 	return found;
 }
 
+/*
+ * The fixture of the tests that run on a mounted rsfs: each test starts in
+ * MNT on a freshly made filesystem on DISK0, with the module loaded and the
+ * kernel log marked (a test may move to another disk with use_disk() and
+ * set self->dev). Teardown runs `extra_teardown`, unmounts, requires
+ * fsck.rsfs -n to find the disk clean, unloads the module, and fails the
+ * test on any kernel splat it caused. Use it after kselftest_harness.h.
+ */
+#define RSFS_MOUNTED_FIXTURE(name, extra_teardown)		\
+	FIXTURE(name) {						\
+		struct kmsg k;					\
+		const char *dev;				\
+	};							\
+	FIXTURE_SETUP(name)					\
+	{							\
+		rsfs_reset();					\
+		self->dev = DISK0;				\
+		ASSERT_EQ(0, kmsg_open(&self->k));		\
+		ASSERT_EQ(0, rsfs_load());			\
+		ASSERT_EQ(0, mkfs(DISK0));			\
+		ASSERT_EQ(0, mount_rsfs(DISK0, NULL));		\
+		ASSERT_EQ(0, chdir(MNT));			\
+	}							\
+	FIXTURE_TEARDOWN(name)					\
+	{							\
+		extra_teardown;					\
+		EXPECT_EQ(0, chdir("/"));			\
+		EXPECT_EQ(0, umount(MNT));			\
+		EXPECT_EQ(0, fsck(self->dev));			\
+		EXPECT_EQ(0, rsfs_unload());			\
+		EXPECT_FALSE(kmsg_splat(&self->k));		\
+	}
+
 #endif /* RSFS_TEST_H */

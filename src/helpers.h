@@ -107,6 +107,7 @@ const u16 RSFS_IOMAP_MAPPED = IOMAP_MAPPED;
 const u16 RSFS_IOMAP_F_NEW = IOMAP_F_NEW;
 const unsigned int RSFS_IOMAP_WRITE = IOMAP_WRITE;
 const u64 RSFS_IOMAP_NULL_ADDR = IOMAP_NULL_ADDR;
+const unsigned int RSFS_IOMAP_DIO_FORCE_WAIT = IOMAP_DIO_FORCE_WAIT;
 
 /* Files, mmap */
 void rsfs_inode_lock(struct inode *inode);

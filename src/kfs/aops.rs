@@ -333,6 +333,14 @@ impl<T: FileSystem> Tables<T> {
     /// the VFS finishes it with buffered I/O, then writes and waits for that
     /// range and drops it from the cache (seed 003).
     ///
+    /// The callers of `->direct_IO` (`generic_file_direct_write`,
+    /// `generic_file_read_iter`) advance `ki_pos` by what it returns and
+    /// extend `i_size` from there, while `iomap_dio_rw` has already advanced
+    /// `ki_pos` itself: the position is put back, or an extending write
+    /// would set the size to twice its length past the start (found by the
+    /// rsfsx exerciser). The I/O is waited for even when asynchronous
+    /// (`IOMAP_DIO_FORCE_WAIT`), since only the caller updates `i_size`.
+    ///
     /// # Safety
     ///
     /// Called by the VFS with a valid kiocb and iterator of one of our files
@@ -346,17 +354,21 @@ impl<T: FileSystem> Tables<T> {
                 iter,
                 &Self::IOMAP_OPS,
                 core::ptr::null(),
-                0,
+                sys::RSFS_IOMAP_DIO_FORCE_WAIT,
                 core::ptr::null_mut(),
                 0,
             )
         };
         if ret == -(sys::ENOTBLK as isize) {
             // Nothing was written directly: all of it goes buffered.
-            0
-        } else {
-            ret
+            return 0;
         }
+        if ret > 0 {
+            // SAFETY: `iocb` is valid per the safety requirement; see above
+            // for why the position goes back.
+            unsafe { (*iocb).ki_pos -= ret as sys::loff_t };
+        }
+        ret
     }
 
     /// `iomap_begin` of direct I/O: describes the mapping at `pos`.

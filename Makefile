@@ -12,9 +12,9 @@ SHELL := /bin/bash
 KERNEL ?= debug
 export KERNEL CMD DISK TIMEOUT REPS
 
-.PHONY: run check bench module tools tests clippy fmt clean
+.PHONY: run check soak bench module tools tests clippy fmt clean
 
-run check bench module tools tests clippy fmt:
+run check soak bench module tools tests clippy fmt:
 	@scripts/rsfs.sh $@
 
 clean:

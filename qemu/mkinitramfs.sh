@@ -20,5 +20,7 @@ cp "$RSFS_ROOT/tests/run.sh" "$root/tests/run.sh"
 cp "$RSFS_ROOT"/build/tests/* "$root/tests/bin/"
 echo "$mode" >"$root/rsfs/mode"
 printf '%s\n' "$cmd" >"$root/rsfs/cmd"
+# The host's RSFS_* settings (seeds, soak lengths) for the guest's tests.
+env | grep '^RSFS_[A-Z_]*=' | sed "s/^\([A-Z_]*\)=\(.*\)$/export \1='\2'/" >"$root/rsfs/env" || true
 
 (cd "$root" && find . | cpio --quiet -o -H newc) >"$out"

@@ -219,6 +219,7 @@ def main():
     if problems and rc == 0:
         rc = 1
     if args.ktap:
+        print(f"# report: kernel-log splats={len(splats)} hangs={int(hung)}")
         line = f"{passed} passed, {failed} failed"
         if skipped:
             line += f", {skipped} skipped"

@@ -9,6 +9,9 @@
 #   clippy  the module under clippy and the tools under cargo clippy
 #   fmt     check rustfmt formatting
 #   bench   the benchmark, on the release kernel (bench/bench.py)
+#   soak    check with the long reliability settings (RSFS_FSX_OPS,
+#           RSFS_STRESS_SECONDS, RSFS_FAULT_ROUNDS, RSFS_IMAGES,
+#           RSFS_CRASH_POINTS; RSFS_SEED fixes every guest test's seed)
 # Environment (the Makefile passes its variables): KERNEL=debug|release,
 # CMD='...', DISK=path.img, TIMEOUT=seconds.
 set -euo pipefail
@@ -55,6 +58,7 @@ build_tools() {
 	mkdir -p "$BUILD/bin"
 	cp "$RSFS_ROOT/target/$TARGET/release/mkfs-rsfs" "$BUILD/bin/mkfs.rsfs"
 	cp "$RSFS_ROOT/target/$TARGET/release/fsck-rsfs" "$BUILD/bin/fsck.rsfs"
+	cp "$RSFS_ROOT/target/$TARGET/release/rsfs-fuzz" "$BUILD/bin/rsfs-fuzz"
 }
 
 build_tests() {
@@ -135,7 +139,7 @@ run)
 		fresh_disk "$disk"
 		"$BUILD/bin/mkfs.rsfs" -q "$disk"
 	fi
-	fresh_disk "$BUILD/disks/scratch.img"
+	fresh_disk "$BUILD/disks/scratch.img" 2G
 	if [ -n "${CMD:-}" ]; then
 		"$RSFS_ROOT/qemu/mkinitramfs.sh" "$BUILD/initramfs-cmd.cpio" cmd "$CMD"
 		vm "$kd" --initrd "$BUILD/initramfs-cmd.cpio" --disk "$disk" \
@@ -145,6 +149,14 @@ run)
 		vm "$kd" --initrd "$BUILD/initramfs-shell.cpio" --disk "$disk" \
 			--disk "$BUILD/disks/scratch.img" --interactive
 	fi
+	;;
+soak)
+	# The long version of the reliability suites; the rest of make check
+	# runs as usual. Each setting can still be overridden.
+	export RSFS_FSX_OPS=${RSFS_FSX_OPS:-1000000} RSFS_STRESS_SECONDS=${RSFS_STRESS_SECONDS:-600}
+	export RSFS_FAULT_ROUNDS=${RSFS_FAULT_ROUNDS:-600} RSFS_IMAGES=${RSFS_IMAGES:-2000}
+	export RSFS_CRASH_POINTS=${RSFS_CRASH_POINTS:-200} TIMEOUT=${TIMEOUT:-14400}
+	exec "$0" check
 	;;
 check)
 	"$RSFS_ROOT/scripts/bootstrap.sh"
@@ -182,6 +194,9 @@ check)
 		failed=$((failed + 1))
 		echo "rsfs: a test stage did not report its totals" >&2
 	fi
+	# The figures a user would quote: what each suite did and found.
+	echo "== totals"
+	grep -ho 'report: .*' "$BUILD/logs/ktap.out" "$BUILD/logs/crash.out" | sed 's/^report: /  /'
 	echo "$passed passed, $failed failed"
 	[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
 	;;
@@ -197,6 +212,6 @@ bench)
 		--reps "${REPS:-3}"
 	;;
 *)
-	die "usage: scripts/rsfs.sh run|check|bench|module|tools|tests|clippy|fmt"
+	die "usage: scripts/rsfs.sh run|check|soak|bench|module|tools|tests|clippy|fmt"
 	;;
 esac

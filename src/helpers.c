@@ -6,9 +6,30 @@
 #include <linux/ratelimit.h>
 #include "helpers.h"
 
-struct buffer_head *rsfs_sb_bread(struct super_block *sb, sector_t block)
+/*
+ * sb_bread(), except that a block whose last write failed is not read
+ * again. Its buffer lost the new contents (end_buffer_write_sync() and
+ * end_buffer_async_write() clear uptodate), so a read would bring back the
+ * older copy on disk and silently undo the change: a bitmap would hand out
+ * blocks that are in use. NULL then, with *lost set.
+ */
+struct buffer_head *rsfs_sb_bread(struct super_block *sb, sector_t block, bool *lost)
 {
-	return sb_bread(sb, block);
+	struct buffer_head *bh = sb_getblk(sb, block);
+
+	*lost = false;
+	if (!bh)
+		return NULL;
+	if (buffer_write_io_error(bh)) {
+		*lost = true;
+		brelse(bh);
+		return NULL;
+	}
+	if (bh_read(bh, 0) < 0) {
+		brelse(bh);
+		return NULL;
+	}
+	return bh;
 }
 
 void rsfs_brelse(struct buffer_head *bh)

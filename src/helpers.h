@@ -28,7 +28,7 @@ const unsigned int RSFS_ATTR_SIZE = ATTR_SIZE;
 const unsigned long RSFS_SB_RDONLY = SB_RDONLY;
 #endif
 
-struct buffer_head *rsfs_sb_bread(struct super_block *sb, sector_t block);
+struct buffer_head *rsfs_sb_bread(struct super_block *sb, sector_t block, bool *lost);
 void rsfs_brelse(struct buffer_head *bh);
 u64 rsfs_bdev_nr_bytes(struct block_device *bdev);
 bool rsfs_err_ratelimit(void);

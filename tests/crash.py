@@ -83,6 +83,15 @@ def run_vm(args, image, cmd, kill_on=None, kill_after_acks=None):
     return p.returncode, p.stdout
 
 
+SPLAT = re.compile(r"rsfs: (\d+) kernel splat line")
+
+
+def splats(out):
+    """Splat lines qemu/vm.py saw in a boot's console (it says so on stderr)."""
+    m = SPLAT.search(out)
+    return int(m.group(1)) if m else 0
+
+
 def fsck(args, image):
     p = subprocess.run([os.path.join(args.build, "bin", "fsck.rsfs"), "-n", image],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -116,10 +125,13 @@ def randomized(args, first):
             # Kill on the cut-th acknowledgement of this boot.
             marker = cut
         rc, out = run_vm(args, image, cmd, kill_after_acks=marker)
+        args.splats += splats(out)
         verified = re.search(r"crashtest: verified (\d+) acknowledged writes, (\d+) bad", out)
         new = [l.strip() for l in out.splitlines() if l.startswith("ACK ")]
         why = None
-        if not verified or verified.group(2) != "0":
+        if splats(out):
+            why = f"a kernel splat in boot {i} (console log: build/logs/crash.log)"
+        elif not verified or verified.group(2) != "0":
             bad = [l for l in out.splitlines() if l.startswith("crashtest:")][:3]
             why = f"acknowledged data lost or unreadable after cut {i}: {bad}"
         elif not last and len(new) < cut:
@@ -149,6 +161,7 @@ def main():
     ap.add_argument("--root", required=True)
     args = ap.parse_args()
     args.build = os.path.join(args.root, "build")
+    args.splats = 0
     image = os.path.join(args.build, "disks", "crash.img")
     passed = failed = 0
     print(f"# crash tests: {len(SCENARIOS)} scenarios")
@@ -162,6 +175,7 @@ def main():
         if MARKER not in before:
             before = f"{before} && echo {MARKER} && sleep 100"
         rc, out = run_vm(args, image, before, kill_on=MARKER)
+        args.splats += splats(out)
         if rc != 0 or MARKER not in out:
             why = f"the run before the cut failed (status {rc})"
         else:
@@ -176,6 +190,7 @@ def main():
                     subprocess.run([os.path.join(args.build, "bin", "fsck.rsfs"), "-y", image],
                                    stdout=subprocess.DEVNULL)
                 rc, out = run_vm(args, image, after)
+                args.splats += splats(out)
                 if rc != 0:
                     tail = "\n".join("#   " + l for l in out.splitlines()[-15:])
                     why = f"the check after the cut failed (status {rc})\n{tail}"
@@ -189,6 +204,8 @@ def main():
     p, f = randomized(args, len(SCENARIOS) + 1)
     passed += p
     failed += f
+    # Each randomized point is one power cut, and each scenario one more.
+    print(f"# report: crash power-cuts={len(SCENARIOS) + p + f - 1} splats={args.splats}")
     print(f"# crash totals: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -7,7 +7,8 @@
 # the host runner (qemu/vm.py) to report.
 set -o pipefail
 
-tests=$(ls /tests/bin)
+# leaks last: its kmemleak scan covers everything the others did.
+tests="$(ls /tests/bin | grep -vx leaks) leaks"
 total=$(echo "$tests" | wc -w)
 pass=0 fail=0 skip=0 i=0
 

@@ -14,7 +14,7 @@ use kernel::{
 use super::{
     buffer::BufferHead,
     inode::{Inode, Lookup, NewInode},
-    sys, FileSystem,
+    sb_err, sys, FileSystem,
 };
 
 /// Type state of a superblock that is still being filled: its per-mount
@@ -152,11 +152,22 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
 
     /// Reads block `block` (in units of the block size) of the device,
     /// through the block device's page cache.
+    ///
+    /// A block whose last write failed gives EIO until the next mount: the
+    /// kernel dropped the buffer's new contents, and the older copy on disk
+    /// must not be taken for current (fsck.rsfs reconciles it).
     pub(crate) fn bread(&self, block: u64) -> Result<BufferHead> {
+        let mut lost = false;
         // SAFETY: the superblock and its block device are valid by the type
         // invariant, and its block size is set.
-        let bh = unsafe { sys::rsfs_sb_bread(self.as_raw(), block) };
-        // SAFETY: `sb_bread` returns null or an uptodate buffer with a
+        let bh = unsafe { sys::rsfs_sb_bread(self.as_raw(), block, &mut lost) };
+        if lost {
+            sb_err!(
+                self,
+                "block {block}: its last write failed; not using the older copy on disk (unmount and run fsck.rsfs)"
+            );
+        }
+        // SAFETY: `rsfs_sb_bread` returns null or an uptodate buffer with a
         // reference that is now ours.
         unsafe { BufferHead::from_raw(bh) }.ok_or(EIO)
     }

@@ -66,10 +66,18 @@ fn push(map: &mut Map, geo: &Geometry, e: &Extent) -> Result<(), String> {
     if r.len == 0 {
         return Err("empty extent".into());
     }
-    if r.start < geo.data_start || r.start + u64::from(r.len) > geo.blocks_count {
+    // Checked sums: a hostile extent may wrap either end around.
+    let end = r.start.checked_add(u64::from(r.len));
+    if r.start < geo.data_start || end.is_none_or(|end| end > geo.blocks_count) {
         return Err(format!(
             "extent {}+{} at block {} is outside the data area",
             r.logical, r.len, r.start
+        ));
+    }
+    if u64::from(r.logical) + u64::from(r.len) > u64::from(u32::MAX) + 1 {
+        return Err(format!(
+            "extent {}+{} runs past the largest file block",
+            r.logical, r.len
         ));
     }
     if u64::from(r.logical) < prev_end {

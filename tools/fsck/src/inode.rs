@@ -13,13 +13,16 @@ pub struct Slot {
     pub disk: Inode,
     /// Whether its checksum is right.
     pub csum_ok: bool,
-    /// Whether the slot is all zero (never used, or released).
+    /// Whether the slot is blank: all zero (never used, or released by
+    /// fsck), or the zero inode with its checksum (released by the kernel).
     pub zero: bool,
 }
 
 /// Reads every slot; index `i` is inode `i` (slot 0 is never used).
 pub fn read_all(img: &Image, geo: &Geometry) -> Result<Vec<Slot>> {
     let mut slots = Vec::with_capacity((geo.inodes_count + 1) as usize);
+    let mut released = [0u8; INODE_SIZE];
+    csum_set(&mut released, crc);
     for b in 0..geo.inode_table_blocks {
         let block = img.read(geo.inode_table_start + b)?;
         for i in 0..INODES_PER_BLOCK as usize {
@@ -27,7 +30,7 @@ pub fn read_all(img: &Image, geo: &Geometry) -> Result<Vec<Slot>> {
             slots.push(Slot {
                 disk: Inode::decode(raw),
                 csum_ok: csum_ok(raw, crc),
-                zero: raw.iter().all(|&x| x == 0),
+                zero: raw.iter().all(|&x| x == 0) || raw == released,
             });
         }
     }

@@ -100,11 +100,16 @@ pub enum Mode {
 struct Checker {
     mode: Mode,
     report: Report,
+    /// Damage found so far that -y cannot repair.
+    unfixable: usize,
 }
 
 impl Checker {
     fn problem(&mut self, kind: Kind, fixable: bool, message: String) {
         let fixed = fixable && self.mode == Mode::Repair;
+        if kind == Kind::Corruption && !fixable {
+            self.unfixable += 1;
+        }
         self.report.problems.push(Problem {
             message,
             kind,
@@ -153,6 +158,7 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
             blocks_count: geo.blocks_count,
             ..Default::default()
         },
+        unfixable: 0,
     };
     let n = geo.inodes_count as usize;
 
@@ -186,20 +192,24 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
         let d = &s.disk;
         nodes[ino].allocated = ibm.bits[ino];
         if !nodes[ino].allocated {
-            if !s.zero && s.csum_ok && d.links.get() != 0 {
-                c.problem(
-                    Kind::Corruption,
-                    false,
-                    format!("inode {ino}: has links but is free in the inode bitmap"),
-                );
+            if s.zero || !s.csum_ok || d.links.get() == 0 {
+                continue;
             }
-            continue;
+            // A sound inode with links whose bitmap write was lost: it is
+            // taken as in use. If no directory names it, it is released
+            // below like any unreachable inode.
+            c.problem(
+                Kind::Corruption,
+                true,
+                format!("inode {ino}: has links but is free in the inode bitmap; marked in use"),
+            );
+            nodes[ino].allocated = true;
         }
         if s.zero {
             c.problem(
                 Kind::Leak,
                 true,
-                format!("inode {ino}: allocated but never written"),
+                format!("inode {ino}: allocated but blank (a creation or a release cut short)"),
             );
             orphans.push(ino);
             continue;
@@ -390,7 +400,12 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
         }
     }
 
-    // Link counts, and inodes nothing reaches.
+    // Link counts, and inodes nothing reaches. When nothing else is wrong,
+    // the tree was read whole, so an unreachable inode is one whose name
+    // never reached the disk (its directory block's write was lost): it is
+    // released, as an orphan is. With other damage it may be the child of
+    // a directory that could not be read, and is left alone.
+    let tree_whole = c.unfixable == 0;
     let mut fix_links = Vec::new();
     for ino in 1..=n {
         if !nodes[ino].valid {
@@ -404,6 +419,13 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
                     Kind::Leak,
                     true,
                     format!("inode {ino}: deleted but not released (an orphan)"),
+                );
+                orphans.push(ino);
+            } else if tree_whole {
+                c.problem(
+                    Kind::Corruption,
+                    true,
+                    format!("inode {ino}: in use but no directory names it (its name never reached the disk); released"),
                 );
                 orphans.push(ino);
             } else {

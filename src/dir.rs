@@ -364,6 +364,10 @@ pub(crate) fn readdir(dir: &Inode<Rsfs>, out: &mut DirEmitter) -> Result {
             if e.ino != 0 && !out.emit(name_of(data, &e), e.ino, dtype(e.file_type)) {
                 return Ok(());
             }
+            // Past the entry: if a later one is damaged, the next call
+            // resumes there and fails, instead of giving this entry again
+            // (which made a reader loop forever on a fuzzed image).
+            out.set_pos(at + e.rec_len as i64);
         }
         out.set_pos((i64::from(block) + 1) * BLOCK_SIZE as i64);
     }

@@ -119,14 +119,20 @@ pub(crate) fn write_begin(inode: &Inode<Rsfs>, pos: u64, len: usize) -> Result<L
             (b, new)
         }
     };
-    if !folio.is_uptodate() {
+    if new {
+        // A new block holds whatever was on the disk before: the folio
+        // starts as zeroes, uptodate and dirty, so that a copy that comes
+        // up short (or faults and copies nothing) still leaves zeroes on
+        // the block, never the old contents (as block_write_end's
+        // page_zero_new_buffers does).
+        folio.zero_segments(0, folio.size(), 0, 0);
+        folio.mark_uptodate();
+        folio.mark_dirty();
+    } else if !folio.is_uptodate() {
         let from = (pos % BLOCK_SIZE as u64) as usize;
         let to = from + len;
         if from == 0 && to >= folio.size() {
             // The write covers the folio: write_end marks it uptodate.
-        } else if new {
-            // A new block holds nothing yet: zeroes around the write.
-            folio.zero_segments(0, from, to, folio.size());
         } else {
             // Read-modify-write: the rest of the block comes from disk.
             kfs::bio::read_sync(inode.super_block(), &folio, block)?;
@@ -148,13 +154,19 @@ pub(crate) fn write_end(
 ) -> usize {
     if !folio.is_uptodate() {
         if copied < len {
-            // A short copy into a folio whose other bytes are not valid:
+            // A short copy into a folio whose other bytes are not valid
+            // (an old block, not read because the write was to cover it):
             // nothing counts; the caller retries with what it can copy.
             return 0;
         }
         folio.mark_uptodate();
     }
     if copied == 0 {
+        // A new block past the end (zeroed by write_begin) goes back.
+        drop(folio);
+        if pos + len as u64 > inode.size() {
+            trim_past_eof(inode);
+        }
         return 0;
     }
     let end = pos + copied as u64;
@@ -168,6 +180,33 @@ pub(crate) fn write_end(
         inode.mark_dirty();
     }
     copied
+}
+
+/// After a write that failed (a direct write's error, a buffered copy that
+/// copied nothing): the blocks past the end of the file go back, and with
+/// them the page cache there, so that a later truncate up or extending
+/// write cannot show what the failed write left on them (as
+/// `ext2_write_failed` does). Preallocated blocks past the end go too.
+/// Runs under the inode lock.
+pub(crate) fn trim_past_eof(inode: &Inode<Rsfs>) {
+    let size = inode.size();
+    let first = size.div_ceil(BLOCK_SIZE as u64);
+    let sb = inode.super_block();
+    if inode.data().map.lock().next_mapped(first).is_none() {
+        return;
+    }
+    inode.truncate_pagecache(size);
+    let mut map = inode.data().map.lock();
+    if map.truncate(sb, first.min(u32::MAX.into()) as u32).is_err() {
+        kfs::sb_err!(
+            sb,
+            "inode {}: could not release the blocks of a failed write; run fsck.rsfs",
+            inode.ino()
+        );
+    }
+    inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
+    drop(map);
+    inode.mark_dirty();
 }
 
 /// `page_mkwrite`: disk space for a folio a shared mapping is about to
@@ -342,6 +381,16 @@ pub(crate) fn map_blocks(
         stats.add(Stat::DirectFallbacks, 1);
         return Ok(BlockMapping::Fallback);
     }
-    let (block, new) = block_for_write(inode, lblk)?;
-    Ok(BlockMapping::Mapped { block, len: 1, new })
+    match block_for_write(inode, lblk) {
+        Ok((block, new)) => Ok(BlockMapping::Mapped { block, len: 1, new }),
+        // Out of space part way: a failed direct write cannot say how much
+        // of it was done (iomap returns the error alone), so it stops here
+        // and the VFS goes on with buffered I/O, which reports a short
+        // write or ENOSPC for exactly what it could not place.
+        Err(e) if e == ENOSPC => {
+            stats.add(Stat::DirectFallbacks, 1);
+            Ok(BlockMapping::Fallback)
+        }
+        Err(e) => Err(e),
+    }
 }

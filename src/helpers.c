@@ -411,6 +411,11 @@ vm_fault_t rsfs_vmf_fs_error(int err)
 
 /* Direct I/O */
 
+bool rsfs_iter_is_write(const struct iov_iter *iter)
+{
+	return iov_iter_rw(iter) == WRITE;
+}
+
 void rsfs_file_allow_odirect(struct file *file)
 {
 	file->f_mode |= FMODE_CAN_ODIRECT;

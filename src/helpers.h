@@ -102,6 +102,7 @@ void rsfs_cond_resched(void);
 
 /* Direct I/O */
 void rsfs_file_allow_odirect(struct file *file);
+bool rsfs_iter_is_write(const struct iov_iter *iter);
 const u16 RSFS_IOMAP_HOLE = IOMAP_HOLE;
 const u16 RSFS_IOMAP_MAPPED = IOMAP_MAPPED;
 const u16 RSFS_IOMAP_F_NEW = IOMAP_F_NEW;

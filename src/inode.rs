@@ -46,6 +46,16 @@ fn timestamp(sec: u64, nsec: u32) -> Timestamp {
 }
 
 /// Reads the on-disk inode `ino` and checks its checksum.
+/// Whether the table slot of `ino` holds a live inode (sound checksum,
+/// links): the inode bitmap had better not call it free.
+pub(crate) fn slot_in_use(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<bool> {
+    let (block, offset) = sb.info().geo.inode_location(ino);
+    let bh = sb.bread(block)?;
+    let g = bh.lock();
+    let raw = &g.data()[offset..offset + format::INODE_SIZE];
+    Ok(format::csum_ok(raw, kfs::crc32c) && format::Inode::decode(raw).links.get() != 0)
+}
+
 fn read_disk_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<format::Inode> {
     let geo = &sb.info().geo;
     if ino == 0 || ino > geo.inodes_count {

@@ -10,7 +10,7 @@ use crate::{
     alloc, dir,
     format::{self, BLOCK_SIZE, NAME_MAX},
     inode::{self, InodeInfo, INLINE_LINK_MAX},
-    kfs::{sb_err, Created, FileType, Inode, Owner, RenameFlags},
+    kfs::{efscorrupted, sb_err, Created, FileType, Inode, Owner, RenameFlags},
     map::{BlockMap, Run},
     Rsfs,
 };
@@ -101,6 +101,24 @@ pub(crate) fn create(
         return Err(EMLINK);
     }
     let ino = alloc::alloc_inode(sb)?;
+    // A damaged inode bitmap may hand out a number that is in use: the
+    // number stays allocated (it is), and the creation fails.
+    let in_use = match inode::slot_in_use(sb, ino) {
+        Ok(false) => false,
+        Ok(true) => true,
+        Err(e) => {
+            let _ = alloc::free_inode(sb, ino);
+            return Err(e);
+        }
+    };
+    if in_use {
+        sb_err!(
+            sb,
+            "inode bitmap marks inode {} free, but it is in use",
+            ino
+        );
+        return Err(efscorrupted());
+    }
     // Until the inode is set up, a failure gives back its number (and its
     // first block) by hand.
     let setup = (|| {
@@ -123,6 +141,15 @@ pub(crate) fn create(
     })();
     let (created, blocks) = match setup {
         Ok(x) => x,
+        // The number is already in memory: in use, whatever the bitmap says.
+        Err(e) if e == EBUSY => {
+            sb_err!(
+                sb,
+                "inode bitmap marks inode {} free, but it is in use",
+                ino
+            );
+            return Err(efscorrupted());
+        }
         Err(e) => {
             let _ = alloc::free_inode(sb, ino);
             return Err(e);

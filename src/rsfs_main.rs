@@ -141,6 +141,10 @@ impl kfs::FileSystem for Rsfs {
         inode::set_size(inode, size)
     }
 
+    fn direct_write_failed(inode: &kfs::Inode<Self>) {
+        file::trim_past_eof(inode)
+    }
+
     fn map_blocks(
         inode: &kfs::Inode<Self>,
         lblk: u64,

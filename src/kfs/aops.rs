@@ -363,6 +363,12 @@ impl<T: FileSystem> Tables<T> {
             // Nothing was written directly: all of it goes buffered.
             return 0;
         }
+        // SAFETY: `iter` is valid per the safety requirement.
+        if ret < 0 && unsafe { sys::rsfs_iter_is_write(iter) } {
+            // SAFETY: a write holds the inode lock, and the inode is ours.
+            let inode = unsafe { Inode::<T>::from_raw(sys::rsfs_kiocb_inode(iocb)) };
+            T::direct_write_failed(inode);
+        }
         if ret > 0 {
             // SAFETY: `iocb` is valid per the safety requirement; see above
             // for why the position goes back.

@@ -185,6 +185,12 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         datasync: bool,
     ) -> Result;
 
+    /// A direct write failed after `map_blocks` may have given the file
+    /// blocks past its end (the size was not extended): give them back, so
+    /// that growing the file later cannot show what the write left there.
+    /// Called with the inode locked.
+    fn direct_write_failed(inode: &Inode<Self>);
+
     /// Maps up to `max` file blocks from `lblk` for direct I/O; `write`
     /// says the caller will write them.
     fn map_blocks(

@@ -478,18 +478,54 @@ fn bad_directory_checksum() {
 }
 
 #[test]
-fn inode_with_links_free_in_bitmap() {
+fn inode_with_links_free_in_bitmap_is_marked_in_use() {
+    // A lost write of the inode bitmap block after a mkdir.
     let img = Img::new("freeino");
     let a = img.mkdir(ROOT_INO, b"a");
     img.set_bit(img.geo.inode_bitmap_start, a, false);
     img.adjust_counters(0, 1);
-    let r = img.check(Mode::Check);
-    assert!(
-        has(&r, "has links but is free in the inode bitmap"),
-        "{:?}",
-        r.problems
+    expect(
+        &img,
+        "has links but is free in the inode bitmap; marked in use",
+        Kind::Corruption,
+        true,
     );
-    assert_eq!(r.exit_code(), 4);
+    assert_eq!(img.check(Mode::Check).inodes_used, 2);
+}
+
+#[test]
+fn unreachable_inode_is_released() {
+    // A lost write of the directory block that held a new name: the inode
+    // and its blocks are on disk, nothing names them.
+    let img = Img::new("unnamed");
+    let a = img.mkdir(ROOT_INO, b"a");
+    let blk = img.inode(ROOT_INO).extents[0].start.get();
+    let mut root = img.read(blk);
+    let dot = dir_rec_len(1);
+    root[dot + 8..dot + 10].copy_from_slice(&((DIR_DATA_SIZE - dot) as u16).to_le_bytes());
+    csum_set(&mut root, crc);
+    img.write(blk, &root);
+    let mut r = img.inode(ROOT_INO);
+    r.links = 2.into();
+    img.put_inode(ROOT_INO, &r);
+    expect(
+        &img,
+        &format!("inode {a}: in use but no directory names it"),
+        Kind::Corruption,
+        true,
+    );
+    assert_eq!(img.check(Mode::Check).inodes_used, 1);
+}
+
+#[test]
+fn released_inode_still_allocated_is_blank() {
+    // The kernel released inode 5 (zero inode, fresh checksum) but the
+    // inode bitmap write was lost.
+    let img = Img::new("released");
+    img.put_inode(5, &Inode::default());
+    img.set_bit(img.geo.inode_bitmap_start, 5, true);
+    img.adjust_counters(0, -1);
+    expect(&img, "inode 5: allocated but blank", Kind::Leak, true);
 }
 
 #[test]

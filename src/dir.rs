@@ -77,7 +77,14 @@ fn entries(data: &[u8]) -> impl Iterator<Item = core::result::Result<Entry, usiz
         let bad = rec_len < DirEntryHeader::SIZE
             || rec_len % 4 != 0
             || off + rec_len > DIR_DATA_SIZE
-            || (h.ino.get() != 0 && (name_len == 0 || dir_rec_len(name_len) > rec_len));
+            || (h.ino.get() != 0
+                && (name_len == 0
+                    || dir_rec_len(name_len) > rec_len
+                    // A name is never empty and holds no '/' or NUL: the
+                    // VFS would take such a name for a path.
+                    || data[off + DirEntryHeader::SIZE..][..name_len]
+                        .iter()
+                        .any(|&c| c == b'/' || c == 0)));
         if bad {
             let at = off;
             off = DIR_DATA_SIZE;

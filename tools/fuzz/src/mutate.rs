@@ -110,6 +110,20 @@ fn all_extents(m: &Model) -> Vec<(&Node, ExtentLoc)> {
         .collect()
 }
 
+/// Points extent `e` of `node` at disk block `start`, its length kept.
+fn set_start(m: &Model, img: &mut [u8], node: &Node, e: &ExtentLoc, start: u64) {
+    set_extent(
+        m,
+        img,
+        node,
+        e,
+        Extent {
+            start: start.into(),
+            ..e.disk()
+        },
+    );
+}
+
 /// Rewrites extent `e` of `node` and, if its length changed, the inode's
 /// block count to match, so that only the extent itself is wrong.
 fn set_extent(m: &Model, img: &mut [u8], node: &Node, e: &ExtentLoc, new: Extent) {
@@ -434,16 +448,7 @@ fn start_beyond_end(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> 
         2 => 1 << 40,
         _ => rng.range(bc, u64::MAX - u64::from(e.len)),
     };
-    set_extent(
-        m,
-        img,
-        n,
-        &e,
-        Extent {
-            start: start.into(),
-            ..e.disk()
-        },
-    );
+    set_start(m, img, n, &e, start);
     Some(format!(
         "{} now starts at block {start} (beyond {bc} blocks)",
         extent_name(n, &e)
@@ -454,16 +459,7 @@ fn start_beyond_end(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> 
 fn start_wraps(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     let (n, e) = choose(rng, &all_extents(m))?;
     let start = u64::MAX - rng.below(u64::from(e.len));
-    set_extent(
-        m,
-        img,
-        n,
-        &e,
-        Extent {
-            start: start.into(),
-            ..e.disk()
-        },
-    );
+    set_start(m, img, n, &e, start);
     Some(format!(
         "{} now starts at block {start}: start + len overflows u64",
         extent_name(n, &e)
@@ -479,16 +475,7 @@ fn start_in_metadata(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String>
     } else {
         rng.range(0, ds - 1)
     };
-    set_extent(
-        m,
-        img,
-        n,
-        &e,
-        Extent {
-            start: start.into(),
-            ..e.disk()
-        },
-    );
+    set_start(m, img, n, &e, start);
     Some(format!(
         "{} now starts at block {start} (data starts at {ds})",
         extent_name(n, &e)

@@ -15,13 +15,6 @@
 
 RSFS_MOUNTED_FIXTURE(fsx, (void)0)
 
-static unsigned long long env_or(const char *name, unsigned long long dflt)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoull(v, NULL, 0) : dflt;
-}
-
 static unsigned long long seed(void)
 {
 	return env_or("RSFS_SEED", time(NULL) ^ ((unsigned long long)getpid() << 20));

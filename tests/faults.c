@@ -22,13 +22,6 @@
 #define FILE_BLOCKS 64
 #define TIMES 1000000
 
-static unsigned long long env_or(const char *name, unsigned long long dflt)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoull(v, NULL, 0) : dflt;
-}
-
 static uint64_t rng;
 
 static uint64_t below(uint64_t n)

@@ -21,13 +21,6 @@
 #define SEED_IMG "/tmp/seed.img"
 #define FUZZ_IMG "/tmp/fuzz.img"
 
-static unsigned long long env_or(const char *name, unsigned long long dflt)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoull(v, NULL, 0) : dflt;
-}
-
 /* What one image's operations returned. */
 struct tally {
 	unsigned long ops, errors[256];

@@ -78,6 +78,14 @@ static inline int run(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A number from the environment (RSFS_SEED and the like), or `dflt`. */
+static inline unsigned long long env_or(const char *name, unsigned long long dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 0) : dflt;
+}
+
 static inline int mkfs(const char *dev)
 {
 	return run("mkfs.rsfs -q -f %s", dev);

@@ -37,13 +37,6 @@
 
 RSFS_MOUNTED_FIXTURE(stress, (void)0)
 
-static unsigned long long env_or(const char *name, unsigned long long dflt)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoull(v, NULL, 0) : dflt;
-}
-
 static uint64_t mix(uint64_t x)
 {
 	/* splitmix64's finaliser */

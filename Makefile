@@ -10,6 +10,9 @@
 
 SHELL := /bin/bash
 KERNEL ?= debug
+# CMD reaches the guest exactly as typed: without this, make would expand
+# each `$` in it (`make run CMD='echo $HOME'` would run `echo OME`).
+override CMD := $(value CMD)
 export KERNEL CMD DISK TIMEOUT REPS
 
 .PHONY: run check soak bench module tools tests clippy fmt clean

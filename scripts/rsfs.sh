@@ -181,11 +181,23 @@ check)
 		--disk "$BUILD/disks/vdb.img" --slow-disk "$BUILD/disks/vdc.img" \
 		--timeout "${TIMEOUT:-1800}" --ktap --log "$BUILD/logs/check.log" |
 		tee "$BUILD/logs/ktap.out" || status=1
+	echo "== make run: a command with \$ in it reaches the guest unchanged"
+	# Through make itself, as a user types it: make must not expand the $.
+	# shellcheck disable=SC2016
+	if make -s -C "$RSFS_ROOT" run TIMEOUT=300 \
+		CMD='x=41; test "$((x + 1))" = 42 && test "$0" = sh && echo "$HOME" | grep -q "^/"' \
+		>"$BUILD/logs/run-dollar.log" 2>&1; then
+		echo "ok make run CMD with \$"
+		run_passed=1 run_failed=0
+	else
+		echo "not ok make run CMD with \$ (log: $BUILD/logs/run-dollar.log)"
+		run_passed=0 run_failed=1
+	fi
 	echo "== power-cut tests (console log: $BUILD/logs/crash.log)"
 	python3 "$RSFS_ROOT/tests/crash.py" --kernel "$kd/arch/x86/boot/bzImage" --root "$RSFS_ROOT" |
 		tee "$BUILD/logs/crash.out" || status=1
 	# One closing line for the whole run.
-	passed=0 failed=0
+	passed=$run_passed failed=$run_failed
 	while read -r p f; do
 		passed=$((passed + p)) failed=$((failed + f))
 	done < <(cat "$BUILD/logs/ktap.out" "$BUILD/logs/crash.out" |

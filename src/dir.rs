@@ -106,7 +106,7 @@ fn name_of<'a>(data: &'a [u8], e: &Entry) -> &'a [u8] {
     &data[e.off + DirEntryHeader::SIZE..e.off + DirEntryHeader::SIZE + e.name_len]
 }
 
-fn damaged(dir: &Inode<Rsfs>, block: u32, what: &str) -> Error {
+fn damaged(dir: &Inode<Rsfs>, block: u64, what: &str) -> Error {
     sb_err!(
         dir.super_block(),
         "directory {}, block {}: {}",
@@ -118,13 +118,13 @@ fn damaged(dir: &Inode<Rsfs>, block: u32, what: &str) -> Error {
 }
 
 /// The number of blocks of a directory.
-fn nblocks(dir: &Inode<Rsfs>) -> u32 {
-    (dir.size() / BLOCK_SIZE as u64) as u32
+fn nblocks(dir: &Inode<Rsfs>) -> u64 {
+    dir.size() / BLOCK_SIZE as u64
 }
 
 /// Reads directory block `block` and checks its checksum.
-fn read_block(dir: &Inode<Rsfs>, block: u32) -> Result<BufferHead> {
-    let Some((phys, _)) = dir.data().map.lock().lookup(block) else {
+fn read_block(dir: &Inode<Rsfs>, block: u64) -> Result<BufferHead> {
+    let Some((phys, _)) = dir.data().map().lookup(block) else {
         return Err(damaged(dir, block, "hole in a directory"));
     };
     let bh = dir.super_block().bread(phys)?;
@@ -140,7 +140,7 @@ fn read_block(dir: &Inode<Rsfs>, block: u32) -> Result<BufferHead> {
 /// Where an entry is: its block's buffer, the block number and the entry.
 struct Found {
     bh: BufferHead,
-    block: u32,
+    block: u64,
     entry: Entry,
     /// The entry before it in the same block, if any.
     prev: Option<Entry>,
@@ -269,12 +269,14 @@ pub(crate) fn append_block(dir: &Inode<Rsfs>, items: &[(&[u8], u64, u8)]) -> Res
     let sb = dir.super_block();
     let block = nblocks(dir);
     let info: &InodeInfo = dir.data();
-    let mut map = info.map.lock();
+    let mut map = info.map();
     let (phys, _) = alloc::alloc_blocks(sb, map.goal(), 1)?;
-    let run = Run {
-        logical: block,
-        len: 1,
-        start: phys,
+    let run = match Run::new(block, 1, phys) {
+        Ok(run) => run,
+        Err(e) => {
+            let _ = alloc::free_blocks(sb, phys, 1);
+            return Err(e);
+        }
     };
     let fill = || -> Result {
         let bh = sb.bnew(phys)?;
@@ -354,7 +356,7 @@ pub(crate) fn readdir(dir: &Inode<Rsfs>, out: &mut DirEmitter) -> Result {
     let size = dir.size() as i64;
     while out.pos() < size {
         let pos = out.pos() as u64;
-        let block = (pos / BLOCK_SIZE as u64) as u32;
+        let block = pos / BLOCK_SIZE as u64;
         let in_block = (pos % BLOCK_SIZE as u64) as usize;
         let bh = read_block(dir, block)?;
         let g = bh.lock();
@@ -366,7 +368,7 @@ pub(crate) fn readdir(dir: &Inode<Rsfs>, out: &mut DirEmitter) -> Result {
             if e.off < in_block {
                 continue;
             }
-            let at = i64::from(block) * BLOCK_SIZE as i64 + e.off as i64;
+            let at = (block * BLOCK_SIZE as u64) as i64 + e.off as i64;
             out.set_pos(at);
             if e.ino != 0 && !out.emit(name_of(data, &e), e.ino, dtype(e.file_type)) {
                 return Ok(());
@@ -376,7 +378,7 @@ pub(crate) fn readdir(dir: &Inode<Rsfs>, out: &mut DirEmitter) -> Result {
             // (which made a reader loop forever on a fuzzed image).
             out.set_pos(at + e.rec_len as i64);
         }
-        out.set_pos((i64::from(block) + 1) * BLOCK_SIZE as i64);
+        out.set_pos(((block + 1) * BLOCK_SIZE as u64) as i64);
     }
     Ok(())
 }

@@ -14,37 +14,46 @@ use kernel::prelude::*;
 use crate::{
     alloc,
     format::BLOCK_SIZE,
-    kfs::{self, BioBuilder, BlockMapping, File, Inode, LockedFolio, Readahead},
+    kfs::{self, BioBuilder, BlockMapping, Fallocate, File, Inode, LockedFolio, Readahead},
     map::Run,
     super_::Stat,
     Rsfs,
 };
 
 /// The disk block of file block `index`, given one now if it is a hole.
-/// Returns the block and whether it is new.
-fn block_for_write(inode: &Inode<Rsfs>, index: u64) -> Result<(u64, bool)> {
-    let lblk = u32::try_from(index).map_err(|_| EFBIG)?;
+/// Returns the block and whether it is new. A new block for a write
+/// (`for_write`) is remembered, so that it goes back if the write fails
+/// (see [`drop_fresh_blocks`]).
+fn block_for_write(inode: &Inode<Rsfs>, index: u64, for_write: bool) -> Result<(u64, bool)> {
     let sb = inode.super_block();
-    let mut map = inode.data().map.lock();
-    if let Some((block, _)) = map.lookup(lblk) {
+    let mut map = inode.data().map();
+    if let Some((block, _)) = map.lookup(index) {
         return Ok((block, false));
     }
     // Right after the file block before, if there is one: sequential writes
     // get consecutive blocks, so their extents merge and their folios go
     // out in large bios.
-    let goal = lblk
+    let goal = index
         .checked_sub(1)
         .and_then(|prev| map.lookup(prev))
         .map_or_else(|| map.goal(), |(b, _)| b + 1);
+    let run = Run::new(index, 1, 0)?;
     let (block, _) = alloc::alloc_blocks(sb, goal, 1)?;
-    if let Err(e) = map.insert(
-        sb,
-        Run {
-            logical: lblk,
-            len: 1,
-            start: block,
-        },
-    ) {
+    let mapped = (if for_write {
+        map.note_fresh(index, 1)
+    } else {
+        Ok(())
+    })
+    .and_then(|()| {
+        map.insert(
+            sb,
+            Run {
+                start: block,
+                ..run
+            },
+        )
+    });
+    if let Err(e) = mapped {
         let _ = alloc::free_blocks(sb, block, 1);
         return Err(e);
     }
@@ -59,14 +68,9 @@ fn block_for_write(inode: &Inode<Rsfs>, index: u64) -> Result<(u64, bool)> {
 
 /// The disk block a folio reads from, if it is not a hole.
 fn block_for_read(inode: &Inode<Rsfs>, folio: &LockedFolio) -> Option<u64> {
-    folio.block().or_else(|| {
-        inode
-            .data()
-            .map
-            .lock()
-            .lookup(u32::try_from(folio.index()).ok()?)
-            .map(|(b, _)| b)
-    })
+    folio
+        .block()
+        .or_else(|| inode.data().map().lookup(folio.index()).map(|(b, _)| b))
 }
 
 /// A hole reads as zeroes, without I/O.
@@ -114,7 +118,7 @@ pub(crate) fn write_begin(inode: &Inode<Rsfs>, pos: u64, len: usize) -> Result<L
     let (block, new) = match folio.block() {
         Some(b) => (b, false),
         None => {
-            let (b, new) = block_for_write(inode, index)?;
+            let (b, new) = block_for_write(inode, index, true)?;
             folio.set_block(b);
             (b, new)
         }
@@ -165,7 +169,7 @@ pub(crate) fn write_end(
         // A new block past the end (zeroed by write_begin) goes back.
         drop(folio);
         if pos + len as u64 > inode.size() {
-            trim_past_eof(inode);
+            drop_fresh_blocks(inode);
         }
         return 0;
     }
@@ -182,22 +186,42 @@ pub(crate) fn write_end(
     copied
 }
 
+/// Called under the inode lock before every write, buffered or direct,
+/// at `pos`. A write that starts past the end of the file leaves a gap,
+/// and the old last block's tail becomes file data: it is zeroed first
+/// (see [`zero_tail`]). The blocks that the last write allocated are
+/// forgotten: this write's own go on the list (see
+/// [`drop_fresh_blocks`]).
+pub(crate) fn prepare_write(inode: &Inode<Rsfs>, pos: u64) -> Result {
+    inode.data().map().clear_fresh();
+    let size = inode.size();
+    if pos > size {
+        zero_tail(inode, size)?;
+    }
+    Ok(())
+}
+
 /// After a write that failed (a direct write's error, a buffered copy that
-/// copied nothing): the blocks past the end of the file go back, and with
-/// them the page cache there, so that a later truncate up or extending
-/// write cannot show what the failed write left on them (as
-/// `ext2_write_failed` does). Preallocated blocks past the end go too.
-/// Runs under the inode lock.
-pub(crate) fn trim_past_eof(inode: &Inode<Rsfs>) {
+/// copied nothing): the blocks that this write allocated past the end of
+/// the file go back, and the page cache past the end with them, so that a
+/// later truncate up or extending write cannot show what the failed write
+/// left on them (as `ext2_write_failed` does). Blocks that were there
+/// before the write, preallocated by fallocate, stay. Runs under the inode
+/// lock.
+pub(crate) fn drop_fresh_blocks(inode: &Inode<Rsfs>) {
     let size = inode.size();
     let first = size.div_ceil(BLOCK_SIZE as u64);
     let sb = inode.super_block();
-    if inode.data().map.lock().next_mapped(first).is_none() {
+    let fresh = inode.data().map().has_fresh_from(first);
+    if !fresh {
+        inode.data().map().clear_fresh();
         return;
     }
+    // Not under the map lock: dropping folios waits for their writeback,
+    // which may need that lock.
     inode.truncate_pagecache(size);
-    let mut map = inode.data().map.lock();
-    if map.truncate(sb, first.min(u32::MAX.into()) as u32).is_err() {
+    let mut map = inode.data().map();
+    if map.take_fresh(sb, first).is_err() {
         kfs::sb_err!(
             sb,
             "inode {}: could not release the blocks of a failed write; run fsck.rsfs",
@@ -213,7 +237,7 @@ pub(crate) fn trim_past_eof(inode: &Inode<Rsfs>) {
 /// write; ENOSPC becomes SIGBUS for the writer.
 pub(crate) fn page_mkwrite(inode: &Inode<Rsfs>, folio: &LockedFolio) -> Result {
     if folio.block().is_none() {
-        let (block, _) = block_for_write(inode, folio.index())?;
+        let (block, _) = block_for_write(inode, folio.index(), false)?;
         folio.set_block(block);
     }
     Ok(())
@@ -244,21 +268,46 @@ pub(crate) fn fsync(
     sb.flush_device()
 }
 
-/// Zeroes the tail of the block that holds byte `size`, on disk too, so
-/// that growing the file again later shows zeroes there, not old data.
-pub(crate) fn zero_tail(inode: &Inode<Rsfs>, size: u64) -> Result {
-    let off = (size % BLOCK_SIZE as u64) as usize;
-    if off == 0 || inode.size() <= size {
+/// Zeroes the block that holds byte `at` from there to its end, in the
+/// page cache (and so on disk at writeback), if the block is mapped. Called
+/// at the end of the file, before it moves: bytes past the end may hold
+/// what a shared mapping stored there, which must never become file data.
+/// (A hole has nothing there to zero: a store through a mapping gives its
+/// block disk space first.)
+pub(crate) fn zero_tail(inode: &Inode<Rsfs>, at: u64) -> Result {
+    let bs = BLOCK_SIZE as u64;
+    if at % bs == 0 {
         return Ok(());
     }
-    let index = size / BLOCK_SIZE as u64;
-    if inode.data().map.lock().lookup(index as u32).is_none() {
+    zero_range(inode, at, at - at % bs + bs)
+}
+
+/// Zeroes bytes `from..to` of one block of a file in the page cache, if
+/// the block is mapped; the folio is dirtied, so the zeroes reach the disk.
+fn zero_range(inode: &Inode<Rsfs>, from: u64, to: u64) -> Result {
+    let bs = BLOCK_SIZE as u64;
+    let index = from / bs;
+    debug_assert!(from < to && to <= (index + 1) * bs);
+    if inode.data().map().lookup(index).is_none() {
         return Ok(());
     }
-    let folio = inode.mapping().read_folio(index)?;
-    folio.zero_segments(off, folio.size(), 0, 0);
-    folio.mark_dirty();
-    Ok(())
+    loop {
+        let folio = inode.mapping().read_folio(index)?;
+        // Dropped from the cache between the read and the lock (it was
+        // clean): read it again.
+        if !folio.belongs_to(inode.mapping()) {
+            continue;
+        }
+        folio.wait_stable();
+        folio.zero_segments(
+            (from - index * bs) as usize,
+            (to - index * bs) as usize,
+            0,
+            0,
+        );
+        folio.mark_dirty();
+        return Ok(());
+    }
 }
 
 /// `lseek(2)` with SEEK_DATA or SEEK_HOLE, from the block map (rsfs gives
@@ -270,7 +319,7 @@ pub(crate) fn seek_data_hole(inode: &Inode<Rsfs>, offset: u64, hole: bool) -> Re
         return Err(kfs::enxio());
     }
     let bs = BLOCK_SIZE as u64;
-    let map = inode.data().map.lock();
+    let map = inode.data().map();
     let pos = if hole {
         // The end of the file counts as a hole.
         (map.next_hole(offset / bs) * bs).max(offset).min(size)
@@ -286,11 +335,10 @@ pub(crate) fn seek_data_hole(inode: &Inode<Rsfs>, offset: u64, hole: bool) -> Re
     Ok(pos)
 }
 
-/// `fallocate(2)`: disk space for the holes in `offset..offset + len`,
-/// zeroed on disk so that it reads as zeroes, in runs as long as the
-/// allocator finds them. Grows the file unless `keep_size`.
-pub(crate) fn fallocate(inode: &Inode<Rsfs>, offset: u64, len: u64, keep_size: bool) -> Result {
-    let bs = BLOCK_SIZE as u64;
+/// `fallocate(2)`, under the inode lock, in the modes rsfs has:
+/// preallocation (growing the file unless KEEP_SIZE), PUNCH_HOLE and
+/// ZERO_RANGE.
+pub(crate) fn fallocate(inode: &Inode<Rsfs>, mode: Fallocate, offset: u64, len: u64) -> Result {
     let end = offset.checked_add(len).ok_or(EFBIG)?;
     if len == 0 {
         return Err(EINVAL);
@@ -298,54 +346,110 @@ pub(crate) fn fallocate(inode: &Inode<Rsfs>, offset: u64, len: u64, keep_size: b
     if end > crate::format::MAX_FILE_SIZE {
         return Err(EFBIG);
     }
-    let sb = inode.super_block();
-    let last = (end - 1) / bs;
-    let mut map = inode.data().map.lock();
-    let mut lblk = offset / bs;
-    let mut result = Ok(());
-    while lblk <= last {
-        let hole_end = map.next_mapped(lblk).unwrap_or(u64::MAX).min(last + 1);
-        if hole_end == lblk {
-            lblk = map.next_hole(lblk);
-            continue;
+    let grow = |keep_size: bool| -> Result {
+        if !keep_size && end > inode.size() {
+            zero_tail(inode, inode.size())?;
+            inode.set_size(end);
         }
-        let goal = lblk
-            .checked_sub(1)
-            .and_then(|p| map.lookup(p as u32))
-            .map_or_else(|| map.goal(), |(b, _)| b + 1);
-        let (start, n) = match alloc::alloc_blocks(sb, goal, hole_end - lblk) {
-            Ok(x) => x,
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        };
-        let insert = sb.zero_blocks(start, n).and_then(|()| {
-            map.insert(
-                sb,
-                Run {
-                    logical: lblk as u32,
-                    len: n as u32,
-                    start,
-                },
-            )
-        });
-        if let Err(e) = insert {
-            let _ = alloc::free_blocks(sb, start, n);
-            result = Err(e);
-            break;
+        Ok(())
+    };
+    let result = match mode {
+        Fallocate::Allocate { keep_size } => {
+            allocate(inode, offset, end).and_then(|()| grow(keep_size))
         }
-        sb.forget_block_buffers(start, n);
-        lblk += n;
-    }
-    inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
-    drop(map);
-    if result.is_ok() && !keep_size && end > inode.size() {
-        inode.set_size(end);
-    }
+        Fallocate::PunchHole => punch_hole(inode, offset, end),
+        // The range reads as zeroes and has disk space: its blocks go, and
+        // new ones zeroed on disk take their place.
+        Fallocate::ZeroRange { keep_size } => punch_hole(inode, offset, end)
+            .and_then(|()| allocate(inode, offset, end))
+            .and_then(|()| grow(keep_size)),
+    };
     inode.touch_ctime();
     inode.mark_dirty();
     result
+}
+
+/// Gives the holes in bytes `offset..end` disk space, zeroed on disk so
+/// that it reads as zeroes, in runs as long as the allocator finds them.
+/// Space allocated before a failure (ENOSPC) stays, as on ext4.
+fn allocate(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
+    let bs = BLOCK_SIZE as u64;
+    let sb = inode.super_block();
+    let last = (end - 1) / bs;
+    let mut lblk = offset / bs;
+    while lblk <= last {
+        let (hole_end, goal) = {
+            let map = inode.data().map();
+            let hole_end = map.next_mapped(lblk).unwrap_or(u64::MAX).min(last + 1);
+            if hole_end == lblk {
+                lblk = map.next_hole(lblk);
+                continue;
+            }
+            let goal = lblk
+                .checked_sub(1)
+                .and_then(|p| map.lookup(p))
+                .map_or_else(|| map.goal(), |(b, _)| b + 1);
+            (hole_end, goal)
+        };
+        let (start, n) = alloc::alloc_blocks(sb, goal, hole_end - lblk)?;
+        // Cached buffers of what the blocks held before (a directory block,
+        // say) go first: written back later, they would land on the zeroes.
+        sb.forget_block_buffers(start, n);
+        // The map lock is not held across the zeroing, which waits for I/O.
+        let mut done = sb.zero_blocks(start, n);
+        if done.is_ok() {
+            let mut map = inode.data().map();
+            // page_mkwrite, which does not take the inode lock, may have
+            // filled part of the hole meanwhile: start again from there.
+            if map.next_mapped(lblk).is_some_and(|m| m < lblk + n) {
+                drop(map);
+                alloc::free_blocks(sb, start, n)?;
+                continue;
+            }
+            done = Run::new(lblk, n, start).and_then(|run| map.insert(sb, run));
+            inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
+        }
+        if let Err(e) = done {
+            let _ = alloc::free_blocks(sb, start, n);
+            return Err(e);
+        }
+        lblk += n;
+    }
+    Ok(())
+}
+
+/// FALLOC_FL_PUNCH_HOLE: bytes `offset..end` become a hole. Whole blocks
+/// lose their disk space; the parts of blocks at either end are zeroed.
+/// New page faults and reads wait (the mapping's invalidate lock) from the
+/// moment the page cache of the range is dropped until its blocks are
+/// unmapped, so that nothing reads a block back in or maps it for writing
+/// once it is on its way to being freed.
+fn punch_hole(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
+    let bs = BLOCK_SIZE as u64;
+    let sb = inode.super_block();
+    inode.wait_for_direct_io();
+    let _invalidate = inode.lock_invalidate();
+    let (first_whole, end_whole) = (offset.div_ceil(bs), end / bs);
+    if first_whole > end_whole {
+        // Inside one block.
+        zero_range(inode, offset, end)?;
+    } else {
+        if offset % bs != 0 {
+            zero_range(inode, offset, first_whole * bs)?;
+        }
+        if end % bs != 0 {
+            zero_range(inode, end_whole * bs, end)?;
+        }
+    }
+    if first_whole < end_whole {
+        inode.truncate_pagecache_range(first_whole * bs, end_whole * bs - 1);
+        let mut map = inode.data().map();
+        let result = map.punch(sb, first_whole, end_whole);
+        inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
+        result?;
+    }
+    inode.touch_cmtime();
+    Ok(())
 }
 
 /// The block mapping of direct I/O: up to `max` blocks from file block
@@ -359,14 +463,13 @@ pub(crate) fn map_blocks(
     max: u64,
     write: bool,
 ) -> Result<BlockMapping> {
-    let l = u32::try_from(lblk).map_err(|_| EFBIG)?;
     let stats = &inode.super_block().info().stats;
     {
-        let map = inode.data().map.lock();
-        if let Some((block, run)) = map.lookup(l) {
+        let map = inode.data().map();
+        if let Some((block, run)) = map.lookup(lblk) {
             return Ok(BlockMapping::Mapped {
                 block,
-                len: u64::from(run).min(max),
+                len: run.min(max),
                 new: false,
             });
         }
@@ -381,7 +484,7 @@ pub(crate) fn map_blocks(
         stats.add(Stat::DirectFallbacks, 1);
         return Ok(BlockMapping::Fallback);
     }
-    match block_for_write(inode, lblk) {
+    match block_for_write(inode, lblk, true) {
         Ok((block, new)) => Ok(BlockMapping::Mapped { block, len: 1, new }),
         // Out of space part way: a failed direct write cannot say how much
         // of it was done (iomap returns the error alone), so it stops here

@@ -48,8 +48,11 @@ pub const STATE_DIRTY: u16 = 2;
 pub const MIN_BLOCKS: u64 = 256;
 /// The largest filesystem the format describes: 2^48 blocks (1 EiB).
 pub const MAX_BLOCKS: u64 = 1 << 48;
-/// The largest file: extents address file blocks with 32 bits.
-pub const MAX_FILE_SIZE: u64 = (u32::MAX as u64 + 1) << BLOCK_SHIFT;
+/// The most blocks a file can have: extents address file blocks with 32
+/// bits, so file blocks run from 0 to 2^32 - 1.
+pub const MAX_FILE_BLOCKS: u64 = u32::MAX as u64 + 1;
+/// The largest file, in bytes (16 TiB).
+pub const MAX_FILE_SIZE: u64 = MAX_FILE_BLOCKS << BLOCK_SHIFT;
 
 /// A fixed-size field of an on-disk structure.
 pub trait Field: Sized {

@@ -367,6 +367,56 @@ void rsfs_inode_unlock(struct inode *inode)
 	inode_unlock(inode);
 }
 
+void rsfs_inode_lock_shared(struct inode *inode)
+{
+	inode_lock_shared(inode);
+}
+
+void rsfs_inode_unlock_shared(struct inode *inode)
+{
+	inode_unlock_shared(inode);
+}
+
+void rsfs_invalidate_lock(struct inode *inode)
+{
+	filemap_invalidate_lock(inode->i_mapping);
+}
+
+void rsfs_invalidate_unlock(struct inode *inode)
+{
+	filemap_invalidate_unlock(inode->i_mapping);
+}
+
+void rsfs_invalidate_lock_shared(struct inode *inode)
+{
+	filemap_invalidate_lock_shared(inode->i_mapping);
+}
+
+void rsfs_invalidate_unlock_shared(struct inode *inode)
+{
+	filemap_invalidate_unlock_shared(inode->i_mapping);
+}
+
+bool rsfs_kiocb_is_direct(struct kiocb *iocb)
+{
+	return iocb->ki_flags & IOCB_DIRECT;
+}
+
+blk_opf_t rsfs_wbc_to_write_flags(struct writeback_control *wbc)
+{
+	return wbc_to_write_flags(wbc);
+}
+
+unsigned int rsfs_memalloc_nofs_save(void)
+{
+	return memalloc_nofs_save();
+}
+
+void rsfs_memalloc_nofs_restore(unsigned int flags)
+{
+	memalloc_nofs_restore(flags);
+}
+
 ssize_t rsfs_generic_write_sync(struct kiocb *iocb, ssize_t count)
 {
 	return generic_write_sync(iocb, count);

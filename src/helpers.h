@@ -16,6 +16,7 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/pagevec.h>
+#include <linux/sched/mm.h>
 #include <linux/statfs.h>
 #include <linux/uio.h>
 #include <linux/writeback.h>
@@ -113,6 +114,18 @@ const unsigned int RSFS_IOMAP_DIO_FORCE_WAIT = IOMAP_DIO_FORCE_WAIT;
 /* Files, mmap */
 void rsfs_inode_lock(struct inode *inode);
 void rsfs_inode_unlock(struct inode *inode);
+void rsfs_inode_lock_shared(struct inode *inode);
+void rsfs_inode_unlock_shared(struct inode *inode);
+void rsfs_invalidate_lock(struct inode *inode);
+void rsfs_invalidate_unlock(struct inode *inode);
+void rsfs_invalidate_lock_shared(struct inode *inode);
+void rsfs_invalidate_unlock_shared(struct inode *inode);
+bool rsfs_kiocb_is_direct(struct kiocb *iocb);
+blk_opf_t rsfs_wbc_to_write_flags(struct writeback_control *wbc);
+unsigned int rsfs_memalloc_nofs_save(void);
+void rsfs_memalloc_nofs_restore(unsigned int flags);
+const int RSFS_FALLOC_FL_PUNCH_HOLE = FALLOC_FL_PUNCH_HOLE;
+const int RSFS_FALLOC_FL_ZERO_RANGE = FALLOC_FL_ZERO_RANGE;
 ssize_t rsfs_generic_write_sync(struct kiocb *iocb, ssize_t count);
 struct inode *rsfs_kiocb_inode(struct kiocb *iocb);
 void rsfs_file_mmap_set_ops(struct file *file, struct vm_area_struct *vma,

@@ -3,7 +3,15 @@
 //! Inodes: reading them from the inode table, writing them back, and
 //! releasing a deleted inode's space when its last user goes away.
 
-use kernel::{new_mutex, prelude::*, sync::Mutex, types::ARef};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        lock::{mutex::MutexBackend, Guard},
+        Mutex,
+    },
+    types::ARef,
+};
 
 use crate::{
     alloc,
@@ -16,10 +24,11 @@ use crate::{
 /// What rsfs keeps beside each VFS inode.
 #[pin_data]
 pub(crate) struct InodeInfo {
-    /// The file's block map. Lock order: a file's `map`, then the
-    /// superblock's `alloc`.
+    /// The file's block map; taken through [`InodeInfo::map`]. Lock order:
+    /// a folio lock, then a file's `block_map`, then the superblock's
+    /// `alloc`.
     #[pin]
-    pub(crate) map: Mutex<BlockMap>,
+    block_map: Mutex<BlockMap>,
     /// A symlink's target, NUL-terminated; empty for other files. Set when
     /// the inode is set up and never changed.
     pub(crate) link: KVec<u8>,
@@ -29,9 +38,42 @@ impl InodeInfo {
     /// The initialiser for an inode's data.
     pub(crate) fn new(map: BlockMap, link: KVec<u8>) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            map <- new_mutex!(map, "rsfs:map"),
+            block_map <- new_mutex!(map, "rsfs:map"),
             link,
         })
+    }
+
+    /// Locks the block map. Writeback takes this lock with folios under
+    /// writeback in a bio it has not sent yet, so whoever holds it must
+    /// not wait on reclaim that could wait on those folios: allocations
+    /// under it do not recurse into filesystem reclaim (`NoFs`).
+    pub(crate) fn map(&self) -> MapGuard<'_> {
+        let nofs = kfs::NoFs::enter();
+        MapGuard {
+            guard: self.block_map.lock(),
+            _nofs: nofs,
+        }
+    }
+}
+
+/// The locked block map of a file (see [`InodeInfo::map`]). The lock goes
+/// before the no-reclaim scope ends: fields drop in declaration order.
+pub(crate) struct MapGuard<'a> {
+    guard: Guard<'a, BlockMap, MutexBackend>,
+    _nofs: kfs::NoFs,
+}
+
+impl core::ops::Deref for MapGuard<'_> {
+    type Target = BlockMap;
+
+    fn deref(&self) -> &BlockMap {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for MapGuard<'_> {
+    fn deref_mut(&mut self) -> &mut BlockMap {
+        &mut self.guard
     }
 }
 
@@ -200,7 +242,7 @@ fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
         return Ok(());
     }
     d.flags = 0.into();
-    info.map.lock().store(inode, d)
+    info.map().store(inode, d)
 }
 
 /// Writes `d` into slot `ino` of the inode table, and waits if `sync`.
@@ -223,7 +265,7 @@ fn write_slot(sb: &SuperBlock<Rsfs>, ino: u64, d: &format::Inode, sync: bool) ->
 /// `write_inode`: the inode's attributes and block map go to the table.
 pub(crate) fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
     let sb = inode.super_block();
-    if sb.info().read_only {
+    if sb.is_read_only() {
         return Ok(());
     }
     let mut d = format::Inode::default();
@@ -236,11 +278,11 @@ pub(crate) fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
 /// slot in the table is zeroed.
 pub(crate) fn evict(inode: &Inode<Rsfs>) {
     let sb = inode.super_block();
-    if inode.nlink() != 0 || sb.info().read_only {
+    if inode.nlink() != 0 || sb.is_read_only() {
         return;
     }
     let ino = inode.ino();
-    let freed = inode.data().map.lock().free_all(sb);
+    let freed = inode.data().map().free_all(sb);
     let zeroed = write_slot(sb, ino, &format::Inode::default(), false);
     let released = alloc::free_inode(sb, ino);
     if freed.and(zeroed).and(released).is_err() {
@@ -253,20 +295,26 @@ pub(crate) fn evict(inode: &Inode<Rsfs>) {
 }
 
 /// `truncate(2)` of a regular file: the page cache and the block map follow
-/// the new size.
+/// the new size. Growing keeps the blocks that fallocate(KEEP_SIZE) placed
+/// past the old end; shrinking frees every block past the new end,
+/// preallocated ones too, as ext4 does.
 pub(crate) fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
     if size > format::MAX_FILE_SIZE {
         return Err(EFBIG);
     }
     let sb = inode.super_block();
     inode.wait_for_direct_io();
-    crate::file::zero_tail(inode, size)?;
+    let old = inode.size();
+    // Growing, the old last block's tail becomes file data; shrinking, the
+    // new last block's tail must not come back if the file grows again.
+    crate::file::zero_tail(inode, old.min(size))?;
     inode.truncate_pagecache(size);
-    let first_gone = size.div_ceil(format::BLOCK_SIZE as u64);
-    let mut map = inode.data().map.lock();
-    let result = map.truncate(sb, first_gone.min(u32::MAX.into()) as u32);
-    inode.set_sectors(map.blocks() * (format::BLOCK_SIZE / 512) as u64);
-    drop(map);
+    let mut result = Ok(());
+    if size < old {
+        let mut map = inode.data().map();
+        result = map.truncate(sb, size.div_ceil(format::BLOCK_SIZE as u64));
+        inode.set_sectors(map.blocks() * (format::BLOCK_SIZE / 512) as u64);
+    }
     inode.touch_cmtime();
     inode.mark_dirty();
     result

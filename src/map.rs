@@ -30,6 +30,21 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// A run of `len` blocks from file block `logical`, on disk from
+    /// `start`. EFBIG if it does not fit the format's 32-bit file block
+    /// numbers (a file has at most `format::MAX_FILE_BLOCKS` blocks).
+    pub(crate) fn new(logical: u64, len: u64, start: u64) -> Result<Self> {
+        let end = logical.checked_add(len).ok_or(EFBIG)?;
+        if end > format::MAX_FILE_BLOCKS {
+            return Err(EFBIG);
+        }
+        Ok(Self {
+            logical: u32::try_from(logical).map_err(|_| EFBIG)?,
+            len: u32::try_from(len).map_err(|_| EFBIG)?,
+            start,
+        })
+    }
+
     fn end(&self) -> u64 {
         u64::from(self.logical) + u64::from(self.len)
     }
@@ -49,6 +64,9 @@ pub(crate) struct BlockMap {
     runs: KVec<Run>,
     /// The overflow extent blocks, in chain order.
     overflow: KVec<u64>,
+    /// The file blocks (as runs of file blocks) that the write in progress
+    /// allocated; see [`BlockMap::note_fresh`].
+    fresh: KVec<(u64, u64)>,
 }
 
 /// How many extents fit with `blocks` overflow blocks.
@@ -62,6 +80,7 @@ impl BlockMap {
         Self {
             runs: KVec::new(),
             overflow: KVec::new(),
+            fresh: KVec::new(),
         }
     }
 
@@ -81,7 +100,7 @@ impl BlockMap {
                 .checked_add(run.len.into())
                 .is_some_and(|end| end <= geo.blocks_count)
             && u64::from(run.logical) >= prev_end
-            && run.end() <= u64::from(u32::MAX) + 1;
+            && run.end() <= format::MAX_FILE_BLOCKS;
         if !ok {
             sb_err!(
                 sb,
@@ -145,11 +164,11 @@ impl BlockMap {
 
     /// The disk block of file block `lblk`, and how many blocks from there on
     /// are contiguous on disk within the same extent; `None` for a hole.
-    pub(crate) fn lookup(&self, lblk: u32) -> Option<(u64, u32)> {
-        let i = self.runs.partition_point(|r| r.logical <= lblk);
+    pub(crate) fn lookup(&self, lblk: u64) -> Option<(u64, u64)> {
+        let i = self.runs.partition_point(|r| u64::from(r.logical) <= lblk);
         let r = self.runs.get(i.checked_sub(1)?)?;
-        let off = lblk - r.logical;
-        (off < r.len).then(|| (r.start + u64::from(off), r.len - off))
+        let off = lblk - u64::from(r.logical);
+        (off < u64::from(r.len)).then(|| (r.start + off, u64::from(r.len) - off))
     }
 
     /// The first mapped file block at or after `lblk`, if any.
@@ -196,13 +215,7 @@ impl BlockMap {
                 }
             }
         }
-        if self.runs.len() + 1 > capacity(self.overflow.len()) {
-            let (block, _) = alloc::alloc_blocks(sb, self.goal(), 1)?;
-            if let Err(e) = self.overflow.push(block, GFP_KERNEL) {
-                alloc::free_blocks(sb, block, 1)?;
-                return Err(e.into());
-            }
-        }
+        self.reserve_extent(sb)?;
         self.runs.push(run, GFP_KERNEL)?;
         self.runs[i..].rotate_right(1);
         Ok(())
@@ -210,36 +223,134 @@ impl BlockMap {
 
     /// Unmaps every file block from `from` on and frees the disk blocks, and
     /// any overflow blocks no longer needed.
-    pub(crate) fn truncate(&mut self, sb: &SuperBlock<Rsfs>, from: u32) -> Result {
-        let mut keep = self.runs.len();
+    pub(crate) fn truncate(&mut self, sb: &SuperBlock<Rsfs>, from: u64) -> Result {
+        self.punch(sb, from, u64::MAX)
+    }
+
+    /// Unmaps file blocks `from..to` and frees their disk blocks. An extent
+    /// that spans the whole range splits in two, which may need one more
+    /// overflow block: that is allocated first, so ENOSPC (or ENOMEM)
+    /// leaves the map as it was. Errors freeing blocks are returned after
+    /// the map is updated.
+    pub(crate) fn punch(&mut self, sb: &SuperBlock<Rsfs>, from: u64, to: u64) -> Result {
+        if from >= to {
+            return Ok(());
+        }
+        let first = self.runs.partition_point(|r| r.end() <= from);
+        let splits = self
+            .runs
+            .get(first)
+            .is_some_and(|r| u64::from(r.logical) < from && r.end() > to);
+        if splits {
+            self.reserve_extent(sb)?;
+        }
+        let mut runs = KVec::with_capacity(self.runs.len() + 1, GFP_KERNEL)?;
         let mut result = Ok(());
-        for (i, r) in self.runs.iter_mut().enumerate().rev() {
-            if r.end() <= u64::from(from) {
-                break;
+        for r in self.runs.iter() {
+            let (lo, hi) = (u64::from(r.logical), r.end());
+            if hi <= from || lo >= to {
+                runs.push(*r, GFP_KERNEL)?;
+                continue;
             }
-            let cut = from.saturating_sub(r.logical);
-            let freed = r.len - cut;
-            if let Err(e) = alloc::free_blocks(sb, r.start + u64::from(cut), freed.into()) {
+            let (cut_lo, cut_hi) = (lo.max(from), hi.min(to));
+            if let Err(e) = alloc::free_blocks(sb, r.start + (cut_lo - lo), cut_hi - cut_lo) {
                 result = Err(e);
             }
-            r.len = cut;
-            if cut == 0 {
-                keep = i;
+            if lo < cut_lo {
+                runs.push(
+                    Run {
+                        len: (cut_lo - lo) as u32,
+                        ..*r
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+            if cut_hi < hi {
+                // `cut_hi` is inside the run, so it fits a file block number.
+                runs.push(
+                    Run {
+                        logical: cut_hi as u32,
+                        len: (hi - cut_hi) as u32,
+                        start: r.start + (cut_hi - lo),
+                    },
+                    GFP_KERNEL,
+                )?;
             }
         }
-        kfs::vec_truncate(&mut self.runs, keep);
+        self.runs = runs;
         let needed = self
             .runs
             .len()
             .saturating_sub(INODE_EXTENTS)
             .div_ceil(EXTENT_BLOCK_EXTENTS);
-        for &block in &self.overflow[needed..] {
+        for &block in &self.overflow[needed.min(self.overflow.len())..] {
             if let Err(e) = alloc::free_blocks(sb, block, 1) {
                 result = Err(e);
             }
         }
         kfs::vec_truncate(&mut self.overflow, needed);
         result
+    }
+
+    /// Makes room for one more extent: a new overflow block if the chain is
+    /// full.
+    fn reserve_extent(&mut self, sb: &SuperBlock<Rsfs>) -> Result {
+        if self.runs.len() < capacity(self.overflow.len()) {
+            return Ok(());
+        }
+        let (block, _) = alloc::alloc_blocks(sb, self.goal(), 1)?;
+        if let Err(e) = self.overflow.push(block, GFP_KERNEL) {
+            alloc::free_blocks(sb, block, 1)?;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Records that file blocks `lblk..lblk + len` were just allocated by
+    /// the write in progress, so that [`BlockMap::take_fresh`] can give
+    /// them back if that write fails. Writes (buffered and direct) hold the
+    /// inode lock from start to end, so the list is only ever the current
+    /// write's; it is emptied when the next write starts.
+    pub(crate) fn note_fresh(&mut self, lblk: u64, len: u64) -> Result {
+        if let Some(last) = self.fresh.last_mut() {
+            if last.0 + last.1 == lblk {
+                last.1 += len;
+                return Ok(());
+            }
+        }
+        self.fresh.push((lblk, len), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Whether the write in progress allocated blocks at or past file block
+    /// `from`.
+    pub(crate) fn has_fresh_from(&self, from: u64) -> bool {
+        self.fresh.iter().any(|&(lblk, len)| lblk + len > from)
+    }
+
+    /// Forgets the blocks recorded by [`BlockMap::note_fresh`].
+    pub(crate) fn clear_fresh(&mut self) {
+        kfs::vec_truncate(&mut self.fresh, 0);
+    }
+
+    /// Unmaps and frees the blocks the write in progress allocated at or
+    /// past file block `from` (the end of the file), and empties the
+    /// list. Blocks that were there before the write (preallocated ones)
+    /// stay. Returns whether anything was freed.
+    pub(crate) fn take_fresh(&mut self, sb: &SuperBlock<Rsfs>, from: u64) -> Result<bool> {
+        let fresh = core::mem::replace(&mut self.fresh, KVec::new());
+        let mut freed = false;
+        let mut result = Ok(());
+        for &(lblk, len) in fresh.iter() {
+            let (lo, hi) = (lblk.max(from), lblk + len);
+            if lo < hi {
+                freed = true;
+                if let Err(e) = self.punch(sb, lo, hi) {
+                    result = Err(e);
+                }
+            }
+        }
+        result.map(|()| freed)
     }
 
     /// Writes the map into the on-disk inode `d` (the first extents and the

@@ -46,7 +46,7 @@ pub(crate) fn lookup(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<ARef<Inode
 fn first_block(dir: &Inode<Rsfs>, ino: u64, ftype: FileType, target: &[u8]) -> Result<BlockMap> {
     let sb = dir.super_block();
     let mut map = BlockMap::new();
-    let (phys, _) = alloc::alloc_blocks(sb, dir.data().map.lock().goal(), 1)?;
+    let (phys, _) = alloc::alloc_blocks(sb, dir.data().map().goal(), 1)?;
     let fill = || -> Result {
         let bh = sb.bnew(phys)?;
         {
@@ -67,12 +67,7 @@ fn first_block(dir: &Inode<Rsfs>, ino: u64, ftype: FileType, target: &[u8]) -> R
         bh.mark_dirty();
         Ok(())
     };
-    let run = Run {
-        logical: 0,
-        len: 1,
-        start: phys,
-    };
-    if let Err(e) = fill().and_then(|()| map.insert(sb, run)) {
+    if let Err(e) = fill().and_then(|()| map.insert(sb, Run::new(0, 1, phys)?)) {
         let _ = alloc::free_blocks(sb, phys, 1);
         return Err(e);
     }
@@ -94,7 +89,7 @@ pub(crate) fn create(
         return Err(enametoolong());
     }
     let sb = dir.super_block();
-    if sb.info().read_only {
+    if sb.is_read_only() {
         return Err(EROFS);
     }
     if ftype == FileType::Directory && dir.nlink() >= u32::from(u16::MAX) {

@@ -99,6 +99,10 @@ impl kfs::FileSystem for Rsfs {
         super_::put_super(sb)
     }
 
+    fn remount(sb: &kfs::SuperBlock<Self>, read_only: bool) -> Result {
+        super_::remount(sb, read_only)
+    }
+
     fn lookup(dir: &kfs::Inode<Self>, name: &[u8]) -> Result<Option<ARef<kfs::Inode<Self>>>> {
         namei::lookup(dir, name)
     }
@@ -142,7 +146,11 @@ impl kfs::FileSystem for Rsfs {
     }
 
     fn direct_write_failed(inode: &kfs::Inode<Self>) {
-        file::trim_past_eof(inode)
+        file::drop_fresh_blocks(inode)
+    }
+
+    fn prepare_write(inode: &kfs::Inode<Self>, pos: u64) -> Result {
+        file::prepare_write(inode, pos)
     }
 
     fn map_blocks(
@@ -158,8 +166,8 @@ impl kfs::FileSystem for Rsfs {
         file::seek_data_hole(inode, offset, hole)
     }
 
-    fn fallocate(inode: &kfs::Inode<Self>, offset: u64, len: u64, keep_size: bool) -> Result {
-        file::fallocate(inode, offset, len, keep_size)
+    fn fallocate(inode: &kfs::Inode<Self>, mode: kfs::Fallocate, offset: u64, len: u64) -> Result {
+        file::fallocate(inode, mode, offset, len)
     }
 
     fn get_link(inode: &kfs::Inode<Self>) -> Result<&[u8]> {

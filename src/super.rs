@@ -93,8 +93,6 @@ pub(crate) struct Info {
     pub(crate) geo: Geometry,
     /// The on-disk superblock as read at mount time.
     pub(crate) disk: Superblock,
-    /// Mounted read-only: nothing is written.
-    pub(crate) read_only: bool,
     /// Block and inode allocation state; see [`crate::alloc`].
     #[pin]
     pub(crate) alloc: Mutex<AllocState>,
@@ -167,20 +165,18 @@ pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> 
     let (free_blocks, free_inodes) = alloc::count_free(sb, &geo)?;
     sb.set_magic(format::MAGIC.into());
     sb.set_max_bytes(format::MAX_FILE_SIZE as i64);
-    let read_only = sb.is_read_only();
     let stats = Stats(Counters::new(sb, &STAT_NAMES)?);
     let info = KBox::pin_init(
         try_pin_init!(Info {
             geo,
             disk,
-            read_only,
             alloc <- new_mutex!(AllocState::new(free_blocks, free_inodes), "rsfs:alloc"),
             generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
             stats,
         }),
         GFP_KERNEL,
     )?;
-    if !read_only {
+    if !sb.is_read_only() {
         write_superblock(sb, &info, format::STATE_DIRTY, true)?;
     }
     Ok(info)
@@ -245,17 +241,31 @@ pub(crate) fn statfs(sb: &SuperBlock<Rsfs>) -> StatFs {
 /// writes the block device's dirty buffers (bitmaps, inode table,
 /// directories).
 pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
-    let info = sb.info();
-    if info.read_only || !wait {
+    if sb.is_read_only() || !wait {
         return Ok(());
     }
-    write_superblock(sb, &info, format::STATE_DIRTY, false)
+    write_superblock(sb, &sb.info(), format::STATE_DIRTY, false)
+}
+
+/// `mount -o remount,ro` and `remount,rw`, as `ext2_reconfigure` does.
+/// Going read-only, everything dirty reaches the disk before the
+/// superblock says "clean"; going read-write, the superblock says
+/// "mounted" before anything else is written. The free counters stay
+/// right across a read-only spell: nothing was allocated or freed.
+pub(crate) fn remount(sb: &SuperBlock<Rsfs>, read_only: bool) -> Result {
+    let info = sb.info();
+    if read_only {
+        sb.sync_filesystem()?;
+        write_superblock(sb, &info, format::STATE_CLEAN, false)
+    } else {
+        write_superblock(sb, &info, format::STATE_DIRTY, true)
+    }
 }
 
 /// Unmount: every inode has been written and evicted; mark the disk clean.
 pub(crate) fn put_super(sb: &SuperBlock<Rsfs>) {
     let info = sb.info();
-    if info.read_only {
+    if sb.is_read_only() {
         return;
     }
     // Everything else reaches the disk before the superblock says "clean".

@@ -71,7 +71,7 @@ fn write_folio(
             stats.add(Stat::Activated, 1);
             return Ok(Step::Activate(folio));
         }
-        None => match inode.data().map.lock().lookup(folio.index() as u32) {
+        None => match inode.data().map().lookup(folio.index()) {
             Some((b, _)) => {
                 folio.set_block(b);
                 b
@@ -142,7 +142,7 @@ pub(crate) fn writepages(mapping: &AddressSpace<Rsfs>, wbc: &mut WritebackContro
     // Where a WB_SYNC_NONE walk stopped early, for writeback_index.
     let mut stopped_at: Option<u64> = None;
     let mut batch = FolioBatch::new();
-    let mut bios = BioBuilder::writer(sb);
+    let mut bios = BioBuilder::writer(sb, wbc);
 
     // A block plug across the walk lets the bios of neighbouring runs merge
     // in the block layer.
@@ -247,7 +247,7 @@ pub(crate) fn writepage(
 ) -> Result<WritePage> {
     let stats = &inode.super_block().info().stats;
     stats.add(Stat::WritepageCalls, 1);
-    let mut bios = BioBuilder::writer(inode.super_block());
+    let mut bios = BioBuilder::writer(inode.super_block(), wbc);
     let step = write_folio(inode, folio, wbc, &mut bios);
     bios.finish_accounted(|done| {
         stats.add(Stat::BiosWritten, done.bios);

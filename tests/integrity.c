@@ -41,22 +41,6 @@ static double now(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* The superblock's state field (byte 128): 1 clean, 2 mounted/dirty. */
-static int sb_state(const char *dev)
-{
-	unsigned short v = 0;
-	int fd = open(dev, O_RDONLY | O_DIRECT);
-	void *buf;
-
-	if (fd < 0 || posix_memalign(&buf, 4096, 4096))
-		return -1;
-	if (pread(fd, buf, 4096, 0) == 4096)
-		memcpy(&v, (char *)buf + 128, 2);
-	free(buf);
-	close(fd);
-	return v;
-}
-
 /* A little-endian u64 of the superblock, read past the page cache. */
 static unsigned long long sb_u64(const char *dev, int off)
 {

@@ -3,9 +3,10 @@
  * The module and the mount: load and unload, registration, mounting a
  * formatted disk, and refusing disks that are not rsfs.
  */
+#include "rsfs_test.h"
+
 #include <sys/statfs.h>
 
-#include "rsfs_test.h"
 #include "kselftest_harness.h"
 
 /* Module loading itself, with no fixture: the module starts unloaded. */

@@ -4,12 +4,13 @@
  * attributes, statfs and persistence. Every test runs on a freshly made
  * filesystem, and fsck.rsfs -n must find it clean after the test.
  */
+#include "rsfs_test.h"
+
 #include <dirent.h>
 #include <limits.h>
 #include <sys/statfs.h>
 #include <sys/time.h>
 
-#include "rsfs_test.h"
 #include "kselftest_harness.h"
 
 #ifndef RENAME_NOREPLACE

@@ -177,6 +177,22 @@ static inline unsigned long long counter(const char *dev, const char *name)
 	return v;
 }
 
+/* The superblock's state field (byte 128): 1 clean, 2 mounted/dirty. */
+static inline int sb_state(const char *dev)
+{
+	unsigned short v = 0;
+	int fd = open(dev, O_RDONLY | O_DIRECT);
+	void *buf;
+
+	if (fd < 0 || posix_memalign(&buf, 4096, 4096))
+		return -1;
+	if (pread(fd, buf, 4096, 0) == 4096)
+		memcpy(&v, (char *)buf + 128, 2);
+	free(buf);
+	close(fd);
+	return v;
+}
+
 /*
  * The kernel log, read through /dev/kmsg from a point a test marks, so a
  * test can look for its own messages and for splats it caused.

@@ -62,6 +62,41 @@ pub(crate) enum BlockMapping {
     Fallback,
 }
 
+/// The modes of `fallocate(2)` that [`FileSystem::fallocate`] is given;
+/// the others get EOPNOTSUPP.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fallocate {
+    /// Mode 0 or FALLOC_FL_KEEP_SIZE: disk space for the range, read as
+    /// zeroes where it was a hole; the file grows unless `keep_size`.
+    Allocate {
+        /// FALLOC_FL_KEEP_SIZE.
+        keep_size: bool,
+    },
+    /// FALLOC_FL_PUNCH_HOLE (always with FALLOC_FL_KEEP_SIZE): the range
+    /// becomes a hole.
+    PunchHole,
+    /// FALLOC_FL_ZERO_RANGE: the range reads as zeroes, with disk space;
+    /// the file grows unless `keep_size`.
+    ZeroRange {
+        /// FALLOC_FL_KEEP_SIZE.
+        keep_size: bool,
+    },
+}
+
+impl Fallocate {
+    /// The mode for `fallocate(2)`'s `mode` flags, if it is one of these.
+    /// The VFS has already refused PUNCH_HOLE without KEEP_SIZE.
+    fn from_flags(mode: u32) -> Option<Self> {
+        let keep_size = mode & sys::FALLOC_FL_KEEP_SIZE != 0;
+        match mode & !sys::FALLOC_FL_KEEP_SIZE {
+            0 => Some(Self::Allocate { keep_size }),
+            m if m == sys::RSFS_FALLOC_FL_PUNCH_HOLE as u32 => Some(Self::PunchHole),
+            m if m == sys::RSFS_FALLOC_FL_ZERO_RANGE as u32 => Some(Self::ZeroRange { keep_size }),
+            _ => None,
+        }
+    }
+}
+
 /// What [`FileSystem::writepage`] did with the folio.
 pub(crate) enum WritePage {
     /// It was written or skipped; the folio's lock was given up.
@@ -95,11 +130,14 @@ impl<T: FileSystem> Tables<T> {
     pub(super) const REG_FILE_OPS: sys::file_operations = sys::file_operations {
         open: Some(Self::open),
         llseek: Some(Self::llseek),
-        read_iter: Some(sys::generic_file_read_iter),
+        read_iter: Some(Self::read_iter),
         fallocate: Some(Self::fallocate),
         write_iter: Some(Self::write_iter),
         mmap: Some(Self::mmap),
         splice_read: Some(sys::filemap_splice_read),
+        // splice(2) and sendfile(2) into a file, and copy_file_range(2)
+        // (which the VFS does with splice): through `write_iter`.
+        splice_write: Some(sys::iter_file_splice_write),
         fsync: Some(Self::file_fsync),
         // SAFETY: all-zero is a valid `file_operations`.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -299,12 +337,40 @@ impl<T: FileSystem> Tables<T> {
             sys::rsfs_inode_lock(inode);
             let mut ret = sys::generic_write_checks(iocb, from);
             if ret > 0 {
+                if let Err(e) = T::prepare_write(Inode::<T>::from_raw(inode), (*iocb).ki_pos as u64)
+                {
+                    ret = e.to_errno() as isize;
+                }
+            }
+            if ret > 0 {
                 ret = sys::__generic_file_write_iter(iocb, from);
             }
             sys::rsfs_inode_unlock(inode);
             if ret > 0 {
                 ret = sys::rsfs_generic_write_sync(iocb, ret);
             }
+            ret
+        }
+    }
+
+    /// `read_iter`: `generic_file_read_iter`. A direct read holds the inode
+    /// lock shared, as ext2 and ext4 do: the blocks it maps must not be
+    /// freed (by a truncate, which holds the lock exclusively) and given to
+    /// another file before its bios are done.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid kiocb and iterator of one of our files.
+    unsafe extern "C" fn read_iter(iocb: *mut sys::kiocb, to: *mut sys::iov_iter) -> isize {
+        // SAFETY: per the safety requirement.
+        unsafe {
+            if !sys::rsfs_kiocb_is_direct(iocb) {
+                return sys::generic_file_read_iter(iocb, to);
+            }
+            let inode = sys::rsfs_kiocb_inode(iocb);
+            sys::rsfs_inode_lock_shared(inode);
+            let ret = sys::generic_file_read_iter(iocb, to);
+            sys::rsfs_inode_unlock_shared(inode);
             ret
         }
     }
@@ -449,8 +515,9 @@ impl<T: FileSystem> Tables<T> {
         }
     }
 
-    /// `fallocate`: modes 0 and FALLOC_FL_KEEP_SIZE; the others are not
-    /// supported (EOPNOTSUPP). Runs under the inode lock.
+    /// `fallocate`, in the modes of [`Fallocate`]; the others are not
+    /// supported (EOPNOTSUPP). Runs under the inode lock, after
+    /// `file_modified`, as ext4's does.
     ///
     /// # Safety
     ///
@@ -461,18 +528,19 @@ impl<T: FileSystem> Tables<T> {
         offset: sys::loff_t,
         len: sys::loff_t,
     ) -> kernel::ffi::c_long {
+        let Some(mode) = Fallocate::from_flags(mode as u32) else {
+            return Error::from_errno(-(sys::EOPNOTSUPP as i32)).to_errno() as _;
+        };
         // SAFETY: per the safety requirement.
         let raw = unsafe { sys::rsfs_file_inode(file) };
         // SAFETY: `raw` is one of our initialised inodes.
         let inode = unsafe { Inode::<T>::from_raw(raw) };
-        if mode as u32 & !sys::FALLOC_FL_KEEP_SIZE != 0 {
-            return Error::from_errno(-(sys::EOPNOTSUPP as i32)).to_errno() as _;
-        }
-        let keep_size = mode as u32 & sys::FALLOC_FL_KEEP_SIZE != 0;
         // SAFETY: the inode is valid; the lock serialises with writes and
         // truncate, as for ext2/ext4.
         unsafe { sys::rsfs_inode_lock(raw) };
-        let r = T::fallocate(inode, offset as u64, len as u64, keep_size);
+        // SAFETY: `file` is open and its inode locked.
+        let r = kernel::error::to_result(unsafe { sys::file_modified(file) })
+            .and_then(|()| T::fallocate(inode, mode, offset as u64, len as u64));
         // SAFETY: locked above.
         unsafe { sys::rsfs_inode_unlock(raw) };
         match r {
@@ -535,6 +603,9 @@ impl<T: FileSystem> Tables<T> {
             let sb = (*inode.as_raw()).i_sb;
             sys::rsfs_sb_start_pagefault(sb);
             sys::file_update_time(file);
+            // Shared, against hole punching (see `Inode::lock_invalidate`),
+            // as ext4's page_mkwrite takes it.
+            sys::rsfs_invalidate_lock_shared(inode.as_raw());
             let f = sys::rsfs_vmf_folio(vmf);
             sys::rsfs_folio_lock(f);
             let folio = LockedFolio::from_locked(f);
@@ -552,6 +623,7 @@ impl<T: FileSystem> Tables<T> {
                         // says; drop only our reference.
                         let f = folio.into_raw();
                         sys::rsfs_folio_put(f);
+                        sys::rsfs_invalidate_unlock_shared(inode.as_raw());
                         sys::rsfs_sb_end_pagefault(sb);
                         return sys::RSFS_VM_FAULT_LOCKED;
                     }
@@ -559,6 +631,7 @@ impl<T: FileSystem> Tables<T> {
                 }
             };
             drop(folio);
+            sys::rsfs_invalidate_unlock_shared(inode.as_raw());
             sys::rsfs_sb_end_pagefault(sb);
             ret
         }

@@ -16,7 +16,9 @@ use kernel::prelude::*;
 
 use super::{
     folio::{FolioRef, ReadFolio, WritebackFolio},
-    sys, FileSystem, SuperBlock,
+    sys,
+    writeback::WritebackControl,
+    FileSystem, SuperBlock,
 };
 
 /// Folios per bio at most: 256 pages, 1 MiB. The block layer splits a bio
@@ -32,11 +34,11 @@ pub(crate) struct Submitted {
     pub(crate) bytes: u64,
 }
 
-/// Read or write.
+/// Read, or write with these request flags.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Dir {
     Read,
-    Write,
+    Write(u32),
 }
 
 /// Builds bios of consecutive disk blocks.
@@ -55,9 +57,14 @@ pub(crate) struct BioBuilder<'a, T: FileSystem> {
 }
 
 impl<'a, T: FileSystem> BioBuilder<'a, T> {
-    /// A builder of write bios.
-    pub(crate) fn writer(sb: &'a SuperBlock<T>) -> Self {
-        Self::new(sb, Dir::Write)
+    /// A builder of write bios for the writeback that `wbc` describes:
+    /// data-integrity writeback (WB_SYNC_ALL) marks them REQ_SYNC, as
+    /// `wbc_to_write_flags` says, so the block layer does not hold them
+    /// back behind background writes.
+    pub(crate) fn writer(sb: &'a SuperBlock<T>, wbc: &mut WritebackControl<'_>) -> Self {
+        // SAFETY: `wbc` is valid (its type invariant).
+        let flags = unsafe { sys::rsfs_wbc_to_write_flags(wbc.as_raw()) };
+        Self::new(sb, Dir::Write(flags))
     }
 
     /// A builder of read bios.
@@ -91,7 +98,7 @@ impl<'a, T: FileSystem> BioBuilder<'a, T> {
         }
         let (opf, end_io): (u32, sys::bio_end_io_t) = match self.dir {
             Dir::Read => (sys::RSFS_REQ_OP_READ, Some(read_end_io::<T>)),
-            Dir::Write => (sys::RSFS_REQ_OP_WRITE, Some(write_end_io::<T>)),
+            Dir::Write(flags) => (sys::RSFS_REQ_OP_WRITE | flags, Some(write_end_io::<T>)),
         };
         // SAFETY: the block device is open; `bio_alloc` with GFP_NOFS
         // sleeps rather than fail. The superblock outlives its I/O (unmount
@@ -117,7 +124,7 @@ impl<'a, T: FileSystem> BioBuilder<'a, T> {
 
     /// Adds a folio under writeback, to be written to disk block `block`.
     pub(crate) fn add_write(&mut self, folio: WritebackFolio, block: u64) {
-        debug_assert!(self.dir == Dir::Write);
+        debug_assert!(matches!(self.dir, Dir::Write(_)));
         self.add(folio.into_ref(), block);
     }
 

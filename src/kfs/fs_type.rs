@@ -18,7 +18,7 @@ use kernel::{
 };
 
 use super::{
-    aops::WritePage,
+    aops::{Fallocate, WritePage},
     dir::{Created, DirEmitter, Owner, RenameFlags},
     folio::LockedFolio,
     inode::{FileType, InodeBox},
@@ -205,10 +205,22 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// if there is none (`lseek(2)`).
     fn seek_data_hole(inode: &Inode<Self>, offset: u64, hole: bool) -> Result<u64>;
 
-    /// Gives bytes `offset..offset + len` of a regular file disk space,
-    /// growing the file unless `keep_size` (`fallocate(2)`). Called with the
-    /// inode locked.
-    fn fallocate(inode: &Inode<Self>, offset: u64, len: u64, keep_size: bool) -> Result;
+    /// `fallocate(2)` of bytes `offset..offset + len` of a regular file in
+    /// one of the [`Fallocate`] modes. Called with the inode locked, after
+    /// `file_modified` (mtime, and the setuid bits dropped).
+    fn fallocate(inode: &Inode<Self>, mode: Fallocate, offset: u64, len: u64) -> Result;
+
+    /// Called with the inode locked before every write (buffered or
+    /// direct) at `pos`, once the VFS's `generic_write_checks` passed.
+    fn prepare_write(inode: &Inode<Self>, pos: u64) -> Result;
+
+    /// Switches a mounted filesystem between read-only and read-write
+    /// (`mount -o remount,ro|rw`). Called only when the state changes,
+    /// before the VFS changes `SB_RDONLY`; to go read-only, the VFS has
+    /// made sure that no file is open for writing.
+    fn remount(_sb: &SuperBlock<Self>, _read_only: bool) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 
     /// The target of symlink `inode`, NUL-terminated, living as long as the
     /// inode's data.
@@ -367,7 +379,7 @@ impl<T: FileSystem> Tables<T> {
         parse_param: None,
         parse_monolithic: None,
         get_tree: Some(Self::get_tree),
-        reconfigure: None,
+        reconfigure: if_has(T::HAS_REMOUNT, Self::reconfigure),
     };
 
     const SUPER_OPS: sys::super_operations = sys::super_operations {
@@ -483,6 +495,33 @@ impl<T: FileSystem> Tables<T> {
     unsafe extern "C" fn get_tree(fc: *mut sys::fs_context) -> kernel::ffi::c_int {
         // SAFETY: `fc` is valid per the function's safety requirement.
         unsafe { sys::get_tree_bdev(fc, Some(Self::fill_super)) }
+    }
+
+    /// `fs_context_operations::reconfigure` (`mount -o remount`). Only the
+    /// read-only flag is the filesystem's business: the VFS handles the
+    /// other flags, and rejects options (there is no `parse_param`).
+    ///
+    /// # Safety
+    ///
+    /// `fc` must be a reconfiguration context of a mounted superblock of
+    /// this type, with `s_umount` held for writing, as `reconfigure_super`
+    /// provides.
+    unsafe extern "C" fn reconfigure(fc: *mut sys::fs_context) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: per the function's safety requirement, `fc->root` is
+            // the root of a mounted superblock of type `T`.
+            let (sb, read_only, asked) = unsafe {
+                (
+                    SuperBlock::<T>::from_raw((*(*fc).root).d_sb),
+                    (*fc).sb_flags & sys::RSFS_SB_RDONLY as u32 != 0,
+                    (*fc).sb_flags_mask & sys::RSFS_SB_RDONLY as u32 != 0,
+                )
+            };
+            if asked && read_only != sb.is_read_only() {
+                T::remount(sb, read_only)?;
+            }
+            Ok(0)
+        })
     }
 
     /// The `fill_super` callback of `get_tree_bdev`.

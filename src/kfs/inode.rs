@@ -294,6 +294,24 @@ impl<T: FileSystem> Inode<T> {
         unsafe { sys::truncate_setsize(self.as_raw(), size as i64) };
     }
 
+    /// Drops the page cache of bytes `start..=end`, waiting for writeback of
+    /// the folios there; partial pages at either end are zeroed in the range
+    /// (`truncate_pagecache_range`). The caller holds the inode lock.
+    pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) {
+        // SAFETY: the inode is valid and locked by the caller.
+        unsafe { sys::truncate_pagecache_range(self.as_raw(), start as i64, end as i64) };
+    }
+
+    /// Takes the mapping's invalidate lock exclusively, holding off page
+    /// faults and reads that would bring folios into the page cache, until
+    /// the guard is dropped (`filemap_invalidate_lock`).
+    pub(crate) fn lock_invalidate(&self) -> InvalidateGuard<'_, T> {
+        // SAFETY: the inode is valid.
+        unsafe { sys::rsfs_invalidate_lock(self.as_raw()) };
+        // INVARIANT: locked just now.
+        InvalidateGuard(self)
+    }
+
     /// Sets the number of 512-byte sectors the file uses.
     pub(crate) fn set_sectors(&self, sectors: u64) {
         // SAFETY: the inode is valid; `i_blocks` is updated under the
@@ -520,5 +538,20 @@ impl<T: FileSystem> Drop for NewInode<T> {
                 sys::iget_failed(self.as_raw());
             }
         }
+    }
+}
+
+/// The invalidate lock of an inode's mapping, held exclusively (see
+/// [`Inode::lock_invalidate`]).
+///
+/// # Invariants
+///
+/// The lock of `0`'s mapping is held by us.
+pub(crate) struct InvalidateGuard<'a, T: FileSystem>(&'a Inode<T>);
+
+impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we hold the lock.
+        unsafe { sys::rsfs_invalidate_unlock(self.0.as_raw()) };
     }
 }

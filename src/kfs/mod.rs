@@ -36,7 +36,7 @@ pub(crate) mod super_block;
 mod sys;
 pub(crate) mod writeback;
 
-pub(crate) use aops::{BlockMapping, File, WritePage};
+pub(crate) use aops::{BlockMapping, Fallocate, File, WritePage};
 pub(crate) use bio::BioBuilder;
 pub(crate) use buffer::BufferHead;
 pub(crate) use debugfs::Counters;
@@ -113,5 +113,40 @@ pub(crate) fn vec_truncate<T: Copy>(v: &mut kernel::alloc::KVec<T>, len: usize) 
         // elements are initialised; `T: Copy` has no destructor to run for
         // the elements cut off.
         unsafe { v.set_len(len) };
+    }
+}
+
+/// A scope in which the current task's memory allocations do not recurse
+/// into filesystem reclaim (`memalloc_nofs_save`): taken around work that
+/// allocates while holding locks that writeback also takes, so that reclaim
+/// cannot wait on writeback that waits on us.
+///
+/// # Invariants
+///
+/// `flags` is what `memalloc_nofs_save` returned on this task; the scope is
+/// not sent to another task (`NoFs` is not `Send`).
+pub(crate) struct NoFs {
+    flags: u32,
+    _task_bound: core::marker::PhantomData<*mut ()>,
+}
+
+impl NoFs {
+    /// Enters the scope; it ends when the value is dropped.
+    pub(crate) fn enter() -> Self {
+        // SAFETY: `memalloc_nofs_save` only changes the current task's flags.
+        let flags = unsafe { sys::rsfs_memalloc_nofs_save() };
+        // INVARIANT: saved on this task just now.
+        Self {
+            flags,
+            _task_bound: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for NoFs {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant, `flags` came from
+        // `memalloc_nofs_save` on this same task.
+        unsafe { sys::rsfs_memalloc_nofs_restore(self.flags) };
     }
 }

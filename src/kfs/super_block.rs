@@ -144,6 +144,15 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
         unsafe { (*self.as_raw()).s_flags & sys::RSFS_SB_RDONLY != 0 }
     }
 
+    /// Writes everything of the filesystem that is dirty and waits for it:
+    /// file data, inodes, `sync_fs`, then the block device's buffers
+    /// (`sync_filesystem`). The caller holds `s_umount`, as in `remount`.
+    pub(crate) fn sync_filesystem(&self) -> Result {
+        // SAFETY: the superblock is valid by the type invariant, and its
+        // `s_umount` is held by the caller (the VFS, for `remount`).
+        kernel::error::to_result(unsafe { sys::sync_filesystem(self.as_raw()) })
+    }
+
     /// Writes all dirty buffers of the block device and waits for them.
     pub(crate) fn sync_device(&self) -> Result {
         // SAFETY: the block device is open by the type invariant.

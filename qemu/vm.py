@@ -64,6 +64,12 @@ def qemu_base(args, accel):
         # enough for the tests to catch them there.
         cmd += ["-drive", f"file={args.slow_disk},if=virtio,format=raw,cache=none,aio=threads,"
                 f"index={len(args.disk)},throttling.bps-write=1048576"]
+    for i, spec in enumerate(args.extra_disk):
+        # After the slow disk, so that the first ones keep their names.
+        # PATH or PATH,OPTIONS: more -drive options (throttling, say).
+        disk, _, opts = spec.partition(",")
+        cmd += ["-drive", f"file={disk},if=virtio,format=raw,cache=none,aio=threads,"
+                f"index={len(args.disk) + 1 + i}" + (f",{opts}" if opts else "")]
     return cmd
 
 
@@ -118,6 +124,8 @@ def main():
     ap.add_argument("--initrd", required=True)
     ap.add_argument("--disk", action="append", default=[])
     ap.add_argument("--slow-disk", default=None, help="one more disk, with throttled writes")
+    ap.add_argument("--extra-disk", action="append", default=[],
+                    help="PATH[,DRIVE-OPTIONS]: disks after the slow one (/dev/vdd on)")
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--interactive", action="store_true")

@@ -174,11 +174,18 @@ check)
 	fresh_disk "$BUILD/disks/vda.img"
 	fresh_disk "$BUILD/disks/vdb.img" 2G
 	fresh_disk "$BUILD/disks/vdc.img" 64M
+	# Room for a file of a million one-block extents (tests/vfs.c), and a
+	# disk whose reads wait 20 ms each, so that races with I/O in flight
+	# can be caught (tests/vfs.c).
+	fresh_disk "$BUILD/disks/vdd.img" 5G
+	fresh_disk "$BUILD/disks/vde.img" 64M
 	"$RSFS_ROOT/qemu/mkinitramfs.sh" "$BUILD/initramfs-check.cpio" check
 	echo "== KTAP suite in the VM ($KERNEL kernel; console log: $BUILD/logs/check.log)"
 	status=0
 	vm "$kd" --initrd "$BUILD/initramfs-check.cpio" --disk "$BUILD/disks/vda.img" \
 		--disk "$BUILD/disks/vdb.img" --slow-disk "$BUILD/disks/vdc.img" \
+		--extra-disk "$BUILD/disks/vdd.img" \
+		--extra-disk "$BUILD/disks/vde.img,throttling.iops-read=50" \
 		--timeout "${TIMEOUT:-1800}" --ktap --log "$BUILD/logs/check.log" |
 		tee "$BUILD/logs/ktap.out" || status=1
 	echo "== make run: a command with \$ in it reaches the guest unchanged"

@@ -29,6 +29,10 @@ pub(crate) fn ft_of(t: FileType) -> u8 {
         FileType::Regular => format::FT_REG,
         FileType::Directory => format::FT_DIR,
         FileType::Symlink => format::FT_SYMLINK,
+        FileType::CharDevice => format::FT_CHRDEV,
+        FileType::BlockDevice => format::FT_BLKDEV,
+        FileType::Fifo => format::FT_FIFO,
+        FileType::Socket => format::FT_SOCK,
     }
 }
 
@@ -37,6 +41,10 @@ fn dtype(ft: u8) -> u32 {
         format::FT_REG => kfs::dir::DT_REG,
         format::FT_DIR => kfs::dir::DT_DIR,
         format::FT_SYMLINK => kfs::dir::DT_LNK,
+        format::FT_CHRDEV => kfs::dir::DT_CHR,
+        format::FT_BLKDEV => kfs::dir::DT_BLK,
+        format::FT_FIFO => kfs::dir::DT_FIFO,
+        format::FT_SOCK => kfs::dir::DT_SOCK,
         _ => kfs::dir::DT_UNKNOWN,
     }
 }

@@ -314,8 +314,12 @@ disk_struct! {
         /// The first extents of the file, sorted by `logical`. A symlink
         /// with [`INODE_FLAG_INLINE`] keeps its target here instead.
         pub extents: [Extent; INODE_EXTENTS],
+        /// The device of a character or block device file, in the kernel's
+        /// 32-bit encoding (`new_encode_dev`: minor bits 0-7 and 20-31,
+        /// major bits 8-19); zero for other files.
+        pub rdev: Le32,
         /// Reserved, zero.
-        pub reserved: [u8; 12],
+        pub reserved: [u8; 8],
         /// crc32c of the inode's bytes before this field.
         pub csum: Le32,
     }
@@ -373,6 +377,14 @@ pub const FT_UNKNOWN: u8 = 0;
 pub const FT_REG: u8 = 1;
 /// Directory.
 pub const FT_DIR: u8 = 2;
+/// Character device.
+pub const FT_CHRDEV: u8 = 3;
+/// Block device.
+pub const FT_BLKDEV: u8 = 4;
+/// Named pipe (FIFO).
+pub const FT_FIFO: u8 = 5;
+/// Unix domain socket.
+pub const FT_SOCK: u8 = 6;
 /// Symbolic link.
 pub const FT_SYMLINK: u8 = 7;
 

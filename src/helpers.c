@@ -355,6 +355,28 @@ void rsfs_cond_resched(void)
 	cond_resched();
 }
 
+/* Special files */
+
+void rsfs_inode_set_rdev(struct inode *inode, u32 rdev)
+{
+	inode->i_rdev = new_decode_dev(rdev);
+}
+
+u32 rsfs_inode_rdev(struct inode *inode)
+{
+	return new_encode_dev(inode->i_rdev);
+}
+
+u32 rsfs_encode_dev(dev_t dev)
+{
+	return new_encode_dev(dev);
+}
+
+void rsfs_init_special_inode(struct inode *inode)
+{
+	init_special_inode(inode, inode->i_mode, inode->i_rdev);
+}
+
 /* Files, mmap */
 
 void rsfs_inode_lock(struct inode *inode)

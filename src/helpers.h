@@ -25,6 +25,7 @@
 /* Macros that bindgen cannot see through, as constants it can read. */
 const u32 RSFS_I_NEW = I_NEW;
 const u32 RSFS_I_DIRTY_DATASYNC = I_DIRTY_DATASYNC;
+const u32 RSFS_I_SYNC = I_SYNC;
 const unsigned int RSFS_ATTR_SIZE = ATTR_SIZE;
 const unsigned long RSFS_SB_RDONLY = SB_RDONLY;
 #endif
@@ -110,6 +111,16 @@ const u16 RSFS_IOMAP_F_NEW = IOMAP_F_NEW;
 const unsigned int RSFS_IOMAP_WRITE = IOMAP_WRITE;
 const u64 RSFS_IOMAP_NULL_ADDR = IOMAP_NULL_ADDR;
 const unsigned int RSFS_IOMAP_DIO_FORCE_WAIT = IOMAP_DIO_FORCE_WAIT;
+
+/* Special files: the device number, in the 32-bit on-disk encoding. */
+void rsfs_inode_set_rdev(struct inode *inode, u32 rdev);
+u32 rsfs_inode_rdev(struct inode *inode);
+u32 rsfs_encode_dev(dev_t dev);
+void rsfs_init_special_inode(struct inode *inode);
+const u32 RSFS_S_IFCHR = S_IFCHR;
+const u32 RSFS_S_IFBLK = S_IFBLK;
+const u32 RSFS_S_IFIFO = S_IFIFO;
+const u32 RSFS_S_IFSOCK = S_IFSOCK;
 
 /* Files, mmap */
 void rsfs_inode_lock(struct inode *inode);

@@ -167,6 +167,13 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
         sb_err!(sb, "inode {}: in use but has no links", ino);
         return Err(kfs::efscorrupted());
     }
+    // A device, pipe or socket keeps nothing on the disk but its inode.
+    if ftype.is_special()
+        && (d.size.get() != 0 || d.extent_count.get() != 0 || d.extent_block.get() != 0)
+    {
+        sb_err!(sb, "inode {}: special file with a size or blocks", ino);
+        return Err(kfs::efscorrupted());
+    }
     let inline = ftype == FileType::Symlink && d.flags.get() & format::INODE_FLAG_INLINE != 0;
     let map = if inline {
         BlockMap::new()
@@ -197,6 +204,11 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
             mtime: timestamp(d.mtime.get(), d.mtime_nsec.get()),
             ctime: timestamp(d.ctime.get(), d.ctime_nsec.get()),
             generation: d.generation.get(),
+            rdev: if matches!(ftype, FileType::CharDevice | FileType::BlockDevice) {
+                d.rdev.get()
+            } else {
+                0
+            },
         },
         InodeInfo::new(map, link),
     )
@@ -228,6 +240,7 @@ fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
     d.ctime = ts(a.ctime).0.into();
     d.ctime_nsec = ts(a.ctime).1.into();
     d.generation = a.generation.into();
+    d.rdev = a.rdev.into();
     let info = inode.data();
     let link = &info.link;
     let target = link.len().saturating_sub(1);

@@ -3,13 +3,24 @@
 //! The block map of a file: which disk blocks hold which file blocks.
 //!
 //! A file's map is a sorted list of extents (`format::Extent`): the first
-//! nine live in the inode, the rest in a chain of overflow extent blocks.
-//! In memory, [`BlockMap`] holds the whole list and the chain's block
-//! numbers, and is protected by the inode's `map` mutex. [`BlockMap::load`]
-//! reads and checks it; [`BlockMap::store`] writes it back (the inode part
-//! through `write_inode`).
+//! nine live in the inode, the rest in a chain of overflow extent blocks of
+//! up to 254 each. In memory, [`BlockMap`] mirrors that layout: one
+//! [`Leaf`] per place on disk (the inode's extent area, then each overflow
+//! block in chain order), each a sorted array of runs, and an index of the
+//! leaves in a `KVVec`. No allocation is larger than one page but the index
+//! (eight leaves' worth of pointers per KiB of it), which `kvmalloc` may
+//! place in vmalloc space, so a file of a million extents needs no large
+//! contiguous allocation.
+//!
+//! A lookup is two binary searches: O(log n). An insertion shifts at most
+//! one leaf (254 runs) and, when that leaf is full, splits it, which moves
+//! the index by one slot. Only the leaves that changed since the inode was
+//! last written are encoded again ([`BlockMap::store`]), so writing the
+//! inode of a large file costs what changed, not the whole map. The map is
+//! protected by the inode's `map` mutex. [`BlockMap::load`] reads and
+//! checks it.
 
-use kernel::prelude::*;
+use kernel::{alloc::KVVec, prelude::*};
 
 use crate::{
     alloc,
@@ -45,6 +56,10 @@ impl Run {
         })
     }
 
+    fn first(&self) -> u64 {
+        u64::from(self.logical)
+    }
+
     fn end(&self) -> u64 {
         u64::from(self.logical) + u64::from(self.len)
     }
@@ -56,35 +71,92 @@ impl Run {
             start: self.start.into(),
         }
     }
+
+    /// The part of the run from file block `at` on (`at` inside the run).
+    fn tail_from(&self, at: u64) -> Self {
+        Self {
+            // `at` is inside the run, so below 2^32.
+            logical: at as u32,
+            len: (self.end() - at) as u32,
+            start: self.start + (at - self.first()),
+        }
+    }
+}
+
+/// The runs that one place on disk holds: the inode's extent area (leaf 0)
+/// or one overflow extent block.
+struct Leaf {
+    /// Sorted, not overlapping, none empty; at most [`Leaf::capacity`].
+    runs: KVec<Run>,
+    /// The overflow block that holds the leaf; 0 for the inode's.
+    block: u64,
+    /// Changed since it was last encoded.
+    dirty: bool,
+}
+
+impl Leaf {
+    fn new(block: u64) -> Result<Self> {
+        let cap = if block == 0 {
+            INODE_EXTENTS
+        } else {
+            EXTENT_BLOCK_EXTENTS
+        };
+        Ok(Self {
+            runs: KVec::with_capacity(cap, GFP_KERNEL)?,
+            block,
+            dirty: true,
+        })
+    }
+
+    fn capacity(&self) -> usize {
+        if self.block == 0 {
+            INODE_EXTENTS
+        } else {
+            EXTENT_BLOCK_EXTENTS
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.runs.len() >= self.capacity()
+    }
+
+    /// Inserts `run` at `at`; the leaf has room (its capacity is reserved).
+    fn insert(&mut self, at: usize, run: Run) {
+        debug_assert!(!self.is_full());
+        // Cannot fail: the capacity was allocated with the leaf.
+        let _ = self.runs.push(run, GFP_KERNEL);
+        self.runs.as_mut_slice()[at..].rotate_right(1);
+        self.dirty = true;
+    }
 }
 
 /// The block map of one file.
+///
+/// # Invariants
+///
+/// `leaves` is empty or starts with the inode's leaf (block 0), followed by
+/// the overflow leaves in chain order, none of them empty. The runs of all
+/// leaves, in order, are sorted by file block and do not overlap. `mapped`
+/// is the number of blocks they map.
 pub(crate) struct BlockMap {
-    /// The extents, sorted by `logical`, not overlapping, none empty.
-    runs: KVec<Run>,
-    /// The overflow extent blocks, in chain order.
-    overflow: KVec<u64>,
+    leaves: KVVec<Leaf>,
+    mapped: u64,
     /// The file blocks (as runs of file blocks) that the write in progress
     /// allocated; see [`BlockMap::note_fresh`].
     fresh: KVec<(u64, u64)>,
-}
-
-/// How many extents fit with `blocks` overflow blocks.
-const fn capacity(blocks: usize) -> usize {
-    INODE_EXTENTS + blocks * EXTENT_BLOCK_EXTENTS
 }
 
 impl BlockMap {
     /// An empty map.
     pub(crate) fn new() -> Self {
         Self {
-            runs: KVec::new(),
-            overflow: KVec::new(),
+            leaves: KVVec::new(),
+            mapped: 0,
             fresh: KVec::new(),
         }
     }
 
-    /// Checks one extent read from disk and appends it.
+    /// Checks one extent read from disk and appends it to the last leaf.
     fn push_checked(&mut self, sb: &SuperBlock<Rsfs>, ino: u64, e: &Extent) -> Result {
         let geo: &Geometry = &sb.info().geo;
         let run = Run {
@@ -92,14 +164,14 @@ impl BlockMap {
             len: e.len.get(),
             start: e.start.get(),
         };
-        let prev_end = self.runs.last().map_or(0, |r| r.end());
+        let prev_end = self.last_run().map_or(0, |r| r.end());
         let ok = run.len != 0
             && run.start >= geo.data_start
             && run
                 .start
                 .checked_add(run.len.into())
                 .is_some_and(|end| end <= geo.blocks_count)
-            && u64::from(run.logical) >= prev_end
+            && run.first() >= prev_end
             && run.end() <= format::MAX_FILE_BLOCKS;
         if !ok {
             sb_err!(
@@ -112,12 +184,16 @@ impl BlockMap {
             );
             return Err(kfs::efscorrupted());
         }
-        self.runs.push(run, GFP_KERNEL)?;
+        let leaf = self.leaves.as_mut_slice().last_mut().ok_or(EINVAL)?;
+        leaf.runs.push(run, GFP_KERNEL)?;
+        self.mapped += u64::from(run.len);
         Ok(())
     }
 
     /// Reads the map of inode `ino` from its on-disk inode and the overflow
-    /// chain, checking every extent.
+    /// chain, checking every extent. An overflow block holds at least one
+    /// extent, and extents only go forward, so a chain that loops is caught
+    /// at its first repeated block.
     pub(crate) fn load(sb: &SuperBlock<Rsfs>, ino: u64, d: &format::Inode) -> Result<Self> {
         let mut map = Self::new();
         let count = usize::from(d.extent_count.get());
@@ -125,13 +201,17 @@ impl BlockMap {
             sb_err!(sb, "inode {}: extent count {} too large", ino, count);
             return Err(kfs::efscorrupted());
         }
+        let mut next = d.extent_block.get();
+        if count == 0 && next == 0 {
+            return Ok(map);
+        }
+        map.leaves.push(Leaf::new(0)?, GFP_KERNEL)?;
         for e in &d.extents[..count] {
             map.push_checked(sb, ino, e)?;
         }
         let geo = &sb.info().geo;
-        let mut next = d.extent_block.get();
         while next != 0 {
-            if next < geo.data_start || next >= geo.blocks_count || map.overflow.len() > 1 << 20 {
+            if next < geo.data_start || next >= geo.blocks_count {
                 sb_err!(sb, "inode {}: bad extent block {}", ino, next);
                 return Err(kfs::efscorrupted());
             }
@@ -142,53 +222,100 @@ impl BlockMap {
             let n = usize::from(h.count.get());
             if !format::csum_ok(data, kfs::crc32c)
                 || h.magic.get() != format::EXTENT_BLOCK_MAGIC
+                || n == 0
                 || n > EXTENT_BLOCK_EXTENTS
             {
                 sb_err!(sb, "inode {}: extent block {} is damaged", ino, next);
                 return Err(kfs::efscorrupted());
             }
-            map.overflow.push(next, GFP_KERNEL)?;
+            let mut leaf = Leaf::new(next)?;
+            leaf.dirty = false;
+            map.leaves.push(leaf, GFP_KERNEL)?;
             for i in 0..n {
                 let e = Extent::decode(&data[ExtentBlockHeader::SIZE + i * Extent::SIZE..]);
                 map.push_checked(sb, ino, &e)?;
             }
             next = h.next.get();
         }
+        if let Some(first) = map.leaves.as_mut_slice().first_mut() {
+            first.dirty = false;
+        }
         Ok(map)
     }
 
     /// The number of blocks the map uses: data and overflow blocks.
     pub(crate) fn blocks(&self) -> u64 {
-        self.runs.iter().map(|r| u64::from(r.len)).sum::<u64>() + self.overflow.len() as u64
+        self.mapped + self.leaves.len().saturating_sub(1) as u64
+    }
+
+    fn last_run(&self) -> Option<&Run> {
+        self.leaves
+            .as_slice()
+            .iter()
+            .rev()
+            .find_map(|l| l.runs.last())
+    }
+
+    /// The last run that starts at or before file block `lblk`, as (leaf,
+    /// index in it).
+    fn at_or_before(&self, lblk: u64) -> Option<(usize, usize)> {
+        let leaves = self.leaves.as_slice();
+        // Leaves whose first run starts at or before `lblk` (an empty inode
+        // leaf counts: it comes first).
+        let n = leaves.partition_point(|l| l.runs.first().map_or(true, |r| r.first() <= lblk));
+        let mut i = n.checked_sub(1)?;
+        loop {
+            let j = leaves[i].runs.partition_point(|r| r.first() <= lblk);
+            if j > 0 {
+                return Some((i, j - 1));
+            }
+            i = i.checked_sub(1)?;
+        }
+    }
+
+    /// The runs from (leaf `i`, index `j`) on, in order.
+    fn runs_from(&self, i: usize, j: usize) -> impl Iterator<Item = &Run> + '_ {
+        let leaves = self.leaves.as_slice();
+        let here = leaves
+            .get(i)
+            .into_iter()
+            .flat_map(move |l| l.runs.get(j..).unwrap_or(&[]).iter());
+        let after = leaves
+            .get(i + 1..)
+            .unwrap_or(&[])
+            .iter()
+            .flat_map(|l| l.runs.iter());
+        Iterator::chain(here, after)
     }
 
     /// The disk block of file block `lblk`, and how many blocks from there on
     /// are contiguous on disk within the same extent; `None` for a hole.
     pub(crate) fn lookup(&self, lblk: u64) -> Option<(u64, u64)> {
-        let i = self.runs.partition_point(|r| u64::from(r.logical) <= lblk);
-        let r = self.runs.get(i.checked_sub(1)?)?;
-        let off = lblk - u64::from(r.logical);
+        let (i, j) = self.at_or_before(lblk)?;
+        let r = &self.leaves.as_slice()[i].runs[j];
+        let off = lblk - r.first();
         (off < u64::from(r.len)).then(|| (r.start + off, u64::from(r.len) - off))
     }
 
     /// The first mapped file block at or after `lblk`, if any.
     pub(crate) fn next_mapped(&self, lblk: u64) -> Option<u64> {
-        self.runs
-            .iter()
+        let (i, j) = self.at_or_before(lblk).unwrap_or((0, 0));
+        self.runs_from(i, j)
             .find(|r| r.end() > lblk)
-            .map(|r| lblk.max(u64::from(r.logical)))
+            .map(|r| lblk.max(r.first()))
     }
 
     /// The first file block at or after `lblk` that is a hole.
     pub(crate) fn next_hole(&self, lblk: u64) -> u64 {
+        let Some((i, j)) = self.at_or_before(lblk) else {
+            return lblk;
+        };
         let mut at = lblk;
-        for r in self.runs.iter() {
-            if u64::from(r.logical) > at {
+        for r in self.runs_from(i, j) {
+            if r.first() > at {
                 break;
             }
-            if r.end() > at {
-                at = r.end();
-            }
+            at = at.max(r.end());
         }
         at
     }
@@ -196,28 +323,79 @@ impl BlockMap {
     /// The disk block right after the file's last block: a good place for
     /// the next one.
     pub(crate) fn goal(&self) -> u64 {
-        self.runs.last().map_or(0, |r| r.start + u64::from(r.len))
+        self.last_run().map_or(0, |r| r.start + u64::from(r.len))
     }
 
-    /// Maps file blocks `logical..logical + len` to disk blocks from `start`.
+    /// Makes sure leaf `i` has room for one more run, splitting it if it is
+    /// full: its second half (or, for the last leaf, nothing, when `append`
+    /// says the run goes at its end, so that files written in order get
+    /// full leaves) moves to a new leaf in a new overflow block. Returns
+    /// the leaf and index where a run that was to go at index `at` of leaf
+    /// `i` goes now. Fails (ENOSPC, ENOMEM) before changing anything.
+    fn make_room(&mut self, sb: &SuperBlock<Rsfs>, i: usize, at: usize) -> Result<(usize, usize)> {
+        if self.leaves.is_empty() {
+            self.leaves.push(Leaf::new(0)?, GFP_KERNEL)?;
+        }
+        let leaves = self.leaves.as_slice();
+        if !leaves[i].is_full() {
+            return Ok((i, at));
+        }
+        let appending = i + 1 == leaves.len() && at == leaves[i].runs.len();
+        let keep = if appending {
+            leaves[i].runs.len()
+        } else {
+            leaves[i].runs.len() / 2
+        };
+        self.leaves.reserve(1, GFP_KERNEL)?;
+        let (block, _) = alloc::alloc_blocks(sb, self.goal(), 1)?;
+        let mut leaf = match Leaf::new(block) {
+            Ok(leaf) => leaf,
+            Err(e) => {
+                let _ = alloc::free_blocks(sb, block, 1);
+                return Err(e);
+            }
+        };
+        let old = &mut self.leaves.as_mut_slice()[i];
+        // Cannot fail: the new leaf has room for a whole leaf's runs.
+        let _ = leaf
+            .runs
+            .extend_from_slice(&old.runs.as_slice()[keep..], GFP_KERNEL);
+        kfs::vec_truncate(&mut old.runs, keep);
+        old.dirty = true;
+        // Cannot fail: reserved above.
+        let _ = self.leaves.push(leaf, GFP_KERNEL);
+        self.leaves.as_mut_slice()[i + 1..].rotate_right(1);
+        Ok(if at <= keep && !appending {
+            (i, at)
+        } else {
+            (i + 1, at - keep)
+        })
+    }
+
+    /// Maps file blocks `run.logical..` to disk blocks from `run.start`.
     /// The range must be a hole. Grows the overflow chain if needed, so this
     /// can fail with ENOSPC before changing anything.
     pub(crate) fn insert(&mut self, sb: &SuperBlock<Rsfs>, run: Run) -> Result {
-        let i = self.runs.partition_point(|r| r.logical < run.logical);
-        // Merge with the previous extent if the run continues it, on disk
-        // and in the file.
-        if let Some(prev) = i.checked_sub(1).and_then(|p| self.runs.get(p)) {
-            if prev.end() == u64::from(run.logical) && prev.start + u64::from(prev.len) == run.start
-            {
-                if let Some(len) = prev.len.checked_add(run.len) {
-                    self.runs[i - 1].len = len;
-                    return Ok(());
+        let (i, at) = match self.at_or_before(run.first()) {
+            Some((i, j)) => {
+                // Merge with the run before if this one continues it, on
+                // disk and in the file.
+                let prev = &mut self.leaves.as_mut_slice()[i].runs.as_mut_slice()[j];
+                if prev.end() == run.first() && prev.start + u64::from(prev.len) == run.start {
+                    if let Some(len) = prev.len.checked_add(run.len) {
+                        prev.len = len;
+                        self.leaves.as_mut_slice()[i].dirty = true;
+                        self.mapped += u64::from(run.len);
+                        return Ok(());
+                    }
                 }
+                (i, j + 1)
             }
-        }
-        self.reserve_extent(sb)?;
-        self.runs.push(run, GFP_KERNEL)?;
-        self.runs[i..].rotate_right(1);
+            None => (0, 0),
+        };
+        let (i, at) = self.make_room(sb, i, at)?;
+        self.leaves.as_mut_slice()[i].insert(at, run);
+        self.mapped += u64::from(run.len);
         Ok(())
     }
 
@@ -227,83 +405,92 @@ impl BlockMap {
         self.punch(sb, from, u64::MAX)
     }
 
-    /// Unmaps file blocks `from..to` and frees their disk blocks. An extent
-    /// that spans the whole range splits in two, which may need one more
-    /// overflow block: that is allocated first, so ENOSPC (or ENOMEM)
-    /// leaves the map as it was. Errors freeing blocks are returned after
-    /// the map is updated.
+    /// Unmaps file blocks `from..to` and frees their disk blocks, and the
+    /// overflow blocks of leaves left empty. An extent that spans the whole
+    /// range splits in two, which may need a new overflow block: that is
+    /// allocated first, so ENOSPC (or ENOMEM) leaves the map as it was.
+    /// Errors freeing blocks are returned after the map is updated.
     pub(crate) fn punch(&mut self, sb: &SuperBlock<Rsfs>, from: u64, to: u64) -> Result {
         if from >= to {
             return Ok(());
         }
-        let first = self.runs.partition_point(|r| r.end() <= from);
-        let splits = self
-            .runs
-            .get(first)
-            .is_some_and(|r| u64::from(r.logical) < from && r.end() > to);
-        if splits {
-            self.reserve_extent(sb)?;
-        }
-        let mut runs = KVec::with_capacity(self.runs.len() + 1, GFP_KERNEL)?;
         let mut result = Ok(());
-        for r in self.runs.iter() {
-            let (lo, hi) = (u64::from(r.logical), r.end());
-            if hi <= from || lo >= to {
-                runs.push(*r, GFP_KERNEL)?;
+        let mut free = |start: u64, len: u64| {
+            if let Err(e) = alloc::free_blocks(sb, start, len) {
+                result = Err(e);
+            }
+        };
+        let first = self.at_or_before(from);
+        // One run strictly around the range: keep its two ends.
+        if let Some((i, j)) = first {
+            let r = self.leaves.as_slice()[i].runs[j];
+            if r.first() < from && r.end() > to {
+                let (li, at) = self.make_room(sb, i, j + 1)?;
+                // A split may have moved the run to the new leaf: it is the
+                // one before where its tail goes.
+                let (ri, rj) = if at > 0 { (li, at - 1) } else { (i, j) };
+                free(r.start + (from - r.first()), to - from);
+                let tail = r.tail_from(to);
+                let leaves = self.leaves.as_mut_slice();
+                leaves[ri].runs.as_mut_slice()[rj].len = (from - r.first()) as u32;
+                leaves[ri].dirty = true;
+                leaves[li].insert(at, tail);
+                self.mapped -= to - from;
+                return result;
+            }
+        }
+        let (mut i, mut j) = first.unwrap_or((0, 0));
+        let mut unmapped = 0;
+        while let Some(leaf) = self.leaves.as_mut_slice().get_mut(i) {
+            if leaf.runs.first().is_some_and(|r| r.first() >= to) {
+                break;
+            }
+            // Runs `j..` of this leaf: cut what lies in `from..to`.
+            let mut keep = j;
+            for k in j..leaf.runs.len() {
+                let r = leaf.runs[k];
+                let (lo, hi) = (r.first().max(from), r.end().min(to));
+                if lo >= hi {
+                    leaf.runs.as_mut_slice()[keep] = r;
+                    keep += 1;
+                    continue;
+                }
+                free(r.start + (lo - r.first()), hi - lo);
+                unmapped += hi - lo;
+                leaf.dirty = true;
+                if r.first() < lo {
+                    leaf.runs.as_mut_slice()[keep] = Run {
+                        len: (lo - r.first()) as u32,
+                        ..r
+                    };
+                    keep += 1;
+                } else if hi < r.end() {
+                    leaf.runs.as_mut_slice()[keep] = r.tail_from(hi);
+                    keep += 1;
+                }
+            }
+            kfs::vec_truncate(&mut leaf.runs, keep);
+            i += 1;
+            j = 0;
+        }
+        self.mapped -= unmapped;
+        // Overflow leaves left empty go, with their blocks; the leaf before
+        // each now points past it.
+        let mut k = 1;
+        while k < self.leaves.len() {
+            if !self.leaves.as_slice()[k].runs.is_empty() {
+                k += 1;
                 continue;
             }
-            let (cut_lo, cut_hi) = (lo.max(from), hi.min(to));
-            if let Err(e) = alloc::free_blocks(sb, r.start + (cut_lo - lo), cut_hi - cut_lo) {
-                result = Err(e);
-            }
-            if lo < cut_lo {
-                runs.push(
-                    Run {
-                        len: (cut_lo - lo) as u32,
-                        ..*r
-                    },
-                    GFP_KERNEL,
-                )?;
-            }
-            if cut_hi < hi {
-                // `cut_hi` is inside the run, so it fits a file block number.
-                runs.push(
-                    Run {
-                        logical: cut_hi as u32,
-                        len: (hi - cut_hi) as u32,
-                        start: r.start + (cut_hi - lo),
-                    },
-                    GFP_KERNEL,
-                )?;
-            }
+            free(self.leaves.as_slice()[k].block, 1);
+            self.leaves.as_mut_slice()[k - 1].dirty = true;
+            self.leaves.as_mut_slice()[k..].rotate_left(1);
+            drop(kfs::vec_pop(&mut self.leaves));
         }
-        self.runs = runs;
-        let needed = self
-            .runs
-            .len()
-            .saturating_sub(INODE_EXTENTS)
-            .div_ceil(EXTENT_BLOCK_EXTENTS);
-        for &block in &self.overflow[needed.min(self.overflow.len())..] {
-            if let Err(e) = alloc::free_blocks(sb, block, 1) {
-                result = Err(e);
-            }
+        if self.leaves.len() == 1 && self.leaves.as_slice()[0].runs.is_empty() {
+            drop(kfs::vec_pop(&mut self.leaves));
         }
-        kfs::vec_truncate(&mut self.overflow, needed);
         result
-    }
-
-    /// Makes room for one more extent: a new overflow block if the chain is
-    /// full.
-    fn reserve_extent(&mut self, sb: &SuperBlock<Rsfs>) -> Result {
-        if self.runs.len() < capacity(self.overflow.len()) {
-            return Ok(());
-        }
-        let (block, _) = alloc::alloc_blocks(sb, self.goal(), 1)?;
-        if let Err(e) = self.overflow.push(block, GFP_KERNEL) {
-            alloc::free_blocks(sb, block, 1)?;
-            return Err(e.into());
-        }
-        Ok(())
     }
 
     /// Records that file blocks `lblk..lblk + len` were just allocated by
@@ -312,7 +499,7 @@ impl BlockMap {
     /// inode lock from start to end, so the list is only ever the current
     /// write's; it is emptied when the next write starts.
     pub(crate) fn note_fresh(&mut self, lblk: u64, len: u64) -> Result {
-        if let Some(last) = self.fresh.last_mut() {
+        if let Some(last) = self.fresh.as_mut_slice().last_mut() {
             if last.0 + last.1 == lblk {
                 last.1 += len;
                 return Ok(());
@@ -353,41 +540,54 @@ impl BlockMap {
         result.map(|()| freed)
     }
 
-    /// Writes the map into the on-disk inode `d` (the first extents and the
-    /// chain head) and the overflow blocks (tied to `inode`, so that its
-    /// fsync writes them).
-    pub(crate) fn store(&self, inode: &Inode<Rsfs>, d: &mut format::Inode) -> Result {
+    /// Writes the map into the on-disk inode `d` (the inode's extents and
+    /// the chain head) and the overflow blocks that changed since the last
+    /// time (tied to `inode`, so that its fsync writes them).
+    pub(crate) fn store(&mut self, inode: &Inode<Rsfs>, d: &mut format::Inode) -> Result {
         let sb = inode.super_block();
-        let inline = self.runs.len().min(INODE_EXTENTS);
+        let blocks = self.blocks();
+        let leaves = self.leaves.as_mut_slice();
         d.extents = [Extent::default(); INODE_EXTENTS];
-        for (slot, r) in d.extents.iter_mut().zip(&self.runs[..inline]) {
-            *slot = r.encode();
+        d.extent_count = 0.into();
+        d.extent_block = leaves.get(1).map_or(0, |l| l.block).into();
+        d.blocks = blocks.into();
+        if let Some(first) = leaves.first() {
+            for (slot, r) in d.extents.iter_mut().zip(first.runs.iter()) {
+                *slot = r.encode();
+            }
+            d.extent_count = (first.runs.len() as u16).into();
         }
-        d.extent_count = (inline as u16).into();
-        d.extent_block = self.overflow.first().copied().unwrap_or(0).into();
-        d.blocks = self.blocks().into();
-        let mut rest = &self.runs[inline..];
-        for (i, &block) in self.overflow.iter().enumerate() {
-            let n = rest.len().min(EXTENT_BLOCK_EXTENTS);
-            let bh = sb.bnew(block)?;
+        for i in 1..leaves.len() {
+            if !leaves[i].dirty {
+                continue;
+            }
+            let next = leaves.get(i + 1).map_or(0, |l| l.block);
+            let leaf = &leaves[i];
+            let bh = sb.bnew(leaf.block)?;
             {
                 let mut g = bh.lock();
                 let data = g.data_mut();
                 ExtentBlockHeader {
                     magic: format::EXTENT_BLOCK_MAGIC.into(),
-                    count: (n as u16).into(),
+                    count: (leaf.runs.len() as u16).into(),
                     pad0: 0.into(),
-                    next: self.overflow.get(i + 1).copied().unwrap_or(0).into(),
+                    next: next.into(),
                 }
                 .encode(data);
-                for (j, r) in rest[..n].iter().enumerate() {
+                for (j, r) in leaf.runs.iter().enumerate() {
                     r.encode()
                         .encode(&mut data[ExtentBlockHeader::SIZE + j * Extent::SIZE..]);
                 }
                 format::csum_set(data, kfs::crc32c);
             }
             bh.mark_dirty_for(inode);
-            rest = &rest[n..];
+            leaves[i].dirty = false;
+            sb.info()
+                .stats
+                .add(crate::super_::Stat::ExtentBlockWrites, 1);
+        }
+        if let Some(first) = leaves.first_mut() {
+            first.dirty = false;
         }
         Ok(())
     }

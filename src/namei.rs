@@ -74,12 +74,13 @@ fn first_block(dir: &Inode<Rsfs>, ino: u64, ftype: FileType, target: &[u8]) -> R
     Ok(map)
 }
 
-/// `create`, `mkdir` and `symlink`.
+/// `create`, `mkdir`, `symlink` and `mknod`.
 pub(crate) fn create(
     dir: &Inode<Rsfs>,
     name: &[u8],
     mode: u16,
     target: Option<&[u8]>,
+    rdev: u32,
     owner: &Owner,
 ) -> Result<Created<Rsfs>> {
     check_name(name)?;
@@ -117,7 +118,7 @@ pub(crate) fn create(
     // Until the inode is set up, a failure gives back its number (and its
     // first block) by hand.
     let setup = (|| {
-        let new = sb.new_inode(owner, mode, ino)?;
+        let new = sb.new_inode(owner, mode, ino, rdev)?;
         let needs_block = ftype == FileType::Directory
             || (ftype == FileType::Symlink && target.len() > INLINE_LINK_MAX);
         let map = if needs_block {
@@ -159,7 +160,7 @@ pub(crate) fn create(
             inode.set_size(BLOCK_SIZE as u64);
         }
         FileType::Symlink => inode.set_size(target.len() as u64),
-        FileType::Regular => (),
+        _ => (),
     }
     inode.set_sectors(blocks * (BLOCK_SIZE / 512) as u64);
     // The inode goes into the inode table's buffer before its name goes

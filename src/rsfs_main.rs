@@ -116,9 +116,10 @@ impl kfs::FileSystem for Rsfs {
         name: &[u8],
         mode: u16,
         target: Option<&[u8]>,
+        rdev: u32,
         owner: &kfs::Owner,
     ) -> Result<kfs::Created<Self>> {
-        namei::create(dir, name, mode, target, owner)
+        namei::create(dir, name, mode, target, rdev, owner)
     }
 
     fn link(inode: &kfs::Inode<Self>, dir: &kfs::Inode<Self>, name: &[u8]) -> Result {

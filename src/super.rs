@@ -52,10 +52,13 @@ pub(crate) enum Stat {
     DirectFallbacks,
     /// Inodes written to the inode table (`write_inode`).
     InodeWrites,
+    /// Overflow extent blocks encoded by inode writes (only changed ones
+    /// are).
+    ExtentBlockWrites,
 }
 
 /// The debugfs names of the [`Stat`] counters, in order.
-const STAT_NAMES: [&CStr; 18] = [
+const STAT_NAMES: [&CStr; 19] = [
     c_str!("writepages_sync_none"),
     c_str!("writepages_sync_all"),
     c_str!("tagged_walks"),
@@ -74,6 +77,7 @@ const STAT_NAMES: [&CStr; 18] = [
     c_str!("fsyncs"),
     c_str!("direct_fallbacks"),
     c_str!("inode_writes"),
+    c_str!("extent_block_writes"),
 ];
 
 /// Per-mount counters.

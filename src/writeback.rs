@@ -71,25 +71,34 @@ fn write_folio(
             stats.add(Stat::Activated, 1);
             return Ok(Step::Activate(folio));
         }
-        None => match inode.data().map().lookup(folio.index()) {
-            Some((b, _)) => {
-                folio.set_block(b);
-                b
+        None => {
+            // The folios already in our bio are under writeback: send them
+            // before sleeping on the map lock, whose holder may be waiting
+            // in reclaim for exactly those folios.
+            bios.submit();
+            let mapped = inode.data().map().lookup(folio.index());
+            match mapped {
+                Some((b, _)) => {
+                    folio.set_block(b);
+                    b
+                }
+                None => {
+                    // A dirty folio with no disk space: write_begin and
+                    // page_mkwrite allocate before dirtying, so this is a
+                    // bug or a damaged map. The folio's data cannot be
+                    // written.
+                    sb_err!(
+                        sb,
+                        "inode {}: dirty page {} has no block",
+                        inode.ino(),
+                        folio.index()
+                    );
+                    // Ends with an error recorded on the mapping.
+                    let _ = folio.start_writeback();
+                    return Err(EIO);
+                }
             }
-            None => {
-                // A dirty folio with no disk space: write_begin and
-                // page_mkwrite allocate before dirtying, so this is a bug
-                // or a damaged map. The folio's data cannot be written.
-                sb_err!(
-                    sb,
-                    "inode {}: dirty page {} has no block",
-                    inode.ino(),
-                    folio.index()
-                );
-                let _ = folio.start_writeback(); // ends with an error recorded on the mapping
-                return Err(EIO);
-            }
-        },
+        }
     };
 
     bios.add_write(folio.start_writeback(), block);
@@ -170,7 +179,8 @@ pub(crate) fn writepages(mapping: &AddressSpace<Rsfs>, wbc: &mut WritebackContro
                     continue;
                 }
                 // Already under writeback: background writeback skips it,
-                // but data integrity must not (seed 000): the I/O in flight
+                // but data integrity must not (the kernel-doc of write_cache_pages in
+                // mm/page-writeback.c): the I/O in flight
                 // may predate the data fsync must make durable, so wait for
                 // it and write the folio again.
                 if folio.is_writeback() {

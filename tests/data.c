@@ -306,7 +306,8 @@ TEST_F_TIMEOUT(data, file_larger_than_memory, 900)
 }
 
 /*
- * The writeback rules of seed 000 on a slow disk (writes throttled to
+ * The writeback rules of write_cache_pages (its kernel-doc in
+ * mm/page-writeback.c) on a slow disk (writes throttled to
  * 1 MiB/s), where folios stay under writeback long enough to catch them:
  * WB_SYNC_NONE skips a dirty folio already under writeback, WB_SYNC_ALL
  * waits for it and writes it again, so the newer data is on disk.

@@ -189,7 +189,8 @@ static int make_seed(void)
 	/*
 	 * Directories three deep, small and large files, a file of many
 	 * extents (every other block: past the inode's nine, into an
-	 * overflow block), hard links, short and long symlinks.
+	 * overflow block), hard links, short and long symlinks, a named pipe
+	 * and a device file.
 	 */
 	if (run("cd %s && mkdir -p a/b/c d && echo small > a/f1 && "
 		"dd if=/dev/urandom of=a/b/big bs=4096 count=64 2>/dev/null && "
@@ -198,7 +199,8 @@ static int make_seed(void)
 		"for i in $(seq 1 30); do echo $i > d/entry-$i; done && "
 		"ln a/f1 a/b/c/hard && ln -s f1 a/short-link && "
 		"ln -s $(printf 'x%%.0s' $(seq 1 300)) a/long-link && "
-		"mkdir d/sub && touch d/sub/leaf && sync", MNT))
+		"mkdir d/sub && touch d/sub/leaf && mkfifo d/fifo && mknod d/null c 1 3 && sync",
+		MNT))
 		return -1;
 	if (umount(MNT))
 		return -1;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Data integrity: fsync and fdatasync, sync_file_range (seed 002) flag by
+ * Data integrity: fsync and fdatasync, sync_file_range(2) flag by
  * flag, msync, O_SYNC/O_DSYNC and RWF_SYNC/RWF_DSYNC, syncfs and the clean
  * state at unmount, write errors reported once per open file (injected with
  * fail_make_request), and a full disk. fsck.rsfs -n runs after every test.
@@ -39,22 +39,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-/* A little-endian u64 of the superblock, read past the page cache. */
-static unsigned long long sb_u64(const char *dev, int off)
-{
-	unsigned long long v = 0;
-	int fd = open(dev, O_RDONLY | O_DIRECT);
-	void *buf;
-
-	if (fd < 0 || posix_memalign(&buf, 4096, 4096))
-		return 0;
-	if (pread(fd, buf, 4096, 0) == 4096)
-		memcpy(&v, (char *)buf + off, 8);
-	free(buf);
-	close(fd);
-	return v;
 }
 
 /*
@@ -111,7 +95,7 @@ TEST_F(integ, fdatasync_skips_timestamp_only_changes)
 	close(fd);
 }
 
-/* sync_file_range's argument checks (seed 002, ERRORS). */
+/* sync_file_range's argument checks (sync_file_range(2), ERRORS). */
 TEST_F(integ, sync_file_range_errors)
 {
 	int p[2];

@@ -193,6 +193,22 @@ static inline int sb_state(const char *dev)
 	return v;
 }
 
+/* A little-endian u64 of the superblock, read past the page cache. */
+static inline unsigned long long sb_u64(const char *dev, int off)
+{
+	unsigned long long v = 0;
+	int fd = open(dev, O_RDONLY | O_DIRECT);
+	void *buf;
+
+	if (fd < 0 || posix_memalign(&buf, 4096, 4096))
+		return 0;
+	if (pread(fd, buf, 4096, 0) == 4096)
+		memcpy(&v, (char *)buf + off, 8);
+	free(buf);
+	close(fd);
+	return v;
+}
+
 /*
  * The kernel log, read through /dev/kmsg from a point a test marks, so a
  * test can look for its own messages and for splats it caused.

@@ -10,12 +10,21 @@
  */
 #include "rsfs_test.h"
 
+#include <dirent.h>
 #include <linux/falloc.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <grp.h>
 #include <sys/sendfile.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
+
+/* A disk whose reads wait 20 ms each (qemu throttling.iops-read=50). */
+#define SLOW_READ_DISK "/dev/vde"
 
 static int drop_caches(void)
 {
@@ -479,6 +488,516 @@ TEST_F(vfs, punch_hole_and_zero_range)
 	close(fd);
 	ASSERT_EQ(0, syncfs_here());
 	EXPECT_EQ(before, free_blocks());
+}
+
+/* The d_type that readdir gives for `name` in the working directory. */
+static int dtype_of(const char *name)
+{
+	DIR *d = opendir(".");
+	struct dirent *e;
+	int t = -1;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (!strcmp(e->d_name, name))
+			t = e->d_type;
+	closedir(d);
+	return t;
+}
+
+/*
+ * Named pipes, unix sockets, character and block devices (mkfifo, bind,
+ * mknod), and a regular file made by mknod: they work, and keep their type,
+ * device number and mode across a remount.
+ */
+TEST_F(vfs, special_files)
+{
+	static const struct {
+		const char *name;
+		mode_t type;
+		dev_t dev;
+		int dtype;
+	} want[] = {
+		{ "fifo", S_IFIFO, 0, DT_FIFO },
+		{ "null", S_IFCHR, 0, DT_CHR },
+		{ "loop", S_IFBLK, 0, DT_BLK },
+		{ "far", S_IFCHR, 0, DT_CHR },
+		{ "sock", S_IFSOCK, 0, DT_SOCK },
+		{ "plain", S_IFREG, 0, DT_REG },
+	};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	dev_t devs[] = { 0, makedev(1, 3), makedev(7, 0), makedev(4095, 0xfffff), 0, 0 };
+	struct stat st;
+	char c = 0;
+	int fd, s;
+
+	ASSERT_EQ(0, mkfifo("fifo", 0640));
+	ASSERT_EQ(0, mknod("null", S_IFCHR | 0666, devs[1]));
+	ASSERT_EQ(0, mknod("loop", S_IFBLK | 0600, devs[2]));
+	ASSERT_EQ(0, mknod("far", S_IFCHR | 0604, devs[3]));
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_LE(0, s);
+	strcpy(sa.sun_path, MNT "/sock");
+	ASSERT_EQ(0, bind(s, (struct sockaddr *)&sa, sizeof(sa)));
+	ASSERT_EQ(0, listen(s, 1));
+	ASSERT_EQ(0, mknod("plain", S_IFREG | 0644, 0));
+
+	/* The pipe carries data, the device is the device. */
+	fd = open("fifo", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, write(fd, "p", 1));
+	ASSERT_EQ(1, read(fd, &c, 1));
+	EXPECT_EQ('p', c);
+	EXPECT_EQ(-1, fsync(fd));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+	fd = open("null", O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(5, write(fd, "hello", 5));
+	EXPECT_EQ(0, read(fd, &c, 1));
+	close(fd);
+	close(s);
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			ASSERT_EQ(0, lstat(want[i].name, &st)) TH_LOG("%s", want[i].name);
+			EXPECT_EQ(want[i].type, st.st_mode & S_IFMT) TH_LOG("%s", want[i].name);
+			EXPECT_EQ(devs[i], st.st_rdev) TH_LOG("%s", want[i].name);
+			EXPECT_EQ(0, st.st_size);
+			EXPECT_EQ(0, st.st_blocks);
+			EXPECT_EQ(want[i].dtype, dtype_of(want[i].name)) TH_LOG("%s", want[i].name);
+		}
+		ASSERT_EQ(0, lstat("far", &st));
+		EXPECT_EQ(pass ? 0600 : 0604, st.st_mode & 07777);
+		ASSERT_EQ(0, chmod("far", 0600));
+		if (pass == 0) {
+			ASSERT_EQ(0, remount());
+		}
+	}
+	ASSERT_EQ(0, lstat("far", &st));
+	EXPECT_EQ(0600, st.st_mode & 07777);
+	ASSERT_EQ(0, rename("fifo", "fifo2"));
+	ASSERT_EQ(0, link("null", "null2"));
+	ASSERT_EQ(0, unlink("null"));
+	ASSERT_EQ(0, unlink("sock"));
+	ASSERT_EQ(0, remount());
+	ASSERT_EQ(0, lstat("null2", &st));
+	EXPECT_EQ(devs[1], st.st_rdev);
+	EXPECT_EQ(1, st.st_nlink);
+	EXPECT_EQ(DT_FIFO, dtype_of("fifo2"));
+}
+
+/*
+ * Runs fallocate(mode, off, len) on `path` as user and group 1000, without
+ * CAP_FSETID (as root, the VFS keeps the setuid bit, as for write(2)).
+ * Returns fallocate's errno, or 0.
+ */
+static int fallocate_as_user(const char *path, int mode, off_t off, off_t len)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		int fd;
+
+		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
+			_exit(100);
+		fd = open(path, O_RDWR);
+		if (fd < 0)
+			_exit(101);
+		_exit(fallocate(fd, mode, off, len) ? errno : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/*
+ * fallocate changes the file as a write does (file_modified): mtime and
+ * ctime move, and the setuid and setgid bits go.
+ */
+TEST_F(vfs, fallocate_is_a_modification)
+{
+	struct stat a, b;
+	int fd;
+
+	fd = open("m", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fchown(fd, 1000, 1000));
+	ASSERT_EQ(0, fchmod(fd, 06775));
+	ASSERT_EQ(0, fstat(fd, &a));
+	usleep(20000);
+	ASSERT_EQ(0, fallocate_as_user("m", 0, 0, 65536));
+	ASSERT_EQ(0, fstat(fd, &b));
+	EXPECT_TRUE(b.st_mtim.tv_sec > a.st_mtim.tv_sec ||
+		    (b.st_mtim.tv_sec == a.st_mtim.tv_sec && b.st_mtim.tv_nsec > a.st_mtim.tv_nsec));
+	EXPECT_EQ(0, b.st_mode & (S_ISUID | S_ISGID));
+	EXPECT_EQ(65536, b.st_size);
+	ASSERT_EQ(0, fchmod(fd, 04775));
+	ASSERT_EQ(0, fallocate_as_user("m", FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096));
+	ASSERT_EQ(0, fstat(fd, &b));
+	EXPECT_EQ(0, b.st_mode & S_ISUID);
+	close(fd);
+}
+
+/* Tracing of the block layer's bio queue events on `dev`: on or off. */
+static int trace_bios(const char *dev, bool on)
+{
+	const char *t = "/sys/kernel/debug/tracing";
+	struct stat st;
+
+	if (on) {
+		if (stat(dev, &st))
+			return -1;
+		return run("echo 0 > %s/tracing_on && echo > %s/trace && "
+			   "echo 'dev == %u' > %s/events/block/block_bio_queue/filter && "
+			   "echo 1 > %s/events/block/block_bio_queue/enable && echo 1 > %s/tracing_on",
+			   t, t, (major(st.st_rdev) << 20) | minor(st.st_rdev), t, t, t);
+	}
+	return run("echo 0 > %s/tracing_on && echo 0 > %s/events/block/block_bio_queue/enable", t, t);
+}
+
+/*
+ * Counts the traced write bios of at least `min_sectors`, and how many of
+ * them carry REQ_SYNC ('S' in the rwbs field).
+ */
+static int count_write_bios(unsigned int min_sectors, int *sync)
+{
+	FILE *f = fopen("/sys/kernel/debug/tracing/trace", "r");
+	char line[512], rwbs[16];
+	unsigned long long sector;
+	unsigned int n;
+	int all = 0;
+
+	*sync = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "block_bio_queue: ");
+
+		if (!p || sscanf(p, "block_bio_queue: %*u,%*u %15s %llu + %u", rwbs, &sector, &n) != 3)
+			continue;
+		if (!strchr(rwbs, 'W') || n < min_sectors)
+			continue;
+		all++;
+		if (strchr(rwbs, 'S'))
+			(*sync)++;
+	}
+	fclose(f);
+	return all;
+}
+
+/*
+ * Data-integrity writeback (fsync) sends its data bios with REQ_SYNC, as
+ * wbc_to_write_flags asks; background writeback (sync_file_range with
+ * SYNC_FILE_RANGE_WRITE alone) does not.
+ */
+TEST_F(vfs, fsync_data_bios_are_sync)
+{
+	int fd, sync_bios, all;
+
+	fd = open("s", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, put_pattern(fd, 0, 1 << 20, 3));
+	ASSERT_EQ(0, fsync(fd));
+	/* Overwrites only: the bios are the data's (256 sectors each). */
+	ASSERT_EQ(0, put_pattern(fd, 0, 1 << 20, 4));
+	ASSERT_EQ(0, trace_bios(DISK0, true));
+	ASSERT_EQ(0, sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE));
+	ASSERT_EQ(0, sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_AFTER));
+	all = count_write_bios(64, &sync_bios);
+	EXPECT_LT(0, all);
+	EXPECT_EQ(0, sync_bios);
+	ASSERT_EQ(0, trace_bios(DISK0, false));
+
+	ASSERT_EQ(0, put_pattern(fd, 0, 1 << 20, 5));
+	ASSERT_EQ(0, trace_bios(DISK0, true));
+	ASSERT_EQ(0, fsync(fd));
+	all = count_write_bios(64, &sync_bios);
+	EXPECT_LT(0, all);
+	EXPECT_EQ(all, sync_bios);
+	ASSERT_EQ(0, trace_bios(DISK0, false));
+	close(fd);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Writes `len` bytes of `c` at `off`, through O_DIRECT if `direct`. */
+static int put_bytes(int fd, off_t off, size_t len, char c)
+{
+	static char *buf;
+
+	if (!buf && posix_memalign((void **)&buf, 4096, 1 << 20))
+		return -1;
+	memset(buf, c, len);
+	return pwrite(fd, buf, len, off) == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * A direct reader against a file that is truncated and rewritten over and
+ * over, while other files are written with another byte, so that the
+ * blocks the truncate frees go straight to them; on a disk whose reads
+ * wait, so that a read in flight outlasts all that. The reader sees the
+ * file's own bytes or zeroes, never the other files' bytes: the blocks it
+ * maps are not freed under its bios (it holds the inode lock shared, as
+ * ext2 does around iomap_dio_rw).
+ */
+TEST_F_TIMEOUT(vfs, direct_reads_never_see_reused_blocks, 300)
+{
+	const size_t len = 8 << 20, chunk = 256 << 10;
+	double end;
+	unsigned long long reads = 0, stale = 0;
+	pid_t kids[2];
+	char *buf;
+	int fd, st;
+
+	/* Each read waits 20 ms in the disk: the others go on meanwhile. */
+	ASSERT_EQ(0, use_disk(SLOW_READ_DISK));
+	self->dev = SLOW_READ_DISK;
+	end = now_s() + env_or("RSFS_RACE_SECONDS", 20);
+	fd = open("victim", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	for (size_t off = 0; off < len; off += 1 << 20)
+		ASSERT_EQ(0, put_bytes(fd, off, 1 << 20, 'V'));
+	ASSERT_EQ(0, fsync(fd));
+	close(fd);
+	for (int k = 0; k < 2; k++) {
+		kids[k] = fork();
+		ASSERT_LE(0, kids[k]);
+		if (kids[k])
+			continue;
+		for (int i = 0; now_s() < end; i++) {
+			if (k == 0) {
+				/*
+				 * Truncate (dropping 8 MiB of page cache first),
+				 * leave the blocks to the other writer a moment,
+				 * then write the file again.
+				 */
+				fd = open("victim", O_RDWR);
+				if (fd < 0 || ftruncate(fd, 0))
+					_exit(1);
+				usleep(5000);
+				for (size_t off = 0; off < len; off += 1 << 20)
+					if (put_bytes(fd, off, 1 << 20, 'V'))
+						_exit(1);
+				if (fdatasync(fd))
+					_exit(1);
+			} else {
+				char name[32];
+
+				snprintf(name, sizeof(name), "other-%d", i % 4);
+				fd = open(name, O_CREAT | O_TRUNC | O_RDWR | O_DIRECT, 0644);
+				if (fd < 0 || put_bytes(fd, 0, 1 << 20, 'X'))
+					_exit(1);
+			}
+			close(fd);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(0, posix_memalign((void **)&buf, 4096, chunk));
+	fd = open("victim", O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, fd);
+	srand(getpid());
+	while (now_s() < end) {
+		/* The first blocks freed are the first the others take. */
+		off_t off = (off_t)(rand() % 4) * chunk;
+		ssize_t n = pread(fd, buf, chunk, off);
+
+		ASSERT_LE(0, n);
+		reads++;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != 'V' && buf[i] != 0) {
+				stale++;
+				TH_LOG("read %llu at %lld: byte %zd is %#x", reads, (long long)off, i,
+				       buf[i]);
+				break;
+			}
+		}
+	}
+	close(fd);
+	free(buf);
+	for (int k = 0; k < 2; k++) {
+		ASSERT_EQ(kids[k], waitpid(kids[k], &st, 0));
+		EXPECT_EQ(0, st);
+	}
+	printf("# report: direct-read-race reads=%llu stale=%llu\n", reads, stale);
+	fflush(stdout);
+	EXPECT_EQ(0, stale);
+	EXPECT_LT(50, reads);
+}
+
+/* The size field of inode `ino` on the disk, read past every cache. */
+static long long disk_inode_size(const char *dev, unsigned long long ino)
+{
+	unsigned long long table = sb_u64(dev, 88), v = 0;
+	int fd = open(dev, O_RDONLY | O_DIRECT);
+	void *buf;
+
+	if (fd < 0 || posix_memalign(&buf, 4096, 4096))
+		return -1;
+	if (pread(fd, buf, 4096, (table + ino / 16) * 4096) != 4096)
+		v = -1;
+	else
+		memcpy(&v, (char *)buf + (ino % 16) * 256 + 16, 8);
+	free(buf);
+	close(fd);
+	return v;
+}
+
+/*
+ * fdatasync after a size change, while the flusher writes the same inode
+ * back: each time, the new size is in the inode table on the disk when
+ * fdatasync returns. The flusher clears the inode's dirty bits before it
+ * copies the inode into the table; here that copy first reads the table
+ * block from a disk whose reads wait 20 ms, and an fdatasync that looked
+ * only at the dirty bits would return in between, with the old size on
+ * the disk.
+ */
+TEST_F_TIMEOUT(vfs, fdatasync_races_the_flusher, 300)
+{
+	double end;
+	unsigned long long rounds = 0, behind = 0;
+	char old_wb[32] = "", old_exp[32] = "";
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	ASSERT_EQ(0, use_disk(SLOW_READ_DISK));
+	self->dev = SLOW_READ_DISK;
+	end = now_s() + env_or("RSFS_RACE_SECONDS", 20);
+	f = fopen("/proc/sys/vm/dirty_writeback_centisecs", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(old_wb, sizeof(old_wb), f));
+	fclose(f);
+	f = fopen("/proc/sys/vm/dirty_expire_centisecs", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(old_exp, sizeof(old_exp), f));
+	fclose(f);
+	ASSERT_EQ(0, run("echo 1 > /proc/sys/vm/dirty_writeback_centisecs && "
+			 "echo 1 > /proc/sys/vm/dirty_expire_centisecs"));
+	fd = open("grow", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fstat(fd, &st));
+	srand(st.st_ino);
+	while (now_s() < end) {
+		off_t size = (off_t)(rounds % 4096 + 1) * 4096;
+		long long on_disk;
+
+		/* The inode table block leaves the cache (it is clean). */
+		ASSERT_EQ(0, run("echo 1 > /proc/sys/vm/drop_caches"));
+		ASSERT_EQ(0, ftruncate(fd, size));
+		/* The flusher takes inodes dirty for 10 ms, every 10 ms. */
+		usleep(10000 + rand() % 20000);
+		ASSERT_EQ(0, fdatasync(fd));
+		on_disk = disk_inode_size(SLOW_READ_DISK, st.st_ino);
+		if (on_disk != size) {
+			behind++;
+			TH_LOG("round %llu: size %lld on disk, %lld set", rounds, on_disk,
+			       (long long)size);
+		}
+		rounds++;
+	}
+	close(fd);
+	EXPECT_EQ(0, run("echo %s > /proc/sys/vm/dirty_writeback_centisecs && "
+			 "echo %s > /proc/sys/vm/dirty_expire_centisecs",
+			 strtok(old_wb, "\n"), strtok(old_exp, "\n")));
+	printf("# report: fdatasync-race rounds=%llu behind=%llu\n", rounds, behind);
+	fflush(stdout);
+	EXPECT_EQ(0, behind);
+	EXPECT_LT(50, rounds);
+}
+
+#define BIG_DISK "/dev/vdd"
+
+/*
+ * One sparse file of a million extents (a byte written every other block,
+ * so no two blocks merge): written, read back after the cache is dropped
+ * and after a remount, cut in half and deleted; fsck.rsfs -n finds it
+ * clean. Writing the inode after one more extent encodes one overflow
+ * block, not all four thousand. The write rate is reported at 1,000,
+ * 100,000 and 1,000,000 extents (each over the last 1,000 writes).
+ */
+TEST_F_TIMEOUT(vfs, a_million_extents, 3600)
+{
+	const unsigned long n = env_or("RSFS_EXTENTS", 1000000);
+	const unsigned long marks[] = { 1000, 100000, 1000000 };
+	double rate[3] = { 0 }, window = 0, start;
+	unsigned long long before, written;
+	struct stat st;
+	char c;
+	int fd;
+
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	ASSERT_EQ(0, run("mkfs.rsfs -q -f -N 64 %s", BIG_DISK));
+	ASSERT_EQ(0, mount_rsfs(BIG_DISK, NULL));
+	ASSERT_EQ(0, chdir(MNT));
+	self->dev = BIG_DISK;
+
+	fd = open("sparse", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	start = now_s();
+	for (unsigned long i = 0; i < n; i++) {
+		if (i % 1000 == 0)
+			window = now_s();
+		c = 'a' + i % 26;
+		ASSERT_EQ(1, pwrite(fd, &c, 1, (off_t)i * 8192)) TH_LOG("extent %lu", i);
+		for (int m = 0; m < 3; m++)
+			if (i + 1 == marks[m])
+				rate[m] = 1000 / (now_s() - window);
+		if ((i + 1) % 100000 == 0)
+			TH_LOG("%lu extents, %.0f s", i + 1, now_s() - start);
+	}
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, fstat(fd, &st));
+	/* n data blocks and the overflow blocks (254 extents each). */
+	EXPECT_LE((long long)n * 8, (long long)st.st_blocks);
+	EXPECT_GE((long long)(n + (n + 253) / 254 + 1) * 8, (long long)st.st_blocks);
+
+	/* One more extent: one overflow block to write, not all of them. */
+	before = counter(BIG_DISK, "extent_block_writes");
+	c = '!';
+	ASSERT_EQ(1, pwrite(fd, &c, 1, (off_t)n * 8192));
+	ASSERT_EQ(0, fsync(fd));
+	written = counter(BIG_DISK, "extent_block_writes") - before;
+	EXPECT_GE(2, written);
+	EXPECT_LE(1, written);
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned long i = 0; i < n; i += 997) {
+			ASSERT_EQ(1, pread(fd, &c, 1, (off_t)i * 8192));
+			ASSERT_EQ('a' + i % 26, c) TH_LOG("pass %d, extent %lu", pass, i);
+			ASSERT_EQ(1, pread(fd, &c, 1, (off_t)i * 8192 + 4096));
+			ASSERT_EQ(0, c);
+		}
+		EXPECT_EQ((off_t)(n / 2) * 8192 + 4096, lseek(fd, (off_t)(n / 2) * 8192 + 1, SEEK_HOLE));
+		EXPECT_EQ((off_t)(n / 2 + 1) * 8192, lseek(fd, (off_t)(n / 2) * 8192 + 4096, SEEK_DATA));
+		close(fd);
+		if (pass == 0) {
+			ASSERT_EQ(0, drop_caches());
+		} else {
+			ASSERT_EQ(0, remount_dev(BIG_DISK));
+		}
+		fd = open("sparse", O_RDWR);
+		ASSERT_LE(0, fd);
+	}
+	ASSERT_EQ(0, ftruncate(fd, (off_t)(n / 2) * 8192));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_GE((long long)(n / 2 + (n / 2 + 253) / 254 + 1) * 8, (long long)st.st_blocks);
+	close(fd);
+	ASSERT_EQ(0, remount_dev(BIG_DISK));
+	ASSERT_EQ(0, unlink("sparse"));
+	printf("# report: extents n=%lu writes-per-second at-1000=%.0f at-100000=%.0f "
+	       "at-1000000=%.0f seconds=%.0f\n",
+	       n, rate[0], rate[1], rate[2], now_s() - start);
+	fflush(stdout);
 }
 
 TEST_HARNESS_MAIN

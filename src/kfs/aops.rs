@@ -397,7 +397,8 @@ impl<T: FileSystem> Tables<T> {
     /// with rsfs's block mapping. When the mapping asks for it (a write
     /// into a hole inside the file), the direct write stops short there and
     /// the VFS finishes it with buffered I/O, then writes and waits for that
-    /// range and drops it from the cache (seed 003).
+    /// range and drops it from the cache (`__generic_file_write_iter`,
+    /// mm/filemap.c).
     ///
     /// The callers of `->direct_IO` (`generic_file_direct_write`,
     /// `generic_file_read_iter`) advance `ki_pos` by what it returns and

@@ -34,7 +34,15 @@ impl<T: FileSystem> SuperBlock<T> {
     /// owner, group and mode come from `owner` and `mode`, its times are
     /// now. The caller writes it to disk and then calls
     /// [`NewInode::init_created`].
-    pub(crate) fn new_inode(&self, owner: &Owner, mode: u16, ino: u64) -> Result<NewInode<T>> {
+    /// `rdev` is the device of a device file (encoded as on disk), 0 for
+    /// others.
+    pub(crate) fn new_inode(
+        &self,
+        owner: &Owner,
+        mode: u16,
+        ino: u64,
+        rdev: u32,
+    ) -> Result<NewInode<T>> {
         // SAFETY: the superblock is valid.
         let inode = NonNull::new(unsafe { sys::new_inode(self.as_raw()) }).ok_or(ENOMEM)?;
         let i = inode.as_ptr();
@@ -43,6 +51,7 @@ impl<T: FileSystem> SuperBlock<T> {
         unsafe {
             sys::inode_init_owner(owner.idmap, i, owner.dir, mode);
             (*i).i_ino = ino as _;
+            sys::rsfs_inode_set_rdev(i, rdev);
             sys::rsfs_inode_set_times_now(i);
         }
         // SAFETY: hashes the inode and marks it `I_NEW`, failing if an inode
@@ -137,6 +146,14 @@ pub(crate) const DT_DIR: u32 = 4;
 pub(crate) const DT_REG: u32 = 8;
 /// Symbolic link.
 pub(crate) const DT_LNK: u32 = 10;
+/// Named pipe.
+pub(crate) const DT_FIFO: u32 = 1;
+/// Character device.
+pub(crate) const DT_CHR: u32 = 2;
+/// Block device.
+pub(crate) const DT_BLK: u32 = 6;
+/// Unix domain socket.
+pub(crate) const DT_SOCK: u32 = 12;
 
 impl DirEmitter {
     /// # Safety

@@ -94,12 +94,15 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     }
 
     /// Creates an inode of type and permissions `mode` named `name` in
-    /// `dir`: a regular file, a directory or (with `target`) a symlink.
+    /// `dir`: a regular file, a directory, a symlink (with `target`), or a
+    /// device, pipe or socket (`mknod`; `rdev` is a device's number,
+    /// encoded as `new_encode_dev` does, and 0 otherwise).
     fn create(
         _dir: &Inode<Self>,
         _name: &[u8],
         _mode: u16,
         _target: Option<&[u8]>,
+        _rdev: u32,
         _owner: &Owner,
     ) -> Result<Created<Self>> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -400,6 +403,7 @@ impl<T: FileSystem> Tables<T> {
         create: if_has(T::HAS_CREATE, Self::create),
         mkdir: if_has(T::HAS_CREATE, Self::mkdir),
         symlink: if_has(T::HAS_CREATE, Self::symlink),
+        mknod: if_has(T::HAS_CREATE, Self::mknod),
         link: if_has(T::HAS_LINK, Self::link),
         unlink: if_has(T::HAS_UNLINK, Self::unlink),
         rmdir: if_has(T::HAS_UNLINK, Self::unlink),
@@ -423,6 +427,14 @@ impl<T: FileSystem> Tables<T> {
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
+    /// Devices, pipes and sockets: the VFS gives them their file
+    /// operations (`init_special_inode`); only attributes are ours.
+    const SPECIAL_INODE_OPS: sys::inode_operations = sys::inode_operations {
+        setattr: Some(Self::setattr),
+        // SAFETY: as above.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
     const DIR_FILE_OPS: sys::file_operations = sys::file_operations {
         llseek: Some(sys::generic_file_llseek),
         read: Some(sys::generic_read_dir),
@@ -437,13 +449,24 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// # Safety
     ///
-    /// `inode` must be a new, locked inode of filesystem `T`.
+    /// `inode` must be a new, locked inode of filesystem `T`, with its mode
+    /// (and, for a device, its `i_rdev`) set.
     pub(super) unsafe fn set_inode_ops(inode: *mut sys::inode, ftype: FileType) {
+        if ftype.is_special() {
+            // SAFETY: the inode is new and locked per the safety
+            // requirement; `init_special_inode` sets its file operations
+            // and device from its mode and `i_rdev`.
+            unsafe {
+                sys::rsfs_init_special_inode(inode);
+                (*inode).i_op = &Self::SPECIAL_INODE_OPS;
+            }
+            return;
+        }
         let (iops, fops): (&'static sys::inode_operations, *const sys::file_operations) =
             match ftype {
                 FileType::Directory => (&Self::DIR_INODE_OPS, &Self::DIR_FILE_OPS),
                 FileType::Regular => (&Self::FILE_INODE_OPS, &Self::REG_FILE_OPS),
-                FileType::Symlink => (&Self::SYMLINK_INODE_OPS, core::ptr::null()),
+                _ => (&Self::SYMLINK_INODE_OPS, core::ptr::null()),
             };
         // SAFETY: the inode is new and locked per the safety requirement;
         // the tables are promoted constants, so they live forever.
@@ -721,12 +744,13 @@ impl<T: FileSystem> Tables<T> {
         dentry: *mut sys::dentry,
         mode: u16,
         target: Option<&[u8]>,
+        rdev: u32,
     ) -> kernel::ffi::c_int {
         from_result(|| {
             // SAFETY: per the safety requirement.
             let (d, name) = unsafe { (Inode::<T>::from_raw(dir), dentry_name(dentry)) };
             let owner = Owner::new(idmap, dir);
-            let created = T::create(d, name, mode, target, &owner)?;
+            let created = T::create(d, name, mode, target, rdev, &owner)?;
             // SAFETY: `created` is a new, initialised inode with a reference
             // we own; `d_instantiate_new` takes the reference and unlocks it.
             unsafe { sys::d_instantiate_new(dentry, created.into_raw()) };
@@ -748,7 +772,7 @@ impl<T: FileSystem> Tables<T> {
         _excl: bool,
     ) -> kernel::ffi::c_int {
         // SAFETY: the VFS calls `create` with its locks held.
-        unsafe { Self::do_create(idmap, dir, dentry, mode, None) }
+        unsafe { Self::do_create(idmap, dir, dentry, mode, None, 0) }
     }
 
     /// `inode_operations::mkdir`.
@@ -764,7 +788,7 @@ impl<T: FileSystem> Tables<T> {
         mode: sys::umode_t,
     ) -> kernel::ffi::c_int {
         // SAFETY: the VFS calls `mkdir` with its locks held.
-        unsafe { Self::do_create(idmap, dir, dentry, mode | sys::S_IFDIR as u16, None) }
+        unsafe { Self::do_create(idmap, dir, dentry, mode | sys::S_IFDIR as u16, None, 0) }
     }
 
     /// `inode_operations::symlink`.
@@ -790,8 +814,29 @@ impl<T: FileSystem> Tables<T> {
                 dentry,
                 (sys::S_IFLNK | 0o777) as u16,
                 Some(target),
+                0,
             )
         }
+    }
+
+    /// `inode_operations::mknod`: devices, pipes and sockets. (The VFS
+    /// sends regular files made by `mknod(2)` to `create`.)
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn mknod(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        mode: sys::umode_t,
+        dev: sys::dev_t,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: encoding a device number has no requirement.
+        let rdev = unsafe { sys::rsfs_encode_dev(dev) };
+        // SAFETY: the VFS calls `mknod` with its locks held.
+        unsafe { Self::do_create(idmap, dir, dentry, mode, None, rdev) }
     }
 
     /// `inode_operations::link`.

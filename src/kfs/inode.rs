@@ -131,17 +131,39 @@ pub(crate) enum FileType {
     Directory,
     /// A symbolic link.
     Symlink,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// A named pipe.
+    Fifo,
+    /// A unix domain socket.
+    Socket,
 }
 
 impl FileType {
-    /// The type of `mode`, or `None` for a type rsfs does not store.
+    /// The type of `mode`, or `None` for a mode with no file type.
     pub(crate) fn from_mode(mode: u16) -> Option<Self> {
         match u32::from(mode) & sys::S_IFMT {
             sys::S_IFREG => Some(Self::Regular),
             sys::S_IFDIR => Some(Self::Directory),
             sys::S_IFLNK => Some(Self::Symlink),
+            sys::RSFS_S_IFCHR => Some(Self::CharDevice),
+            sys::RSFS_S_IFBLK => Some(Self::BlockDevice),
+            sys::RSFS_S_IFIFO => Some(Self::Fifo),
+            sys::RSFS_S_IFSOCK => Some(Self::Socket),
             _ => None,
         }
+    }
+
+    /// Whether this is a device, a pipe or a socket: a file whose contents
+    /// are not on the disk, and whose operations are the VFS's
+    /// (`init_special_inode`).
+    pub(crate) fn is_special(self) -> bool {
+        matches!(
+            self,
+            Self::CharDevice | Self::BlockDevice | Self::Fifo | Self::Socket
+        )
     }
 }
 
@@ -184,6 +206,8 @@ pub(crate) struct Attrs {
     pub(crate) ctime: Timestamp,
     /// Generation number.
     pub(crate) generation: u32,
+    /// The device of a device file, encoded as on disk; 0 for others.
+    pub(crate) rdev: u32,
 }
 
 impl<T: FileSystem> Inode<T> {
@@ -273,12 +297,18 @@ impl<T: FileSystem> Inode<T> {
         unsafe { sys::rsfs_i_size_write(self.as_raw(), size as i64) };
     }
 
-    /// Whether the inode has changes that `fdatasync` must write: anything
-    /// but timestamps (`I_DIRTY_DATASYNC`).
+    /// Whether `fdatasync` must write the inode: it has changes other than
+    /// timestamps (`I_DIRTY_DATASYNC`), or the flusher is writing it back
+    /// right now (`I_SYNC`). The flusher clears the dirty bits before it
+    /// calls `write_inode`, and keeps `I_SYNC` set until that returns, so
+    /// an inode seen with neither bit has nothing left for `fdatasync`.
+    /// (With `I_SYNC` alone, `write_now` waits for the flusher.)
     pub(crate) fn dirty_for_datasync(&self) -> bool {
-        // SAFETY: the inode is valid; `i_state` is read racily, as
-        // `generic_buffers_fsync` does.
-        unsafe { (*self.as_raw()).i_state & sys::RSFS_I_DIRTY_DATASYNC != 0 }
+        // SAFETY: the inode is valid. `i_state` changes under `i_lock`; one
+        // volatile load (READ_ONCE) sees some state it had, which is all
+        // this needs, as `generic_buffers_fsync` reads it unlocked too.
+        let state = unsafe { core::ptr::read_volatile(&(*self.as_raw()).i_state) };
+        state & (sys::RSFS_I_DIRTY_DATASYNC | sys::RSFS_I_SYNC) != 0
     }
 
     /// Waits for direct I/O in flight on the inode to finish.
@@ -371,6 +401,7 @@ impl<T: FileSystem> Inode<T> {
                 mtime: Timestamp::from_raw(sys::rsfs_inode_get_mtime(i)),
                 ctime: Timestamp::from_raw(sys::rsfs_inode_get_ctime(i)),
                 generation: (*i).i_generation,
+                rdev: sys::rsfs_inode_rdev(i),
             }
         }
     }
@@ -398,6 +429,8 @@ pub(crate) struct InodeParams {
     pub(crate) ctime: Timestamp,
     /// Generation number.
     pub(crate) generation: u32,
+    /// The device of a device file, encoded as on disk; 0 for others.
+    pub(crate) rdev: u32,
 }
 
 /// The result of [`SuperBlock::iget`].
@@ -492,6 +525,7 @@ impl<T: FileSystem> NewInode<T> {
             sys::rsfs_i_size_write(inode, params.size as i64);
             (*inode).i_blocks = params.sectors;
             (*inode).i_generation = params.generation;
+            sys::rsfs_inode_set_rdev(inode, params.rdev);
             sys::rsfs_inode_set_times(
                 inode,
                 params.atime.sec,

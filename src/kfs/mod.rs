@@ -116,6 +116,21 @@ pub(crate) fn vec_truncate<T: Copy>(v: &mut kernel::alloc::KVec<T>, len: usize) 
     }
 }
 
+/// Removes and returns the last element of `v`. The kernel's `Vec` in 6.12
+/// has no `pop`.
+pub(crate) fn vec_pop<T, A: kernel::alloc::Allocator>(
+    v: &mut kernel::alloc::Vec<T, A>,
+) -> Option<T> {
+    let len = v.len().checked_sub(1)?;
+    // SAFETY: element `len` is initialised (it is below the length); the
+    // length is lowered first, so the element is read out exactly once and
+    // the vector no longer owns it.
+    unsafe {
+        v.set_len(len);
+        Some(core::ptr::read(v.as_ptr().add(len)))
+    }
+}
+
 /// A scope in which the current task's memory allocations do not recurse
 /// into filesystem reclaim (`memalloc_nofs_save`): taken around work that
 /// allocates while holding locks that writeback also takes, so that reclaim

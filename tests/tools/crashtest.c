@@ -113,7 +113,7 @@ static void durable_write(const char *name, uint64_t off, size_t len, uint64_t s
 					    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
 						    SYNC_FILE_RANGE_WAIT_AFTER))
 				die("sync_file_range");
-			/* sync_file_range writes no metadata (seed 002). */
+			/* sync_file_range writes no metadata (sync_file_range(2)). */
 			if (fsync(fd))
 				die("fsync after sync_file_range");
 			break;

@@ -61,3 +61,33 @@ pub const S_IFDIR: u16 = 0o040000;
 pub const S_IFREG: u16 = 0o100000;
 /// Symbolic link.
 pub const S_IFLNK: u16 = 0o120000;
+/// Character device.
+pub const S_IFCHR: u16 = 0o020000;
+/// Block device.
+pub const S_IFBLK: u16 = 0o060000;
+/// Named pipe.
+pub const S_IFIFO: u16 = 0o010000;
+/// Unix domain socket.
+pub const S_IFSOCK: u16 = 0o140000;
+
+/// The `FT_*` value that a directory entry naming a file of type `ft` (the
+/// `S_IFMT` bits of its mode) carries, or `None` if rsfs has no such type.
+pub fn dirent_type(ft: u16) -> Option<u8> {
+    use rsfs_format::{FT_BLKDEV, FT_CHRDEV, FT_DIR, FT_FIFO, FT_REG, FT_SOCK, FT_SYMLINK};
+    Some(match ft {
+        S_IFREG => FT_REG,
+        S_IFDIR => FT_DIR,
+        S_IFLNK => FT_SYMLINK,
+        S_IFCHR => FT_CHRDEV,
+        S_IFBLK => FT_BLKDEV,
+        S_IFIFO => FT_FIFO,
+        S_IFSOCK => FT_SOCK,
+        _ => return None,
+    })
+}
+
+/// Whether `ft` is a device, pipe or socket: a file with nothing on the
+/// disk but its inode.
+pub fn is_special(ft: u16) -> bool {
+    matches!(ft, S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK)
+}

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 
 use anyhow::Result;
-use rsfs_format::{FT_DIR, FT_REG, FT_SYMLINK, INODE_FLAG_INLINE, ROOT_INO};
+use rsfs_format::{INODE_FLAG_INLINE, ROOT_INO};
 
 pub mod bitmap;
 pub mod dir;
@@ -28,7 +28,7 @@ pub mod superblock;
 
 use extent::Map;
 use image::Image;
-use inode::{file_type, S_IFDIR, S_IFLNK, S_IFREG};
+use inode::{dirent_type, file_type, is_special, S_IFDIR, S_IFLNK};
 
 /// What kind of problem: harmless space leaks, or damage.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -223,11 +223,21 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
             continue;
         }
         let ft = file_type(d.mode.get());
-        if ft != S_IFDIR && ft != S_IFREG && ft != S_IFLNK {
+        if dirent_type(ft).is_none() {
             c.problem(
                 Kind::Corruption,
                 false,
                 format!("inode {ino}: unknown file type {:o}", ft >> 12),
+            );
+            continue;
+        }
+        if is_special(ft)
+            && (d.size.get() != 0 || d.extent_count.get() != 0 || d.extent_block.get() != 0)
+        {
+            c.problem(
+                Kind::Corruption,
+                false,
+                format!("inode {ino}: special file with a size or blocks"),
             );
             continue;
         }
@@ -369,12 +379,7 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
                     continue;
                 }
                 let ft = file_type(slots[t].disk.mode.get());
-                let want = match ft {
-                    S_IFDIR => FT_DIR,
-                    S_IFLNK => FT_SYMLINK,
-                    _ => FT_REG,
-                };
-                if e.file_type != want {
+                if Some(e.file_type) != dirent_type(ft) {
                     c.problem(
                         Kind::Corruption,
                         false,

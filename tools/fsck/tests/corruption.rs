@@ -175,6 +175,25 @@ impl Img {
         ino
     }
 
+    /// Creates a device, pipe or socket `name` (`mode` with its type bits)
+    /// in `parent`; returns its inode number.
+    fn mknod(&self, parent: u64, name: &[u8], mode: u16, rdev: u32, ft: u8) -> u64 {
+        let ino = self.first_free(self.geo.inode_bitmap_start, 1);
+        self.put_inode(
+            ino,
+            &Inode {
+                mode: mode.into(),
+                links: 1.into(),
+                rdev: rdev.into(),
+                ..Default::default()
+            },
+        );
+        self.set_bit(self.geo.inode_bitmap_start, ino, true);
+        self.adjust_counters(0, -1);
+        self.add_entry(parent, name, ino, ft);
+        ino
+    }
+
     fn check(&self, mode: Mode) -> Report {
         check(&self.path, mode).unwrap()
     }
@@ -230,6 +249,40 @@ fn built_tree_is_clean() {
     let r = img.check(Mode::Check);
     assert_eq!(r.exit_code(), 0, "{:?}", r.problems);
     assert_eq!(r.inodes_used, 4);
+}
+
+#[test]
+fn special_files_are_clean() {
+    let img = Img::new("special");
+    img.mknod(ROOT_INO, b"null", 0o020666, (1 << 8) | 3, FT_CHRDEV);
+    img.mknod(ROOT_INO, b"loop0", 0o060660, 7 << 8, FT_BLKDEV);
+    img.mknod(ROOT_INO, b"fifo", 0o010644, 0, FT_FIFO);
+    img.mknod(ROOT_INO, b"sock", 0o140755, 0, FT_SOCK);
+    let r = img.check(Mode::Check);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.problems);
+    assert_eq!(r.inodes_used, 5);
+}
+
+#[test]
+fn special_file_with_blocks() {
+    let img = Img::new("special-blocks");
+    let ino = img.mknod(ROOT_INO, b"fifo", 0o010644, 0, FT_FIFO);
+    let mut d = img.inode(ino);
+    d.size = 4096.into();
+    img.put_inode(ino, &d);
+    expect(
+        &img,
+        "special file with a size or blocks",
+        Kind::Corruption,
+        false,
+    );
+}
+
+#[test]
+fn special_file_entry_with_the_wrong_type() {
+    let img = Img::new("special-ft");
+    img.mknod(ROOT_INO, b"fifo", 0o010644, 0, FT_SOCK);
+    expect(&img, "has the wrong file type", Kind::Corruption, false);
 }
 
 #[test]

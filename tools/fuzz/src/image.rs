@@ -62,6 +62,8 @@ pub enum FileKind {
     Regular,
     /// A symbolic link.
     Symlink,
+    /// A device, pipe or socket, with its `FT_*` value.
+    Special(u8),
 }
 
 impl FileKind {
@@ -71,9 +73,19 @@ impl FileKind {
             Self::Dir => rsfs_format::FT_DIR,
             Self::Regular => rsfs_format::FT_REG,
             Self::Symlink => rsfs_format::FT_SYMLINK,
+            Self::Special(ft) => ft,
         }
     }
 }
+
+/// The file types of devices, pipes and sockets (`S_IFCHR`, `S_IFBLK`,
+/// `S_IFIFO`, `S_IFSOCK`), with the `FT_*` value of each.
+pub const SPECIAL_TYPES: [(u16, u8); 4] = [
+    (0o020000, rsfs_format::FT_CHRDEV),
+    (0o060000, rsfs_format::FT_BLKDEV),
+    (0o010000, rsfs_format::FT_FIFO),
+    (0o140000, rsfs_format::FT_SOCK),
+];
 
 /// Where an extent is stored.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -374,7 +386,10 @@ impl Model {
             S_IFDIR => FileKind::Dir,
             S_IFREG => FileKind::Regular,
             S_IFLNK => FileKind::Symlink,
-            t => bail!("unknown file type {:o}", t >> 12),
+            t => match SPECIAL_TYPES.iter().find(|&&(m, _)| m == t) {
+                Some(&(_, ft)) => FileKind::Special(ft),
+                None => bail!("unknown file type {:o}", t >> 12),
+            },
         };
         ensure!(disk.links.get() != 0, "in use but has no links");
         let inline = kind == FileKind::Symlink && disk.flags.get() & INODE_FLAG_INLINE != 0;

@@ -25,7 +25,7 @@ use rsfs_format::{
 
 use crate::image::{
     block_mut, csum_offset, fix_csum, read_field, write_field, Csum, ExtentAt, ExtentLoc, FileKind,
-    Model, Node, Record, RegionKind, S_IFMT,
+    Model, Node, Record, RegionKind, SPECIAL_TYPES, S_IFMT,
 };
 use crate::rng::Rng;
 use crate::Class;
@@ -1311,7 +1311,7 @@ pub fn huge_size(m: &Model, img: &mut [u8], rng: &mut Rng) -> Result<Done> {
 fn bad_file_type(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     let n = choose(rng, &m.nodes)?;
     let t = *rng.pick(&[
-        0u16, 0o010000, 0o020000, 0o060000, 0o140000, 0o030000, 0o050000, 0o170000,
+        0u16, 0o030000, 0o050000, 0o070000, 0o110000, 0o130000, 0o160000, 0o170000,
     ]);
     let mode = (n.disk.mode.get() & !S_IFMT) | t;
     m.edit_inode(img, n.ino, |d| d.mode = mode.into());
@@ -1319,6 +1319,23 @@ fn bad_file_type(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
         "inode {}: mode {:o} replaced by {mode:o}",
         n.ino,
         n.disk.mode.get()
+    ))
+}
+
+/// A file with blocks (or a size) turned into a device, pipe or socket,
+/// which keep nothing on the disk but the inode.
+fn special_with_blocks(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    let mut c = nodes_of(m, FileKind::Regular);
+    c.extend(nodes_of(m, FileKind::Dir));
+    c.retain(|n| n.disk.size.get() != 0 || n.disk.extent_count.get() != 0);
+    let n = choose(rng, &c)?;
+    let (t, _) = *rng.pick(&SPECIAL_TYPES);
+    let mode = (n.disk.mode.get() & !S_IFMT) | t;
+    m.edit_inode(img, n.ino, |d| d.mode = mode.into());
+    Some(format!(
+        "inode {}: a file with size {} made a special file (mode {mode:o})",
+        n.ino,
+        n.disk.size.get()
     ))
 }
 
@@ -1391,6 +1408,7 @@ fn orphan_next(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
 
 const INODE_FIELDS: &[(&str, Variant)] = &[
     ("bad-file-type", bad_file_type),
+    ("special-with-blocks", special_with_blocks),
     ("links-zero", links_zero),
     ("unknown-flags", unknown_flags),
     ("inline-on-non-symlink", inline_on_non_symlink),

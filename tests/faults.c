@@ -226,8 +226,8 @@ TEST_F_TIMEOUT(faults, data_write_errors_reach_the_caller, 7200)
 
 /*
  * Remounts after fsck.rsfs -y. Sets *left when fsck -n still finds damage
- * afterwards (what fsck.rsfs cannot repair yet: a directory block that
- * never reached the disk, whose entries would need a lost+found).
+ * afterwards (which it must not: a directory block that never reached the
+ * disk is rebuilt, and what it named goes to lost+found).
  */
 static int repair_and_mount(bool *left)
 {
@@ -247,8 +247,8 @@ static int repair_and_mount(bool *left)
  * EIO somewhere in the round; rsfs must not build on a block whose write
  * failed (it refuses the older copy on disk until the next mount). Then
  * the disk goes through fsck.rsfs -y and is remounted, and every file
- * acknowledged so far must be there with its contents. What fsck could not
- * repair is counted in the report; the disk is made afresh at the end.
+ * acknowledged so far must be there with its contents; fsck -n must then
+ * find the disk clean.
  */
 TEST_F_TIMEOUT(faults, metadata_write_errors_lose_nothing_acknowledged, 7200)
 {
@@ -313,6 +313,7 @@ TEST_F_TIMEOUT(faults, metadata_write_errors_lose_nothing_acknowledged, 7200)
 	       unrepaired);
 	EXPECT_EQ(0, silent);
 	EXPECT_LT(0, total);
+	EXPECT_EQ(0, unrepaired);
 	/* A fresh disk for the fixture's final fsck -n. */
 	if (unrepaired)
 		EXPECT_EQ(0, use_disk(DISK0));

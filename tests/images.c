@@ -236,6 +236,9 @@ TEST_F_TIMEOUT(images, damaged_images_fail_in_order, 3600)
 	unsigned long long count = env_or("RSFS_IMAGES", 200), i;
 	unsigned long long seed = env_or("RSFS_SEED", time(NULL) ^ getpid());
 	unsigned long refused = 0, mounted = 0, disorderly = 0, splats = 0, umount_failed = 0;
+	unsigned long fsck_repaired = 0, fsck_refused = 0, fsck_left = 0, repaired_refused = 0;
+	unsigned long repaired_damaged = 0;
+	int rc_y, rc_n;
 	unsigned long errors[256] = { 0 }, ops = 0;
 	char line[512], cmd[256];
 	FILE *p;
@@ -276,6 +279,38 @@ TEST_F_TIMEOUT(images, damaged_images_fail_in_order, 3600)
 			}
 		}
 		ASSERT_EQ(0, run("losetup -d %s", LOOP));
+		/*
+		 * fsck.rsfs -y repairs whatever the damage and the kernel left:
+		 * -n then finds nothing (or both refuse a superblock that is
+		 * not one they know), and the kernel mounts the result and
+		 * reads all of it without finding damage.
+		 */
+		rc_y = run("fsck.rsfs -y %s >/dev/null 2>&1", FUZZ_IMG);
+		rc_n = run("fsck.rsfs -n %s >&2", FUZZ_IMG);
+		if (rc_y == 8 && rc_n == 8) {
+			fsck_refused++;
+		} else if (rc_n != 0) {
+			fsck_left++;
+			printf("#   ^ fsck.rsfs -y left damage (-y %d, -n %d)\n", rc_y, rc_n);
+		} else {
+			struct tally after = { 0 };
+
+			ASSERT_EQ(0, run("losetup %s %s", LOOP, FUZZ_IMG));
+			ret = mount_rsfs(LOOP, NULL);
+			if (ret) {
+				repaired_refused++;
+				printf("#   ^ the repaired image does not mount: %s\n", strerror(-ret));
+			} else {
+				walk(&after, MNT, 0);
+				EXPECT_EQ(0, umount(MNT));
+			}
+			ASSERT_EQ(0, run("losetup -d %s", LOOP));
+			if (after.errors[EUCLEAN] || after.errors[EIO]) {
+				repaired_damaged++;
+				printf("#   ^ the repaired image still gives EUCLEAN or EIO\n");
+			}
+			fsck_repaired++;
+		}
 		if (kmsg_splat(&self->k)) {
 			splats++;
 			printf("#   ^ this image caused a kernel splat\n");
@@ -290,6 +325,9 @@ TEST_F_TIMEOUT(images, damaged_images_fail_in_order, 3600)
 	printf("# report: images tried=%llu refused=%lu mounted=%lu operations=%lu "
 	       "unexpected-errors=%lu umount-failures=%lu splats=%lu\n",
 	       count, refused, mounted, ops, disorderly, umount_failed, splats);
+	printf("# report: images-fsck repaired=%lu refused-superblock=%lu left-damaged=%lu "
+	       "repaired-unmountable=%lu repaired-still-damaged=%lu\n",
+	       fsck_repaired, fsck_refused, fsck_left, repaired_refused, repaired_damaged);
 	printf("# errors seen:");
 	for (e = 1; e < 256; e++)
 		if (errors[e])
@@ -298,6 +336,9 @@ TEST_F_TIMEOUT(images, damaged_images_fail_in_order, 3600)
 	EXPECT_EQ(0, disorderly);
 	EXPECT_EQ(0, splats);
 	EXPECT_EQ(0, umount_failed);
+	EXPECT_EQ(0, fsck_left);
+	EXPECT_EQ(0, repaired_refused);
+	EXPECT_EQ(0, repaired_damaged);
 	/* Both outcomes were reached: the damage is not all caught at mount. */
 	EXPECT_LT(0, refused);
 	EXPECT_LT(0, mounted);

@@ -8,16 +8,31 @@
 //! say. One module per on-disk structure: [`superblock`], [`bitmap`],
 //! [`inode`], [`extent`], [`dir`].
 //!
-//! Repairs (`-y`) cover what can be fixed without guessing: leaked blocks
-//! and inodes (including the inodes of files that were unlinked while open
-//! when the system went down), bitmap bits and checksums, link counts, and
-//! the superblock's free counters. Everything else is reported and left.
+//! Repairs (`-y`) leave a filesystem the kernel mounts and fsck finds
+//! clean, as e2fsck does, keeping all that can be kept: leaked blocks and
+//! inodes are freed (including the inodes of files that were unlinked
+//! while open when the system went down); bitmaps, checksums, link counts,
+//! counters, inode flags and superblock fields that the rest of the disk
+//! determines are rewritten; an inode whose block map, size or type is
+//! damaged, or that claims another file's blocks, is cleared; a directory
+//! entry that names nothing, names a cleared inode, repeats a name or links
+//! a directory twice is removed; a directory block whose records cannot be
+//! read is rebuilt empty; a lost root becomes a new empty root. Inodes
+//! with links that no directory reaches (a name or a directory block that
+//! never reached the disk, or was rebuilt) are connected to `/lost+found`,
+//! which fsck creates when needed, under the name `#<inode>`.
+//!
+//! A repair runs in passes: each pass checks everything and repairs what
+//! it found, and the next pass checks the result, until a pass finds
+//! nothing to repair. Then a last read-only pass says what is left.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 
 use anyhow::Result;
-use rsfs_format::{INODE_FLAG_INLINE, ROOT_INO};
+use rsfs_format::{
+    Extent, Inode, BLOCK_SIZE, FT_DIR, INODE_EXTENTS, INODE_FLAG_INLINE, MAX_FILE_SIZE, ROOT_INO,
+};
 
 pub mod bitmap;
 pub mod dir;
@@ -29,6 +44,12 @@ pub mod superblock;
 use extent::Map;
 use image::Image;
 use inode::{dirent_type, file_type, is_special, S_IFDIR, S_IFLNK};
+
+/// The most repair passes before fsck gives up on reaching a clean state.
+const MAX_PASSES: usize = 8;
+
+/// The longest symlink target kept inside the inode (its extent area).
+const INLINE_LINK_MAX: u64 = (INODE_EXTENTS * Extent::SIZE) as u64;
 
 /// What kind of problem: harmless space leaks, or damage.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -66,12 +87,18 @@ pub struct Report {
     pub blocks_used: u64,
     /// Total blocks.
     pub blocks_count: u64,
+    /// Not checked at all: not rsfs, or a version or feature this fsck does
+    /// not know (exit code 8, as e2fsck's for an unsupported filesystem).
+    pub refused: bool,
 }
 
 impl Report {
-    /// e2fsck's exit code: 0 clean, 1 errors fixed, 4 errors left.
+    /// e2fsck's exit code: 0 clean, 1 errors fixed, 4 errors left, 8 not
+    /// checked.
     pub fn exit_code(&self) -> i32 {
-        if self.problems.iter().any(|p| !p.fixed) {
+        if self.refused {
+            8
+        } else if self.problems.iter().any(|p| !p.fixed) {
             4
         } else if self.problems.is_empty() {
             0
@@ -100,20 +127,15 @@ pub enum Mode {
 struct Checker {
     mode: Mode,
     report: Report,
-    /// Damage found so far that -y cannot repair.
-    unfixable: usize,
 }
 
 impl Checker {
-    fn problem(&mut self, kind: Kind, fixable: bool, message: String) {
-        let fixed = fixable && self.mode == Mode::Repair;
-        if kind == Kind::Corruption && !fixable {
-            self.unfixable += 1;
-        }
+    /// Records a problem that this pass repairs (with `-y`).
+    fn problem(&mut self, kind: Kind, message: String) {
         self.report.problems.push(Problem {
             message,
             kind,
-            fixed,
+            fixed: self.mode == Mode::Repair,
         });
     }
 }
@@ -133,23 +155,168 @@ struct Node {
     /// The directory it was found in (directories only).
     parent: Option<u64>,
     reachable: bool,
+    /// Cleared by this pass: entries naming it go.
+    cleared: bool,
 }
 
-/// Checks the filesystem on `path`.
+/// A repair to a directory block.
+enum DirFix {
+    /// The entry at this offset of this block goes.
+    Remove(u64, usize),
+    /// The entry at this offset of this block names this inode, of this
+    /// type.
+    Set(u64, usize, u64, u8),
+    /// The block's checksum is rewritten.
+    Csum(u64),
+    /// The block is rebuilt empty (with `.` and `..` of these inodes, for a
+    /// first block).
+    Rebuild(u64, Option<(u64, u64)>),
+}
+
+/// Checks the filesystem on `path`; with [`Mode::Repair`], repairs it.
 pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     let img = Image::open(path, mode == Mode::Repair)?;
-    let (sb, geo) = match superblock::read(&img)? {
-        Ok(x) => x,
-        Err(message) => {
+    if mode == Mode::Check {
+        return pass(&img, Mode::Check);
+    }
+    let mut seen: Vec<Problem> = Vec::new();
+    for _ in 0..MAX_PASSES {
+        let r = pass(&img, Mode::Repair)?;
+        if r.refused {
+            return Ok(r);
+        }
+        let progress = r.problems.iter().any(|p| p.fixed);
+        for p in r.problems {
+            if !seen.iter().any(|q| q.message == p.message) {
+                seen.push(p);
+            }
+        }
+        if !progress {
+            break;
+        }
+    }
+    img.sync()?;
+    // What is left: a problem repaired is one the last look no longer sees.
+    let mut last = pass(&img, Mode::Check)?;
+    for p in &mut seen {
+        p.fixed = !last.problems.iter().any(|q| q.message == p.message);
+    }
+    for q in last.problems.drain(..) {
+        if !seen.iter().any(|p| p.message == q.message) {
+            seen.push(q);
+        }
+    }
+    last.problems = seen;
+    Ok(last)
+}
+
+/// The first `true`-free index in `want[from..to]`, now taken.
+fn take_free(want: &mut [bool], from: usize, to: usize) -> Option<usize> {
+    let i = (from..to.min(want.len())).find(|&i| !want[i])?;
+    want[i] = true;
+    Some(i)
+}
+
+/// The disk blocks of a directory's first `nblocks` blocks, in order.
+fn dir_blocks(map: &Map, nblocks: u64) -> Vec<u64> {
+    (0..nblocks as u32).filter_map(|b| map.lookup(b)).collect()
+}
+
+/// Gives directory `ino` (inode `d`) one more, empty block, taken from
+/// `want_b`. Only a directory whose map stays inside the inode can grow
+/// here (lost+found and the root are small). Returns the block.
+fn grow_dir(
+    img: &Image,
+    geo: &rsfs_format::Geometry,
+    ino: u64,
+    d: &mut Inode,
+    want_b: &mut [bool],
+) -> Result<Option<u64>> {
+    if d.extent_block.get() != 0 {
+        return Ok(None);
+    }
+    let count = usize::from(d.extent_count.get());
+    let nb = d.size.get() / BLOCK_SIZE as u64;
+    let last = count.checked_sub(1).map(|i| d.extents[i]);
+    let Some(phys) = take_free(want_b, geo.data_start as usize, geo.blocks_count as usize) else {
+        return Ok(None);
+    };
+    let phys = phys as u64;
+    match last {
+        Some(e)
+            if u64::from(e.logical.get()) + u64::from(e.len.get()) == nb
+                && e.start.get() + u64::from(e.len.get()) == phys =>
+        {
+            d.extents[count - 1].len = (e.len.get() + 1).into();
+        }
+        _ if count < INODE_EXTENTS => {
+            d.extents[count] = Extent {
+                logical: (nb as u32).into(),
+                len: 1.into(),
+                start: phys.into(),
+            };
+            d.extent_count = ((count + 1) as u16).into();
+        }
+        _ => {
+            want_b[phys as usize] = false;
+            return Ok(None);
+        }
+    }
+    img.write(phys, &dir::build_block(&[]))?;
+    d.size = (d.size.get() + BLOCK_SIZE as u64).into();
+    d.blocks = (d.blocks.get() + 1).into();
+    inode::write(img, geo, ino, Some(d))?;
+    Ok(Some(phys))
+}
+
+/// Adds `name` → `ino` to directory `dir` (inode `d`, blocks `blocks`),
+/// growing it by a block if it is full. Returns whether it fit.
+#[allow(clippy::too_many_arguments)]
+fn link_into(
+    img: &Image,
+    geo: &rsfs_format::Geometry,
+    dir: u64,
+    d: &mut Inode,
+    blocks: &mut Vec<u64>,
+    name: &[u8],
+    ino: u64,
+    ft: u8,
+    want_b: &mut [bool],
+) -> Result<bool> {
+    if dir::add_entry(img, blocks, name, ino, ft)? {
+        return Ok(true);
+    }
+    match grow_dir(img, geo, dir, d, want_b)? {
+        Some(phys) => {
+            blocks.push(phys);
+            dir::add_entry(img, &[phys], name, ino, ft)
+        }
+        None => Ok(false),
+    }
+}
+
+/// One pass: checks everything, and with [`Mode::Repair`] repairs what it
+/// found.
+fn pass(img: &Image, mode: Mode) -> Result<Report> {
+    let repair = mode == Mode::Repair;
+    let (sb, geo, sb_problems, sb_changed) = match superblock::read(img)? {
+        superblock::Read::Refused(message) => {
             return Ok(Report {
                 problems: vec![Problem {
                     message,
                     kind: Kind::Corruption,
                     fixed: false,
                 }],
+                refused: true,
                 ..Default::default()
             })
         }
+        superblock::Read::Sound {
+            sb,
+            geo,
+            problems,
+            changed,
+        } => (sb, geo, problems, changed),
     };
     let mut c = Checker {
         mode,
@@ -158,49 +325,51 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
             blocks_count: geo.blocks_count,
             ..Default::default()
         },
-        unfixable: 0,
     };
+    for m in sb_problems {
+        c.problem(Kind::Corruption, m);
+    }
     let n = geo.inodes_count as usize;
 
     // Bitmaps.
-    let bbm = bitmap::read(&img, geo.block_bitmap_start, geo.block_bitmap_blocks)?;
-    let ibm = bitmap::read(&img, geo.inode_bitmap_start, geo.inode_bitmap_blocks)?;
+    let bbm = bitmap::read(img, geo.block_bitmap_start, geo.block_bitmap_blocks)?;
+    let ibm = bitmap::read(img, geo.inode_bitmap_start, geo.inode_bitmap_blocks)?;
     for i in &bbm.bad_csum {
         c.problem(
             Kind::Corruption,
-            true,
             format!("block bitmap block {i}: checksum mismatch"),
         );
     }
     for i in &ibm.bad_csum {
         c.problem(
             Kind::Corruption,
-            true,
             format!("inode bitmap block {i}: checksum mismatch"),
         );
     }
 
     // Inodes and their block maps; who owns each block.
-    let slots = inode::read_all(&img, &geo)?;
+    let slots = inode::read_all(img, &geo)?;
     let mut nodes: Vec<Node> = (0..=n).map(|_| Node::default()).collect();
     let mut owner: Vec<u64> = vec![0; geo.blocks_count as usize];
-    // Inodes to release with -y: orphans, and numbers allocated in the
-    // bitmap whose inode was never written (a crash between the two).
+    // Inodes to release: orphans, numbers allocated in the bitmap whose
+    // inode was never written (a crash between the two), damaged inodes.
     let mut orphans = Vec::new();
+    let mut clear = Vec::new();
+    // Inodes written back with fields repaired.
+    let mut rewrite: Vec<(usize, Inode)> = Vec::new();
     for ino in 1..=n {
         let s = &slots[ino];
-        let d = &s.disk;
+        let mut d = s.disk;
         nodes[ino].allocated = ibm.bits[ino];
         if !nodes[ino].allocated {
             if s.zero || !s.csum_ok || d.links.get() == 0 {
                 continue;
             }
             // A sound inode with links whose bitmap write was lost: it is
-            // taken as in use. If no directory names it, it is released
-            // below like any unreachable inode.
+            // taken as in use. If no directory names it, it goes to
+            // lost+found below like any unreachable inode.
             c.problem(
                 Kind::Corruption,
-                true,
                 format!("inode {ino}: has links but is free in the inode bitmap; marked in use"),
             );
             nodes[ino].allocated = true;
@@ -208,249 +377,353 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
         if s.zero {
             c.problem(
                 Kind::Leak,
-                true,
                 format!("inode {ino}: allocated but blank (a creation or a release cut short)"),
             );
             orphans.push(ino);
             continue;
         }
-        if !s.csum_ok {
-            c.problem(
-                Kind::Corruption,
-                false,
-                format!("inode {ino}: checksum mismatch"),
-            );
-            continue;
-        }
+        // What makes the inode unusable (it is cleared), and what can be
+        // mended in place.
+        let mut fatal: Option<String> = None;
+        let mut fixes: Vec<String> = Vec::new();
         let ft = file_type(d.mode.get());
         if dirent_type(ft).is_none() {
-            c.problem(
-                Kind::Corruption,
-                false,
-                format!("inode {ino}: unknown file type {:o}", ft >> 12),
-            );
-            continue;
+            fatal = Some(format!("unknown file type {:o}", ft >> 12));
+        }
+        let flags = d.flags.get();
+        if flags & !INODE_FLAG_INLINE != 0 {
+            fixes.push(format!("unknown flags {flags:#x} cleared"));
+            d.flags = (flags & INODE_FLAG_INLINE).into();
+        }
+        if d.flags.get() & INODE_FLAG_INLINE != 0 && ft != S_IFLNK {
+            fixes.push("INLINE flag on a file that is not a symlink cleared".into());
+            d.flags = 0.into();
+        }
+        if d.orphan_next.get() != 0 && d.links.get() != 0 {
+            fixes.push(format!(
+                "orphan list link {} on a linked inode cleared",
+                d.orphan_next.get()
+            ));
+            d.orphan_next = 0.into();
         }
         if is_special(ft)
             && (d.size.get() != 0 || d.extent_count.get() != 0 || d.extent_block.get() != 0)
         {
-            c.problem(
-                Kind::Corruption,
-                false,
-                format!("inode {ino}: special file with a size or blocks"),
-            );
-            continue;
+            fixes.push("special file with a size or blocks; they were dropped".into());
+            d.size = 0.into();
+            d.extent_count = 0.into();
+            d.extent_block = 0.into();
+            d.extents = Default::default();
         }
         let inline = ft == S_IFLNK && d.flags.get() & INODE_FLAG_INLINE != 0;
-        let map = if inline {
-            Map::default()
-        } else {
-            match extent::load(&img, &geo, d)? {
-                Ok(m) => m,
-                Err(m) => {
-                    c.problem(Kind::Corruption, false, format!("inode {ino}: {m}"));
-                    continue;
+        let mut map = Map::default();
+        if fatal.is_none() && !inline {
+            match extent::load(img, &geo, &d)? {
+                Ok(m) => map = m,
+                Err(m) => fatal = Some(m),
+            }
+        }
+        if fatal.is_none() {
+            let size = d.size.get();
+            let bad_size = match ft {
+                S_IFDIR => {
+                    let nb = size / BLOCK_SIZE as u64;
+                    size % BLOCK_SIZE as u64 != 0
+                        || size == 0
+                        || nb > u64::from(u32::MAX)
+                        || (0..nb as u32).any(|b| map.lookup(b).is_none())
+                        || map.runs.iter().map(|r| u64::from(r.len)).sum::<u64>() != nb
                 }
+                S_IFLNK => {
+                    size == 0
+                        || size >= BLOCK_SIZE as u64
+                        || (inline && size > INLINE_LINK_MAX)
+                        || (!inline && map.lookup(0).is_none())
+                }
+                _ => size > MAX_FILE_SIZE,
+            };
+            if bad_size {
+                fatal = Some(format!("size {size} does not match its type or block map"));
             }
-        };
-        let size = d.size.get();
-        let bad_size = match ft {
-            S_IFDIR => {
-                let nb = size / rsfs_format::BLOCK_SIZE as u64;
-                size % rsfs_format::BLOCK_SIZE as u64 != 0
-                    || size == 0
-                    || (0..nb as u32).any(|b| map.lookup(b).is_none())
-                    || map.runs.iter().map(|r| u64::from(r.len)).sum::<u64>() != nb
+        }
+        if fatal.is_none() {
+            if let Some(b) = map.all_blocks().find(|&b| owner[b as usize] != 0) {
+                fatal = Some(format!(
+                    "block {b} is owned by both inode {} and this inode",
+                    owner[b as usize]
+                ));
             }
-            S_IFLNK => {
-                size == 0
-                    || size >= rsfs_format::BLOCK_SIZE as u64
-                    || (!inline && map.lookup(0).is_none())
-            }
-            _ => size > rsfs_format::MAX_FILE_SIZE,
-        };
-        if bad_size {
-            c.problem(
-                Kind::Corruption,
-                false,
-                format!("inode {ino}: size {size} does not match its block map"),
-            );
+        }
+        if let Some(m) = fatal {
+            let csum = if s.csum_ok {
+                ""
+            } else {
+                " (and a bad checksum)"
+            };
+            c.problem(Kind::Corruption, format!("inode {ino}: {m}{csum}; cleared"));
+            clear.push(ino);
+            nodes[ino].cleared = true;
             continue;
         }
         if d.blocks.get() != map.blocks() {
-            c.problem(
-                Kind::Corruption,
-                false,
-                format!(
-                    "inode {ino}: says it has {} blocks, its map has {}",
-                    d.blocks.get(),
-                    map.blocks()
-                ),
-            );
+            fixes.push(format!(
+                "says it has {} blocks, its map has {}",
+                d.blocks.get(),
+                map.blocks()
+            ));
+            d.blocks = map.blocks().into();
         }
-        let mut twice = None;
-        for b in map.all_blocks() {
-            let o = &mut owner[b as usize];
-            if *o != 0 {
-                twice = Some((b, *o));
+        if !s.csum_ok {
+            fixes.push("checksum mismatch; recomputed".into());
+        }
+        if !fixes.is_empty() {
+            for f in fixes {
+                c.problem(Kind::Corruption, format!("inode {ino}: {f}"));
             }
-            *o = ino as u64;
+            rewrite.push((ino, d));
         }
-        if let Some((b, other)) = twice {
-            c.problem(
-                Kind::Corruption,
-                false,
-                format!("block {b} is owned by both inode {other} and inode {ino}"),
-            );
+        for b in map.all_blocks() {
+            owner[b as usize] = ino as u64;
         }
         nodes[ino].valid = true;
         nodes[ino].map = map;
     }
+    let disk_of = |ino: usize| -> Inode {
+        rewrite
+            .iter()
+            .find(|(i, _)| *i == ino)
+            .map_or(slots[ino].disk, |(_, d)| *d)
+    };
 
     // The directory tree, from the root.
     let mut dangling = Vec::new();
+    let mut dir_fixes: Vec<DirFix> = Vec::new();
+    let mut tree_whole = true;
+    let mut lost_found: Option<usize> = None;
+    let mut root_entries: HashSet<Vec<u8>> = HashSet::new();
     let root = ROOT_INO as usize;
-    if !nodes[root].valid || file_type(slots[root].disk.mode.get()) != S_IFDIR {
+    let root_ok = nodes[root].valid && file_type(disk_of(root).mode.get()) == S_IFDIR;
+    if !root_ok {
         c.problem(
             Kind::Corruption,
-            false,
-            "the root inode is not a valid directory".into(),
+            "the root inode is not a valid directory; a new, empty root is made, and what the old one held goes to lost+found".into(),
         );
+        tree_whole = false;
     } else {
         nodes[root].reachable = true;
         nodes[root].parent = Some(ROOT_INO);
         let mut queue = VecDeque::from([root]);
         while let Some(d) = queue.pop_front() {
-            let entries = match dir::read(&img, &nodes[d].map, slots[d].disk.size.get())? {
-                Ok(e) => e,
-                Err(m) => {
-                    c.problem(Kind::Corruption, false, format!("directory {d}: {m}"));
-                    continue;
-                }
-            };
-            let dot = entries.first().map(|e| (e.name.as_slice(), e.ino));
-            let dotdot = entries.get(1).map(|e| (e.name.as_slice(), e.ino));
-            if dot != Some((b".", d as u64)) {
-                c.problem(
-                    Kind::Corruption,
-                    false,
-                    format!("directory {d}: first entry is not \".\""),
-                );
-            }
-            if dotdot != Some((b"..", nodes[d].parent.unwrap_or(0))) {
-                c.problem(
-                    Kind::Corruption,
-                    false,
-                    format!("directory {d}: \"..\" is not its parent"),
-                );
-            }
-            for e in entries.iter().skip(2) {
-                let name = String::from_utf8_lossy(&e.name);
-                let t = e.ino as usize;
-                if e.name == b"." || e.name == b".." {
-                    c.problem(
-                        Kind::Corruption,
-                        false,
-                        format!("directory {d}: extra \"{name}\" entry"),
-                    );
-                    continue;
-                }
-                if t != 0 && t <= n && slots[t].zero {
-                    // The inode was never written, or already released: a
-                    // creation or a deletion that a crash cut short.
-                    c.problem(
-                        Kind::Leak,
-                        true,
-                        format!("directory {d}: \"{name}\" names inode {t}, which is not on disk (an operation cut short); entry removed"),
-                    );
-                    dangling.push((e.phys, e.off));
-                    continue;
-                }
-                if t == 0 || t > n || !nodes[t].allocated {
-                    c.problem(
-                        Kind::Corruption,
-                        false,
-                        format!("directory {d}: \"{name}\" names unused inode {t}"),
-                    );
-                    continue;
-                }
-                if !nodes[t].valid {
-                    // Already reported.
-                    continue;
-                }
-                let ft = file_type(slots[t].disk.mode.get());
-                if Some(e.file_type) != dirent_type(ft) {
-                    c.problem(
-                        Kind::Corruption,
-                        false,
-                        format!("directory {d}: \"{name}\" has the wrong file type"),
-                    );
-                }
-                nodes[t].refs += 1;
-                nodes[t].reachable = true;
-                if ft == S_IFDIR {
-                    if nodes[t].parent.is_some() {
+            let parent = nodes[d].parent.unwrap_or(ROOT_INO);
+            let nb = disk_of(d).size.get() / BLOCK_SIZE as u64;
+            let blocks = dir_blocks(&nodes[d].map, nb);
+            let mut names: HashSet<Vec<u8>> = HashSet::new();
+            for (bi, &phys) in blocks.iter().enumerate() {
+                let blk = dir::read_block(img, phys)?;
+                let dots = (bi == 0).then_some((d as u64, parent));
+                let entries = match blk.entries {
+                    Ok(e) => e,
+                    Err(m) => {
                         c.problem(
                             Kind::Corruption,
-                            false,
-                            format!("directory {t} is linked more than once (\"{name}\" in {d}): a loop or a hard-linked directory"),
+                            format!("directory {d}, block {bi}: {m}; rebuilt, and what it named goes to lost+found"),
+                        );
+                        dir_fixes.push(DirFix::Rebuild(phys, dots));
+                        tree_whole = false;
+                        continue;
+                    }
+                };
+                if !blk.csum_ok {
+                    c.problem(
+                        Kind::Corruption,
+                        format!("directory {d}, block {bi}: checksum mismatch; recomputed"),
+                    );
+                    dir_fixes.push(DirFix::Csum(phys));
+                }
+                let mut rest = &entries[..];
+                if bi == 0 {
+                    let want = [(&b"."[..], d as u64), (&b".."[..], parent)];
+                    let ok_names = entries.len() >= 2
+                        && entries[0].off == 0
+                        && entries[0].name == want[0].0
+                        && entries[1].name == want[1].0;
+                    if !ok_names {
+                        c.problem(
+                            Kind::Corruption,
+                            format!("directory {d}: does not start with \".\" and \"..\"; its first block is rebuilt, and what it named goes to lost+found"),
+                        );
+                        dir_fixes.push(DirFix::Rebuild(phys, dots));
+                        tree_whole = false;
+                        continue;
+                    }
+                    for (e, (name, ino)) in entries.iter().zip(want) {
+                        if e.ino != ino || e.file_type != FT_DIR {
+                            c.problem(
+                                Kind::Corruption,
+                                format!(
+                                    "directory {d}: \"{}\" names inode {}, not {ino}",
+                                    String::from_utf8_lossy(name),
+                                    e.ino
+                                ),
+                            );
+                            dir_fixes.push(DirFix::Set(e.phys, e.off, ino, FT_DIR));
+                        }
+                    }
+                    rest = &entries[2..];
+                }
+                for e in rest {
+                    let name = String::from_utf8_lossy(&e.name);
+                    let t = e.ino as usize;
+                    let remove = |c: &mut Checker, why: String, fixes: &mut Vec<DirFix>| {
+                        c.problem(
+                            Kind::Corruption,
+                            format!("directory {d}: \"{name}\" {why}; entry removed"),
+                        );
+                        fixes.push(DirFix::Remove(e.phys, e.off));
+                    };
+                    if !e.name_ok() {
+                        remove(&mut c, "is not a valid name".into(), &mut dir_fixes);
+                        continue;
+                    }
+                    if e.name == b"." || e.name == b".." {
+                        remove(&mut c, "is an extra dot entry".into(), &mut dir_fixes);
+                        continue;
+                    }
+                    if !names.insert(e.name.clone()) {
+                        remove(&mut c, "is a duplicate name".into(), &mut dir_fixes);
+                        continue;
+                    }
+                    if t != 0 && t <= n && slots[t].zero && !nodes[t].cleared {
+                        // The inode was never written, or already released:
+                        // a creation or a deletion that a crash cut short.
+                        c.problem(
+                            Kind::Leak,
+                            format!("directory {d}: \"{name}\" names inode {t}, which is not on disk (an operation cut short); entry removed"),
+                        );
+                        dangling.push((e.phys, e.off));
+                        continue;
+                    }
+                    if t == 0 || t > n || !nodes[t].allocated {
+                        remove(&mut c, format!("names unused inode {t}"), &mut dir_fixes);
+                        continue;
+                    }
+                    if !nodes[t].valid {
+                        remove(&mut c, format!("names damaged inode {t}"), &mut dir_fixes);
+                        continue;
+                    }
+                    let ft = file_type(disk_of(t).mode.get());
+                    if ft == S_IFDIR && nodes[t].parent.is_some() {
+                        remove(
+                            &mut c,
+                            format!("links directory {t} a second time (a loop or a hard-linked directory)"),
+                            &mut dir_fixes,
                         );
                         continue;
                     }
-                    nodes[t].parent = Some(d as u64);
-                    nodes[d].subdirs += 1;
-                    queue.push_back(t);
+                    let want_ft = dirent_type(ft).unwrap_or(0);
+                    if e.file_type != want_ft {
+                        c.problem(
+                            Kind::Corruption,
+                            format!("directory {d}: \"{name}\" has the wrong file type"),
+                        );
+                        dir_fixes.push(DirFix::Set(e.phys, e.off, e.ino, want_ft));
+                    }
+                    if d == root {
+                        root_entries.insert(e.name.clone());
+                        if e.name == b"lost+found" && ft == S_IFDIR {
+                            lost_found = Some(t);
+                        }
+                    }
+                    nodes[t].refs += 1;
+                    nodes[t].reachable = true;
+                    if ft == S_IFDIR {
+                        nodes[t].parent = Some(d as u64);
+                        nodes[d].subdirs += 1;
+                        queue.push_back(t);
+                    }
                 }
             }
         }
     }
 
-    // Link counts, and inodes nothing reaches. When nothing else is wrong,
-    // the tree was read whole, so an unreachable inode is one whose name
-    // never reached the disk (its directory block's write was lost): it is
-    // released, as an orphan is. With other damage it may be the child of
-    // a directory that could not be read, and is left alone.
-    let tree_whole = c.unfixable == 0;
+    // Inodes nothing reaches. With no links, an orphan: released. With
+    // links, a name or a directory block was lost (after a crash with the
+    // tree otherwise whole, a creation cut short): connected to
+    // lost+found. Of a disconnected subtree only its top is connected; the
+    // next pass finds the rest through it. Files wait until no directory
+    // is disconnected, as they may be inside one.
+    let mut unreached_dirs = Vec::new();
+    let mut unreached_files = Vec::new();
     let mut fix_links = Vec::new();
-    for ino in 1..=n {
-        if !nodes[ino].valid {
+    for (ino, node) in nodes.iter().enumerate().skip(1) {
+        if !node.valid || node.reachable || !root_ok {
             continue;
         }
-        let d = &slots[ino].disk;
-        let links = u32::from(d.links.get());
-        if !nodes[ino].reachable {
-            if links == 0 {
-                c.problem(
-                    Kind::Leak,
-                    true,
-                    format!("inode {ino}: deleted but not released (an orphan)"),
-                );
-                orphans.push(ino);
-            } else if tree_whole {
-                c.problem(
-                    Kind::Corruption,
-                    true,
-                    format!("inode {ino}: in use but no directory names it (its name never reached the disk); released"),
-                );
-                orphans.push(ino);
-            } else {
-                c.problem(
-                    Kind::Corruption,
-                    false,
-                    format!("inode {ino}: in use but not reachable from the root"),
-                );
-            }
-            continue;
-        }
-        let want = if file_type(d.mode.get()) == S_IFDIR {
-            2 + nodes[ino].subdirs
+        if disk_of(ino).links.get() == 0 {
+            c.problem(
+                Kind::Leak,
+                format!("inode {ino}: deleted but not released (an orphan)"),
+            );
+            orphans.push(ino);
+        } else if file_type(disk_of(ino).mode.get()) == S_IFDIR {
+            unreached_dirs.push(ino);
         } else {
-            nodes[ino].refs
+            unreached_files.push(ino);
+        }
+    }
+    let named_by_unreached: HashSet<u64> = unreached_dirs
+        .iter()
+        .flat_map(|&d| {
+            let nb = disk_of(d).size.get() / BLOCK_SIZE as u64;
+            dir_blocks(&nodes[d].map, nb)
+        })
+        .filter_map(|phys| dir::read_block(img, phys).ok())
+        .filter_map(|b| b.entries.ok())
+        .flatten()
+        .filter(|e| e.name != b"." && e.name != b"..")
+        .map(|e| e.ino)
+        .collect();
+    let mut reconnect: Vec<usize> = unreached_dirs
+        .iter()
+        .copied()
+        .filter(|&d| !named_by_unreached.contains(&(d as u64)))
+        .collect();
+    if reconnect.is_empty() {
+        // A disconnected loop of directories: start with one of them.
+        reconnect.extend(unreached_dirs.first());
+    }
+    if unreached_dirs.is_empty() {
+        reconnect = unreached_files;
+    }
+    let kind = if tree_whole {
+        Kind::Leak
+    } else {
+        Kind::Corruption
+    };
+    for &ino in &reconnect {
+        c.problem(
+            kind,
+            format!(
+                "inode {ino}: in use but no directory names it; connected to lost+found as #{ino}"
+            ),
+        );
+    }
+
+    // Link counts of what is reachable.
+    for (ino, node) in nodes.iter().enumerate().skip(1) {
+        if !node.valid || !node.reachable {
+            continue;
+        }
+        let d = disk_of(ino);
+        let links = u32::from(d.links.get());
+        let want = if file_type(d.mode.get()) == S_IFDIR {
+            2 + node.subdirs
+        } else {
+            node.refs
         };
         if links != want {
             c.problem(
                 Kind::Corruption,
-                true,
                 format!("inode {ino}: link count is {links}, should be {want}"),
             );
             fix_links.push((ino, want));
@@ -458,7 +731,7 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     }
 
     // The bitmaps as they should be.
-    let released = |ino: usize| orphans.contains(&ino) && c.mode == Mode::Repair;
+    let released = |ino: usize| repair && (orphans.contains(&ino) || clear.contains(&ino));
     let mut want_b = vec![true; bbm.bits.len()];
     for b in geo.data_start..geo.blocks_count {
         let o = owner[b as usize] as usize;
@@ -466,7 +739,7 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     }
     let mut want_i = vec![true; ibm.bits.len()];
     for (ino, w) in want_i.iter_mut().enumerate().take(n + 1).skip(1) {
-        *w = nodes[ino].allocated && !released(ino);
+        *w = (nodes[ino].allocated || nodes[ino].valid) && !released(ino);
     }
     let leaked = (geo.data_start..geo.blocks_count)
         .filter(|&b| bbm.bits[b as usize] && owner[b as usize] == 0)
@@ -477,14 +750,12 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     if leaked > 0 {
         c.problem(
             Kind::Leak,
-            true,
             format!("{leaked} blocks are marked in use but belong to no file"),
         );
     }
     if missing > 0 {
         c.problem(
             Kind::Corruption,
-            true,
             format!("{missing} blocks in use are marked free"),
         );
     }
@@ -495,9 +766,97 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     if bad_padding {
         c.problem(
             Kind::Corruption,
-            true,
             "bitmap bits for metadata or past the end are clear".into(),
         );
+    }
+
+    // Repairs.
+    let any_fix = c.report.problems.iter().any(|p| p.fixed) || sb_changed;
+    if repair && any_fix {
+        for &ino in orphans.iter().chain(&clear) {
+            inode::write(img, &geo, ino as u64, None)?;
+        }
+        for (ino, d) in &rewrite {
+            inode::write(img, &geo, *ino as u64, Some(d))?;
+        }
+        for &(phys, off) in &dangling {
+            dir::clear_entry(img, phys, off)?;
+        }
+        // Entry changes first: a block rebuilt afterwards replaces them.
+        for f in &dir_fixes {
+            match *f {
+                DirFix::Remove(phys, off) => dir::clear_entry(img, phys, off)?,
+                DirFix::Set(phys, off, ino, ft) => dir::set_entry(img, phys, off, ino, ft)?,
+                DirFix::Csum(phys) => dir::fix_csum(img, phys)?,
+                DirFix::Rebuild(..) => (),
+            }
+        }
+        for f in &dir_fixes {
+            if let DirFix::Rebuild(phys, dots) = *f {
+                dir::rebuild_block(img, phys, dots)?;
+            }
+        }
+        for &(ino, links) in &fix_links {
+            let mut d = disk_of(ino);
+            d.links = (links as u16).into();
+            inode::write(img, &geo, ino as u64, Some(&d))?;
+        }
+        if !root_ok {
+            make_root(img, &geo, &mut want_b)?;
+        } else if !reconnect.is_empty() {
+            let (lf, mut lf_d, mut lf_blocks) = match lost_found {
+                Some(lf) => {
+                    let d = disk_of(lf);
+                    let nb = d.size.get() / BLOCK_SIZE as u64;
+                    (lf, d, dir_blocks(&nodes[lf].map, nb))
+                }
+                None => {
+                    let mut root_d = disk_of(root);
+                    let nb = root_d.size.get() / BLOCK_SIZE as u64;
+                    let mut root_blocks = dir_blocks(&nodes[root].map, nb);
+                    // (0, ..) when there is no room: the inodes wait.
+                    make_lost_found(
+                        img,
+                        &geo,
+                        &mut root_d,
+                        &mut root_blocks,
+                        &root_entries,
+                        &mut want_b,
+                        &mut want_i,
+                    )?
+                    .unwrap_or_default()
+                }
+            };
+            if lf != 0 {
+                for &ino in &reconnect {
+                    let ft = dirent_type(file_type(disk_of(ino).mode.get())).unwrap_or(0);
+                    let name = format!("#{ino}");
+                    link_into(
+                        img,
+                        &geo,
+                        lf as u64,
+                        &mut lf_d,
+                        &mut lf_blocks,
+                        name.as_bytes(),
+                        ino as u64,
+                        ft,
+                        &mut want_b,
+                    )?;
+                }
+            }
+        }
+        bitmap::write(
+            img,
+            geo.block_bitmap_start,
+            geo.block_bitmap_blocks,
+            &want_b,
+        )?;
+        bitmap::write(
+            img,
+            geo.inode_bitmap_start,
+            geo.inode_bitmap_blocks,
+            &want_i,
+        )?;
     }
 
     // Counters.
@@ -508,7 +867,6 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     if sb.free_blocks.get() != free_b || sb.free_inodes.get() != free_i {
         c.problem(
             Kind::Leak,
-            true,
             format!(
                 "superblock counts {} free blocks and {} free inodes; there are {free_b} and {free_i}",
                 sb.free_blocks.get(),
@@ -518,34 +876,112 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     }
     c.report.blocks_used = geo.blocks_count - free_b;
     c.report.inodes_used = geo.inodes_count - free_i;
-
-    // Repairs.
-    if mode == Mode::Repair && c.report.problems.iter().any(|p| p.fixed) {
-        for &ino in &orphans {
-            inode::write(&img, &geo, ino as u64, None)?;
-        }
-        for &(phys, off) in &dangling {
-            dir::clear_entry(&img, phys, off)?;
-        }
-        for &(ino, links) in &fix_links {
-            let mut d = slots[ino].disk;
-            d.links = (links as u16).into();
-            inode::write(&img, &geo, ino as u64, Some(&d))?;
-        }
-        bitmap::write(
-            &img,
-            geo.block_bitmap_start,
-            geo.block_bitmap_blocks,
-            &want_b,
-        )?;
-        bitmap::write(
-            &img,
-            geo.inode_bitmap_start,
-            geo.inode_bitmap_blocks,
-            &want_i,
-        )?;
-        superblock::write_counters(&img, free_b, free_i)?;
+    if repair && (any_fix || c.report.problems.iter().any(|p| p.fixed)) {
+        superblock::write(img, &sb, free_b, free_i, true)?;
         img.sync()?;
     }
     Ok(c.report)
+}
+
+/// Makes a new, empty root directory (inode 1), with a block from `want_b`.
+fn make_root(img: &Image, geo: &rsfs_format::Geometry, want_b: &mut [bool]) -> Result<()> {
+    let Some(phys) = take_free(want_b, geo.data_start as usize, geo.blocks_count as usize) else {
+        return Ok(());
+    };
+    let phys = phys as u64;
+    img.write(
+        phys,
+        &dir::build_block(&[(b".", ROOT_INO, FT_DIR), (b"..", ROOT_INO, FT_DIR)]),
+    )?;
+    let mut d = new_dir_inode(phys);
+    d.mode = 0o040755.into();
+    inode::write(img, geo, ROOT_INO, Some(&d))
+}
+
+/// A directory inode of one block, `phys`, with two links.
+fn new_dir_inode(phys: u64) -> Inode {
+    let mut extents = [Extent::default(); INODE_EXTENTS];
+    extents[0] = Extent {
+        logical: 0.into(),
+        len: 1.into(),
+        start: phys.into(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Inode {
+        mode: 0o040700.into(),
+        links: 2.into(),
+        size: (BLOCK_SIZE as u64).into(),
+        blocks: 1.into(),
+        atime: now.into(),
+        mtime: now.into(),
+        ctime: now.into(),
+        extent_count: 1.into(),
+        extents,
+        ..Default::default()
+    }
+}
+
+/// Makes `/lost+found` (mode 0700, as e2fsck's), with an inode from
+/// `want_i` and a block from `want_b`, and names it in the root. Returns
+/// it, its inode and its blocks; `None` if there is no room.
+fn make_lost_found(
+    img: &Image,
+    geo: &rsfs_format::Geometry,
+    root_d: &mut Inode,
+    root_blocks: &mut Vec<u64>,
+    root_entries: &HashSet<Vec<u8>>,
+    want_b: &mut [bool],
+    want_i: &mut [bool],
+) -> Result<Option<(usize, Inode, Vec<u64>)>> {
+    if root_entries.contains(&b"lost+found"[..]) {
+        // The name is taken by something that is not a directory.
+        return Ok(None);
+    }
+    let Some(ino) = take_free(want_i, 1, geo.inodes_count as usize + 1) else {
+        return Ok(None);
+    };
+    let Some(phys) = take_free(want_b, geo.data_start as usize, geo.blocks_count as usize) else {
+        want_i[ino] = false;
+        return Ok(None);
+    };
+    let phys = phys as u64;
+    img.write(
+        phys,
+        &dir::build_block(&[(b".", ino as u64, FT_DIR), (b"..", ROOT_INO, FT_DIR)]),
+    )?;
+    let d = new_dir_inode(phys);
+    inode::write(img, geo, ino as u64, Some(&d))?;
+    if !link_into(
+        img,
+        geo,
+        ROOT_INO,
+        root_d,
+        root_blocks,
+        b"lost+found",
+        ino as u64,
+        FT_DIR,
+        want_b,
+    )? {
+        return Ok(None);
+    }
+    // The root's link count counts the new directory's "..".
+    root_d.links = (root_d.links.get() + 1).into();
+    inode::write(img, geo, ROOT_INO, Some(root_d))?;
+    Ok(Some((ino, d, vec![phys])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_free_takes_the_first_free() {
+        let mut w = vec![true, false, true, false];
+        assert_eq!(take_free(&mut w, 0, 4), Some(1));
+        assert_eq!(take_free(&mut w, 0, 4), Some(3));
+        assert_eq!(take_free(&mut w, 0, 4), None);
+        assert!(w.iter().all(|&b| b));
+    }
 }

@@ -194,6 +194,36 @@ impl Img {
         ino
     }
 
+    /// The names in directory `dir` (its first extent's blocks).
+    fn entries(&self, dir: u64) -> Vec<(Vec<u8>, u64)> {
+        let d = self.inode(dir);
+        let e = d.extents[0];
+        (0..u64::from(e.len.get()))
+            .flat_map(|i| {
+                fsck_rsfs::dir::read_block(&self.image(), e.start.get() + i)
+                    .unwrap()
+                    .entries
+                    .unwrap()
+            })
+            .map(|e| (e.name, e.ino))
+            .collect()
+    }
+
+    fn names(&self, dir: u64) -> Vec<Vec<u8>> {
+        self.entries(dir).into_iter().map(|(n, _)| n).collect()
+    }
+
+    fn lookup(&self, dir: u64, name: &[u8]) -> Option<u64> {
+        self.entries(dir)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| i)
+    }
+
+    fn image(&self) -> fsck_rsfs::image::Image {
+        fsck_rsfs::image::Image::open(&self.path, false).unwrap()
+    }
+
     fn check(&self, mode: Mode) -> Report {
         check(&self.path, mode).unwrap()
     }
@@ -272,9 +302,9 @@ fn special_file_with_blocks() {
     img.put_inode(ino, &d);
     expect(
         &img,
-        "special file with a size or blocks",
+        "special file with a size or blocks; they were dropped",
         Kind::Corruption,
-        false,
+        true,
     );
 }
 
@@ -282,7 +312,7 @@ fn special_file_with_blocks() {
 fn special_file_entry_with_the_wrong_type() {
     let img = Img::new("special-ft");
     img.mknod(ROOT_INO, b"fifo", 0o010644, 0, FT_SOCK);
-    expect(&img, "has the wrong file type", Kind::Corruption, false);
+    expect(&img, "has the wrong file type", Kind::Corruption, true);
 }
 
 #[test]
@@ -295,7 +325,7 @@ fn bad_superblock_checksum() {
         &img,
         "superblock: checksum mismatch",
         Kind::Corruption,
-        false,
+        true,
     );
 }
 
@@ -303,7 +333,12 @@ fn bad_superblock_checksum() {
 fn not_rsfs() {
     let img = Img::new("magic");
     img.write(0, &[0u8; BLOCK_SIZE]);
-    expect(&img, "bad magic", Kind::Corruption, false);
+    // Not checked at all, as e2fsck refuses what is not ext2: exit code 8.
+    for mode in [Mode::Check, Mode::Repair] {
+        let r = img.check(mode);
+        assert!(has(&r, "bad magic"), "{:?}", r.problems);
+        assert_eq!(r.exit_code(), 8);
+    }
 }
 
 #[test]
@@ -358,9 +393,31 @@ fn bad_inode_checksum() {
     let img = Img::new("icsum");
     let (b, off) = img.geo.inode_location(ROOT_INO);
     let mut blk = img.read(b);
-    blk[off + 16] ^= 1; // the size
+    blk[off + 32] ^= 1; // the access time
     img.write(b, &blk);
-    expect(&img, "inode 1: checksum mismatch", Kind::Corruption, false);
+    expect(
+        &img,
+        "inode 1: checksum mismatch; recomputed",
+        Kind::Corruption,
+        true,
+    );
+}
+
+#[test]
+fn damaged_root_is_made_anew_and_its_files_go_to_lost_found() {
+    let img = Img::new("root");
+    let a = img.mkdir(ROOT_INO, b"a");
+    let (b, off) = img.geo.inode_location(ROOT_INO);
+    let mut blk = img.read(b);
+    blk[off + 16] ^= 1; // the size: 4097, not a whole number of blocks
+    img.write(b, &blk);
+    expect(&img, "a new, empty root is made", Kind::Corruption, true);
+    // The root, lost+found, and "a" inside it.
+    let r = img.check(Mode::Check);
+    assert_eq!(r.inodes_used, 3, "{:?}", r.problems);
+    assert!(img.names(ROOT_INO).contains(&b"lost+found".to_vec()));
+    let lf = img.lookup(ROOT_INO, b"lost+found").unwrap();
+    assert_eq!(img.lookup(lf, format!("#{a}").as_bytes()), Some(a));
 }
 
 #[test]
@@ -370,7 +427,7 @@ fn extent_outside_the_data_area() {
     let mut d = img.inode(a);
     d.extents[0].start = 1.into(); // the block bitmap
     img.put_inode(a, &d);
-    expect(&img, "outside the data area", Kind::Corruption, false);
+    expect(&img, "outside the data area", Kind::Corruption, true);
 }
 
 #[test]
@@ -381,7 +438,7 @@ fn block_owned_twice() {
     let mut d = img.inode(b);
     d.extents[0] = img.inode(a).extents[0];
     img.put_inode(b, &d);
-    expect(&img, "is owned by both inode", Kind::Corruption, false);
+    expect(&img, "is owned by both inode", Kind::Corruption, true);
 }
 
 #[test]
@@ -393,9 +450,9 @@ fn directory_size_disagrees_with_map() {
     img.put_inode(a, &d);
     expect(
         &img,
-        "does not match its block map",
+        "does not match its type or block map",
         Kind::Corruption,
-        false,
+        true,
     );
 }
 
@@ -487,7 +544,11 @@ fn directory_loop() {
     let b = img.mkdir(a, b"b");
     // b/up -> a: a second name for a directory, making a cycle.
     img.add_entry(b, b"up", a, FT_DIR);
-    expect(&img, "is linked more than once", Kind::Corruption, false);
+    expect(&img, "a second time", Kind::Corruption, true);
+    // The loop is gone; "a" and "b" are where they were.
+    assert_eq!(img.lookup(ROOT_INO, b"a"), Some(a));
+    assert_eq!(img.lookup(a, b"b"), Some(b));
+    assert_eq!(img.lookup(b, b"up"), None);
 }
 
 #[test]
@@ -501,7 +562,12 @@ fn bad_dot_dot() {
     d[dot..dot + 8].copy_from_slice(&a.to_le_bytes());
     csum_set(&mut d, crc);
     img.write(blk, &d);
-    expect(&img, "\"..\" is not its parent", Kind::Corruption, false);
+    expect(
+        &img,
+        &format!("\"..\" names inode {a}, not 1"),
+        Kind::Corruption,
+        true,
+    );
 }
 
 #[test]
@@ -512,7 +578,7 @@ fn bad_directory_record_length() {
     d[8..10].copy_from_slice(&5u16.to_le_bytes());
     csum_set(&mut d, crc);
     img.write(blk, &d);
-    expect(&img, "bad record length 5", Kind::Corruption, false);
+    expect(&img, "bad record length 5; rebuilt", Kind::Corruption, true);
 }
 
 #[test]
@@ -524,9 +590,9 @@ fn bad_directory_checksum() {
     img.write(blk, &d);
     expect(
         &img,
-        "directory 1: block 0: checksum mismatch",
+        "directory 1, block 0: checksum mismatch; recomputed",
         Kind::Corruption,
-        false,
+        true,
     );
 }
 
@@ -547,7 +613,7 @@ fn inode_with_links_free_in_bitmap_is_marked_in_use() {
 }
 
 #[test]
-fn unreachable_inode_is_released() {
+fn unreachable_inode_goes_to_lost_found() {
     // A lost write of the directory block that held a new name: the inode
     // and its blocks are on disk, nothing names them.
     let img = Img::new("unnamed");
@@ -563,11 +629,14 @@ fn unreachable_inode_is_released() {
     img.put_inode(ROOT_INO, &r);
     expect(
         &img,
-        &format!("inode {a}: in use but no directory names it"),
-        Kind::Corruption,
+        &format!("inode {a}: in use but no directory names it; connected to lost+found"),
+        Kind::Leak,
         true,
     );
-    assert_eq!(img.check(Mode::Check).inodes_used, 1);
+    // The root, lost+found, and the directory in it.
+    assert_eq!(img.check(Mode::Check).inodes_used, 3);
+    let lf = img.lookup(ROOT_INO, b"lost+found").unwrap();
+    assert_eq!(img.lookup(lf, format!("#{a}").as_bytes()), Some(a));
 }
 
 #[test]

@@ -57,8 +57,17 @@ static long long blocks_of(int fd)
 	return fstat(fd, &st) ? -1 : st.st_blocks;
 }
 
-/* The first offset in `len` bytes at `off` that is not `c`, or -1. */
-static long long first_not(int fd, off_t off, size_t len, unsigned char c)
+static unsigned char pat(unsigned long long off, int seed)
+{
+	return (unsigned char)((off * 2654435761ULL + seed * 40503ULL) >> 13);
+}
+
+/*
+ * The first offset in `len` bytes at `off` that does not hold what it
+ * should: byte `c` if `seed` is negative, else the pattern of `seed`.
+ * -1 if all do.
+ */
+static long long first_wrong(int fd, off_t off, size_t len, int seed, unsigned char c)
 {
 	static unsigned char buf[1 << 16];
 
@@ -68,7 +77,7 @@ static long long first_not(int fd, off_t off, size_t len, unsigned char c)
 		if (pread(fd, buf, n, off) != (ssize_t)n)
 			return off;
 		for (size_t i = 0; i < n; i++)
-			if (buf[i] != c)
+			if (buf[i] != (seed < 0 ? c : pat(off + i, seed)))
 				return off + i;
 		off += n;
 		len -= n;
@@ -76,9 +85,16 @@ static long long first_not(int fd, off_t off, size_t len, unsigned char c)
 	return -1;
 }
 
-static unsigned char pat(unsigned long long off, int seed)
+/* The first offset in `len` bytes at `off` that is not `c`, or -1. */
+static long long first_not(int fd, off_t off, size_t len, unsigned char c)
 {
-	return (unsigned char)((off * 2654435761ULL + seed * 40503ULL) >> 13);
+	return first_wrong(fd, off, len, -1, c);
+}
+
+/* The first offset of `len` bytes at `off` that is not the pattern, or -1. */
+static long long check_pattern(int fd, off_t off, size_t len, int seed)
+{
+	return first_wrong(fd, off, len, seed, 0);
 }
 
 static int put_pattern(int fd, off_t off, size_t len, int seed)
@@ -98,24 +114,6 @@ static int put_pattern(int fd, off_t off, size_t len, int seed)
 	return 0;
 }
 
-/* The first offset of `len` bytes at `off` that is not the pattern, or -1. */
-static long long check_pattern(int fd, off_t off, size_t len, int seed)
-{
-	static unsigned char buf[1 << 16];
-
-	while (len) {
-		size_t n = len < sizeof(buf) ? len : sizeof(buf);
-
-		if (pread(fd, buf, n, off) != (ssize_t)n)
-			return off;
-		for (size_t i = 0; i < n; i++)
-			if (buf[i] != pat(off + i, seed))
-				return off + i;
-		off += n;
-		len -= n;
-	}
-	return -1;
-}
 
 /*
  * A file of 100 bytes, written back, whose first page then takes stores

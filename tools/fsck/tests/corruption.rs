@@ -100,52 +100,15 @@ impl Img {
     /// last entry, as the kernel does.
     fn add_entry(&self, dir: u64, name: &[u8], ino: u64, ft: u8) {
         let blk = self.inode(dir).extents[0].start.get();
-        let mut b = self.read(blk);
-        let mut off = 0;
-        loop {
-            let h = DirEntryHeader::decode(&b[off..]);
-            let rec = usize::from(h.rec_len.get());
-            if off + rec == DIR_DATA_SIZE {
-                let used = dir_rec_len(usize::from(h.name_len));
-                let mut h2 = h;
-                h2.rec_len = (used as u16).into();
-                h2.encode(&mut b[off..]);
-                DirEntryHeader {
-                    ino: ino.into(),
-                    rec_len: ((rec - used) as u16).into(),
-                    name_len: name.len() as u8,
-                    file_type: ft,
-                }
-                .encode(&mut b[off + used..]);
-                b[off + used + 12..off + used + 12 + name.len()].copy_from_slice(name);
-                break;
-            }
-            off += rec;
-        }
-        csum_set(&mut b, crc);
-        self.write(blk, &b);
+        let img = fsck_rsfs::image::Image::open(&self.path, true).unwrap();
+        assert!(fsck_rsfs::dir::add_entry(&img, &[blk], name, ino, ft).unwrap());
     }
 
     /// Creates directory `name` in `parent`; returns its inode number.
     fn mkdir(&self, parent: u64, name: &[u8]) -> u64 {
         let ino = self.first_free(self.geo.inode_bitmap_start, 1);
         let blk = self.first_free(self.geo.block_bitmap_start, self.geo.data_start);
-        let mut b = vec![0u8; BLOCK_SIZE];
-        let dot = dir_rec_len(1);
-        for (name, at, rec, target) in [
-            (&b"."[..], 0, dot, ino),
-            (&b".."[..], dot, DIR_DATA_SIZE - dot, parent),
-        ] {
-            DirEntryHeader {
-                ino: target.into(),
-                rec_len: (rec as u16).into(),
-                name_len: name.len() as u8,
-                file_type: FT_DIR,
-            }
-            .encode(&mut b[at..]);
-            b[at + 12..at + 12 + name.len()].copy_from_slice(name);
-        }
-        csum_set(&mut b, crc);
+        let b = fsck_rsfs::dir::build_block(&[(b".", ino, FT_DIR), (b"..", parent, FT_DIR)]);
         self.write(blk, &b);
         let mut extents = [Extent::default(); INODE_EXTENTS];
         extents[0] = Extent {

@@ -235,6 +235,10 @@ static int repair_and_mount(bool *left)
 		return -1;
 	run("fsck.rsfs -y %s >/dev/null 2>&1", DISK0);
 	*left = run("fsck.rsfs -n %s >/dev/null 2>&1", DISK0) != 0;
+	if (*left) {
+		/* What it could not repair, for the log. */
+		run("fsck.rsfs -n %s | sed 's/^/# left: /'", DISK0);
+	}
 	if (mount(DISK0, MNT, "rsfs", MS_NOATIME, NULL))
 		return -1;
 	return chdir(MNT);

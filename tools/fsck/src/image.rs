@@ -32,6 +32,14 @@ impl Image {
         let size = file
             .seek(SeekFrom::End(0))
             .context("finding the device size")?;
+        if writable {
+            // A write error that happened on the device before we opened it
+            // (the kernel's, while the filesystem was mounted) and that
+            // nobody has seen yet is reported by the first fsync of any
+            // new opener. It is not ours: take it here, so that a failed
+            // fsync later means that fsck's own writes did not land.
+            let _ = file.sync_all();
+        }
         Ok(Self {
             file,
             writable,

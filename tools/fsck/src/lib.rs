@@ -446,14 +446,6 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
                 fatal = Some(format!("size {size} does not match its type or block map"));
             }
         }
-        if fatal.is_none() {
-            if let Some(b) = map.all_blocks().find(|&b| owner[b as usize] != 0) {
-                fatal = Some(format!(
-                    "block {b} is owned by both inode {} and this inode",
-                    owner[b as usize]
-                ));
-            }
-        }
         if let Some(m) = fatal {
             let csum = if s.csum_ok {
                 ""
@@ -482,12 +474,45 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
             }
             rewrite.push((ino, d));
         }
-        for b in map.all_blocks() {
-            owner[b as usize] = ino as u64;
-        }
         nodes[ino].valid = true;
         nodes[ino].map = map;
     }
+    // Blocks that two inodes claim: the claim of an inode with links wins
+    // over an orphan's, then that of the inode changed last (the other is
+    // more likely a stale copy, whose blocks were freed and reused); the
+    // loser is cleared.
+    let mut claimants: Vec<usize> = (1..=n).filter(|&i| nodes[i].valid).collect();
+    claimants.sort_by_key(|&i| {
+        let d = &slots[i].disk;
+        (
+            d.links.get() == 0,
+            std::cmp::Reverse((d.ctime.get(), d.ctime_nsec.get())),
+            i,
+        )
+    });
+    for ino in claimants {
+        let taken = nodes[ino]
+            .map
+            .all_blocks()
+            .find(|&b| owner[b as usize] != 0);
+        if let Some(b) = taken {
+            c.problem(
+                Kind::Corruption,
+                format!(
+                    "inode {ino}: block {b} is owned by both inode {} and this inode; cleared",
+                    owner[b as usize]
+                ),
+            );
+            clear.push(ino);
+            nodes[ino].cleared = true;
+            nodes[ino].valid = false;
+            continue;
+        }
+        for b in nodes[ino].map.all_blocks() {
+            owner[b as usize] = ino as u64;
+        }
+    }
+    rewrite.retain(|(i, _)| !clear.contains(i));
     let disk_of = |ino: usize| -> Inode {
         rewrite
             .iter()

@@ -24,11 +24,20 @@ pub struct Options {
     pub force: bool,
     /// Print nothing on success.
     pub quiet: bool,
+    /// Size of the filesystem in 4 KiB blocks (default: the whole device).
+    pub blocks: Option<u64>,
 }
 
 /// Standard crc32c, as the format's checksums use it.
 pub fn crc(b: &[u8]) -> u32 {
     crc32c::crc32c(b)
+}
+
+/// Names the filesystem the device or image at `path` holds, if it is one
+/// we recognise; `None` also when it cannot be read.
+pub fn existing_filesystem_at(path: &Path) -> Option<&'static str> {
+    let dev = File::open(path).ok()?;
+    existing_filesystem(&dev).ok().flatten()
 }
 
 /// Names the filesystem `dev` already holds, if it is one we recognise.
@@ -147,12 +156,26 @@ pub fn mkfs(path: &Path, args: &Options) -> Result<()> {
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     let size = device_size(&mut dev)?;
-    let blocks = size / BLOCK_SIZE as u64;
+    let mut blocks = size / BLOCK_SIZE as u64;
+    if let Some(asked) = args.blocks {
+        // As mke2fs takes a block count: a smaller filesystem than the
+        // device, never a larger one.
+        if asked > blocks {
+            bail!(
+                "{} has {} blocks of {} bytes; cannot make a filesystem of {} blocks on it",
+                path.display(),
+                blocks,
+                BLOCK_SIZE,
+                asked
+            );
+        }
+        blocks = asked;
+    }
     if blocks < MIN_BLOCKS {
         bail!(
             "{} is too small: {} bytes, and rsfs needs at least {} KiB",
             path.display(),
-            size,
+            blocks * BLOCK_SIZE as u64,
             MIN_BLOCKS * BLOCK_SIZE as u64 / 1024
         );
     }
@@ -313,6 +336,36 @@ mod tests {
             ..Default::default()
         };
         mkfs(&img, &forced).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_block_count_makes_a_smaller_filesystem_and_never_a_larger_one() {
+        let dir = std::env::temp_dir().join(format!("mkfs-rsfs-count-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("img");
+        File::create(&img).unwrap().set_len(8 << 20).unwrap();
+        let args = Options {
+            quiet: true,
+            blocks: Some(1024),
+            ..Default::default()
+        };
+        mkfs(&img, &args).unwrap();
+        let bytes = std::fs::read(&img).unwrap();
+        let sb = Superblock::validate(&bytes, crc).unwrap();
+        assert_eq!(sb.blocks_count.get(), 1024);
+
+        let too_many = Options {
+            quiet: true,
+            force: true,
+            blocks: Some(4096),
+            ..Default::default()
+        };
+        let err = mkfs(&img, &too_many).unwrap_err().to_string();
+        assert!(
+            err.contains("cannot make a filesystem of 4096 blocks"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

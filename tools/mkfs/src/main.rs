@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `mkfs.rsfs [-L label] [-N inodes] [-f] DEVICE|IMAGE`
+//! `mkfs.rsfs [-L label] [-N inodes] [-f] DEVICE|IMAGE [BLOCKS]`
 
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -16,7 +17,7 @@ struct Args {
     /// Number of inodes (default: one per 16 KiB of disk).
     #[arg(short = 'N', long)]
     inodes: Option<u64>,
-    /// Overwrite a device that already holds a filesystem.
+    /// Overwrite a device that already holds a filesystem, without asking.
     #[arg(short = 'f', long)]
     force: bool,
     /// Print nothing on success.
@@ -24,15 +25,50 @@ struct Args {
     quiet: bool,
     /// The block device or image file to format.
     device: PathBuf,
+    /// Size of the filesystem in 4 KiB blocks (default: the whole device),
+    /// as mke2fs takes it after the device.
+    blocks: Option<u64>,
+}
+
+/// As mke2fs does: a device that holds a filesystem is formatted only if
+/// the user says yes on standard input (`yes | mkfs -t rsfs DEV` works).
+/// Without an answer the old filesystem stays.
+fn confirm_overwrite(args: &Args) -> bool {
+    let Some(fs) = mkfs_rsfs::existing_filesystem_at(&args.device) else {
+        return true;
+    };
+    eprint!(
+        "{} contains an {} filesystem. Proceed anyway? (y,N) ",
+        args.device.display(),
+        fs
+    );
+    let mut answer = String::new();
+    let stdin = std::io::stdin();
+    if stdin.lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    if !stdin.is_terminal() {
+        eprintln!("{}", answer.trim_end());
+    }
+    matches!(answer.trim_start().chars().next(), Some('y' | 'Y'))
 }
 
 fn main() {
     let args = Args::parse();
+    let force = args.force || confirm_overwrite(&args);
+    if !force {
+        eprintln!(
+            "mkfs.rsfs: {} left as it was (use -f to overwrite without asking)",
+            args.device.display()
+        );
+        std::process::exit(1);
+    }
     let opts = mkfs_rsfs::Options {
         label: args.label,
         inodes: args.inodes,
-        force: args.force,
+        force,
         quiet: args.quiet,
+        blocks: args.blocks,
     };
     if let Err(e) = mkfs_rsfs::mkfs(&args.device, &opts) {
         eprintln!("mkfs.rsfs: {e:#}");

@@ -14,7 +14,7 @@ use kernel::prelude::*;
 use crate::{
     alloc,
     format::BLOCK_SIZE,
-    kfs::{self, BioBuilder, BlockMapping, Fallocate, File, Inode, LockedFolio, Readahead},
+    kfs::{self, BioBuilder, BlockMapping, Fallocate, Fiemap, File, Inode, LockedFolio, Readahead},
     map::Run,
     super_::Stat,
     Rsfs,
@@ -333,6 +333,56 @@ pub(crate) fn seek_data_hole(inode: &Inode<Rsfs>, offset: u64, hole: bool) -> Re
         return Err(kfs::enxio());
     }
     Ok(pos)
+}
+
+/// `FS_IOC_FIEMAP`: each extent of the block map that overlaps bytes
+/// `start..start + len`, whole, as ext4 reports them. Blocks that are
+/// allocated but not yet written (rsfs allocates at write time, not at
+/// writeback) are reported like the others.
+pub(crate) fn fiemap(inode: &Inode<Rsfs>, fiemap: &mut Fiemap<'_>, start: u64, len: u64) -> Result {
+    const BATCH: usize = 32;
+    let bs = BLOCK_SIZE as u64;
+    let end = start.saturating_add(len).div_ceil(bs);
+    let mut at = start / bs;
+    loop {
+        // A batch at a time under the map lock, reported without it:
+        // reporting copies to user memory, and a fault there on a mapping
+        // of this very file would take the map lock in page_mkwrite.
+        let mut batch = [(0u64, 0u64, 0u64); BATCH];
+        let mut n = 0;
+        let next = {
+            let map = inode.data().map();
+            let mut extents = map.extents_from(at).peekable();
+            while let Some(&e) = extents.peek().filter(|e| e.0 < end && n < BATCH) {
+                batch[n] = e;
+                n += 1;
+                extents.next();
+            }
+            // The first block of the extent after the batch, if any.
+            extents.peek().map(|e| e.0)
+        };
+        for (i, &(first, count, disk)) in batch[..n].iter().enumerate() {
+            // The flag marks the file's last extent, not the range's.
+            let last = i + 1 == n && next.is_none();
+            if fiemap.fill(first * bs, disk * bs, count * bs, last)? {
+                return Ok(());
+            }
+        }
+        match next {
+            Some(first) if first < end && n > 0 => at = first,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// `bmap`: the disk block of file block `lblk`, 0 for a hole (block 0 is
+/// the superblock, never file data).
+pub(crate) fn bmap(inode: &Inode<Rsfs>, lblk: u64) -> u64 {
+    inode
+        .data()
+        .map()
+        .lookup(lblk)
+        .map_or(0, |(block, _)| block)
 }
 
 /// `fallocate(2)`, under the inode lock, in the modes rsfs has:

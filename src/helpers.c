@@ -439,6 +439,11 @@ void rsfs_memalloc_nofs_restore(unsigned int flags)
 	memalloc_nofs_restore(flags);
 }
 
+int rsfs_finish_open_simple(struct file *file)
+{
+	return finish_open_simple(file, 0);
+}
+
 ssize_t rsfs_generic_write_sync(struct kiocb *iocb, ssize_t count)
 {
 	return generic_write_sync(iocb, count);

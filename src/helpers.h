@@ -13,6 +13,7 @@
 #include <linux/iomap.h>
 #include <linux/debugfs.h>
 #include <linux/falloc.h>
+#include <linux/fiemap.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/pagevec.h>
@@ -135,6 +136,7 @@ bool rsfs_kiocb_is_direct(struct kiocb *iocb);
 blk_opf_t rsfs_wbc_to_write_flags(struct writeback_control *wbc);
 unsigned int rsfs_memalloc_nofs_save(void);
 void rsfs_memalloc_nofs_restore(unsigned int flags);
+int rsfs_finish_open_simple(struct file *file);
 const int RSFS_FALLOC_FL_PUNCH_HOLE = FALLOC_FL_PUNCH_HOLE;
 const int RSFS_FALLOC_FL_ZERO_RANGE = FALLOC_FL_ZERO_RANGE;
 ssize_t rsfs_generic_write_sync(struct kiocb *iocb, ssize_t count);

@@ -305,6 +305,15 @@ impl BlockMap {
             .map(|r| lblk.max(r.first()))
     }
 
+    /// The runs that end after file block `lblk`, in order, as
+    /// (first file block, length, first disk block).
+    pub(crate) fn extents_from(&self, lblk: u64) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+        let (i, j) = self.at_or_before(lblk).unwrap_or((0, 0));
+        self.runs_from(i, j)
+            .filter(move |r| r.end() > lblk)
+            .map(|r| (r.first(), u64::from(r.len), r.start))
+    }
+
     /// The first file block at or after `lblk` that is a hole.
     pub(crate) fn next_hole(&self, lblk: u64) -> u64 {
         let Some((i, j)) = self.at_or_before(lblk) else {

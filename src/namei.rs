@@ -96,6 +96,49 @@ pub(crate) fn create(
     if ftype == FileType::Directory && dir.nlink() >= u32::from(u16::MAX) {
         return Err(EMLINK);
     }
+    let created = new_inode(dir, ftype, mode, target, rdev, owner)?;
+    // From here on, dropping `created` releases everything: it is evicted
+    // with no links, which frees its blocks and its number.
+    let inode = created.inode();
+    // The inode goes into the inode table's buffer before its name goes
+    // into the directory's: whatever writes the directory block to disk
+    // (any fsync writes all dirty metadata) finds the inode there to write
+    // as well, so a name never survives a crash without its inode.
+    inode::write_inode(inode, false)?;
+    dir::add(dir, name, inode.ino(), dir::ft_of(ftype))?;
+    if ftype == FileType::Directory {
+        dir.inc_nlink(); // the new directory's ".."
+    }
+    inode.mark_dirty();
+    dir.touch_cmtime();
+    dir.mark_dirty();
+    Ok(created)
+}
+
+/// `O_TMPFILE`: a regular file with no name. The VFS drops the one link
+/// it comes with before anything writes it, so on disk it has no links
+/// until `link` names it, and a crash leaves only an orphan for fsck.
+pub(crate) fn tmpfile(dir: &Inode<Rsfs>, mode: u16, owner: &Owner) -> Result<Created<Rsfs>> {
+    if dir.super_block().is_read_only() {
+        return Err(EROFS);
+    }
+    let created = new_inode(dir, FileType::Regular, mode, &[], 0, owner)?;
+    created.inode().mark_dirty();
+    Ok(created)
+}
+
+/// A new inode of type `ftype` for `dir`, with its first block if it needs
+/// one (a directory's, a long symlink's), not yet written and with no name.
+/// A failure gives back everything it took.
+fn new_inode(
+    dir: &Inode<Rsfs>,
+    ftype: FileType,
+    mode: u16,
+    target: &[u8],
+    rdev: u32,
+    owner: &Owner,
+) -> Result<Created<Rsfs>> {
+    let sb = dir.super_block();
     let ino = alloc::alloc_inode(sb)?;
     // A damaged inode bitmap may hand out a number that is in use: the
     // number stays allocated (it is), and the creation fails.
@@ -151,8 +194,6 @@ pub(crate) fn create(
             return Err(e);
         }
     };
-    // From here on, dropping `created` releases everything: it is evicted
-    // with no links, which frees its blocks and its number.
     let inode = created.inode();
     match ftype {
         FileType::Directory => {
@@ -163,18 +204,6 @@ pub(crate) fn create(
         _ => (),
     }
     inode.set_sectors(blocks * (BLOCK_SIZE / 512) as u64);
-    // The inode goes into the inode table's buffer before its name goes
-    // into the directory's: whatever writes the directory block to disk
-    // (any fsync writes all dirty metadata) finds the inode there to write
-    // as well, so a name never survives a crash without its inode.
-    inode::write_inode(inode, false)?;
-    dir::add(dir, name, ino, dir::ft_of(ftype))?;
-    if ftype == FileType::Directory {
-        dir.inc_nlink(); // the new directory's ".."
-    }
-    inode.mark_dirty();
-    dir.touch_cmtime();
-    dir.mark_dirty();
     Ok(created)
 }
 
@@ -184,8 +213,22 @@ pub(crate) fn link(inode: &Inode<Rsfs>, dir: &Inode<Rsfs>, name: &[u8]) -> Resul
     if inode.nlink() >= u32::from(u16::MAX) {
         return Err(EMLINK);
     }
-    dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type()))?;
-    inode.inc_nlink();
+    if inode.nlink() == 0 {
+        // An O_TMPFILE file getting its first name: as for a new file, the
+        // inode (with its link) goes into the inode table's buffer before
+        // the name goes into the directory's.
+        inode.inc_nlink();
+        if let Err(e) = inode::write_inode(inode, false)
+            .and_then(|()| dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type())))
+        {
+            inode.drop_nlink();
+            inode.mark_dirty();
+            return Err(e);
+        }
+    } else {
+        dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type()))?;
+        inode.inc_nlink();
+    }
     inode.touch_ctime();
     inode.mark_dirty();
     dir.touch_cmtime();

@@ -122,6 +122,14 @@ impl kfs::FileSystem for Rsfs {
         namei::create(dir, name, mode, target, rdev, owner)
     }
 
+    fn tmpfile(
+        dir: &kfs::Inode<Self>,
+        mode: u16,
+        owner: &kfs::Owner,
+    ) -> Result<kfs::Created<Self>> {
+        namei::tmpfile(dir, mode, owner)
+    }
+
     fn link(inode: &kfs::Inode<Self>, dir: &kfs::Inode<Self>, name: &[u8]) -> Result {
         namei::link(inode, dir, name)
     }
@@ -169,6 +177,19 @@ impl kfs::FileSystem for Rsfs {
 
     fn fallocate(inode: &kfs::Inode<Self>, mode: kfs::Fallocate, offset: u64, len: u64) -> Result {
         file::fallocate(inode, mode, offset, len)
+    }
+
+    fn fiemap(
+        inode: &kfs::Inode<Self>,
+        fiemap: &mut kfs::Fiemap<'_>,
+        start: u64,
+        len: u64,
+    ) -> Result {
+        file::fiemap(inode, fiemap, start, len)
+    }
+
+    fn bmap(inode: &kfs::Inode<Self>, lblk: u64) -> u64 {
+        file::bmap(inode, lblk)
     }
 
     fn get_link(inode: &kfs::Inode<Self>) -> Result<&[u8]> {

@@ -12,6 +12,9 @@
 
 #include <dirent.h>
 #include <linux/falloc.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
@@ -637,6 +640,135 @@ TEST_F(vfs, fallocate_is_a_modification)
 	ASSERT_EQ(0, fstat(fd, &b));
 	EXPECT_EQ(0, b.st_mode & S_ISUID);
 	close(fd);
+}
+
+/*
+ * FS_IOC_FIEMAP and FIBMAP show where a file's blocks are, as on ext2 and
+ * ext4 (filefrag, fstests' fiemap tests), and the blocks they name hold
+ * the file's bytes on the device. swapon(2) of a file without holes works,
+ * and writes to the file fail with ETXTBSY while it is swap.
+ */
+TEST_F(vfs, fiemap_fibmap_and_swapon)
+{
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent ext[8];
+	} m;
+	unsigned char buf[4096];
+	int fd, dev, block;
+
+	fd = open("frag", O_CREAT | O_TRUNC | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, put_pattern(fd, 0, 16384, 1));
+	ASSERT_EQ(0, put_pattern(fd, 1 << 20, 8192, 2));
+	ASSERT_EQ(0, fsync(fd));
+
+	memset(&m, 0, sizeof(m));
+	m.fm.fm_length = FIEMAP_MAX_OFFSET;
+	m.fm.fm_extent_count = 8;
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_FIEMAP, &m.fm)) TH_LOG("FIEMAP: %s", strerror(errno));
+	ASSERT_EQ(2, m.fm.fm_mapped_extents);
+	EXPECT_EQ(0, m.ext[0].fe_logical);
+	EXPECT_EQ(16384, m.ext[0].fe_length);
+	EXPECT_EQ(0, m.ext[0].fe_flags);
+	EXPECT_EQ(1 << 20, m.ext[1].fe_logical);
+	EXPECT_EQ(8192, m.ext[1].fe_length);
+	EXPECT_EQ(FIEMAP_EXTENT_LAST, m.ext[1].fe_flags);
+
+	/* Counting only; and a range that ends inside the first extent. */
+	m.fm.fm_extent_count = 0;
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_FIEMAP, &m.fm));
+	EXPECT_EQ(2, m.fm.fm_mapped_extents);
+	m.fm.fm_extent_count = 8;
+	m.fm.fm_length = 4096;
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_FIEMAP, &m.fm));
+	EXPECT_EQ(1, m.fm.fm_mapped_extents);
+	EXPECT_EQ(0, m.ext[0].fe_flags);
+
+	/* FIBMAP agrees, and gives 0 in the hole. */
+	block = 1;
+	ASSERT_EQ(0, ioctl(fd, FIBMAP, &block)) TH_LOG("FIBMAP: %s", strerror(errno));
+	EXPECT_EQ(m.ext[0].fe_physical / 4096 + 1, (unsigned long long)block);
+	block = 100;
+	ASSERT_EQ(0, ioctl(fd, FIBMAP, &block));
+	EXPECT_EQ(0, block);
+
+	/* The device holds the file's bytes where FIEMAP says. */
+	dev = open(DISK0, O_RDONLY);
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(0, ioctl(dev, BLKFLSBUF, 0));
+	ASSERT_EQ(4096, pread(dev, buf, 4096, m.ext[0].fe_physical + 4096));
+	for (int i = 0; i < 4096; i++) {
+		if (buf[i] != pat(4096 + i, 1)) {
+			TH_LOG("device byte %d of the file's second block is wrong", i);
+			ASSERT_EQ(pat(4096 + i, 1), buf[i]);
+		}
+	}
+	close(dev);
+	close(fd);
+
+	/* A swap file: fully allocated, made by mkswap, used, released. */
+	fd = open("swap", O_CREAT | O_TRUNC | O_RDWR, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 8 << 20));
+	ASSERT_EQ(0, fsync(fd));
+	close(fd);
+	ASSERT_EQ(0, run("mkswap " MNT "/swap >/dev/null"));
+	ASSERT_EQ(0, run("swapon " MNT "/swap")) TH_LOG("swapon of an rsfs file failed");
+	EXPECT_EQ(0, run("grep -q '^" MNT "/swap ' /proc/swaps"));
+	fd = open("swap", O_WRONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, pwrite(fd, buf, 4096, 0));
+	EXPECT_EQ(ETXTBSY, errno) TH_LOG("a write to an active swap file");
+	close(fd);
+	ASSERT_EQ(0, run("swapoff " MNT "/swap"));
+	ASSERT_EQ(0, unlink("swap"));
+}
+
+/*
+ * O_TMPFILE: a file with no name, whose space comes back on its last
+ * close, or which linkat(2) names; its data then survives a remount.
+ */
+TEST_F(vfs, o_tmpfile)
+{
+	unsigned long long before = free_blocks();
+	char path[64];
+	int fd;
+
+	fd = open(".", O_TMPFILE | O_RDWR, 0640);
+	ASSERT_LE(0, fd) TH_LOG("O_TMPFILE: %s", strerror(errno));
+	ASSERT_EQ(0, put_pattern(fd, 0, 1 << 20, 3));
+	ASSERT_EQ(0, fsync(fd));
+	EXPECT_EQ(0, fstat(fd, &(struct stat){}));
+	EXPECT_GE(before - 256, free_blocks());
+	close(fd);
+	EXPECT_EQ(before, free_blocks()) TH_LOG("an unnamed file's blocks were not freed");
+
+	fd = open(".", O_TMPFILE | O_RDWR, 0640);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, put_pattern(fd, 0, 65536, 4));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ASSERT_EQ(0, linkat(AT_FDCWD, path, AT_FDCWD, "named", AT_SYMLINK_FOLLOW))
+		TH_LOG("linkat: %s", strerror(errno));
+	close(fd);
+	/* An exclusive O_TMPFILE cannot be named. */
+	fd = open(".", O_TMPFILE | O_RDWR | O_EXCL, 0640);
+	ASSERT_LE(0, fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	EXPECT_NE(0, linkat(AT_FDCWD, path, AT_FDCWD, "never", AT_SYMLINK_FOLLOW));
+	close(fd);
+
+	ASSERT_EQ(0, remount());
+	fd = open("named", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, check_pattern(fd, 0, 65536, 4));
+	struct stat st;
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(1, st.st_nlink);
+	EXPECT_EQ(0640, st.st_mode & 07777);
+	close(fd);
+	EXPECT_NE(0, access("never", F_OK));
+	ASSERT_EQ(0, unlink("named"));
 }
 
 /* Tracing of the block layer's bio queue events on `dev`: on or off. */

@@ -14,7 +14,7 @@ use kernel::{error::from_result, prelude::*};
 
 use super::{
     folio::LockedFolio,
-    fs_type::Tables,
+    fs_type::{if_has, Tables},
     sys,
     writeback::{AddressSpace, Readahead, WritebackControl},
     FileSystem, Inode,
@@ -97,6 +97,39 @@ impl Fallocate {
     }
 }
 
+/// The extent list of one `FS_IOC_FIEMAP` call, which
+/// [`FileSystem::fiemap`] fills.
+///
+/// # Invariants
+///
+/// The wrapped `fiemap_extent_info` is valid, and `fiemap_prep` has
+/// accepted it, for the lifetime `'a`.
+pub(crate) struct Fiemap<'a>(
+    *mut sys::fiemap_extent_info,
+    core::marker::PhantomData<&'a ()>,
+);
+
+impl Fiemap<'_> {
+    /// Reports file bytes `logical..logical + len` at disk byte `physical`;
+    /// `last` marks the file's last extent. Returns whether the caller's
+    /// array is now full, in which case the walk stops. Copies to user
+    /// memory, which may fault: the caller must hold no lock that a page
+    /// fault on the file takes.
+    pub(crate) fn fill(
+        &mut self,
+        logical: u64,
+        physical: u64,
+        len: u64,
+        last: bool,
+    ) -> Result<bool> {
+        let flags = if last { sys::FIEMAP_EXTENT_LAST } else { 0 };
+        // SAFETY: `self.0` is valid and prepared (type invariant).
+        let r = unsafe { sys::fiemap_fill_next_extent(self.0, logical, physical, len, flags) };
+        kernel::error::to_result(r)?;
+        Ok(r == 1)
+    }
+}
+
 /// What [`FileSystem::writepage`] did with the folio.
 pub(crate) enum WritePage {
     /// It was written or skipped; the folio's lock was given up.
@@ -122,6 +155,7 @@ impl<T: FileSystem> Tables<T> {
         // folio along with the contents.
         migrate_folio: Some(sys::filemap_migrate_folio),
         direct_IO: Some(Self::direct_io),
+        bmap: if_has(T::HAS_BMAP, Self::bmap),
         // SAFETY: all-zero is a valid `address_space_operations`: every
         // field is an optional function pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -483,6 +517,59 @@ impl<T: FileSystem> Tables<T> {
             (*iomap).bdev = sys::rsfs_sb_bdev((*inode).i_sb);
         }
         0
+    }
+
+    /// `bmap`: the disk block of file block `block` (`FIBMAP`, and the
+    /// extents of a swap file), 0 for a hole.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with the mapping of one of our inodes.
+    unsafe extern "C" fn bmap(
+        mapping: *mut sys::address_space,
+        block: sys::sector_t,
+    ) -> sys::sector_t {
+        // SAFETY: the mapping belongs to one of our initialised inodes,
+        // which it keeps alive (safety requirement).
+        let inode = unsafe { Inode::<T>::from_raw((*mapping).host) };
+        T::bmap(inode, block)
+    }
+
+    /// `fiemap` of a regular file, under the inode lock as ext2 takes it:
+    /// the range is checked and trimmed by `fiemap_prep` (which also writes
+    /// the file back for FIEMAP_FLAG_SYNC), then [`FileSystem::fiemap`]
+    /// reports the extents.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with one of our inodes, referenced, and a valid
+    /// `fieinfo`.
+    pub(super) unsafe extern "C" fn fiemap(
+        raw: *mut sys::inode,
+        fieinfo: *mut sys::fiemap_extent_info,
+        start: u64,
+        len: u64,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: `raw` is one of our initialised inodes (safety requirement).
+        let inode = unsafe { Inode::<T>::from_raw(raw) };
+        let mut len = len;
+        // SAFETY: the inode is referenced; its lock keeps truncate and
+        // writes out while the extents are reported.
+        unsafe { sys::rsfs_inode_lock(raw) };
+        // SAFETY: both pointers are valid (safety requirement).
+        let r =
+            kernel::error::to_result(unsafe { sys::fiemap_prep(raw, fieinfo, start, &mut len, 0) })
+                .and_then(|()| {
+                    // INVARIANT: `fieinfo` is valid for this call and prepared.
+                    let mut fiemap = Fiemap(fieinfo, core::marker::PhantomData);
+                    T::fiemap(inode, &mut fiemap, start, len)
+                });
+        // SAFETY: locked above.
+        unsafe { sys::rsfs_inode_unlock(raw) };
+        match r {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
     }
 
     /// `llseek`: SEEK_DATA and SEEK_HOLE follow the file's block map; the

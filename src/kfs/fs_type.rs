@@ -18,7 +18,7 @@ use kernel::{
 };
 
 use super::{
-    aops::{Fallocate, WritePage},
+    aops::{Fallocate, Fiemap, WritePage},
     dir::{Created, DirEmitter, Owner, RenameFlags},
     folio::LockedFolio,
     inode::{FileType, InodeBox},
@@ -105,6 +105,15 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         _rdev: u32,
         _owner: &Owner,
     ) -> Result<Created<Self>> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Creates a regular file of mode `mode` with no name, in `dir`
+    /// (`open(2)` with `O_TMPFILE`). It is returned with one link, which
+    /// the VFS drops at once: the file is freed on its last close unless
+    /// `linkat(2)` names it first ([`FileSystem::link`] with a link count
+    /// of 0).
+    fn tmpfile(_dir: &Inode<Self>, _mode: u16, _owner: &Owner) -> Result<Created<Self>> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -207,6 +216,19 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// in a hole (`hole` true); the end of the file counts as a hole. ENXIO
     /// if there is none (`lseek(2)`).
     fn seek_data_hole(inode: &Inode<Self>, offset: u64, hole: bool) -> Result<u64>;
+
+    /// `FS_IOC_FIEMAP` on a regular file: reports, through `fiemap`, the
+    /// extents that overlap bytes `start..start + len`. Called with the
+    /// inode locked.
+    fn fiemap(_inode: &Inode<Self>, _fiemap: &mut Fiemap<'_>, _start: u64, _len: u64) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The disk block of file block `lblk`, 0 for a hole (`FIBMAP`, and
+    /// `swapon(2)` of a file, which then writes those blocks directly).
+    fn bmap(_inode: &Inode<Self>, _lblk: u64) -> u64 {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 
     /// `fallocate(2)` of bytes `offset..offset + len` of a regular file in
     /// one of the [`Fallocate`] modes. Called with the inode locked, after
@@ -364,7 +386,7 @@ unsafe fn dentry_inode<'a, T: FileSystem>(dentry: *mut sys::dentry) -> &'a Inode
 }
 
 /// Returns `Some(f)` if the filesystem implements the method.
-const fn if_has<F: Copy>(has: bool, f: F) -> Option<F> {
+pub(super) const fn if_has<F: Copy>(has: bool, f: F) -> Option<F> {
     if has {
         Some(f)
     } else {
@@ -408,6 +430,7 @@ impl<T: FileSystem> Tables<T> {
         unlink: if_has(T::HAS_UNLINK, Self::unlink),
         rmdir: if_has(T::HAS_UNLINK, Self::unlink),
         rename: if_has(T::HAS_RENAME, Self::rename),
+        tmpfile: if_has(T::HAS_TMPFILE, Self::tmpfile),
         setattr: Some(Self::setattr),
         // SAFETY: all-zero is a valid `inode_operations`: every field is an
         // optional function pointer.
@@ -416,6 +439,7 @@ impl<T: FileSystem> Tables<T> {
 
     const FILE_INODE_OPS: sys::inode_operations = sys::inode_operations {
         setattr: Some(Self::setattr),
+        fiemap: if_has(T::HAS_FIEMAP, Self::fiemap),
         // SAFETY: as above.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -773,6 +797,38 @@ impl<T: FileSystem> Tables<T> {
     ) -> kernel::ffi::c_int {
         // SAFETY: the VFS calls `create` with its locks held.
         unsafe { Self::do_create(idmap, dir, dentry, mode, None, 0) }
+    }
+
+    /// `inode_operations::tmpfile`: `O_TMPFILE`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with `dir` locked and `file` being opened
+    /// on a new negative dentry in it.
+    unsafe extern "C" fn tmpfile(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        file: *mut sys::file,
+        mode: sys::umode_t,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: `dir` is one of our initialised inodes (safety
+            // requirement).
+            let d = unsafe { Inode::<T>::from_raw(dir) };
+            let owner = Owner::new(idmap, dir);
+            let raw = T::tmpfile(d, mode, &owner)?.into_raw();
+            // SAFETY: `raw` is a new, locked inode with a reference we own;
+            // `d_tmpfile` drops its one link, marks it linkable, and gives
+            // the reference to the file's dentry. The inode is then fully
+            // set up, so it is unlocked.
+            unsafe {
+                sys::d_tmpfile(file, raw);
+                sys::unlock_new_inode(raw);
+            }
+            // SAFETY: `file` is being opened and now has its inode.
+            to_result(unsafe { sys::rsfs_finish_open_simple(file) })?;
+            Ok(0)
+        })
     }
 
     /// `inode_operations::mkdir`.

@@ -36,7 +36,7 @@ pub(crate) mod super_block;
 mod sys;
 pub(crate) mod writeback;
 
-pub(crate) use aops::{BlockMapping, Fallocate, File, WritePage};
+pub(crate) use aops::{BlockMapping, Fallocate, Fiemap, File, WritePage};
 pub(crate) use bio::BioBuilder;
 pub(crate) use buffer::BufferHead;
 pub(crate) use debugfs::Counters;

@@ -4,6 +4,7 @@
 
     qemu/vm.py --kernel BZIMAGE --initrd CPIO --disk IMG [--disk IMG ...]
                [--timeout SECONDS] [--interactive] [--ktap] [--log FILE]
+               [--share TAG=PATH[,ro] ...]
 
 The guest's init (qemu/init) prints "rsfs-vm-exit-status: N" when it is
 done; that N becomes this program's exit status. Any kernel splat on the
@@ -70,6 +71,14 @@ def qemu_base(args, accel):
         disk, _, opts = spec.partition(",")
         cmd += ["-drive", f"file={disk},if=virtio,format=raw,cache=none,aio=threads,"
                 f"index={len(args.disk) + 1 + i}" + (f",{opts}" if opts else "")]
+    for spec in args.share:
+        # TAG=PATH[,ro]: a host directory over virtio-9p (the fstests guest
+        # boots on the host's root, read-only, and writes its results into
+        # a writable share).
+        tag, _, rest = spec.partition("=")
+        path, _, flag = rest.partition(",")
+        cmd += ["-virtfs", f"local,path={path},mount_tag={tag},security_model=none,multidevs=remap"
+                + (",readonly=on" if flag == "ro" else "")]
     return cmd
 
 
@@ -126,6 +135,8 @@ def main():
     ap.add_argument("--slow-disk", default=None, help="one more disk, with throttled writes")
     ap.add_argument("--extra-disk", action="append", default=[],
                     help="PATH[,DRIVE-OPTIONS]: disks after the slow one (/dev/vdd on)")
+    ap.add_argument("--share", action="append", default=[],
+                    help="TAG=PATH[,ro]: a host directory over virtio-9p")
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--interactive", action="store_true")

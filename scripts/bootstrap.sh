@@ -29,6 +29,30 @@ declare -A DEB_FILES=(
 	[gcc]=/usr/bin/gcc
 	[make]=/usr/bin/make
 	[xz-utils]=/usr/bin/xz
+	# fstests: what it builds with on the host (tests/fstests/README.md)...
+	[xfslibs-dev]=/usr/include/xfs/xfs.h
+	[libattr1-dev]=/usr/include/attr/libattr.h
+	[libacl1-dev]=/usr/include/acl/libacl.h
+	[uuid-dev]=/usr/include/uuid/uuid.h
+	[libaio-dev]=/usr/include/libaio.h
+	[liburing-dev]=/usr/include/liburing.h
+	[autoconf]=/usr/bin/autoconf
+	[automake]=/usr/bin/aclocal
+	[libtool]=/usr/bin/libtoolize
+	[pkgconf]=/usr/bin/pkg-config
+	[git]=/usr/bin/git
+	[patch]=/usr/bin/patch
+	# ...and what it runs in the guest, which boots on the host's root.
+	[xfsprogs]=/usr/sbin/xfs_io
+	[attr]=/usr/bin/getfattr
+	[acl]=/bin/setfacl
+	[fio]=/usr/bin/fio
+	[gawk]=/usr/bin/gawk
+	[dmsetup]=/sbin/dmsetup
+	[psmisc]=/usr/bin/killall
+	[libcap2-bin]=/sbin/setcap
+	[file]=/usr/bin/file
+	[python3]=/usr/bin/python3
 )
 
 missing=()

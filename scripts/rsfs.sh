@@ -9,6 +9,7 @@
 #   clippy  the module under clippy and the tools under cargo clippy
 #   fmt     check rustfmt formatting
 #   bench   the benchmark, on the release kernel (bench/bench.py)
+#   fstests fstests on rsfs, ext2 and ext4 (scripts/fstests.sh run)
 #   soak    check with the long reliability settings (RSFS_FSX_OPS,
 #           RSFS_STRESS_SECONDS, RSFS_FAULT_ROUNDS, RSFS_IMAGES,
 #           RSFS_CRASH_POINTS; RSFS_SEED fixes every guest test's seed)
@@ -156,6 +157,8 @@ soak)
 	export RSFS_FSX_OPS=${RSFS_FSX_OPS:-1000000} RSFS_STRESS_SECONDS=${RSFS_STRESS_SECONDS:-600}
 	export RSFS_FAULT_ROUNDS=${RSFS_FAULT_ROUNDS:-600} RSFS_IMAGES=${RSFS_IMAGES:-2000}
 	export RSFS_CRASH_POINTS=${RSFS_CRASH_POINTS:-200} TIMEOUT=${TIMEOUT:-14400}
+	# fstests' longest fsx test, too long for make check's smoke stage.
+	export FSTESTS_SMOKE_EXTRA=${FSTESTS_SMOKE_EXTRA:-generic/127}
 	exec "$0" check
 	;;
 check)
@@ -203,13 +206,18 @@ check)
 	echo "== power-cut tests (console log: $BUILD/logs/crash.log)"
 	python3 "$RSFS_ROOT/tests/crash.py" --kernel "$kd/arch/x86/boot/bzImage" --root "$RSFS_ROOT" |
 		tee "$BUILD/logs/crash.out" || status=1
+	echo "== fstests smoke subset on rsfs (tests/fstests/smoke; console log: $BUILD/logs/fstests-smoke.log)"
+	smoke_start=$(date +%s)
+	"$RSFS_ROOT/scripts/fstests.sh" smoke "$kd" | tee "$BUILD/logs/fstests.out" || status=1
+	echo "# fstests smoke took $(($(date +%s) - smoke_start)) s"
 	# One closing line for the whole run.
 	passed=$run_passed failed=$run_failed
 	while read -r p f; do
 		passed=$((passed + p)) failed=$((failed + f))
-	done < <(cat "$BUILD/logs/ktap.out" "$BUILD/logs/crash.out" |
-		sed -n 's/^# \(ktap\|crash\) totals: \([0-9]*\) passed, \([0-9]*\) failed.*/\2 \3/p')
-	if ! grep -q '^# ktap totals' "$BUILD/logs/ktap.out" || ! grep -q '^# crash totals' "$BUILD/logs/crash.out"; then
+	done < <(cat "$BUILD/logs/ktap.out" "$BUILD/logs/crash.out" "$BUILD/logs/fstests.out" |
+		sed -n 's/^# \(ktap\|crash\|fstests\|fstests vm\) totals: \([0-9]*\) passed, \([0-9]*\) failed.*/\2 \3/p')
+	if ! grep -q '^# ktap totals' "$BUILD/logs/ktap.out" || ! grep -q '^# crash totals' "$BUILD/logs/crash.out" ||
+		! grep -q '^# fstests totals' "$BUILD/logs/fstests.out" || ! grep -q '^# fstests vm totals' "$BUILD/logs/fstests.out"; then
 		failed=$((failed + 1))
 		echo "rsfs: a test stage did not report its totals" >&2
 	fi
@@ -218,6 +226,13 @@ check)
 	grep -ho 'report: .*' "$BUILD/logs/ktap.out" "$BUILD/logs/crash.out" | sed 's/^report: /  /'
 	echo "$passed passed, $failed failed"
 	[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
+	;;
+fstests)
+	"$RSFS_ROOT/scripts/bootstrap.sh"
+	kd=$(kdir)
+	build_module "$kd"
+	build_tools
+	exec "$RSFS_ROOT/scripts/fstests.sh" run "$kd"
 	;;
 bench)
 	"$RSFS_ROOT/scripts/bootstrap.sh"
@@ -231,6 +246,6 @@ bench)
 		--reps "${REPS:-3}"
 	;;
 *)
-	die "usage: scripts/rsfs.sh run|check|soak|bench|module|tools|tests|clippy|fmt"
+	die "usage: scripts/rsfs.sh run|check|soak|bench|fstests|module|tools|tests|clippy|fmt"
 	;;
 esac

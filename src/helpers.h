@@ -12,6 +12,7 @@
 #include <linux/fs_context.h>
 #include <linux/iomap.h>
 #include <linux/debugfs.h>
+#include <linux/exportfs.h>
 #include <linux/falloc.h>
 #include <linux/fiemap.h>
 #include <linux/mm.h>

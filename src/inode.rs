@@ -98,6 +98,25 @@ pub(crate) fn slot_in_use(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<bool> {
     Ok(format::csum_ok(raw, kfs::crc32c) && format::Inode::decode(raw).links.get() != 0)
 }
 
+/// The inode a file handle names, as ext2's `ext2_nfs_get_inode`: ESTALE
+/// for a number out of range, a free slot, or another generation (the
+/// number was freed and reused), so that a stale handle is not taken for
+/// damage.
+pub(crate) fn iget_for_handle(
+    sb: &SuperBlock<Rsfs>,
+    ino: u64,
+    generation: u32,
+) -> Result<ARef<Inode<Rsfs>>> {
+    if ino == 0 || ino > sb.info().geo.inodes_count || !slot_in_use(sb, ino)? {
+        return Err(kfs::estale());
+    }
+    let inode = iget(sb, ino)?;
+    if generation != 0 && inode.attrs().generation != generation {
+        return Err(kfs::estale());
+    }
+    Ok(inode)
+}
+
 fn read_disk_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<format::Inode> {
     let geo = &sb.info().geo;
     if ino == 0 || ino > geo.inodes_count {

@@ -107,6 +107,14 @@ impl kfs::FileSystem for Rsfs {
         namei::lookup(dir, name)
     }
 
+    fn inode_for_handle(
+        sb: &kfs::SuperBlock<Self>,
+        ino: u64,
+        generation: u32,
+    ) -> Result<ARef<kfs::Inode<Self>>> {
+        inode::iget_for_handle(sb, ino, generation)
+    }
+
     fn readdir(dir: &kfs::Inode<Self>, emitter: &mut kfs::DirEmitter) -> Result {
         dir::readdir(dir, emitter)
     }

@@ -771,6 +771,56 @@ TEST_F(vfs, o_tmpfile)
 	ASSERT_EQ(0, unlink("named"));
 }
 
+/*
+ * File handles (name_to_handle_at, open_by_handle_at; what NFS export
+ * needs): a handle opens its file after the caches are dropped, a
+ * directory's handle opens the directory, and a handle to a deleted file
+ * gives ESTALE even when its inode number has been reused.
+ */
+TEST_F(vfs, file_handles)
+{
+	struct handle {
+		struct file_handle fh;
+		unsigned char space[MAX_HANDLE_SZ];
+	} file, dir;
+	char buf[8] = { 0 };
+	int mount_id, mfd, fd, dfd;
+
+	ASSERT_EQ(0, mkdir("a", 0755));
+	ASSERT_EQ(0, mkdir("a/b", 0755));
+	ASSERT_EQ(0, put_file("a/b/f", "handle"));
+	file.fh.handle_bytes = MAX_HANDLE_SZ;
+	ASSERT_EQ(0, name_to_handle_at(AT_FDCWD, "a/b/f", &file.fh, &mount_id, 0))
+		TH_LOG("name_to_handle_at: %s", strerror(errno));
+	dir.fh.handle_bytes = MAX_HANDLE_SZ;
+	ASSERT_EQ(0, name_to_handle_at(AT_FDCWD, "a/b", &dir.fh, &mount_id, 0));
+	mfd = open(MNT, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, mfd);
+
+	ASSERT_EQ(0, drop_caches());
+	fd = open_by_handle_at(mfd, &file.fh, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("open_by_handle_at: %s", strerror(errno));
+	EXPECT_EQ(6, read(fd, buf, sizeof(buf)));
+	EXPECT_STREQ("handle", buf);
+	close(fd);
+	dfd = open_by_handle_at(mfd, &dir.fh, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dfd);
+	EXPECT_EQ(0, faccessat(dfd, "f", R_OK, 0));
+	close(dfd);
+
+	/* Deleted, and its number handed to a new file. */
+	ASSERT_EQ(0, unlink("a/b/f"));
+	ASSERT_EQ(0, put_file("a/b/g", "other"));
+	ASSERT_EQ(0, drop_caches());
+	fd = open_by_handle_at(mfd, &file.fh, O_RDONLY);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(ESTALE, errno);
+	if (fd >= 0)
+		close(fd);
+	close(mfd);
+	ASSERT_EQ(0, run("rm -r " MNT "/a"));
+}
+
 /* Tracing of the block layer's bio queue events on `dev`: on or off. */
 static int trace_bios(const char *dev, bool on)
 {

@@ -88,6 +88,18 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
+    /// The inode a file handle names (`open_by_handle_at(2)`, NFS): number
+    /// `ino` of generation `generation`, or ESTALE if that inode is gone
+    /// or its number now belongs to another. With this method the
+    /// filesystem has `export_operations` ([`super::export`]).
+    fn inode_for_handle(
+        _sb: &SuperBlock<Self>,
+        _ino: u64,
+        _generation: u32,
+    ) -> Result<ARef<Inode<Self>>> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// Lists directory `dir` from `emitter.pos()` on.
     fn readdir(_dir: &Inode<Self>, _emitter: &mut DirEmitter) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -590,6 +602,9 @@ impl<T: FileSystem> Tables<T> {
             unsafe {
                 (*sb).s_op = &Self::SUPER_OPS;
                 (*sb).s_time_gran = 1;
+                if T::HAS_INODE_FOR_HANDLE {
+                    (*sb).s_export_op = &Self::EXPORT_OPS;
+                }
             }
             let info = T::fill_super(new_sb)?;
             // SAFETY: as above. From here on the superblock owns `info`;

@@ -29,6 +29,7 @@ pub(crate) mod bio;
 pub(crate) mod buffer;
 pub(crate) mod debugfs;
 pub(crate) mod dir;
+pub(crate) mod export;
 pub(crate) mod folio;
 pub(crate) mod fs_type;
 pub(crate) mod inode;
@@ -74,6 +75,12 @@ pub(crate) fn crc32c_delta(len: usize, index: usize, delta: u8) -> u32 {
 /// `kernel::error::code` in 6.12 does not declare it.
 pub(crate) fn efscorrupted() -> Error {
     Error::from_errno(-(sys::EUCLEAN as i32))
+}
+
+/// `ESTALE`: a file handle names a file that no longer exists.
+/// `kernel::error::code` in 6.12 does not declare it.
+pub(crate) fn estale() -> Error {
+    Error::from_errno(-(sys::ESTALE as i32))
 }
 
 /// The wall-clock time in seconds since the epoch.

@@ -352,6 +352,24 @@ const _: () = assert!(
 
 /// Inode flag: the symlink target is stored in the extent area.
 pub const INODE_FLAG_INLINE: u32 = 1;
+/// Inode flag (`chattr +S`): writes to the file are synchronous.
+pub const INODE_FLAG_SYNC: u32 = 1 << 1;
+/// Inode flag (`chattr +i`): the file cannot be changed, linked,
+/// renamed or removed.
+pub const INODE_FLAG_IMMUTABLE: u32 = 1 << 2;
+/// Inode flag (`chattr +a`): the file can only be appended to.
+pub const INODE_FLAG_APPEND: u32 = 1 << 3;
+/// Inode flag (`chattr +d`): dump(8) skips the file.
+pub const INODE_FLAG_NODUMP: u32 = 1 << 4;
+/// Inode flag (`chattr +A`): reads do not update the access time.
+pub const INODE_FLAG_NOATIME: u32 = 1 << 5;
+/// The flags `chattr(1)` sets; only regular files and directories have
+/// them.
+pub const INODE_FLAGS_USER: u32 = INODE_FLAG_SYNC
+    | INODE_FLAG_IMMUTABLE
+    | INODE_FLAG_APPEND
+    | INODE_FLAG_NODUMP
+    | INODE_FLAG_NOATIME;
 
 const _: () = assert!(Inode::SIZE == INODE_SIZE);
 const _: () = assert!(Superblock::SIZE <= BLOCK_SIZE);

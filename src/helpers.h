@@ -14,6 +14,7 @@
 #include <linux/debugfs.h>
 #include <linux/exportfs.h>
 #include <linux/falloc.h>
+#include <linux/fileattr.h>
 #include <linux/fiemap.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>

@@ -13,10 +13,14 @@ use kernel::{
     types::ARef,
 };
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use crate::{
     alloc,
     format::{self, INODE_EXTENTS},
-    kfs::{self, sb_err, Attrs, FileType, Inode, InodeParams, Lookup, SuperBlock, Timestamp},
+    kfs::{
+        self, fs_flags, sb_err, Attrs, FileType, Inode, InodeParams, Lookup, SuperBlock, Timestamp,
+    },
     map::BlockMap,
     Rsfs,
 };
@@ -32,15 +36,24 @@ pub(crate) struct InodeInfo {
     /// A symlink's target, NUL-terminated; empty for other files. Set when
     /// the inode is set up and never changed.
     pub(crate) link: KVec<u8>,
+    /// The `chattr(1)` flags (`kfs::fs_flags`), changed under the inode
+    /// lock and read by `write_inode`.
+    flags: AtomicU32,
 }
 
 impl InodeInfo {
-    /// The initialiser for an inode's data.
-    pub(crate) fn new(map: BlockMap, link: KVec<u8>) -> impl PinInit<Self, Error> {
+    /// The initialiser for an inode's data; `flags` as in [`Self::flags`].
+    pub(crate) fn new(map: BlockMap, link: KVec<u8>, flags: u32) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             block_map <- new_mutex!(map, "rsfs:map"),
             link,
+            flags: AtomicU32::new(flags),
         })
+    }
+
+    /// The file's `chattr(1)` flags (`kfs::fs_flags`).
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
     }
 
     /// Locks the block map. Writeback takes this lock with folios under
@@ -194,6 +207,13 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
         return Err(kfs::efscorrupted());
     }
     let inline = ftype == FileType::Symlink && d.flags.get() & format::INODE_FLAG_INLINE != 0;
+    // Only regular files and directories have chattr flags (fsck clears
+    // them elsewhere); unknown bits are fsck's to report.
+    let flags = if matches!(ftype, FileType::Regular | FileType::Directory) {
+        flags_from_disk(d.flags.get())
+    } else {
+        0
+    };
     let map = if inline {
         BlockMap::new()
     } else {
@@ -228,9 +248,48 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
             } else {
                 0
             },
+            flags,
         },
-        InodeInfo::new(map, link),
+        InodeInfo::new(map, link, flags),
     )
+}
+
+/// The on-disk `chattr(1)` flags and the kernel's (`kfs::fs_flags`).
+const FLAG_BITS: [(u32, u32); 5] = [
+    (format::INODE_FLAG_SYNC, fs_flags::SYNC),
+    (format::INODE_FLAG_IMMUTABLE, fs_flags::IMMUTABLE),
+    (format::INODE_FLAG_APPEND, fs_flags::APPEND),
+    (format::INODE_FLAG_NODUMP, fs_flags::NODUMP),
+    (format::INODE_FLAG_NOATIME, fs_flags::NOATIME),
+];
+
+/// Every `chattr(1)` flag rsfs keeps.
+pub(crate) const FLAGS: u32 =
+    fs_flags::SYNC | fs_flags::IMMUTABLE | fs_flags::APPEND | fs_flags::NODUMP | fs_flags::NOATIME;
+
+fn flags_from_disk(disk: u32) -> u32 {
+    FLAG_BITS
+        .iter()
+        .filter(|(d, _)| disk & d != 0)
+        .fold(0, |f, (_, k)| f | k)
+}
+
+fn flags_to_disk(flags: u32) -> u32 {
+    FLAG_BITS
+        .iter()
+        .filter(|(_, k)| flags & k != 0)
+        .fold(0, |f, (d, _)| f | d)
+}
+
+/// `chattr(1)` on a regular file or directory, under the inode lock. The
+/// VFS enforces the flags from here on (`kfs::Inode::set_flags`); the
+/// change is a change of the inode (ctime), written back with it.
+pub(crate) fn set_flags(inode: &Inode<Rsfs>, flags: u32) -> Result {
+    inode.data().flags.store(flags, Ordering::Relaxed);
+    inode.set_flags(flags);
+    inode.touch_ctime();
+    inode.mark_dirty();
+    Ok(())
 }
 
 /// The root directory.
@@ -273,7 +332,7 @@ fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
         d.flags = format::INODE_FLAG_INLINE.into();
         return Ok(());
     }
-    d.flags = 0.into();
+    d.flags = flags_to_disk(info.flags()).into();
     info.map().store(inode, d)
 }
 

@@ -10,7 +10,7 @@ use crate::{
     alloc, dir,
     format::{self, BLOCK_SIZE, NAME_MAX},
     inode::{self, InodeInfo, INLINE_LINK_MAX},
-    kfs::{efscorrupted, sb_err, Created, FileType, Inode, Owner, RenameFlags},
+    kfs::{efscorrupted, fs_flags, sb_err, Created, FileType, Inode, Owner, RenameFlags},
     map::{BlockMap, Run},
     Rsfs,
 };
@@ -175,7 +175,18 @@ fn new_inode(
             link.push(0, GFP_KERNEL)?;
         }
         let blocks = map.blocks();
-        let created = new.init_created(sb.info().next_generation(), InodeInfo::new(map, link))?;
+        // As on ext2, a new file or directory takes these flags from its
+        // directory; IMMUTABLE and APPEND are not inherited.
+        let flags = if matches!(ftype, FileType::Regular | FileType::Directory) {
+            dir.data().flags() & (fs_flags::SYNC | fs_flags::NODUMP | fs_flags::NOATIME)
+        } else {
+            0
+        };
+        let created = new.init_created(
+            sb.info().next_generation(),
+            flags,
+            InodeInfo::new(map, link, flags),
+        )?;
         Ok((created, blocks))
     })();
     let (created, blocks) = match setup {

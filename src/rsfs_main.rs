@@ -115,6 +115,16 @@ impl kfs::FileSystem for Rsfs {
         inode::iget_for_handle(sb, ino, generation)
     }
 
+    const FLAGS: u32 = inode::FLAGS;
+
+    fn flags(inode: &kfs::Inode<Self>) -> u32 {
+        inode.data().flags()
+    }
+
+    fn set_flags(inode: &kfs::Inode<Self>, flags: u32) -> Result {
+        inode::set_flags(inode, flags)
+    }
+
     fn readdir(dir: &kfs::Inode<Self>, emitter: &mut kfs::DirEmitter) -> Result {
         dir::readdir(dir, emitter)
     }

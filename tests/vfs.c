@@ -821,6 +821,93 @@ TEST_F(vfs, file_handles)
 	ASSERT_EQ(0, run("rm -r " MNT "/a"));
 }
 
+static int get_flags(const char *path, int *flags)
+{
+	int fd = open(path, O_RDONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = ioctl(fd, FS_IOC_GETFLAGS, flags);
+	close(fd);
+	return ret;
+}
+
+static int set_flags(const char *path, int flags)
+{
+	int fd = open(path, O_RDONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	close(fd);
+	return ret;
+}
+
+/*
+ * chattr(1) flags, as on ext2: immutable and append-only are enforced,
+ * the flags survive a remount, a new file takes its directory's
+ * inheritable flags, and flags rsfs does not have give EOPNOTSUPP.
+ */
+TEST_F(vfs, chattr_flags)
+{
+	struct stat a, b;
+	int fd, flags;
+
+	ASSERT_EQ(0, put_file("i", "immutable"));
+	ASSERT_EQ(0, stat("i", &a));
+	usleep(20000);
+	ASSERT_EQ(0, set_flags("i", FS_IMMUTABLE_FL)) TH_LOG("FS_IOC_SETFLAGS: %s", strerror(errno));
+	ASSERT_EQ(0, stat("i", &b));
+	EXPECT_TRUE(b.st_ctim.tv_sec > a.st_ctim.tv_sec || b.st_ctim.tv_nsec > a.st_ctim.tv_nsec);
+	EXPECT_EQ(-1, open("i", O_WRONLY));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, unlink("i"));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, rename("i", "j"));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, truncate("i", 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, chmod("i", 0600));
+	EXPECT_EQ(EPERM, errno);
+
+	ASSERT_EQ(0, put_file("a", "append"));
+	ASSERT_EQ(0, set_flags("a", FS_APPEND_FL | FS_NODUMP_FL));
+	EXPECT_EQ(-1, open("a", O_WRONLY));
+	EXPECT_EQ(EPERM, errno);
+	fd = open("a", O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(4, write(fd, "+more", 4));
+	close(fd);
+	EXPECT_EQ(-1, truncate("a", 0));
+
+	/* Inherited: NOATIME and NODUMP, not APPEND or IMMUTABLE. */
+	ASSERT_EQ(0, mkdir("d", 0755));
+	ASSERT_EQ(0, set_flags("d", FS_NOATIME_FL | FS_NODUMP_FL));
+	ASSERT_EQ(0, put_file("d/new", "x"));
+	ASSERT_EQ(0, get_flags("d/new", &flags));
+	EXPECT_EQ(FS_NOATIME_FL | FS_NODUMP_FL, flags);
+
+	/* What rsfs does not have. */
+	EXPECT_EQ(-1, set_flags("d/new", FS_COMPR_FL));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+
+	ASSERT_EQ(0, remount());
+	ASSERT_EQ(0, get_flags("i", &flags));
+	EXPECT_EQ(FS_IMMUTABLE_FL, flags);
+	ASSERT_EQ(0, get_flags("a", &flags));
+	EXPECT_EQ(FS_APPEND_FL | FS_NODUMP_FL, flags);
+	EXPECT_EQ(-1, unlink("i"));
+	EXPECT_EQ(EPERM, errno);
+	ASSERT_EQ(0, get_flags("d/new", &flags));
+	EXPECT_EQ(FS_NOATIME_FL | FS_NODUMP_FL, flags);
+
+	ASSERT_EQ(0, set_flags("i", 0));
+	ASSERT_EQ(0, set_flags("a", 0));
+	ASSERT_EQ(0, unlink("i"));
+	ASSERT_EQ(0, unlink("a"));
+	ASSERT_EQ(0, run("rm -r " MNT "/d"));
+}
+
 /* Tracing of the block layer's bio queue events on `dev`: on or off. */
 static int trace_bios(const char *dev, bool on)
 {

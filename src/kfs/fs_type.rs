@@ -100,6 +100,23 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
+    /// The `chattr(1)` flags (`FS_*_FL`) that [`FileSystem::set_flags`]
+    /// accepts; others get EOPNOTSUPP before it is called.
+    const FLAGS: u32 = 0;
+
+    /// The `chattr(1)` flags of a regular file or directory (`FS_*_FL`).
+    fn flags(_inode: &Inode<Self>) -> u32 {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Sets the `chattr(1)` flags of a regular file or directory, all of
+    /// them within [`FileSystem::FLAGS`]. Called with the inode locked,
+    /// once the VFS has checked the caller may (CAP_LINUX_IMMUTABLE for
+    /// IMMUTABLE and APPEND).
+    fn set_flags(_inode: &Inode<Self>, _flags: u32) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// Lists directory `dir` from `emitter.pos()` on.
     fn readdir(_dir: &Inode<Self>, _emitter: &mut DirEmitter) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -444,6 +461,8 @@ impl<T: FileSystem> Tables<T> {
         rename: if_has(T::HAS_RENAME, Self::rename),
         tmpfile: if_has(T::HAS_TMPFILE, Self::tmpfile),
         setattr: Some(Self::setattr),
+        fileattr_get: if_has(T::HAS_FLAGS, Self::fileattr_get),
+        fileattr_set: if_has(T::HAS_SET_FLAGS, Self::fileattr_set),
         // SAFETY: all-zero is a valid `inode_operations`: every field is an
         // optional function pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -452,6 +471,8 @@ impl<T: FileSystem> Tables<T> {
     const FILE_INODE_OPS: sys::inode_operations = sys::inode_operations {
         setattr: Some(Self::setattr),
         fiemap: if_has(T::HAS_FIEMAP, Self::fiemap),
+        fileattr_get: if_has(T::HAS_FLAGS, Self::fileattr_get),
+        fileattr_set: if_has(T::HAS_SET_FLAGS, Self::fileattr_set),
         // SAFETY: as above.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -842,6 +863,47 @@ impl<T: FileSystem> Tables<T> {
             }
             // SAFETY: `file` is being opened and now has its inode.
             to_result(unsafe { sys::rsfs_finish_open_simple(file) })?;
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::fileattr_get`: `FS_IOC_GETFLAGS` (`lsattr`).
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a positive dentry of ours and a valid `fa`.
+    unsafe extern "C" fn fileattr_get(
+        dentry: *mut sys::dentry,
+        fa: *mut sys::fileattr,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: the dentry is positive and its inode one of ours.
+        let inode = unsafe { dentry_inode::<T>(dentry) };
+        // SAFETY: `fa` is valid (safety requirement).
+        unsafe { sys::fileattr_fill_flags(fa, T::flags(inode)) };
+        0
+    }
+
+    /// `inode_operations::fileattr_set`: `FS_IOC_SETFLAGS` (`chattr`).
+    /// The XFS-style attributes (`FS_IOC_FSSETXATTR`) are not supported.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with the inode of a positive dentry of ours
+    /// locked, and a valid `fa` that `fileattr_set_prepare` checked.
+    unsafe extern "C" fn fileattr_set(
+        _idmap: *mut sys::mnt_idmap,
+        dentry: *mut sys::dentry,
+        fa: *mut sys::fileattr,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: the dentry is positive and its inode one of ours.
+            let inode = unsafe { dentry_inode::<T>(dentry) };
+            // SAFETY: `fa` is valid (safety requirement).
+            let (fsx, flags) = unsafe { ((*fa).fsx_valid(), (*fa).flags) };
+            if fsx || flags & !T::FLAGS != 0 {
+                return Err(Error::from_errno(-(sys::EOPNOTSUPP as i32)));
+            }
+            T::set_flags(inode, flags)?;
             Ok(0)
         })
     }

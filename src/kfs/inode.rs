@@ -379,6 +379,15 @@ impl<T: FileSystem> Inode<T> {
         unsafe { sys::inode_set_ctime_current(self.as_raw()) };
     }
 
+    /// Makes the VFS enforce the `chattr(1)` flags `flags` (`FS_*_FL`:
+    /// SYNC, IMMUTABLE, APPEND, NOATIME; others are the filesystem's to
+    /// keep). Called with the inode locked, as `fileattr_set` is.
+    pub(crate) fn set_flags(&self, flags: u32) {
+        // SAFETY: the inode is valid; `inode_set_flags` changes only the
+        // bits of the mask, atomically.
+        unsafe { sys::inode_set_flags(self.as_raw(), vfs_flags(flags), VFS_FLAGS) };
+    }
+
     /// Marks the inode dirty, so that `write_inode` writes it back.
     pub(crate) fn mark_dirty(&self) {
         // SAFETY: the inode is valid.
@@ -431,6 +440,8 @@ pub(crate) struct InodeParams {
     pub(crate) generation: u32,
     /// The device of a device file, encoded as on disk; 0 for others.
     pub(crate) rdev: u32,
+    /// The inode flags of `chattr(1)` (`FS_*_FL`, see [`Inode::set_flags`]).
+    pub(crate) flags: u32,
 }
 
 /// The result of [`SuperBlock::iget`].
@@ -526,6 +537,7 @@ impl<T: FileSystem> NewInode<T> {
             (*inode).i_blocks = params.sectors;
             (*inode).i_generation = params.generation;
             sys::rsfs_inode_set_rdev(inode, params.rdev);
+            sys::inode_set_flags(inode, vfs_flags(params.flags), VFS_FLAGS);
             sys::rsfs_inode_set_times(
                 inode,
                 params.atime.sec,
@@ -547,13 +559,18 @@ impl<T: FileSystem> NewInode<T> {
 
     /// Finishes an inode created by a namespace operation: its owner, mode
     /// and times were set when it was allocated.
+    /// `flags` are its `chattr(1)` flags, as for [`Inode::set_flags`].
     pub(crate) fn init_created(
         self,
         generation: u32,
+        flags: u32,
         data: impl PinInit<T::InodeData, Error>,
     ) -> Result<Created<T>> {
         // SAFETY: the inode is new and locked, so its fields are ours.
-        unsafe { (*self.as_raw()).i_generation = generation };
+        unsafe {
+            (*self.as_raw()).i_generation = generation;
+            sys::inode_set_flags(self.as_raw(), vfs_flags(flags), VFS_FLAGS);
+        }
         let inode = self.finish(data)?;
         // SAFETY: an initialised, still locked inode whose reference we own.
         Ok(unsafe { Created::from_raw(inode) })
@@ -588,4 +605,25 @@ impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
         // SAFETY: by the type invariant we hold the lock.
         unsafe { sys::rsfs_invalidate_unlock(self.0.as_raw()) };
     }
+}
+
+/// The `i_flags` bits that [`Inode::set_flags`] sets or clears.
+const VFS_FLAGS: u32 = sys::S_SYNC | sys::S_IMMUTABLE | sys::S_APPEND | sys::S_NOATIME;
+
+/// The `i_flags` that `chattr(1)` flags ask the VFS to enforce.
+const fn vfs_flags(flags: u32) -> u32 {
+    let mut v = 0;
+    if flags & sys::FS_SYNC_FL != 0 {
+        v |= sys::S_SYNC;
+    }
+    if flags & sys::FS_IMMUTABLE_FL != 0 {
+        v |= sys::S_IMMUTABLE;
+    }
+    if flags & sys::FS_APPEND_FL != 0 {
+        v |= sys::S_APPEND;
+    }
+    if flags & sys::FS_NOATIME_FL != 0 {
+        v |= sys::S_NOATIME;
+    }
+    v
 }

@@ -77,6 +77,21 @@ pub(crate) fn efscorrupted() -> Error {
     Error::from_errno(-(sys::EUCLEAN as i32))
 }
 
+/// The `chattr(1)` flags, as `FS_IOC_GETFLAGS` gives them (`FS_*_FL`).
+pub(crate) mod fs_flags {
+    use super::sys;
+    /// `chattr +S`: synchronous writes.
+    pub(crate) const SYNC: u32 = sys::FS_SYNC_FL;
+    /// `chattr +i`: immutable.
+    pub(crate) const IMMUTABLE: u32 = sys::FS_IMMUTABLE_FL;
+    /// `chattr +a`: append only.
+    pub(crate) const APPEND: u32 = sys::FS_APPEND_FL;
+    /// `chattr +d`: no dump.
+    pub(crate) const NODUMP: u32 = sys::FS_NODUMP_FL;
+    /// `chattr +A`: no access-time updates.
+    pub(crate) const NOATIME: u32 = sys::FS_NOATIME_FL;
+}
+
 /// `ESTALE`: a file handle names a file that no longer exists.
 /// `kernel::error::code` in 6.12 does not declare it.
 pub(crate) fn estale() -> Error {

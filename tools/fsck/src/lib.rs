@@ -31,7 +31,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use rsfs_format::{
-    Extent, Inode, BLOCK_SIZE, FT_DIR, INODE_EXTENTS, INODE_FLAG_INLINE, MAX_FILE_SIZE, ROOT_INO,
+    Extent, Inode, BLOCK_SIZE, FT_DIR, INODE_EXTENTS, INODE_FLAGS_USER, INODE_FLAG_INLINE,
+    MAX_FILE_SIZE, ROOT_INO,
 };
 
 pub mod bitmap;
@@ -43,7 +44,7 @@ pub mod superblock;
 
 use extent::Map;
 use image::Image;
-use inode::{dirent_type, file_type, is_special, S_IFDIR, S_IFLNK};
+use inode::{dirent_type, file_type, is_special, S_IFDIR, S_IFLNK, S_IFREG};
 
 /// The most repair passes before fsck gives up on reaching a clean state.
 const MAX_PASSES: usize = 8;
@@ -391,13 +392,21 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
             fatal = Some(format!("unknown file type {:o}", ft >> 12));
         }
         let flags = d.flags.get();
-        if flags & !INODE_FLAG_INLINE != 0 {
-            fixes.push(format!("unknown flags {flags:#x} cleared"));
-            d.flags = (flags & INODE_FLAG_INLINE).into();
+        let known = INODE_FLAG_INLINE | INODE_FLAGS_USER;
+        if flags & !known != 0 {
+            fixes.push(format!("unknown flags {:#x} cleared", flags & !known));
+            d.flags = (flags & known).into();
+        }
+        let user = d.flags.get() & INODE_FLAGS_USER;
+        if user != 0 && ft != S_IFREG && ft != S_IFDIR {
+            fixes.push(format!(
+                "chattr flags {user:#x} on a file that is neither regular nor a directory cleared"
+            ));
+            d.flags = (d.flags.get() & !INODE_FLAGS_USER).into();
         }
         if d.flags.get() & INODE_FLAG_INLINE != 0 && ft != S_IFLNK {
             fixes.push("INLINE flag on a file that is not a symlink cleared".into());
-            d.flags = 0.into();
+            d.flags = (d.flags.get() & !INODE_FLAG_INLINE).into();
         }
         if d.orphan_next.get() != 0 && d.links.get() != 0 {
             fixes.push(format!(

@@ -257,6 +257,28 @@ fn special_files_are_clean() {
 }
 
 #[test]
+fn chattr_flags_are_clean_on_files_and_directories_only() {
+    let img = Img::new("chattr");
+    let dir = img.mkdir(ROOT_INO, b"d");
+    let fifo = img.mknod(ROOT_INO, b"fifo", 0o010644, 0, FT_FIFO);
+    let mut d = img.inode(dir);
+    d.flags = (INODE_FLAG_IMMUTABLE | INODE_FLAG_NOATIME).into();
+    img.put_inode(dir, &d);
+    let r = img.check(Mode::Check);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.problems);
+
+    let mut f = img.inode(fifo);
+    f.flags = INODE_FLAG_APPEND.into();
+    img.put_inode(fifo, &f);
+    expect(
+        &img,
+        "chattr flags 0x8 on a file that is neither regular nor a directory cleared",
+        Kind::Corruption,
+        true,
+    );
+}
+
+#[test]
 fn special_file_with_blocks() {
     let img = Img::new("special-blocks");
     let ino = img.mknod(ROOT_INO, b"fifo", 0o010644, 0, FT_FIFO);

@@ -19,8 +19,8 @@ use anyhow::{bail, Result};
 use rsfs_format::{
     bitmap_set, bitmap_test, dir_rec_len, Extent, ExtentBlockHeader, Le16, Le32, Le64,
     BITS_PER_BITMAP_BLOCK, BLOCK_CSUM_SIZE, BLOCK_SIZE, DIR_DATA_SIZE, EXTENT_BLOCK_EXTENTS,
-    EXTENT_BLOCK_MAGIC, FT_DIR, INODE_EXTENTS, INODE_FLAG_INLINE, MAX_BLOCKS, MAX_FILE_SIZE,
-    MIN_BLOCKS, ROOT_INO, STATE_CLEAN, STATE_DIRTY,
+    EXTENT_BLOCK_MAGIC, FT_DIR, INODE_EXTENTS, INODE_FLAGS_USER, INODE_FLAG_INLINE, MAX_BLOCKS,
+    MAX_FILE_SIZE, MIN_BLOCKS, ROOT_INO, STATE_CLEAN, STATE_DIRTY,
 };
 
 use crate::image::{
@@ -1354,7 +1354,8 @@ fn links_zero(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
 /// Flags no version of rsfs defines.
 fn unknown_flags(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     let n = choose(rng, &m.nodes)?;
-    let bits = (rng.next_u64() as u32 | 1 << rng.range(1, 31)) & !INODE_FLAG_INLINE;
+    let unknown = !(INODE_FLAG_INLINE | INODE_FLAGS_USER);
+    let bits = (rng.next_u64() as u32 | 1 << rng.range(6, 31)) & unknown;
     let flags = n.disk.flags.get() | bits;
     m.edit_inode(img, n.ino, |d| d.flags = flags.into());
     Some(format!(

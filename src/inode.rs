@@ -305,7 +305,9 @@ pub(crate) fn root(sb: &SuperBlock<Rsfs>) -> Result<ARef<Inode<Rsfs>>> {
 /// Encodes the attributes of an inode (and, unless it is an inline
 /// symlink, its block map) into an on-disk inode.
 fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
-    let ts = |t: Timestamp| (t.sec.max(0) as u64, t.nsec);
+    // Seconds are signed on disk (two's complement): times before 1970
+    // are kept, as ext4 keeps them.
+    let ts = |t: Timestamp| (t.sec as u64, t.nsec);
     d.mode = a.mode.into();
     d.links = (a.nlink.min(u16::MAX.into()) as u16).into();
     d.uid = a.uid.into();

@@ -908,6 +908,29 @@ TEST_F(vfs, chattr_flags)
 	ASSERT_EQ(0, run("rm -r " MNT "/d"));
 }
 
+/*
+ * Timestamps before 1970 and far after 2038 survive a remount, to the
+ * nanosecond (utimensat(2); fstests' generic/258 tries 1901).
+ */
+TEST_F(vfs, timestamps_before_1970_and_after_2038)
+{
+	struct timespec t[2] = {
+		{ .tv_sec = -2147483647LL, .tv_nsec = 123456789 },
+		{ .tv_sec = 4102444800LL * 2, .tv_nsec = 5 },
+	};
+	struct stat st;
+
+	ASSERT_EQ(0, put_file("old", "x"));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, "old", t, 0));
+	ASSERT_EQ(0, remount());
+	ASSERT_EQ(0, stat("old", &st));
+	EXPECT_EQ(t[0].tv_sec, st.st_atim.tv_sec);
+	EXPECT_EQ(t[0].tv_nsec, st.st_atim.tv_nsec);
+	EXPECT_EQ(t[1].tv_sec, st.st_mtim.tv_sec);
+	EXPECT_EQ(t[1].tv_nsec, st.st_mtim.tv_nsec);
+	ASSERT_EQ(0, unlink("old"));
+}
+
 /* Tracing of the block layer's bio queue events on `dev`: on or off. */
 static int trace_bios(const char *dev, bool on)
 {

@@ -53,6 +53,7 @@ declare -A DEB_FILES=(
 	[libcap2-bin]=/sbin/setcap
 	[file]=/usr/bin/file
 	[python3]=/usr/bin/python3
+	[iproute2]=/sbin/ip
 )
 
 missing=()

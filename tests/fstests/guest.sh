@@ -26,6 +26,9 @@ useradd 123456-fsgqa 2>/dev/null
 useradd fsgqa2 2>/dev/null
 groupadd fsgqa 2>/dev/null
 
+# Loopback, for the tests that talk over TCP (generic/131's lock server).
+ip link set lo up
+
 mkdir -p /mnt/test /mnt/scratch
 config=/tmp/fstests.config
 # One section per filesystem. Options carry over from one section to the

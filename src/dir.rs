@@ -79,7 +79,11 @@ fn entries(data: &[u8]) -> impl Iterator<Item = core::result::Result<Entry, usiz
         if off >= DIR_DATA_SIZE {
             return None;
         }
-        let h = DirEntryHeader::decode(&data[off..]);
+        let Some(h) = DirEntryHeader::at(data, off) else {
+            let at = off;
+            off = DIR_DATA_SIZE;
+            return Some(Err(at));
+        };
         let rec_len = usize::from(h.rec_len.get());
         let name_len = usize::from(h.name_len);
         let bad = rec_len < DirEntryHeader::SIZE

@@ -414,6 +414,19 @@ pub const fn dir_rec_len(name_len: usize) -> usize {
     (DirEntryHeader::SIZE + name_len + 3) & !3
 }
 
+impl DirEntryHeader {
+    /// Decodes the header of the record that starts at byte `off` of the
+    /// directory block `block`, or `None` if a header there would not fit
+    /// in the entry area. Records tile the area exactly, so a sound block
+    /// never has one: a record that ends 4 or 8 bytes short of the area's
+    /// end is damage, and must not be read into the checksum or past the
+    /// block.
+    pub fn at(block: &[u8], off: usize) -> Option<Self> {
+        let end = off.checked_add(Self::SIZE)?;
+        (end <= DIR_DATA_SIZE && end <= block.len()).then(|| Self::decode(&block[off..]))
+    }
+}
+
 /// Why a layout or an on-disk structure is not acceptable.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum FormatError {

@@ -231,6 +231,50 @@ FIXTURE_TEARDOWN(images)
 	EXPECT_FALSE(kmsg_splat(&self->k));
 }
 
+/*
+ * A directory block whose last record ends 4 or 8 bytes before the
+ * checksum, with the checksum made right: too little room is left for
+ * another record's header. The kernel must call it damage (EUCLEAN), not
+ * read a header across the block's end, and fsck.rsfs must mend it.
+ * rsfs-fuzz picks the variant at random within its class, so the test
+ * tries indices of a fixed seed until it has three such images.
+ */
+TEST_F(images, short_record_tail_is_damage)
+{
+	char line[512], cmd[256];
+	int found = 0, i;
+	FILE *p;
+
+	for (i = 0; i < 300 && found < 3; i++) {
+		struct tally t = { 0 };
+
+		snprintf(cmd, sizeof(cmd),
+			 "rsfs-fuzz --input %s --output %s --seed 1 --index %d --class dir-name",
+			 SEED_IMG, FUZZ_IMG, i);
+		p = popen(cmd, "r");
+		ASSERT_NE(NULL, p);
+		if (!fgets(line, sizeof(line), p))
+			line[0] = 0;
+		ASSERT_EQ(0, pclose(p)) TH_LOG("%s failed", cmd);
+		if (!strstr(line, ": rec-len-short-tail: "))
+			continue;
+		found++;
+		printf("# %s", line);
+		fflush(stdout);
+		ASSERT_EQ(0, run("losetup %s %s", LOOP, FUZZ_IMG));
+		ASSERT_EQ(0, mount_rsfs(LOOP, NULL));
+		walk(&t, MNT, 0);
+		EXPECT_EQ(0, umount(MNT));
+		ASSERT_EQ(0, run("losetup -d %s", LOOP));
+		EXPECT_LT(0, t.errors[EUCLEAN]);
+		EXPECT_EQ(0, t.disorderly);
+		EXPECT_FALSE(kmsg_splat(&self->k));
+		EXPECT_EQ(1, run("fsck.rsfs -y %s >/dev/null 2>&1", FUZZ_IMG));
+		EXPECT_EQ(0, run("fsck.rsfs -n %s >&2", FUZZ_IMG));
+	}
+	EXPECT_EQ(3, found);
+}
+
 TEST_F_TIMEOUT(images, damaged_images_fail_in_order, 3600)
 {
 	unsigned long long count = env_or("RSFS_IMAGES", 200), i;

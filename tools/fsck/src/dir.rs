@@ -46,7 +46,12 @@ pub fn read_block(img: &Image, phys: u64) -> Result<Block> {
     let mut off = 0;
     let mut damage = None;
     while off < DIR_DATA_SIZE {
-        let h = DirEntryHeader::decode(&b[off..]);
+        let Some(h) = DirEntryHeader::at(&b, off) else {
+            damage = Some(format!(
+                "offset {off}: record header past the end of the block"
+            ));
+            break;
+        };
         let rec_len = usize::from(h.rec_len.get());
         let name_len = usize::from(h.name_len);
         let ino = h.ino.get();
@@ -156,7 +161,9 @@ pub fn add_entry(img: &Image, blocks: &[u64], name: &[u8], ino: u64, ft: u8) -> 
         let mut b = img.read(phys)?;
         let mut off = 0;
         while off < DIR_DATA_SIZE {
-            let h = DirEntryHeader::decode(&b[off..]);
+            let Some(h) = DirEntryHeader::at(&b, off) else {
+                break;
+            };
             let rec = usize::from(h.rec_len.get());
             if rec < DirEntryHeader::SIZE || off + rec > DIR_DATA_SIZE {
                 break;

@@ -501,7 +501,9 @@ impl Model {
                 );
                 let mut off = 0;
                 while off < DIR_DATA_SIZE {
-                    let h = DirEntryHeader::decode(&b[off..]);
+                    let h = DirEntryHeader::at(b, off).with_context(|| {
+                        format!("directory {dir}: block {lblk}, offset {off}: bad record")
+                    })?;
                     let rec_len = usize::from(h.rec_len.get());
                     let name_len = usize::from(h.name_len);
                     let ino = h.ino.get();

@@ -1103,6 +1103,20 @@ fn rec_len_past_end(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> 
     Some(set_rec_len(m, img, &r, len))
 }
 
+/// The last record of a block ends 4 or 8 bytes short of the entry
+/// area: too few bytes for another record's header.
+fn rec_len_short_tail(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    let tails: Vec<Record> = m
+        .records
+        .iter()
+        .filter(|r| r.off + r.rec_len == DIR_DATA_SIZE && r.rec_len >= r.used().max(DIR_HEADER) + 8)
+        .cloned()
+        .collect();
+    let r = choose(rng, &tails)?;
+    let len = (r.rec_len - 4 * rng.range(1, 2) as usize) as u16;
+    Some(set_rec_len(m, img, &r, len))
+}
+
 /// A name gets a '/' or a NUL.
 fn bad_name_char(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     let r = choose(rng, &entries(m, true))?;
@@ -1164,14 +1178,15 @@ const DIR_NAME: &[(&str, Variant)] = &[
     ("rec-len-tiny", rec_len_tiny),
     ("rec-len-unaligned", rec_len_unaligned),
     ("rec-len-past-end", rec_len_past_end),
+    ("rec-len-short-tail", rec_len_short_tail),
     ("bad-name-char", bad_name_char),
     ("duplicate-name", duplicate_name),
     ("duplicate-dot", duplicate_dot),
 ];
 
 /// Class `dir-name`: a directory record gets `name_len` 0 or too large for
-/// its record; `rec_len` 0 or tiny, not a multiple of 4, or running past
-/// the entry area; a name gets '/' or NUL; or an entry takes the name of a
+/// its record; `rec_len` 0 or tiny, not a multiple of 4, running past
+/// the entry area or ending too close to its end for another header; a name gets '/' or NUL; or an entry takes the name of a
 /// sibling, or of `.` or `..`.
 pub fn dir_name(m: &Model, img: &mut [u8], rng: &mut Rng) -> Result<Done> {
     run(Class::DirName, DIR_NAME, m, img, rng)

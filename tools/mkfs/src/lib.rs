@@ -6,6 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -148,6 +149,46 @@ fn device_size(dev: &mut File) -> Result<u64> {
     Ok(size)
 }
 
+/// Zeroes `count` blocks from block `start` of `dev`.
+///
+/// It first punches a hole: an image file becomes sparse there, and a block
+/// device zeroes the range itself (`blkdev_fallocate` issues write-zeroes
+/// requests and refuses if the device has none). The inode table of a
+/// 2 GiB filesystem is 32 MiB; copying that many zeroes through the page
+/// cache took 2 s of a 2.2 s mkfs in the test VM (TCG). Where no hole can
+/// be punched, it writes zeroes.
+fn zero_blocks(dev: &File, start: u64, count: u64) -> Result<()> {
+    let off = start * BLOCK_SIZE as u64;
+    let len = count * BLOCK_SIZE as u64;
+    if let (Ok(o), Ok(l)) = (libc::off_t::try_from(off), libc::off_t::try_from(len)) {
+        // SAFETY: `fallocate(2)` takes a descriptor and numbers, no memory;
+        // the descriptor is `dev`'s, open for writing for this whole call.
+        let r = unsafe {
+            libc::fallocate(
+                dev.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                o,
+                l,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+    }
+    let zeroes = vec![0u8; 256 * BLOCK_SIZE];
+    let mut block = start;
+    while block < start + count {
+        let n = (start + count - block).min(256);
+        dev.write_all_at(
+            &zeroes[..n as usize * BLOCK_SIZE],
+            block * BLOCK_SIZE as u64,
+        )
+        .with_context(|| format!("writing block {block}"))?;
+        block += n;
+    }
+    Ok(())
+}
+
 /// Formats `path` as rsfs.
 pub fn mkfs(path: &Path, args: &Options) -> Result<()> {
     let mut dev = OpenOptions::new()
@@ -221,14 +262,7 @@ pub fn mkfs(path: &Path, args: &Options) -> Result<()> {
         g.inode_bitmap_start,
     )?;
     // Inode table: all zero except the root inode.
-    let zeroes = vec![0u8; 256 * BLOCK_SIZE];
-    let mut block = g.inode_table_start;
-    let end = g.inode_table_start + g.inode_table_blocks;
-    while block < end {
-        let n = (end - block).min(256);
-        write_at(&zeroes[..(n as usize) * BLOCK_SIZE], block)?;
-        block += n;
-    }
+    zero_blocks(&dev, g.inode_table_start, g.inode_table_blocks)?;
     let (iblock, ioff) = g.inode_location(ROOT_INO);
     dev.write_all_at(
         &root_inode(root_block, time),
@@ -366,6 +400,36 @@ mod tests {
             err.contains("cannot make a filesystem of 4096 blocks"),
             "{err}"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_inode_table_is_zeroed_over_old_data() {
+        let dir = std::env::temp_dir().join(format!("mkfs-rsfs-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("img");
+        std::fs::write(&img, vec![0xa5u8; 8 << 20]).unwrap();
+        let args = Options {
+            quiet: true,
+            force: true,
+            ..Default::default()
+        };
+        mkfs(&img, &args).unwrap();
+        let bytes = std::fs::read(&img).unwrap();
+        let sb = Superblock::validate(&bytes, crc).unwrap();
+        let g = Geometry::from_superblock(&sb, 2048).unwrap();
+        let (root_block, root_off) = g.inode_location(ROOT_INO);
+        let root_at = root_block as usize * BLOCK_SIZE + root_off;
+        let table = g.inode_table_start as usize * BLOCK_SIZE
+            ..(g.inode_table_start + g.inode_table_blocks) as usize * BLOCK_SIZE;
+        for at in table.step_by(INODE_SIZE) {
+            if at != root_at {
+                assert!(
+                    bytes[at..at + INODE_SIZE].iter().all(|&b| b == 0),
+                    "slot at {at}"
+                );
+            }
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

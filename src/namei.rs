@@ -254,6 +254,7 @@ pub(crate) fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Res
     if is_dir && !dir::is_empty(inode)? {
         return Err(enotempty());
     }
+    check_link_counts(dir, inode, is_dir)?;
     let ino = dir::remove(dir, name)?;
     if ino != inode.ino() {
         sb_err!(
@@ -276,6 +277,28 @@ pub(crate) fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Res
     Ok(())
 }
 
+/// Refuses to take away a link that the counts say is not there. A name's
+/// inode has at least one link, and a directory that holds a subdirectory
+/// at least three (its entry, its ".", the child's ".."). Fewer means the
+/// counts on disk are wrong: going on would free an inode that still has
+/// names, or later raise a count from zero (a kernel warning).
+fn check_link_counts(parent: &Inode<Rsfs>, victim: &Inode<Rsfs>, is_dir: bool) -> Result {
+    let (ino, what) = if is_dir && parent.nlink() < 3 {
+        (parent.ino(), "a directory with a subdirectory")
+    } else if !is_dir && victim.nlink() == 0 {
+        (victim.ino(), "a name's inode")
+    } else {
+        return Ok(());
+    };
+    sb_err!(
+        parent.super_block(),
+        "inode {}: link count too low for {}",
+        ino,
+        what
+    );
+    Err(efscorrupted())
+}
+
 /// `rename`, with `RENAME_NOREPLACE` (which the VFS enforces). Replacing an
 /// existing target is done by pointing its entry at the source, so the
 /// target name never disappears.
@@ -292,6 +315,11 @@ pub(crate) fn rename(
     let is_dir = old.file_type() == FileType::Directory;
     let moves_dir = is_dir && old_dir.ino() != new_dir.ino();
     let ft = dir::ft_of(old.file_type());
+    check_link_counts(old_dir, old, is_dir)?;
+    if let Some(victim) = new {
+        let victim_is_dir = victim.file_type() == FileType::Directory;
+        check_link_counts(new_dir, victim, victim_is_dir)?;
+    }
     // Link counts follow ext2: the moved directory's ".." counts against
     // its new parent unless it replaces a directory (whose ".." goes), and
     // stops counting against the old parent.

@@ -275,6 +275,108 @@ TEST_F(images, short_record_tail_is_damage)
 	EXPECT_EQ(3, found);
 }
 
+/* Removes everything under `dir` that it can, depth first. */
+static void prune(struct tally *t, const char *dir, int depth)
+{
+	char names[64][256], path[4096];
+	struct dirent *e;
+	struct stat st;
+	int n = 0, i;
+	DIR *d;
+
+	if (depth > 12)
+		return;
+	d = opendir(dir);
+	note(t, "opendir", dir, d ? 0 : -1);
+	if (!d)
+		return;
+	while (n < 64 && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			snprintf(names[n++], sizeof(names[0]), "%s", e->d_name);
+	closedir(d);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%.255s", dir, names[i]);
+		if (lstat(path, &st)) {
+			note(t, "lstat", path, -1);
+		} else if (S_ISDIR(st.st_mode)) {
+			prune(t, path, depth + 1);
+			note(t, "rmdir", path, rmdir(path));
+		} else {
+			note(t, "unlink", path, unlink(path));
+		}
+	}
+}
+
+/*
+ * Makes a new directory in every directory left: one whose link count
+ * was wrongly dropped to zero would be raised from zero.
+ */
+static void grow(struct tally *t, const char *dir, int depth)
+{
+	char path[4096];
+	struct dirent *e;
+	DIR *d;
+
+	if (depth > 12)
+		return;
+	snprintf(path, sizeof(path), "%s/made", dir);
+	note(t, "mkdir", path, mkdir(path, 0755));
+	d = opendir(dir);
+	note(t, "opendir", dir, d ? 0 : -1);
+	while (d && (e = readdir(d)))
+		if (e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    strcmp(e->d_name, "made")) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			grow(t, path, depth + 1);
+		}
+	if (d)
+		closedir(d);
+}
+
+/*
+ * A directory that holds a subdirectory, or a file with two names, whose
+ * link count says 1. Removing what the count does not cover must fail
+ * with EUCLEAN: dropping the count to zero and then taking or raising it
+ * again is a kernel warning, and frees an inode that still has names.
+ */
+TEST_F(images, low_link_counts_are_damage)
+{
+	char line[512], cmd[256];
+	int found = 0, i;
+	FILE *p;
+
+	for (i = 0; i < 300 && found < 4; i++) {
+		struct tally t = { 0 };
+
+		snprintf(cmd, sizeof(cmd),
+			 "rsfs-fuzz --input %s --output %s --seed 1 --index %d --class inode-fields",
+			 SEED_IMG, FUZZ_IMG, i);
+		p = popen(cmd, "r");
+		ASSERT_NE(NULL, p);
+		if (!fgets(line, sizeof(line), p))
+			line[0] = 0;
+		ASSERT_EQ(0, pclose(p)) TH_LOG("%s failed", cmd);
+		if (!strstr(line, ": links-too-few: "))
+			continue;
+		found++;
+		printf("# %s", line);
+		fflush(stdout);
+		ASSERT_EQ(0, run("losetup %s %s", LOOP, FUZZ_IMG));
+		ASSERT_EQ(0, mount_rsfs(LOOP, NULL));
+		walk(&t, MNT, 0);
+		prune(&t, MNT, 0);
+		grow(&t, MNT, 0);
+		EXPECT_EQ(0, umount(MNT));
+		ASSERT_EQ(0, run("losetup -d %s", LOOP));
+		EXPECT_LT(0, t.errors[EUCLEAN]);
+		EXPECT_EQ(0, t.disorderly);
+		EXPECT_FALSE(kmsg_splat(&self->k));
+		run("fsck.rsfs -y %s >/dev/null 2>&1", FUZZ_IMG);
+		EXPECT_EQ(0, run("fsck.rsfs -n %s >&2", FUZZ_IMG));
+	}
+	EXPECT_EQ(4, found);
+}
+
 TEST_F_TIMEOUT(images, damaged_images_fail_in_order, 3600)
 {
 	unsigned long long count = env_or("RSFS_IMAGES", 200), i;

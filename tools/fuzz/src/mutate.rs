@@ -1366,6 +1366,24 @@ fn links_zero(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     ))
 }
 
+/// A link count too low but not zero: 1 for a directory that holds a
+/// subdirectory, or for a file with more than one name.
+fn links_too_few(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    let c: Vec<&Node> = m
+        .nodes
+        .iter()
+        .filter(|n| n.disk.links.get() >= if n.kind == FileKind::Dir { 3 } else { 2 })
+        .collect();
+    let n = choose(rng, &c)?;
+    m.edit_inode(img, n.ino, |d| d.links = 1.into());
+    Some(format!(
+        "inode {} ({:?}): links {} replaced by 1",
+        n.ino,
+        n.kind,
+        n.disk.links.get()
+    ))
+}
+
 /// Flags no version of rsfs defines.
 fn unknown_flags(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     let n = choose(rng, &m.nodes)?;
@@ -1426,6 +1444,7 @@ const INODE_FIELDS: &[(&str, Variant)] = &[
     ("bad-file-type", bad_file_type),
     ("special-with-blocks", special_with_blocks),
     ("links-zero", links_zero),
+    ("links-too-few", links_too_few),
     ("unknown-flags", unknown_flags),
     ("inline-on-non-symlink", inline_on_non_symlink),
     ("symlink-inline-toggled", symlink_inline_toggled),
@@ -1433,7 +1452,7 @@ const INODE_FIELDS: &[(&str, Variant)] = &[
 ];
 
 /// Class `inode-fields`: an inode gets a mode of a type rsfs does not have,
-/// no links while reachable, unknown flags, the inline flag on a regular
+/// no links or too few while reachable, unknown flags, the inline flag on a regular
 /// file or toggled on a symlink, or an `orphan_next` pointing at itself,
 /// out of range or elsewhere.
 pub fn inode_fields(m: &Model, img: &mut [u8], rng: &mut Rng) -> Result<Done> {

@@ -231,50 +231,6 @@ FIXTURE_TEARDOWN(images)
 	EXPECT_FALSE(kmsg_splat(&self->k));
 }
 
-/*
- * A directory block whose last record ends 4 or 8 bytes before the
- * checksum, with the checksum made right: too little room is left for
- * another record's header. The kernel must call it damage (EUCLEAN), not
- * read a header across the block's end, and fsck.rsfs must mend it.
- * rsfs-fuzz picks the variant at random within its class, so the test
- * tries indices of a fixed seed until it has three such images.
- */
-TEST_F(images, short_record_tail_is_damage)
-{
-	char line[512], cmd[256];
-	int found = 0, i;
-	FILE *p;
-
-	for (i = 0; i < 300 && found < 3; i++) {
-		struct tally t = { 0 };
-
-		snprintf(cmd, sizeof(cmd),
-			 "rsfs-fuzz --input %s --output %s --seed 1 --index %d --class dir-name",
-			 SEED_IMG, FUZZ_IMG, i);
-		p = popen(cmd, "r");
-		ASSERT_NE(NULL, p);
-		if (!fgets(line, sizeof(line), p))
-			line[0] = 0;
-		ASSERT_EQ(0, pclose(p)) TH_LOG("%s failed", cmd);
-		if (!strstr(line, ": rec-len-short-tail: "))
-			continue;
-		found++;
-		printf("# %s", line);
-		fflush(stdout);
-		ASSERT_EQ(0, run("losetup %s %s", LOOP, FUZZ_IMG));
-		ASSERT_EQ(0, mount_rsfs(LOOP, NULL));
-		walk(&t, MNT, 0);
-		EXPECT_EQ(0, umount(MNT));
-		ASSERT_EQ(0, run("losetup -d %s", LOOP));
-		EXPECT_LT(0, t.errors[EUCLEAN]);
-		EXPECT_EQ(0, t.disorderly);
-		EXPECT_FALSE(kmsg_splat(&self->k));
-		EXPECT_EQ(1, run("fsck.rsfs -y %s >/dev/null 2>&1", FUZZ_IMG));
-		EXPECT_EQ(0, run("fsck.rsfs -n %s >&2", FUZZ_IMG));
-	}
-	EXPECT_EQ(3, found);
-}
-
 /* Removes everything under `dir` that it can, depth first. */
 static void prune(struct tally *t, const char *dir, int depth)
 {
@@ -334,6 +290,70 @@ static void grow(struct tally *t, const char *dir, int depth)
 }
 
 /*
+ * One variant of damage, met on purpose. rsfs-fuzz picks the variant at
+ * random within its class, so this tries indices of a fixed seed until it
+ * has had `want` images of `variant`. Each is mounted and walked, and
+ * with `remove` everything is then removed and a directory made in every
+ * directory left. The walk must meet EUCLEAN and nothing unexpected, the
+ * kernel must not complain, and fsck.rsfs -y must leave -n clean.
+ */
+static void meet_variant(struct __test_metadata *_metadata, struct kmsg *k, const char *class,
+			 const char *variant, int want, bool remove)
+{
+	char line[512], cmd[256], tag[64];
+	int found = 0, i;
+	FILE *p;
+
+	snprintf(tag, sizeof(tag), ": %s: ", variant);
+	for (i = 0; i < 300 && found < want; i++) {
+		struct tally t = { 0 };
+
+		snprintf(cmd, sizeof(cmd),
+			 "rsfs-fuzz --input %s --output %s --seed 1 --index %d --class %s",
+			 SEED_IMG, FUZZ_IMG, i, class);
+		p = popen(cmd, "r");
+		if (!p || !fgets(line, sizeof(line), p))
+			line[0] = 0;
+		if (p && pclose(p))
+			line[0] = 0;
+		if (!strstr(line, tag))
+			continue;
+		found++;
+		printf("# %s", line);
+		fflush(stdout);
+		if (run("losetup %s %s", LOOP, FUZZ_IMG) || mount_rsfs(LOOP, NULL)) {
+			EXPECT_TRUE(false) TH_LOG("cannot mount image %d", i);
+			run("losetup -d %s 2>/dev/null", LOOP);
+			return;
+		}
+		walk(&t, MNT, 0);
+		if (remove) {
+			prune(&t, MNT, 0);
+			grow(&t, MNT, 0);
+		}
+		EXPECT_EQ(0, umount(MNT));
+		EXPECT_EQ(0, run("losetup -d %s", LOOP));
+		EXPECT_LT(0, t.errors[EUCLEAN]);
+		EXPECT_EQ(0, t.disorderly);
+		EXPECT_FALSE(kmsg_splat(k));
+		run("fsck.rsfs -y %s >/dev/null 2>&1", FUZZ_IMG);
+		EXPECT_EQ(0, run("fsck.rsfs -n %s >&2", FUZZ_IMG));
+	}
+	EXPECT_EQ(want, found);
+}
+
+/*
+ * A directory block whose last record ends 4 or 8 bytes before the
+ * checksum, with the checksum made right: too little room is left for
+ * another record's header. The kernel must call it damage (EUCLEAN), not
+ * read a header across the block's end, and fsck.rsfs must mend it.
+ */
+TEST_F(images, short_record_tail_is_damage)
+{
+	meet_variant(_metadata, &self->k, "dir-name", "rec-len-short-tail", 3, false);
+}
+
+/*
  * A directory that holds a subdirectory, or a file with two names, whose
  * link count says 1. Removing what the count does not cover must fail
  * with EUCLEAN: dropping the count to zero and then taking or raising it
@@ -341,40 +361,7 @@ static void grow(struct tally *t, const char *dir, int depth)
  */
 TEST_F(images, low_link_counts_are_damage)
 {
-	char line[512], cmd[256];
-	int found = 0, i;
-	FILE *p;
-
-	for (i = 0; i < 300 && found < 4; i++) {
-		struct tally t = { 0 };
-
-		snprintf(cmd, sizeof(cmd),
-			 "rsfs-fuzz --input %s --output %s --seed 1 --index %d --class inode-fields",
-			 SEED_IMG, FUZZ_IMG, i);
-		p = popen(cmd, "r");
-		ASSERT_NE(NULL, p);
-		if (!fgets(line, sizeof(line), p))
-			line[0] = 0;
-		ASSERT_EQ(0, pclose(p)) TH_LOG("%s failed", cmd);
-		if (!strstr(line, ": links-too-few: "))
-			continue;
-		found++;
-		printf("# %s", line);
-		fflush(stdout);
-		ASSERT_EQ(0, run("losetup %s %s", LOOP, FUZZ_IMG));
-		ASSERT_EQ(0, mount_rsfs(LOOP, NULL));
-		walk(&t, MNT, 0);
-		prune(&t, MNT, 0);
-		grow(&t, MNT, 0);
-		EXPECT_EQ(0, umount(MNT));
-		ASSERT_EQ(0, run("losetup -d %s", LOOP));
-		EXPECT_LT(0, t.errors[EUCLEAN]);
-		EXPECT_EQ(0, t.disorderly);
-		EXPECT_FALSE(kmsg_splat(&self->k));
-		run("fsck.rsfs -y %s >/dev/null 2>&1", FUZZ_IMG);
-		EXPECT_EQ(0, run("fsck.rsfs -n %s >&2", FUZZ_IMG));
-	}
-	EXPECT_EQ(4, found);
+	meet_variant(_metadata, &self->k, "inode-fields", "links-too-few", 4, true);
 }
 
 TEST_F_TIMEOUT(images, damaged_images_fail_in_order, 3600)

@@ -1354,16 +1354,21 @@ fn special_with_blocks(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<Strin
     ))
 }
 
-/// A reachable inode with no links.
-fn links_zero(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
-    let n = choose(rng, &m.nodes)?;
-    m.edit_inode(img, n.ino, |d| d.links = 0.into());
-    Some(format!(
-        "inode {} ({:?}): links {} replaced by 0",
+/// Sets the link count of `n`.
+fn set_links(m: &Model, img: &mut [u8], n: &Node, links: u16) -> String {
+    m.edit_inode(img, n.ino, |d| d.links = links.into());
+    format!(
+        "inode {} ({:?}): links {} replaced by {links}",
         n.ino,
         n.kind,
         n.disk.links.get()
-    ))
+    )
+}
+
+/// A reachable inode with no links.
+fn links_zero(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    let n = choose(rng, &m.nodes)?;
+    Some(set_links(m, img, &n, 0))
 }
 
 /// A link count too low but not zero: 1 for a directory that holds a
@@ -1375,13 +1380,7 @@ fn links_too_few(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
         .filter(|n| n.disk.links.get() >= if n.kind == FileKind::Dir { 3 } else { 2 })
         .collect();
     let n = choose(rng, &c)?;
-    m.edit_inode(img, n.ino, |d| d.links = 1.into());
-    Some(format!(
-        "inode {} ({:?}): links {} replaced by 1",
-        n.ino,
-        n.kind,
-        n.disk.links.get()
-    ))
+    Some(set_links(m, img, n, 1))
 }
 
 /// Flags no version of rsfs defines.

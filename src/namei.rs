@@ -277,6 +277,60 @@ pub(crate) fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Res
     Ok(())
 }
 
+/// `RENAME_EXCHANGE`: each name takes the other's inode. When the two
+/// live in different directories and only one of them is a directory, that
+/// directory's ".." moves from one parent's link count to the other's;
+/// when both are directories, each ".." follows its directory and the
+/// counts stay.
+fn exchange(
+    a_dir: &Inode<Rsfs>,
+    a_name: &[u8],
+    a: &Inode<Rsfs>,
+    b_dir: &Inode<Rsfs>,
+    b_name: &[u8],
+    b: &Inode<Rsfs>,
+) -> Result {
+    let a_is_dir = a.file_type() == FileType::Directory;
+    let b_is_dir = b.file_type() == FileType::Directory;
+    let across = a_dir.ino() != b_dir.ino();
+    // The one parent whose count a moving directory's ".." leaves, and the
+    // one it joins; checked before anything changes.
+    let moved = match (across, a_is_dir, b_is_dir) {
+        (true, true, false) => Some((a_dir, a, b_dir)),
+        (true, false, true) => Some((b_dir, b, a_dir)),
+        _ => None,
+    };
+    if let Some((from, dir, to)) = moved {
+        check_link_counts(from, dir, true)?;
+        if to.nlink() >= u32::from(u16::MAX) {
+            return Err(EMLINK);
+        }
+    }
+    dir::retarget(a_dir, a_name, b.ino(), dir::ft_of(b.file_type()))?;
+    dir::retarget(b_dir, b_name, a.ino(), dir::ft_of(a.file_type()))?;
+    if across {
+        if a_is_dir {
+            dir::retarget(a, b"..", b_dir.ino(), format::FT_DIR)?;
+        }
+        if b_is_dir {
+            dir::retarget(b, b"..", a_dir.ino(), format::FT_DIR)?;
+        }
+    }
+    if let Some((from, _, to)) = moved {
+        from.drop_nlink();
+        to.inc_nlink();
+    }
+    for i in [a, b] {
+        i.touch_ctime();
+        i.mark_dirty();
+    }
+    for d in [a_dir, b_dir] {
+        d.touch_cmtime();
+        d.mark_dirty();
+    }
+    Ok(())
+}
+
 /// Refuses to take away a link that the counts say is not there. A name's
 /// inode has at least one link, and a directory that holds a subdirectory
 /// at least three (its entry, its ".", the child's ".."). Fewer means the
@@ -299,7 +353,8 @@ fn check_link_counts(parent: &Inode<Rsfs>, victim: &Inode<Rsfs>, is_dir: bool) -
     Err(efscorrupted())
 }
 
-/// `rename`, with `RENAME_NOREPLACE` (which the VFS enforces). Replacing an
+/// `rename`, with `RENAME_NOREPLACE` (which the VFS enforces) or
+/// `RENAME_EXCHANGE` (see [`exchange`]). Replacing an
 /// existing target is done by pointing its entry at the source, so the
 /// target name never disappears.
 pub(crate) fn rename(
@@ -309,9 +364,16 @@ pub(crate) fn rename(
     new_dir: &Inode<Rsfs>,
     new_name: &[u8],
     new: Option<&Inode<Rsfs>>,
-    _flags: RenameFlags,
+    flags: RenameFlags,
 ) -> Result {
     check_name(new_name)?;
+    if flags.exchange() {
+        // The VFS gives RENAME_EXCHANGE only when both names exist.
+        let Some(new) = new else {
+            return Err(ENOENT);
+        };
+        return exchange(old_dir, old_name, old, new_dir, new_name, new);
+    }
     let is_dir = old.file_type() == FileType::Directory;
     let moves_dir = is_dir && old_dir.ino() != new_dir.ino();
     let ft = dir::ft_of(old.file_type());

@@ -112,19 +112,30 @@ impl<T: FileSystem> Drop for Created<T> {
     }
 }
 
-/// The flags of a `renameat2(2)` that rsfs accepts: none, or
+/// The flags of a `renameat2(2)` that rsfs accepts: none,
 /// `RENAME_NOREPLACE`, which the VFS enforces itself (EEXIST) before it
-/// calls the filesystem. `RENAME_EXCHANGE` and `RENAME_WHITEOUT` get EINVAL.
+/// calls the filesystem, or `RENAME_EXCHANGE`, for which the VFS has
+/// checked that both names exist. `RENAME_WHITEOUT` gets EINVAL, as on
+/// ext2.
 #[derive(Clone, Copy)]
-pub(crate) struct RenameFlags(());
+pub(crate) struct RenameFlags {
+    exchange: bool,
+}
 
 impl RenameFlags {
     /// Checks the flags, refusing those rsfs does not implement.
     pub(super) fn from_raw(flags: u32) -> Result<Self> {
-        if flags & !sys::RENAME_NOREPLACE != 0 {
+        if flags & !(sys::RENAME_NOREPLACE | sys::RENAME_EXCHANGE) != 0 {
             return Err(EINVAL);
         }
-        Ok(Self(()))
+        Ok(Self {
+            exchange: flags & sys::RENAME_EXCHANGE != 0,
+        })
+    }
+
+    /// `RENAME_EXCHANGE`: the two names swap inodes.
+    pub(crate) fn exchange(self) -> bool {
+        self.exchange
     }
 }
 

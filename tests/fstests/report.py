@@ -143,8 +143,8 @@ def markdown(args, results):
         w("Not run on any filesystem (tests/fstests/exclude), each for a feature rsfs")
         w("does not have:")
         w("")
-        for t, why in sorted(excluded.items()):
-            w(f"- {t}: {md(why)}")
+        for t, reason in sorted(excluded.items()):
+            w(f"- {t}: {md(reason)}")
         w("")
     w("## Every test")
     w("")

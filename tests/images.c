@@ -312,10 +312,16 @@ static void meet_variant(struct __test_metadata *_metadata, struct kmsg *k, cons
 			 "rsfs-fuzz --input %s --output %s --seed 1 --index %d --class %s",
 			 SEED_IMG, FUZZ_IMG, i, class);
 		p = popen(cmd, "r");
-		if (!p || !fgets(line, sizeof(line), p))
+		if (!p) {
+			EXPECT_TRUE(false) TH_LOG("cannot run %s", cmd);
+			return;
+		}
+		if (!fgets(line, sizeof(line), p))
 			line[0] = 0;
-		if (p && pclose(p))
-			line[0] = 0;
+		if (pclose(p)) {
+			EXPECT_TRUE(false) TH_LOG("%s failed", cmd);
+			return;
+		}
 		if (!strstr(line, tag))
 			continue;
 		found++;

@@ -49,11 +49,7 @@ impl Image {
 
     /// Reads block `n`.
     pub fn read(&self, n: u64) -> Result<Block> {
-        let mut b = vec![0u8; BLOCK_SIZE];
-        self.file
-            .read_exact_at(&mut b, n * BLOCK_SIZE as u64)
-            .with_context(|| format!("reading block {n}"))?;
-        Ok(b)
+        self.read_run(n, 1)
     }
 
     /// Reads `count` blocks from block `n` in one request: for the large
@@ -63,7 +59,7 @@ impl Image {
         let mut b = vec![0u8; count as usize * BLOCK_SIZE];
         self.file
             .read_exact_at(&mut b, n * BLOCK_SIZE as u64)
-            .with_context(|| format!("reading blocks {n}..{}", n + count))?;
+            .with_context(|| format!("reading {count} block(s) from block {n}"))?;
         Ok(b)
     }
 

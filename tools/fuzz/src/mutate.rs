@@ -1185,9 +1185,10 @@ const DIR_NAME: &[(&str, Variant)] = &[
 ];
 
 /// Class `dir-name`: a directory record gets `name_len` 0 or too large for
-/// its record; `rec_len` 0 or tiny, not a multiple of 4, running past
-/// the entry area or ending too close to its end for another header; a name gets '/' or NUL; or an entry takes the name of a
-/// sibling, or of `.` or `..`.
+/// its record; `rec_len` 0 or tiny, not a multiple of 4, running past the
+/// entry area, or ending too close to its end for another header; a name
+/// gets '/' or NUL; or an entry takes the name of a sibling, or of `.` or
+/// `..`.
 pub fn dir_name(m: &Model, img: &mut [u8], rng: &mut Rng) -> Result<Done> {
     run(Class::DirName, DIR_NAME, m, img, rng)
 }
@@ -1451,9 +1452,9 @@ const INODE_FIELDS: &[(&str, Variant)] = &[
 ];
 
 /// Class `inode-fields`: an inode gets a mode of a type rsfs does not have,
-/// no links or too few while reachable, unknown flags, the inline flag on a regular
-/// file or toggled on a symlink, or an `orphan_next` pointing at itself,
-/// out of range or elsewhere.
+/// no links or too few while reachable, unknown flags, the inline flag on
+/// a regular file or toggled on a symlink, or an `orphan_next` pointing at
+/// itself, out of range or elsewhere.
 pub fn inode_fields(m: &Model, img: &mut [u8], rng: &mut Rng) -> Result<Done> {
     run(Class::InodeFields, INODE_FIELDS, m, img, rng)
 }

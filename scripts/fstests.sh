@@ -11,10 +11,20 @@
 # Settings:
 #   FSTESTS_SRC    a directory or tarball of fstests; by default the pinned
 #                  commit is cloned from the official repository
-#   FSTESTS_GROUP  the group to run (default: quick); `auto` works too
-#   FSTESTS_TESTS  test names instead of a group ("generic/001 generic/002")
+#   FSTESTS_GROUP  the group to run (default: quick); `auto` works too.
+#                  Its generic tests run: tests/ext4 and the like do not
+#                  apply to rsfs and would not compare.
+#   FSTESTS_SHARD  K/N: run only every Nth test of the group, from the Kth
+#                  on. A group takes many hours under TCG, so it can be run
+#                  a shard at a time; each shard's results are kept in
+#                  tests/fstests/results/GROUP/K-of-N.tsv, and
+#                  docs/fstests.md sums up all that are there.
+#   FSTESTS_JOBS   VMs to run at once, each on its share of the tests and
+#                  with its own disks (default: one per CPU)
+#   FSTESTS_TESTS  test names instead of a group ("generic/001 generic/002");
+#                  the summary then goes to build/fstests/summary.md
 #   FSTESTS_FS     the filesystems, in order (default: "rsfs ext2 ext4")
-#   TIMEOUT        seconds before the VM counts as hung
+#   TIMEOUT        seconds before a VM counts as hung
 #
 # The guest boots on the host's root over virtio-9p, read-only, under a
 # tmpfs overlay (qemu/init, tests/fstests/guest.sh): fstests needs bash,
@@ -75,9 +85,10 @@ fstests_tree() {
 # fstests_vm KDIR NAME "FS..." "ARGS" TIMEOUT DISK-SIZE MEMORY: one VM, one
 # fstests run of every FS in turn on the same two fresh disks; results in
 # build/fstests/NAME. fstests has kmemleak scan the guest's memory twice
-# after every test, so the smaller the guest, the shorter the run.
+# after every test, so the smaller the guest, the shorter the run. VMs of
+# different NAMEs can run at once.
 fstests_vm() {
-	local kd=$1 name=$2 fs=$3 args=$4 timeout=$5 size=$6 mem=$7 tree out
+	local kd=$1 name=$2 fs=$3 args=$4 timeout=$5 size=$6 mem=$7 tree out test scratch
 	# (Callers test this function's status, which turns `set -e` off
 	# inside it: each failure must return by hand.)
 	tree=$(fstests_tree) || return 1
@@ -85,16 +96,26 @@ fstests_vm() {
 	rm -rf "$out"
 	mkdir -p "$out" "$BUILD/disks" "$BUILD/logs"
 	# TEST_DEV and SCRATCH_DEV: sparse, fresh, the same for every FS.
-	rm -f "$BUILD/disks/fstests-test.img" "$BUILD/disks/fstests-scratch.img"
-	truncate -s "$size" "$BUILD/disks/fstests-test.img" "$BUILD/disks/fstests-scratch.img"
+	test=$BUILD/disks/fstests-$name-test.img
+	scratch=$BUILD/disks/fstests-$name-scratch.img
+	rm -f "$test" "$scratch"
+	truncate -s "$size" "$test" "$scratch"
 	export RSFS_ROOT RSFS_FSTESTS_GUEST=$FSTESTS_DIR/guest.sh RSFS_FSTESTS_DIR=$tree
 	export RSFS_FSTESTS_FS=$fs RSFS_FSTESTS_ARGS=$args RSFS_FSTESTS_EXCLUDE=$FSTESTS_DIR/exclude
-	"$RSFS_ROOT/qemu/mkinitramfs.sh" "$BUILD/initramfs-fstests.cpio" fstests || return 1
+	"$RSFS_ROOT/qemu/mkinitramfs.sh" "$BUILD/initramfs-fstests-$name.cpio" fstests || return 1
 	python3 "$RSFS_ROOT/qemu/vm.py" --kernel "$kd/arch/x86/boot/bzImage" \
-		--initrd "$BUILD/initramfs-fstests.cpio" --mem "$mem" \
-		--disk "$BUILD/disks/fstests-test.img" --disk "$BUILD/disks/fstests-scratch.img" \
+		--initrd "$BUILD/initramfs-fstests-$name.cpio" --mem "$mem" \
+		--disk "$test" --disk "$scratch" \
 		--share "hostroot=/,ro" --share "results=$out" \
 		--timeout "$timeout" --log "$BUILD/logs/fstests-$name.log"
+}
+
+# The generic tests of group $1, one per line, from the built tree.
+group_tests() {
+	local tree
+	tree=$(fstests_tree) || return 1
+	awk -v g="$1" '!/^#/ { for (i = 2; i <= NF; i++) if ($i == g) { print "generic/" $1; break } }' \
+		"$tree/tests/generic/group.list"
 }
 
 cmd=${1:-}
@@ -106,25 +127,95 @@ tree)
 	;;
 run)
 	fs=${FSTESTS_FS:-rsfs ext2 ext4}
-	if [ -n "${FSTESTS_TESTS:-}" ]; then
-		args=$FSTESTS_TESTS
-	else
-		args="-g ${FSTESTS_GROUP:-quick}"
+	group=${FSTESTS_GROUP:-quick}
+	shard=${FSTESTS_SHARD:-1/1}
+	if ! [[ $shard =~ ^([0-9]+)/([0-9]+)$ ]] || [ "${BASH_REMATCH[1]}" -lt 1 ] ||
+		[ "${BASH_REMATCH[1]}" -gt "${BASH_REMATCH[2]}" ]; then
+		die "FSTESTS_SHARD=$shard: give K/N with 1 <= K <= N, such as 2/6"
 	fi
-	echo "== fstests: $args on $fs (console log: $BUILD/logs/fstests-run.log)"
+	k=${BASH_REMATCH[1]} n=${BASH_REMATCH[2]}
+	fstests_tree >/dev/null
+	mkdir -p "$BUILD/fstests" "$BUILD/logs"
+	if [ -n "${FSTESTS_TESTS:-}" ]; then
+		read -ra all <<<"$FSTESTS_TESTS"
+		what="FSTESTS_TESTS='$FSTESTS_TESTS'"
+	else
+		mapfile -t all < <(group_tests "$group")
+		[ ${#all[@]} -gt 0 ] || die "fstests has no generic test in group '$group'"
+		printf '%s\n' "${all[@]}" >"$BUILD/fstests/group-$group.list"
+		what="FSTESTS_GROUP=$group"
+	fi
+	[ "$n" -eq 1 ] || what="$what FSTESTS_SHARD=$shard"
+	tests=()
+	for i in "${!all[@]}"; do
+		if [ $((i % n)) -eq $((k - 1)) ]; then tests+=("${all[$i]}"); fi
+	done
+	vms=${FSTESTS_JOBS:-$(nproc)}
+	[ "$vms" -le ${#tests[@]} ] || vms=${#tests[@]}
+	[ "$vms" -ge 1 ] || die "no tests to run ($what)"
+	echo "== fstests: ${#tests[@]} tests ($what) on $fs, in $vms VMs at once"
+	echo "   (console logs: $BUILD/logs/fstests-run-V.log; fstests' own results: $BUILD/fstests/run-V)"
 	start=$(date +%s)
+	rm -rf "$BUILD"/fstests/run-* "$BUILD"/logs/fstests-run-*
+	pids=()
+	dirs=()
+	for v in $(seq 1 "$vms"); do
+		part=()
+		for i in "${!tests[@]}"; do
+			if [ $((i % vms)) -eq $((v - 1)) ]; then part+=("${tests[$i]}"); fi
+		done
+		dirs+=("$BUILD/fstests/run-$v")
+		(
+			status=0
+			fstests_vm "$kd" "run-$v" "$fs" "${part[*]}" "${TIMEOUT:-86400}" 6G 2G \
+				>"$BUILD/logs/fstests-run-$v.out" 2>&1 || status=$?
+			echo "$status" >"$BUILD/logs/fstests-run-$v.status"
+		) &
+		pids+=($!)
+	done
+	# Progress: each test's line as fstests prints it, marked with its VM.
+	sleep 1
+	tailers=()
+	for v in $(seq 1 "$vms"); do
+		tail -n +1 -F "$BUILD/logs/fstests-run-$v.out" 2>/dev/null |
+			grep --line-buffered -E '^SECTION|^(generic|shared)/[0-9]+|^Ran:|^Not run:|^Failures:|^Passed|^fstests:' |
+			sed -u "s/^/[vm $v] /" &
+		tailers+=($!)
+	done
+	wait "${pids[@]}" || true
+	sleep 2
+	pkill -P $$ tail 2>/dev/null || true
+	wait "${tailers[@]}" 2>/dev/null || true
 	status=0
-	fstests_vm "$kd" run "$fs" "$args" "${TIMEOUT:-86400}" 6G 2G || status=$?
+	for v in $(seq 1 "$vms"); do
+		s=$(cat "$BUILD/logs/fstests-run-$v.status" 2>/dev/null || echo 1)
+		if [ "$s" -ne 0 ]; then
+			echo "rsfs: fstests VM $v failed (status $s; see $BUILD/logs/fstests-run-$v.log)" >&2
+			status=1
+		fi
+	done
 	runtime=$(($(date +%s) - start))
-	echo "== fstests took $((runtime / 60)) min $((runtime % 60)) s under TCG"
+	echo "== fstests took $((runtime / 3600)) h $((runtime % 3600 / 60)) min $((runtime % 60)) s under TCG ($vms VMs at once)"
 	fsargs=()
 	for f in $fs; do fsargs+=(--fs "$f"); done
-	python3 "$FSTESTS_DIR/report.py" "$BUILD/fstests/run" "${fsargs[@]}" \
-		--markdown "$RSFS_ROOT/docs/fstests.md" --exclude "$FSTESTS_DIR/exclude" \
-		--notes "$FSTESTS_DIR/notes" --runtime "$runtime" \
-		--command "make fstests FSTESTS_GROUP=${FSTESTS_GROUP:-quick}${FSTESTS_TESTS:+ FSTESTS_TESTS='$FSTESTS_TESTS'}"
-	echo "rsfs: wrote docs/fstests.md; fstests' own results are in $BUILD/fstests/run"
-	[ "$status" -eq 0 ] || die "the fstests VM failed (status $status; see $BUILD/logs/fstests-run.log)"
+	report=(python3 "$FSTESTS_DIR/report.py" "${dirs[@]}" "${fsargs[@]}" --expect "${tests[*]}"
+		--exclude "$FSTESTS_DIR/exclude" --notes "$FSTESTS_DIR/notes")
+	if [ -n "${FSTESTS_TESTS:-}" ]; then
+		"${report[@]}" --markdown "$BUILD/fstests/summary.md" --command "make fstests $what"
+		echo "rsfs: wrote $BUILD/fstests/summary.md; fstests' own results are in $BUILD/fstests/run-*"
+	else
+		record=$FSTESTS_DIR/results/$group/$k-of-$n.tsv
+		rev=$(git -C "$RSFS_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+		git -C "$RSFS_ROOT" diff --quiet HEAD -- src tools 2>/dev/null || rev="$rev+changes"
+		"${report[@]}" --record "$record" \
+			--meta "group=$group" --meta "shard=$shard" --meta "date=$(date -u +%F)" \
+			--meta "rsfs=$rev" --meta "fstests=$FSTESTS_COMMIT" --meta "filesystems=$fs" --meta "kernel=$(basename "$kd")" \
+			--meta "tests=${#tests[@]}" --meta "vms=$vms" --meta "runtime=$runtime" \
+			--markdown "$RSFS_ROOT/docs/fstests.md" --records "$FSTESTS_DIR/results/$group" \
+			--group-list "$BUILD/fstests/group-$group.list" --root "$RSFS_ROOT" --command "make fstests FSTESTS_GROUP=$group"
+		echo "rsfs: recorded $record and wrote docs/fstests.md; fstests' own results are in $BUILD/fstests/run-*"
+	fi
+	[ "$status" -eq 0 ] || die "an fstests VM failed (see above)"
 	;;
 smoke)
 	# The tests that must pass on rsfs, one per line with a comment.

@@ -29,6 +29,11 @@ groupadd fsgqa 2>/dev/null
 # Loopback, for the tests that talk over TCP (generic/131's lock server).
 ip link set lo up
 
+# No udev runs here, so libdevmapper makes the /dev/mapper nodes of the dm
+# tests (dm-flakey, dm-log-writes) itself; else dmsetup create succeeds and
+# the node never appears.
+export DM_DISABLE_UDEV=1
+
 mkdir -p /mnt/test /mnt/scratch
 config=/tmp/fstests.config
 # One section per filesystem. Options carry over from one section to the

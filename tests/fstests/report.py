@@ -1,17 +1,30 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Summarise an fstests run from its xunit reports.
+"""Summarise fstests runs from their xunit reports.
 
-    report.py RESULTS --fs rsfs [--fs ext2 ...] [--markdown OUT.md]
-              [--exclude FILE] [--notes FILE] [--runtime SECONDS]
-              [--command TEXT] [--ktap]
+    report.py RESULTS... --fs rsfs [--fs ext2 ...] [--expect TESTS]
+              [--record FILE --meta KEY=VALUE...]
+              [--markdown OUT.md [--records DIR --group-list FILE]
+               [--exclude FILE] [--notes FILE] [--command TEXT]]
+              [--ktap]
 
-RESULTS holds one directory per filesystem (fstests' sections), each with
-the result.xml that `check -R xunit` writes. Every test gets pass, fail or
-notrun per filesystem.
+Each RESULTS directory holds one directory per filesystem (fstests'
+sections), each with the result.xml that `check -R xunit` writes; a run
+split over several VMs has one RESULTS directory per VM. Every test gets
+pass, fail or notrun per filesystem. A test named by --expect that has no
+result on a filesystem (the VM hung or crashed before it) is a failure.
+
+--record writes this run's results as a small tab-separated file with the
+--meta lines on top: `make fstests` keeps one such file per shard of a
+group in tests/fstests/results/GROUP/, so that a group too long for one
+sitting is run a shard at a time and summed up afterwards.
 
 --markdown writes docs/fstests.md: the totals first, then the tests where
 the filesystems differ, then every test with fstests' own notrun reasons.
+With --records it is made from every record in DIR (the newest result of
+each test wins) and --group-list names the tests the group has, so that
+the page says how many have not run yet; without, from RESULTS alone.
+
 --ktap prints one KTAP line per test of the first filesystem and the line
 "# fstests totals: N passed, N failed" that scripts/rsfs.sh adds up; a
 test counts as passed only if it passed (notrun is a failure there, since
@@ -19,9 +32,12 @@ the smoke list names tests that must run).
 """
 
 import argparse
+import glob
 import os
 import sys
 import xml.etree.ElementTree as ET
+
+NO_RESULT = "no result: the run ended before it"
 
 
 def load(path):
@@ -40,6 +56,14 @@ def load(path):
         else:
             out[name] = ("pass", "", secs)
     return out
+
+
+def kernel_of(path):
+    """The KERNEL property (uname -r of the guest) of one result.xml."""
+    for prop in ET.parse(path).getroot().iter("property"):
+        if prop.get("name") == "KERNEL":
+            return prop.get("value")
+    return None
 
 
 def read_reasons(path):
@@ -95,45 +119,100 @@ def md(text):
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(args, results):
+def oneline(text):
+    return " ".join(text.split())
+
+
+def test_key(t):
+    return (t.split("/")[0], t)
+
+
+# Records: `# key: value` lines, then `test<TAB>fs<TAB>status<TAB>seconds<TAB>detail`.
+
+def write_record(path, results, meta):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("# fstests results of one run (scripts/fstests.sh; tests/fstests/report.py)\n")
+        for kv in meta:
+            key, _, value = kv.partition("=")
+            f.write(f"# {key}: {value}\n")
+        for fs, res in results.items():
+            for t in sorted(res, key=test_key):
+                status, detail, secs = res[t]
+                f.write(f"{t}\t{fs}\t{status}\t{secs}\t{oneline(detail)}\n")
+
+
+def read_record(path):
+    meta, results = {}, {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("# ") and ": " in line:
+                key, _, value = line[2:].partition(": ")
+                meta[key] = value
+            elif line and not line.startswith("#"):
+                t, fs, status, secs, detail = line.split("\t", 4)
+                results.setdefault(fs, {})[t] = (status, detail, int(secs))
+    return meta, results
+
+
+def markdown(args, results, runs, group_tests):
+    """docs/fstests.md from RESULTS ({fs: {test: entry}}); RUNS are the
+    records' headers, GROUP_TESTS the tests the group has (or None)."""
     fss = args.fs
-    tests = sorted(set().union(*(r.keys() for r in results.values())),
-                   key=lambda t: (t.split("/")[0], t))
+    tests = sorted(set().union(*(r.keys() for r in results.values())), key=test_key)
     excluded, _ = read_reasons(args.exclude)
     notes, fragments = read_reasons(args.notes)
     out = []
     w = out.append
     w("# fstests results")
     w("")
-    w("Written by `make fstests` (tests/fstests/report.py) from one run: the same")
-    w("kernel, the same VM and identical disks for every filesystem.")
+    w("Written by `make fstests` (tests/fstests/report.py). Every test ran on")
+    w("every filesystem in one VM, one after the other: the same kernel (the debug")
+    w("kernel: KASAN, lockdep, kmemleak) and identical fresh disks.")
     w("Do not edit by hand; the prose lives in tests/fstests/notes.")
     w("")
     if args.command:
         w(f"Run: `{args.command}`")
         w("")
-    if args.runtime:
-        m, s = divmod(int(args.runtime), 60)
-        w(f"Runtime under TCG (debug kernel: KASAN, lockdep, kmemleak): {m} min {s} s for all "
-          f"{len(fss)} filesystems.")
+    if group_tests is not None:
+        missing = [t for t in group_tests if t not in tests]
+        w(f"The group has {len(group_tests)} generic tests; {len(group_tests) - len(missing)} "
+          f"have run, {len(missing)} have not yet (the group is run a shard at a time, "
+          f"`FSTESTS_SHARD=K/N`; each shard's results are kept in "
+          f"`{os.path.relpath(args.records, args.root) if args.root else args.records}`).")
+        w("")
+    if runs:
+        w("| run | date | rsfs commit | kernel | tests | VMs | runtime under TCG |")
+        w("|---|---|---|---|---|---|---|")
+        total = 0
+        for name, meta in runs:
+            secs = int(meta.get("runtime", "0") or 0)
+            total += secs
+            w(f"| {name} | {meta.get('date', '')} | {meta.get('rsfs', '')} | "
+              f"{meta.get('kernel', '')} | {meta.get('tests', '')} | {meta.get('vms', '')} | "
+              f"{secs // 60} min {secs % 60} s |")
+        w("")
+        w(f"Runtime in all: {total // 3600} h {total % 3600 // 60} min of wall-clock time "
+          f"for {len(fss)} filesystems.")
         w("")
     w("| filesystem | tests | pass | fail | notrun |")
     w("|---|---|---|---|---|")
     for fs in fss:
-        t = totals(results[fs])
-        w(f"| {fs} | {len(results[fs])} | {t['pass']} | {t['fail']} | {t['notrun']} |")
+        t = totals(results.get(fs, {}))
+        w(f"| {fs} | {len(results.get(fs, {}))} | {t['pass']} | {t['fail']} | {t['notrun']} |")
     w("")
     first = fss[0]
     w(f"## Where {first} differs")
     w("")
     rows = [t for t in tests
-            if len({(results[fs].get(t) or ("–",))[0] for fs in fss}) > 1]
+            if len({(results.get(fs, {}).get(t) or ("–",))[0] for fs in fss}) > 1]
     if rows:
         w("| test | " + " | ".join(fss) + " | why |")
         w("|---|" + "---|" * len(fss) + "---|")
         for t in rows:
-            w(f"| {t} | " + " | ".join(cell(results[fs].get(t)) for fs in fss)
-              + f" | {md(why(t, results[first].get(t), notes, fragments))} |")
+            w(f"| {t} | " + " | ".join(cell(results.get(fs, {}).get(t)) for fs in fss)
+              + f" | {md(why(t, results.get(first, {}).get(t), notes, fragments))} |")
     else:
         w("Nowhere: every test has the same result on every filesystem.")
     w("")
@@ -151,34 +230,60 @@ def markdown(args, results):
     w("| test | " + " | ".join(fss) + " |")
     w("|---|" + "---|" * len(fss))
     for t in tests:
-        w(f"| {t} | " + " | ".join(cell(results[fs].get(t)) for fs in fss) + " |")
+        w(f"| {t} | " + " | ".join(cell(results.get(fs, {}).get(t)) for fs in fss) + " |")
     w("")
     with open(args.markdown, "w") as f:
         f.write("\n".join(out))
 
 
+def from_records(directory):
+    """Every record in DIRECTORY, oldest first, merged: the newest result
+    of a test on a filesystem wins. Returns (results, runs)."""
+    records = []
+    for path in glob.glob(os.path.join(directory, "*.tsv")):
+        meta, res = read_record(path)
+        records.append((meta.get("date", ""), os.path.basename(path)[:-4], meta, res))
+    records.sort(key=lambda r: (r[0], r[1]))
+    merged = {}
+    for _, _, _, res in records:
+        for fs, tests in res.items():
+            merged.setdefault(fs, {}).update(tests)
+    runs = sorted(((name, meta) for _, name, meta, _ in records), key=lambda r: r[0])
+    return merged, runs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("results")
+    ap.add_argument("results", nargs="+")
     ap.add_argument("--fs", action="append", required=True)
+    ap.add_argument("--expect", default="",
+                    help="the tests that must have a result (a missing one fails)")
+    ap.add_argument("--record")
+    ap.add_argument("--meta", action="append", default=[])
     ap.add_argument("--markdown")
+    ap.add_argument("--records")
+    ap.add_argument("--group-list")
     ap.add_argument("--exclude")
     ap.add_argument("--notes")
-    ap.add_argument("--runtime", type=int)
     ap.add_argument("--command")
+    ap.add_argument("--root", help="paths on the page are shown relative to this")
     ap.add_argument("--ktap", action="store_true")
-    ap.add_argument("--expect", default="",
-                    help="with --ktap: the tests that must have a result (a missing one fails)")
     args = ap.parse_args()
 
-    results = {}
+    results = {fs: {} for fs in args.fs}
+    kernels = set()
+    for directory in args.results:
+        for fs in args.fs:
+            path = os.path.join(directory, fs, "result.xml")
+            if not os.path.exists(path):
+                print(f"fstests: no report for {fs} ({path})", file=sys.stderr)
+                continue
+            results[fs].update(load(path))
+            kernels.add(kernel_of(path))
     for fs in args.fs:
-        path = os.path.join(args.results, fs, "result.xml")
-        if not os.path.exists(path):
-            print(f"fstests: no report for {fs} ({path})", file=sys.stderr)
-            results[fs] = {}
-            continue
-        results[fs] = load(path)
+        for t in args.expect.split():
+            # A test the run never reached (a hang, a crash) fails too.
+            results[fs].setdefault(t, ("fail", NO_RESULT, 0))
 
     for fs in args.fs:
         t = totals(results[fs])
@@ -191,14 +296,24 @@ def main():
         if worse:
             print(f"# fstests: {args.fs[0]} fails where {fs} passes: {' '.join(worse)}")
 
+    if args.record:
+        meta = list(args.meta)
+        kernels.discard(None)
+        if kernels:
+            meta.append("uname=" + " ".join(sorted(kernels)))
+        write_record(args.record, results, meta)
+
     if args.markdown:
-        markdown(args, results)
+        runs, group_tests = [], None
+        if args.records:
+            results, runs = from_records(args.records)
+        if args.group_list:
+            with open(args.group_list) as f:
+                group_tests = f.read().split()
+        markdown(args, results, runs, group_tests)
 
     if args.ktap:
         passed = failed = 0
-        for t in args.expect.split():
-            # A test the run never reached (a hang, a crash) fails too.
-            first.setdefault(t, ("fail", "no result: the run ended before it", 0))
         for i, (t, (status, detail, secs)) in enumerate(sorted(first.items()), 1):
             if status == "pass":
                 passed += 1

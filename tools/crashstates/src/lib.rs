@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Crash states of an rsfs disk with a volatile write cache.
+//!
+//! `make check` cuts the power by killing QEMU, and QEMU's disk writes
+//! straight through to the host file: a cut then leaves exactly the writes
+//! that completed, in order. A real drive with a volatile write cache may
+//! leave any subset of the writes it acknowledged since the last flush,
+//! in any order, some of them in part. This crate reads the kernel's
+//! dm-log-writes log of a workload on an rsfs disk ([`log`]) and makes the
+//! disk states such a drive can leave ([`plan`]).
+
+pub mod log;
+pub mod plan;

@@ -8,7 +8,12 @@
 //! leave any subset of the writes it acknowledged since the last flush,
 //! in any order, some of them in part. This crate reads the kernel's
 //! dm-log-writes log of a workload on an rsfs disk ([`log`]) and makes the
-//! disk states such a drive can leave ([`plan`]).
+//! disk states such a drive can leave ([`plan`]). The workloads
+//! ([`workload`]) write tagged blocks ([`tag`]) and keep a journal, from
+//! which [`oracle`] knows what each crash state must hold.
 
 pub mod log;
+pub mod oracle;
 pub mod plan;
+pub mod tag;
+pub mod workload;

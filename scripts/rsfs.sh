@@ -60,6 +60,7 @@ build_tools() {
 	cp "$RSFS_ROOT/target/$TARGET/release/mkfs-rsfs" "$BUILD/bin/mkfs.rsfs"
 	cp "$RSFS_ROOT/target/$TARGET/release/fsck-rsfs" "$BUILD/bin/fsck.rsfs"
 	cp "$RSFS_ROOT/target/$TARGET/release/rsfs-fuzz" "$BUILD/bin/rsfs-fuzz"
+	cp "$RSFS_ROOT/target/$TARGET/release/rsfs-crashstates" "$BUILD/bin/rsfs-crashstates"
 }
 
 build_tests() {

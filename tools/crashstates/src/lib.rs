@@ -10,8 +10,12 @@
 //! dm-log-writes log of a workload on an rsfs disk ([`log`]) and makes the
 //! disk states such a drive can leave ([`plan`]). The workloads
 //! ([`workload`]) write tagged blocks ([`tag`]) and keep a journal, from
-//! which [`oracle`] knows what each crash state must hold.
+//! which [`oracle`] knows what each crash state must hold. [`explore`]
+//! puts it together inside the test VM, with the kernel's dm-log-writes
+//! target ([`dm`]) as the recorder.
 
+pub mod dm;
+pub mod explore;
 pub mod log;
 pub mod oracle;
 pub mod plan;

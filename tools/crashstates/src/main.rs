@@ -2,16 +2,21 @@
 
 //! rsfs-crashstates: crash states of a disk, from a dm-log-writes log.
 //!
+//!   rsfs-crashstates explore --disk D --log L --work W [...]
 //!   rsfs-crashstates dump LOG
 //!   rsfs-crashstates state LOG BASE OUT --epoch K (--prefix | --seed S)
 //!
-//! `dump` prints the log's entries and its epochs. `state` writes one crash
-//! state: BASE (the disk as it was when logging started) with every epoch
-//! before K and then the chosen part of epoch K, into OUT; it prints the
-//! marks whose promises must hold there.
+//! `explore` runs inside the test VM (as root, rsfs loaded): workloads on
+//! a fresh rsfs on D through dm-log-writes onto L, then every crash state
+//! it makes, on W, checked (src/explore.rs); it ends with the line
+//! `crash-states tried=N violations=N`. `dump` prints a log's entries and
+//! epochs. `state` writes one crash state: BASE (the disk as it was when
+//! logging started) with every epoch before K and then the chosen part of
+//! epoch K, into OUT; it prints the marks whose promises must hold there.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use rsfs_crashstates::explore;
 use rsfs_crashstates::log::{Log, Op};
 use rsfs_crashstates::plan::{apply, Plan};
 use std::fs::{self, File, OpenOptions};
@@ -29,6 +34,36 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run workloads and check their crash states (in the test VM).
+    Explore {
+        /// The disk the workloads run on.
+        #[arg(long)]
+        disk: PathBuf,
+        /// The disk dm-log-writes logs onto.
+        #[arg(long)]
+        log: PathBuf,
+        /// The disk crash states are made on.
+        #[arg(long)]
+        work: PathBuf,
+        /// Where to mount.
+        #[arg(long, default_value = "/mnt")]
+        mnt: PathBuf,
+        /// The filesystem's size in 4 KiB blocks.
+        #[arg(long, default_value_t = 1024)]
+        blocks: u64,
+        /// The first workload's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Steps per workload.
+        #[arg(long, default_value_t = 40)]
+        steps: usize,
+        /// At most this many states per epoch.
+        #[arg(long, default_value_t = 24)]
+        per_epoch: usize,
+        /// How many states to check in all.
+        #[arg(long, default_value_t = 2000)]
+        states: usize,
+    },
     /// Print the log's entries and epochs.
     Dump {
         /// The dm-log-writes log (a file or the log device).
@@ -62,6 +97,41 @@ fn read_log(path: &PathBuf) -> Result<(Log, File)> {
 
 fn main() -> Result<()> {
     match Args::parse().cmd {
+        Cmd::Explore {
+            disk,
+            log,
+            work,
+            mnt,
+            blocks,
+            seed,
+            steps,
+            per_epoch,
+            states,
+        } => {
+            let o = explore::Options {
+                disk,
+                log,
+                work,
+                mnt,
+                blocks,
+                seed,
+                steps,
+                per_epoch,
+                states,
+            };
+            let start = std::time::Instant::now();
+            let sum = explore::explore(&o)?;
+            println!(
+                "crash-states tried={} violations={} workloads={} seconds={}",
+                sum.tried,
+                sum.violations.len(),
+                sum.workloads,
+                start.elapsed().as_secs()
+            );
+            if !sum.violations.is_empty() {
+                std::process::exit(1);
+            }
+        }
         Cmd::Dump { log } => {
             let (log, _) = read_log(&log)?;
             println!(

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The whole exploration, run inside the test VM as root, with rsfs loaded:
+//! for each workload, make a fresh filesystem, run the workload on it
+//! through dm-log-writes, then make the crash states the log allows on a
+//! second disk and check each one.
+//!
+//! Each state is checked in this order:
+//! 1. it mounts without fsck;
+//! 2. every promise made before the cut holds, and no file shows bytes
+//!    another file wrote, a deleted file held, or nobody wrote
+//!    ([`crate::oracle`]);
+//! 3. after unmounting, `fsck.rsfs -n` finds at most leaks;
+//! 4. `fsck.rsfs -y` repairs them, and `-n` then finds nothing;
+//! 5. it mounts again, takes a short workload, unmounts, and `-n` finds
+//!    nothing.
+
+use crate::dm::LogWrites;
+use crate::log::Log;
+use crate::oracle::Model;
+use crate::plan::{apply, Crash, Plan};
+use crate::tag::{self, Tag};
+use crate::workload::{self, Entry};
+use anyhow::{anyhow, bail, Context, Result};
+use fsck_rsfs::Mode;
+use std::collections::BTreeSet;
+use std::ffi::CString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Cursor, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What to explore, and where.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The disk the workloads run on (its first `blocks` blocks).
+    pub disk: PathBuf,
+    /// The disk dm-log-writes logs onto.
+    pub log: PathBuf,
+    /// The disk crash states are made on (as large as `blocks`).
+    pub work: PathBuf,
+    /// Where to mount.
+    pub mnt: PathBuf,
+    /// The filesystem's size in 4 KiB blocks.
+    pub blocks: u64,
+    /// The first workload's seed; the next ones count up from it.
+    pub seed: u64,
+    /// Steps per workload.
+    pub steps: usize,
+    /// At most this many states per epoch (prefixes first).
+    pub per_epoch: usize,
+    /// Stop after this many states in all.
+    pub states: usize,
+}
+
+/// How the exploration went.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Workloads run.
+    pub workloads: usize,
+    /// Crash states checked.
+    pub tried: usize,
+    /// States where something did not hold, with what.
+    pub violations: Vec<String>,
+}
+
+fn c(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_bytes()).expect("no NUL in a path")
+}
+
+fn mount(dev: &Path, mnt: &Path) -> std::io::Result<()> {
+    let fstype = CString::new("rsfs").expect("no NUL");
+    // SAFETY: NUL-terminated strings that live across the call, no data.
+    let r = unsafe {
+        libc::mount(
+            c(dev).as_ptr(),
+            c(mnt).as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn umount(mnt: &Path) -> std::io::Result<()> {
+    // SAFETY: a NUL-terminated path that lives across the call.
+    if unsafe { libc::umount2(c(mnt).as_ptr(), 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn read_image(path: &Path, blocks: u64) -> Result<Vec<u8>> {
+    let mut img = vec![0u8; (blocks * crate::plan::BLOCK) as usize];
+    File::open(path)
+        .and_then(|f| f.read_exact_at(&mut img, 0))
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(img)
+}
+
+/// Runs workload `seed` on a fresh filesystem through dm-log-writes.
+/// Returns the filesystem as it was before the workload, and the journal.
+fn record(o: &Options, seed: u64) -> Result<(Vec<u8>, Vec<Entry>)> {
+    let mkfs = mkfs_rsfs::Options {
+        blocks: Some(o.blocks),
+        force: true,
+        quiet: true,
+        ..Default::default()
+    };
+    mkfs_rsfs::mkfs(&o.disk, &mkfs)?;
+    let base = read_image(&o.disk, o.blocks)?;
+    let sectors = o.blocks * crate::plan::BLOCK / 512;
+    let lw = LogWrites::create(
+        "rsfs-crashstates",
+        &o.disk.to_string_lossy(),
+        &o.log.to_string_lossy(),
+        sectors,
+    )?;
+    mount(&lw.path, &o.mnt).with_context(|| format!("mounting {}", lw.path.display()))?;
+    let ops = workload::generate(seed, o.steps);
+    let journal = workload::run(&o.mnt, &ops, &mut &lw);
+    let unmounted = umount(&o.mnt);
+    let journal = journal.with_context(|| format!("workload {seed}"))?;
+    unmounted.context("unmounting after the workload")?;
+    lw.remove()?;
+    Ok((base, journal))
+}
+
+/// A few steps on a repaired filesystem: all must work, and leave it clean.
+fn short_workload(mnt: &Path) -> std::io::Result<()> {
+    let tmp = mnt.join("after.tmp");
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)?;
+    for b in 0..8 {
+        f.write_all_at(
+            &tag::block(Tag {
+                file: u32::MAX,
+                gen: 1,
+                block: b,
+            }),
+            b * 4096,
+        )?;
+    }
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, mnt.join("after"))?;
+    fs::create_dir(mnt.join("after.d"))?;
+    fs::remove_file(mnt.join("after"))?;
+    fs::remove_dir(mnt.join("after.d"))?;
+    File::open(mnt)?.sync_all()
+}
+
+fn problems(r: &fsck_rsfs::Report) -> String {
+    let v: Vec<String> = r
+        .problems
+        .iter()
+        .map(|p| format!("{:?}: {}", p.kind, p.message))
+        .collect();
+    v.join("; ")
+}
+
+/// Checks one crash state, which is on `o.work`. Returns what is wrong.
+fn check_state(o: &Options, model: &Model, marks: &BTreeSet<usize>) -> Vec<String> {
+    let mut bad = Vec::new();
+    if let Err(e) = mount(&o.work, &o.mnt) {
+        bad.push(format!("mount without fsck failed: {e}"));
+        return bad;
+    }
+    bad.extend(model.check(&o.mnt, marks));
+    if let Err(e) = umount(&o.mnt) {
+        bad.push(format!("unmount failed: {e}"));
+        return bad;
+    }
+    match fsck_rsfs::check(&o.work, Mode::Check) {
+        Ok(r) if r.only_leaks() => {}
+        Ok(r) => bad.push(format!(
+            "fsck.rsfs -n found more than leaks: {}",
+            problems(&r)
+        )),
+        Err(e) => bad.push(format!("fsck.rsfs -n failed: {e:#}")),
+    }
+    match fsck_rsfs::check(&o.work, Mode::Repair) {
+        Ok(r) if r.exit_code() <= 1 => {}
+        Ok(r) => bad.push(format!("fsck.rsfs -y left problems: {}", problems(&r))),
+        Err(e) => bad.push(format!("fsck.rsfs -y failed: {e:#}")),
+    }
+    let clean = |when: &str, bad: &mut Vec<String>| match fsck_rsfs::check(&o.work, Mode::Check) {
+        Ok(r) if r.exit_code() == 0 => {}
+        Ok(r) => bad.push(format!("fsck.rsfs -n {when}: {}", problems(&r))),
+        Err(e) => bad.push(format!("fsck.rsfs -n {when} failed: {e:#}")),
+    };
+    clean("after -y", &mut bad);
+    if let Err(e) = mount(&o.work, &o.mnt) {
+        bad.push(format!("mount after fsck.rsfs -y failed: {e}"));
+        return bad;
+    }
+    if let Err(e) = short_workload(&o.mnt) {
+        bad.push(format!("writing after fsck.rsfs -y: {e}"));
+    }
+    if let Err(e) = umount(&o.mnt) {
+        bad.push(format!("unmount after writing failed: {e}"));
+        return bad;
+    }
+    clean("after writing on the repaired filesystem", &mut bad);
+    bad
+}
+
+fn seq_of(mark: &str) -> Result<usize> {
+    mark.strip_prefix('s')
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("a mark the workload did not make: {mark:?}"))
+}
+
+/// Runs workloads and checks their crash states until `o.states` states
+/// have been tried. Prints progress, and every violation as it is found.
+pub fn explore(o: &Options) -> Result<Summary> {
+    let mut sum = Summary::default();
+    let start = Instant::now();
+    let mut seed = o.seed;
+    while sum.tried < o.states {
+        let (base, journal) = record(o, seed)?;
+        let model = Model::new(&journal);
+        let mut logf =
+            File::open(&o.log).with_context(|| format!("opening {}", o.log.display()))?;
+        let log = Log::read(&mut logf)
+            .with_context(|| format!("reading the log on {}", o.log.display()))?;
+        let plan = Plan::new(&log);
+        let mut cur = Cursor::new(base);
+        let mut states = 0;
+        for k in 0..plan.epochs.len() {
+            for crash in plan.states(k, o.per_epoch, seed) {
+                if sum.tried >= o.states {
+                    break;
+                }
+                // Closed again before the mount: rsfs will not mount a
+                // device that something else has open for writing.
+                let mut work = OpenOptions::new()
+                    .write(true)
+                    .open(&o.work)
+                    .with_context(|| format!("opening {}", o.work.display()))?;
+                work.seek(SeekFrom::Start(0))?;
+                work.write_all(cur.get_ref())?;
+                apply(&crash.pieces, &mut work, &mut logf)?;
+                work.flush()?;
+                drop(work);
+                let marks = crash
+                    .marks
+                    .iter()
+                    .map(|m| seq_of(m))
+                    .collect::<Result<BTreeSet<_>>>()?;
+                let bad = check_state(o, &model, &marks);
+                sum.tried += 1;
+                states += 1;
+                if !bad.is_empty() {
+                    let v = describe(seed, o.steps, &crash, &marks, &bad);
+                    println!("{v}");
+                    sum.violations.push(v);
+                }
+                if sum.tried % 100 == 0 {
+                    println!(
+                        "# crash-states: {} states checked, {} violations, {} s",
+                        sum.tried,
+                        sum.violations.len(),
+                        start.elapsed().as_secs()
+                    );
+                }
+            }
+            apply(&plan.epoch_pieces(k), &mut cur, &mut logf)?;
+        }
+        println!(
+            "# crash-states: workload {seed} ({} steps, {} log entries, {} epochs): {states} states",
+            o.steps,
+            log.entries.len(),
+            plan.epochs.len()
+        );
+        sum.workloads += 1;
+        seed += 1;
+        if states == 0 {
+            bail!("workload {} gave no crash states", seed - 1);
+        }
+    }
+    Ok(sum)
+}
+
+fn describe(seed: u64, steps: usize, c: &Crash, marks: &BTreeSet<usize>, bad: &[String]) -> String {
+    let mut s = format!(
+        "VIOLATION: workload seed {seed} ({steps} steps), epoch {}, {} ({} blocks of the epoch), \
+         promises made: {marks:?}\n",
+        c.epoch,
+        c.how,
+        c.pieces.len()
+    );
+    for b in bad {
+        s.push_str(&format!("  {b}\n"));
+    }
+    s.push_str(&format!(
+        "  (again: rsfs-crashstates state LOG BASE OUT --epoch {} {})",
+        c.epoch,
+        match c.how {
+            crate::plan::How::Seed(x) => format!("--seed {x}"),
+            crate::plan::How::Prefix(_) => "--prefix".into(),
+        }
+    ));
+    s
+}

@@ -850,6 +850,8 @@ static int set_flags(const char *path, int flags)
  */
 TEST_F(vfs, chattr_flags)
 {
+	const __u64 ours = STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND | STATX_ATTR_NODUMP;
+	struct statx sx;
 	struct stat a, b;
 	int fd, flags;
 
@@ -879,6 +881,19 @@ TEST_F(vfs, chattr_flags)
 	EXPECT_EQ(4, write(fd, "+more", 4));
 	close(fd);
 	EXPECT_EQ(-1, truncate("a", 0));
+
+	/*
+	 * statx(2) reports them, as ext2 and ext4 do (fstests generic/424):
+	 * in the mask, the three rsfs has; in the attributes, those set.
+	 */
+	ASSERT_EQ(0, statx(AT_FDCWD, "i", 0, STATX_BASIC_STATS, &sx));
+	EXPECT_EQ(ours, sx.stx_attributes_mask & ours);
+	EXPECT_EQ(STATX_ATTR_IMMUTABLE, sx.stx_attributes & ours);
+	ASSERT_EQ(0, statx(AT_FDCWD, "a", 0, STATX_BASIC_STATS, &sx));
+	EXPECT_EQ(STATX_ATTR_APPEND | STATX_ATTR_NODUMP, sx.stx_attributes & ours);
+	ASSERT_EQ(0, statx(AT_FDCWD, ".", 0, STATX_BASIC_STATS, &sx));
+	EXPECT_EQ(ours, sx.stx_attributes_mask & ours);
+	EXPECT_EQ(0, sx.stx_attributes & ours);
 
 	/* Inherited: NOATIME and NODUMP, not APPEND or IMMUTABLE. */
 	ASSERT_EQ(0, mkdir("d", 0755));

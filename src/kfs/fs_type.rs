@@ -461,6 +461,7 @@ impl<T: FileSystem> Tables<T> {
         rename: if_has(T::HAS_RENAME, Self::rename),
         tmpfile: if_has(T::HAS_TMPFILE, Self::tmpfile),
         setattr: Some(Self::setattr),
+        getattr: if_has(T::HAS_FLAGS, Self::getattr),
         fileattr_get: if_has(T::HAS_FLAGS, Self::fileattr_get),
         fileattr_set: if_has(T::HAS_SET_FLAGS, Self::fileattr_set),
         // SAFETY: all-zero is a valid `inode_operations`: every field is an
@@ -471,6 +472,7 @@ impl<T: FileSystem> Tables<T> {
     const FILE_INODE_OPS: sys::inode_operations = sys::inode_operations {
         setattr: Some(Self::setattr),
         fiemap: if_has(T::HAS_FIEMAP, Self::fiemap),
+        getattr: if_has(T::HAS_FLAGS, Self::getattr),
         fileattr_get: if_has(T::HAS_FLAGS, Self::fileattr_get),
         fileattr_set: if_has(T::HAS_SET_FLAGS, Self::fileattr_set),
         // SAFETY: as above.
@@ -865,6 +867,51 @@ impl<T: FileSystem> Tables<T> {
             to_result(unsafe { sys::rsfs_finish_open_simple(file) })?;
             Ok(0)
         })
+    }
+
+    /// `inode_operations::getattr`: what `generic_fillattr` reports, and
+    /// the `chattr(1)` flags that `statx(2)` has attributes for, as ext2
+    /// and ext4 report them: each of IMMUTABLE, APPEND and NODUMP that the
+    /// filesystem supports goes into the mask, and into the attributes if
+    /// the inode has it.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid `path` to a positive dentry of ours
+    /// and a valid `stat` to fill.
+    unsafe extern "C" fn getattr(
+        idmap: *mut sys::mnt_idmap,
+        path: *const sys::path,
+        stat: *mut sys::kstat,
+        request_mask: u32,
+        _query_flags: kernel::ffi::c_uint,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: `path` is valid and its dentry positive and ours.
+        let inode = unsafe { dentry_inode::<T>((*path).dentry) };
+        // SAFETY: `stat` is valid (safety requirement) and `inode` is a
+        // live inode; the VFS holds a reference through the path.
+        unsafe { sys::generic_fillattr(idmap, request_mask, inode.as_raw(), stat) };
+        let pairs = [
+            (sys::FS_IMMUTABLE_FL, sys::STATX_ATTR_IMMUTABLE),
+            (sys::FS_APPEND_FL, sys::STATX_ATTR_APPEND),
+            (sys::FS_NODUMP_FL, sys::STATX_ATTR_NODUMP),
+        ];
+        let flags = T::flags(inode);
+        let (mut mask, mut set) = (0u64, 0u64);
+        for (fl, attr) in pairs {
+            if T::FLAGS & fl != 0 {
+                mask |= u64::from(attr);
+                if flags & fl != 0 {
+                    set |= u64::from(attr);
+                }
+            }
+        }
+        // SAFETY: `stat` is valid and `generic_fillattr` filled it.
+        unsafe {
+            (*stat).attributes |= set;
+            (*stat).attributes_mask |= mask;
+        }
+        0
     }
 
     /// `inode_operations::fileattr_get`: `FS_IOC_GETFLAGS` (`lsattr`).

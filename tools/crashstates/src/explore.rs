@@ -53,6 +53,9 @@ pub struct Options {
     pub per_epoch: usize,
     /// Stop after this many states in all.
     pub states: usize,
+    /// Only the prefixes (the states a power cut at a flush leaves on a
+    /// disk that writes in order), no random states.
+    pub prefixes_only: bool,
 }
 
 /// How the exploration went.
@@ -237,7 +240,12 @@ pub fn explore(o: &Options) -> Result<Summary> {
         let mut cur = Cursor::new(base);
         let mut states = 0;
         for k in 0..plan.epochs.len() {
-            for crash in plan.states(k, o.per_epoch, seed) {
+            let crashes = if o.prefixes_only {
+                plan.prefixes(k)
+            } else {
+                plan.states(k, o.per_epoch, seed)
+            };
+            for crash in crashes {
                 if sum.tried >= o.states {
                     break;
                 }

@@ -63,6 +63,10 @@ enum Cmd {
         /// How many states to check in all.
         #[arg(long, default_value_t = 2000)]
         states: usize,
+        /// Only the states at flushes (and FUA writes): what a power cut
+        /// leaves on a disk without a volatile cache, at those points.
+        #[arg(long)]
+        prefixes_only: bool,
     },
     /// Print the log's entries and epochs.
     Dump {
@@ -107,6 +111,7 @@ fn main() -> Result<()> {
             steps,
             per_epoch,
             states,
+            prefixes_only,
         } => {
             let o = explore::Options {
                 disk,
@@ -118,6 +123,7 @@ fn main() -> Result<()> {
                 steps,
                 per_epoch,
                 states,
+                prefixes_only,
             };
             let start = std::time::Instant::now();
             let sum = explore::explore(&o)?;

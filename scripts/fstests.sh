@@ -24,6 +24,9 @@
 #   FSTESTS_TESTS  test names instead of a group ("generic/001 generic/002");
 #                  the summary then goes to build/fstests/summary.md
 #   FSTESTS_FS     the filesystems, in order (default: "rsfs ext2 ext4")
+#   FSTESTS_DEADLINE  seconds: stop the run then, keeping every result so
+#                  far (a shard that does not fit in the time there is);
+#                  the record says which tests were cut short
 #   TIMEOUT        seconds before a VM counts as hung
 #
 # The guest boots on the host's root over virtio-9p, read-only, under a
@@ -156,18 +159,25 @@ run)
 	echo "== fstests: ${#tests[@]} tests ($what) on $fs, in $vms VMs at once"
 	echo "   (console logs: $BUILD/logs/fstests-run-V.log; fstests' own results: $BUILD/fstests/run-V)"
 	start=$(date +%s)
+	# The commit under test, taken now: the tree may move on during a
+	# run of hours.
+	rev=$(git -C "$RSFS_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+	git -C "$RSFS_ROOT" diff --quiet HEAD -- src tools 2>/dev/null || rev="$rev+changes"
 	rm -rf "$BUILD"/fstests/run-* "$BUILD"/logs/fstests-run-*
+	deadline=${FSTESTS_DEADLINE:-}
 	pids=()
 	dirs=()
+	parts=()
 	for v in $(seq 1 "$vms"); do
 		part=()
 		for i in "${!tests[@]}"; do
 			if [ $((i % vms)) -eq $((v - 1)) ]; then part+=("${tests[$i]}"); fi
 		done
+		parts+=("${part[*]}")
 		dirs+=("$BUILD/fstests/run-$v")
 		(
 			status=0
-			fstests_vm "$kd" "run-$v" "$fs" "${part[*]}" "${TIMEOUT:-86400}" 6G 2G \
+			fstests_vm "$kd" "run-$v" "$fs" "${part[*]}" "${deadline:-${TIMEOUT:-86400}}" 6G 2G \
 				>"$BUILD/logs/fstests-run-$v.out" 2>&1 || status=$?
 			echo "$status" >"$BUILD/logs/fstests-run-$v.status"
 		) &
@@ -187,8 +197,23 @@ run)
 	pkill -P $$ tail 2>/dev/null || true
 	wait "${tailers[@]}" 2>/dev/null || true
 	status=0
+	# The tests each VM must have a result for: all of its share, unless
+	# FSTESTS_DEADLINE stopped it; then those it finished, and the record
+	# names the one it was in.
+	expect=()
+	stopped=()
 	for v in $(seq 1 "$vms"); do
 		s=$(cat "$BUILD/logs/fstests-run-$v.status" 2>/dev/null || echo 1)
+		if [ "$s" -ne 0 ] && [ -n "$deadline" ] &&
+			grep -q "did not finish within $deadline s" "$BUILD/logs/fstests-run-$v.out"; then
+			section=$(grep -o 'SECTION *-- *[a-z0-9]*' "$BUILD/logs/fstests-run-$v.out" | tail -1 | awk '{print $3}')
+			current=$(grep -o 'run fstests [^ ]*' "$BUILD/logs/fstests-run-$v.out" | tail -1 | awk '{print $3}')
+			stopped+=("VM $v stopped by FSTESTS_DEADLINE=$deadline during $current on $section")
+			echo "rsfs: fstests VM $v stopped at the deadline, during $current on $section" >&2
+			continue
+		fi
+		read -ra part <<<"${parts[$((v - 1))]}"
+		expect+=("${part[@]}")
 		if [ "$s" -ne 0 ]; then
 			echo "rsfs: fstests VM $v failed (status $s; see $BUILD/logs/fstests-run-$v.log)" >&2
 			status=1
@@ -198,15 +223,16 @@ run)
 	echo "== fstests took $((runtime / 3600)) h $((runtime % 3600 / 60)) min $((runtime % 60)) s under TCG ($vms VMs at once)"
 	fsargs=()
 	for f in $fs; do fsargs+=(--fs "$f"); done
-	report=(python3 "$FSTESTS_DIR/report.py" "${dirs[@]}" "${fsargs[@]}" --expect "${tests[*]}"
+	report=(python3 "$FSTESTS_DIR/report.py" "${dirs[@]}" "${fsargs[@]}" --expect "${expect[*]}"
 		--exclude "$FSTESTS_DIR/exclude" --notes "$FSTESTS_DIR/notes")
+	if [ ${#stopped[@]} -gt 0 ]; then
+		report+=(--meta "stopped=$(printf '%s; ' "${stopped[@]}")")
+	fi
 	if [ -n "${FSTESTS_TESTS:-}" ]; then
 		"${report[@]}" --markdown "$BUILD/fstests/summary.md" --command "make fstests $what"
 		echo "rsfs: wrote $BUILD/fstests/summary.md; fstests' own results are in $BUILD/fstests/run-*"
 	else
 		record=$FSTESTS_DIR/results/$group/$k-of-$n.tsv
-		rev=$(git -C "$RSFS_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-		git -C "$RSFS_ROOT" diff --quiet HEAD -- src tools 2>/dev/null || rev="$rev+changes"
 		"${report[@]}" --record "$record" \
 			--meta "group=$group" --meta "shard=$shard" --meta "date=$(date -u +%F)" \
 			--meta "rsfs=$rev" --meta "fstests=$FSTESTS_COMMIT" --meta "filesystems=$fs" --meta "kernel=$(basename "$kd")" \

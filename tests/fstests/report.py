@@ -176,22 +176,25 @@ def markdown(args, results, runs, group_tests):
         w(f"Run: `{args.command}`")
         w("")
     if group_tests is not None:
+        everywhere = [t for t in group_tests if all(t in results.get(fs, {}) for fs in fss)]
+        partly = [t for t in group_tests if t in tests and t not in everywhere]
         missing = [t for t in group_tests if t not in tests]
-        w(f"The group has {len(group_tests)} generic tests; {len(group_tests) - len(missing)} "
-          f"have run, {len(missing)} have not yet (the group is run a shard at a time, "
+        w(f"The group has {len(group_tests)} generic tests; {len(everywhere)} have run on every "
+          f"filesystem, {len(partly)} on some of them, {len(missing)} not yet "
+          f"(the group is run a shard at a time, "
           f"`FSTESTS_SHARD=K/N`; each shard's results are kept in "
           f"`{os.path.relpath(args.records, args.root) if args.root else args.records}`).")
         w("")
     if runs:
-        w("| run | date | rsfs commit | kernel | tests | VMs | runtime under TCG |")
-        w("|---|---|---|---|---|---|---|")
+        w("| run | date | rsfs commit | kernel | tests | VMs | runtime under TCG | note |")
+        w("|---|---|---|---|---|---|---|---|")
         total = 0
         for name, meta in runs:
             secs = int(meta.get("runtime", "0") or 0)
             total += secs
             w(f"| {name} | {meta.get('date', '')} | {meta.get('rsfs', '')} | "
               f"{meta.get('kernel', '')} | {meta.get('tests', '')} | {meta.get('vms', '')} | "
-              f"{secs // 60} min {secs % 60} s |")
+              f"{secs // 60} min {secs % 60} s | {md(meta.get('stopped', '').strip().rstrip(';'))} |")
         w("")
         w(f"Runtime in all: {total // 3600} h {total % 3600 // 60} min of wall-clock time "
           f"for {len(fss)} filesystems.")

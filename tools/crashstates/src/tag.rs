@@ -37,7 +37,7 @@ pub enum Content {
 fn filler(tag: Tag, i: usize) -> u8 {
     let x = (u64::from(tag.file) << 40 ^ u64::from(tag.gen) << 20 ^ tag.block)
         .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(i as u64 * 0xbf58_476d_1ce4_e5b9);
+        .wrapping_add((i as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9));
     (x >> 56) as u8
 }
 

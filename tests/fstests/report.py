@@ -208,8 +208,9 @@ def markdown(args, results, runs, group_tests):
     first = fss[0]
     w(f"## Where {first} differs")
     w("")
+    # Differences among the filesystems that have a result for the test.
     rows = [t for t in tests
-            if len({(results.get(fs, {}).get(t) or ("–",))[0] for fs in fss}) > 1]
+            if len({results[fs][t][0] for fs in fss if t in results.get(fs, {})}) > 1]
     if rows:
         w("| test | " + " | ".join(fss) + " | why |")
         w("|---|" + "---|" * len(fss) + "---|")

@@ -54,6 +54,7 @@ pub struct LogWrites {
     name: String,
     /// Its block device node.
     pub path: PathBuf,
+    removed: bool,
 }
 
 impl LogWrites {
@@ -81,10 +82,11 @@ impl LogWrites {
         let mut b = header(name, &[], 0);
         Self::ioctl(&control, DEV_CREATE, &mut b, "create")?;
         let dev_t = u64::from_ne_bytes(b[40..48].try_into().expect("8 bytes"));
-        let mut me = LogWrites {
+        let me = LogWrites {
             control,
             name: name.to_string(),
             path: PathBuf::from(format!("/dev/dm-{}", libc::minor(dev_t as libc::dev_t))),
+            removed: false,
         };
         // One target: struct dm_target_spec, then its parameters.
         let params = format!("{dev} {log}\0");
@@ -99,7 +101,6 @@ impl LogWrites {
         // DEV_SUSPEND without DM_SUSPEND_FLAG resumes: the table goes live.
         let mut b = header(name, &[], 0);
         Self::ioctl(&me.control, DEV_SUSPEND, &mut b, "resume")?;
-        me.path = PathBuf::from(format!("/dev/dm-{}", libc::minor(dev_t as libc::dev_t)));
         Ok(me)
     }
 
@@ -113,16 +114,18 @@ impl LogWrites {
     }
 
     /// Removes the device: the log is complete after this.
-    pub fn remove(self) -> io::Result<()> {
+    pub fn remove(mut self) -> io::Result<()> {
+        self.removed = true;
         let mut b = header(&self.name, &[], 0);
-        let r = Self::ioctl(&self.control, DEV_REMOVE, &mut b, "remove");
-        std::mem::forget(self);
-        r
+        Self::ioctl(&self.control, DEV_REMOVE, &mut b, "remove")
     }
 }
 
 impl Drop for LogWrites {
     fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
         let mut b = header(&self.name, &[], 0);
         let _ = Self::ioctl(&self.control, DEV_REMOVE, &mut b, "remove");
     }

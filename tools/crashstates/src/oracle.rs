@@ -537,9 +537,13 @@ mod tests {
     use std::fs::OpenOptions;
     use std::os::unix::fs::FileExt;
 
+    /// A fresh directory under the workspace's target/: on the disk the
+    /// checkout is on, where O_DIRECT works (a tmpfs /tmp before Linux 6.6
+    /// refuses it).
     fn scratch(name: &str) -> std::path::PathBuf {
-        let d =
-            std::env::temp_dir().join(format!("rsfs-crashstates-{}-{name}", std::process::id()));
+        let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target/crashstates-tests")
+            .join(format!("{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();
         d

@@ -38,7 +38,7 @@ enum Value {
 type History<T> = Vec<(usize, T)>;
 
 /// A name: (directory, name in it).
-type Name = (u32, String);
+pub type Name = (u32, String);
 
 /// What the tree shows, by inode: each name of it and the file's size.
 type Found = BTreeMap<u64, Vec<(Name, u64)>>;
@@ -88,12 +88,43 @@ impl Model {
                         m.ops.len(),
                         "the journal's operations are numbered in order"
                     );
-                    m.ops.push(op.clone());
-                    m.apply(*seq, op, *ino);
+                    m.push(op, *ino);
                 }
             }
         }
         m
+    }
+
+    /// Adds `op` as the next step (`ino`: the inode a create got, if
+    /// known). The workload keeps its picture of the tree this way while
+    /// it makes steps up and while it does them.
+    pub fn push(&mut self, op: &Op, ino: Option<u64>) {
+        let seq = self.ops.len();
+        self.ops.push(op.clone());
+        self.apply(seq, op, ino);
+    }
+
+    /// Every name that names a file after the last step, with the file.
+    pub fn names_now(&self) -> Vec<(Name, u32)> {
+        self.names
+            .iter()
+            .filter_map(|(k, h)| at(h, usize::MAX, None).map(|f| (k.clone(), f)))
+            .collect()
+    }
+
+    /// A file's size in blocks after the last step.
+    pub fn size_now(&self, file: u32) -> u64 {
+        self.size(file, usize::MAX)
+    }
+
+    /// The directories: the root (0) and every one a step made.
+    pub fn dirs(&self) -> Vec<u32> {
+        std::iter::once(0)
+            .chain(self.ops.iter().filter_map(|o| match o {
+                Op::Mkdir { dir, .. } => Some(*dir),
+                _ => None,
+            }))
+            .collect()
     }
 
     fn size(&self, file: u32, seq: usize) -> u64 {
@@ -201,12 +232,7 @@ impl Model {
         let mut bad = Vec::new();
         // Every file the tree shows, by inode: (directory, name, size).
         let mut found: Found = BTreeMap::new();
-        let dirs: Vec<u32> = std::iter::once(0)
-            .chain(self.ops.iter().filter_map(|o| match o {
-                Op::Mkdir { dir, .. } => Some(*dir),
-                _ => None,
-            }))
-            .collect();
+        let dirs = self.dirs();
         for &dir in &dirs {
             let path = dir_path(root, &self.ops, dir);
             let entries = match fs::read_dir(&path) {

@@ -10,6 +10,7 @@
 //! tagged block, [`crate::tag`]), truncated, preallocated, linked,
 //! unlinked and renamed, also over each other.
 
+use crate::oracle::{Model, Name};
 use crate::plan::BLOCK;
 use crate::tag::{self, Tag};
 use rsfs_fuzz::rng::Rng;
@@ -237,30 +238,32 @@ impl std::str::FromStr for Op {
     }
 }
 
-/// The workload's own picture of the tree while it makes operations up.
+/// A workload being made up: the tree its steps so far leave, in the
+/// oracle's model of them, and the next numbers to hand out.
 #[derive(Default)]
 struct Tree {
-    dirs: Vec<u32>,
-    /// (directory, name) → file.
-    names: BTreeMap<(u32, String), u32>,
-    /// file → size in blocks.
-    sizes: BTreeMap<u32, u64>,
+    model: Model,
     next_file: u32,
     next_name: u32,
     next_gen: u32,
 }
 
 impl Tree {
-    fn names_of(&self, file: u32) -> Vec<(u32, String)> {
-        self.names
-            .iter()
-            .filter(|(_, &f)| f == file)
-            .map(|(k, _)| k.clone())
+    fn names(&self) -> BTreeMap<Name, u32> {
+        self.model.names_now().into_iter().collect()
+    }
+
+    fn names_of(&self, file: u32) -> Vec<Name> {
+        self.model
+            .names_now()
+            .into_iter()
+            .filter(|(_, f)| *f == file)
+            .map(|(k, _)| k)
             .collect()
     }
 
     fn live_files(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self.names.values().copied().collect();
+        let mut v: Vec<u32> = self.model.names_now().into_iter().map(|(_, f)| f).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -275,55 +278,6 @@ impl Tree {
         self.next_gen += 1;
         self.next_gen
     }
-
-    /// Applies an operation to the picture.
-    fn apply(&mut self, op: &Op) {
-        match op {
-            Op::Mkdir { dir, .. } => self.dirs.push(*dir),
-            Op::Create { dir, name, file } => {
-                self.names.insert((*dir, name.clone()), *file);
-                self.sizes.insert(*file, 0);
-            }
-            Op::Write {
-                file, block, count, ..
-            } => {
-                let s = self.sizes.entry(*file).or_default();
-                *s = (*s).max(block + count);
-            }
-            Op::Truncate { file, blocks } => {
-                self.sizes.insert(*file, *blocks);
-            }
-            Op::Fallocate {
-                file,
-                block,
-                count,
-                keep_size,
-            } => {
-                if !keep_size {
-                    let s = self.sizes.entry(*file).or_default();
-                    *s = (*s).max(block + count);
-                }
-            }
-            Op::Link { file, dir, name } => {
-                self.names.insert((*dir, name.clone()), *file);
-            }
-            Op::Unlink { dir, name } => {
-                self.names.remove(&(*dir, name.clone()));
-            }
-            Op::Rename {
-                from_dir,
-                from,
-                to_dir,
-                to,
-            } => {
-                if let Some(f) = self.names.remove(&(*from_dir, from.clone())) {
-                    self.names.insert((*to_dir, to.clone()), f);
-                }
-            }
-            Op::Fsync { .. } | Op::Fdatasync { .. } | Op::SyncRange { .. } | Op::SyncDir { .. } => {
-            }
-        }
-    }
 }
 
 /// The largest file, in blocks.
@@ -337,13 +291,10 @@ pub const MAX_BLOCKS: u64 = 24;
 /// inode and blocks.
 pub fn generate(seed: u64, steps: usize) -> Vec<Op> {
     let mut rng = Rng::new(seed, 0x776f_726b);
-    let mut t = Tree {
-        dirs: vec![0],
-        ..Tree::default()
-    };
+    let mut t = Tree::default();
     let mut ops = Vec::new();
     let push = |t: &mut Tree, ops: &mut Vec<Op>, op: Op| {
-        t.apply(&op);
+        t.model.push(&op, None);
         ops.push(op);
     };
     for (i, name) in ["a", "b"].iter().enumerate() {
@@ -375,7 +326,7 @@ pub fn generate(seed: u64, steps: usize) -> Vec<Op> {
                 if files.len() >= 10 {
                     continue;
                 }
-                let dir = *rng.pick(&t.dirs);
+                let dir = *rng.pick(&t.model.dirs());
                 let name = t.new_name();
                 t.next_file += 1;
                 let file = t.next_file;
@@ -402,7 +353,7 @@ pub fn generate(seed: u64, steps: usize) -> Vec<Op> {
             // A write by one of the five ways, then maybe a sync.
             2..=4 => {
                 let file = *rng.pick(&files);
-                let size = t.sizes[&file];
+                let size = t.model.size_now(file);
                 let mut via = *rng.pick(&Via::ALL);
                 if via == Via::Mmap && size == 0 {
                     via = Via::Buffered;
@@ -441,7 +392,7 @@ pub fn generate(seed: u64, steps: usize) -> Vec<Op> {
             // Truncate, then rewrite the tail.
             5 => {
                 let file = *rng.pick(&files);
-                let blocks = rng.below(t.sizes[&file] + 2);
+                let blocks = rng.below(t.model.size_now(file) + 2);
                 push(&mut t, &mut ops, Op::Truncate { file, blocks });
                 if rng.coin() {
                     let gen = t.gen();
@@ -483,12 +434,13 @@ pub fn generate(seed: u64, steps: usize) -> Vec<Op> {
             // Link, rename (over a file or not), or unlink; maybe sync
             // the directories.
             7 => {
-                let names: Vec<(u32, String)> = t.names.keys().cloned().collect();
+                let now = t.names();
+                let names: Vec<Name> = now.keys().cloned().collect();
                 let (dir, name) = rng.pick(&names).clone();
-                let to_dir = *rng.pick(&t.dirs);
+                let to_dir = *rng.pick(&t.model.dirs());
                 let op = match rng.below(3) {
                     0 => {
-                        let file = t.names[&(dir, name.clone())];
+                        let file = now[&(dir, name.clone())];
                         Op::Link {
                             file,
                             dir: to_dir,
@@ -498,9 +450,8 @@ pub fn generate(seed: u64, steps: usize) -> Vec<Op> {
                     1 => {
                         // Over a name of another file: between two names
                         // of one inode, rename(2) does nothing.
-                        let file = t.names[&(dir, name.clone())];
-                        let over: Vec<&(u32, String)> =
-                            names.iter().filter(|n| t.names[*n] != file).collect();
+                        let file = now[&(dir, name.clone())];
+                        let over: Vec<&Name> = names.iter().filter(|n| now[*n] != file).collect();
                         let to = if !over.is_empty() && rng.coin() {
                             let (d, n) = (*rng.pick(&over)).clone();
                             Op::Rename {
@@ -545,7 +496,7 @@ pub fn generate(seed: u64, steps: usize) -> Vec<Op> {
                 for (dir, name) in t.names_of(file) {
                     push(&mut t, &mut ops, Op::Unlink { dir, name });
                 }
-                let dir = *rng.pick(&t.dirs);
+                let dir = *rng.pick(&t.model.dirs());
                 let name = t.new_name();
                 t.next_file += 1;
                 let new = t.next_file;
@@ -701,15 +652,16 @@ fn errno(what: String) -> io::Error {
 /// returns the journal.
 pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<Entry>> {
     let mut journal = Vec::new();
-    // Where each file has a name now: (directory, name).
-    let mut where_: BTreeMap<u32, (u32, String)> = BTreeMap::new();
-    let path_of = |where_: &BTreeMap<u32, (u32, String)>, file: u32| -> io::Result<PathBuf> {
-        let (d, n) = where_
-            .get(&file)
+    // The tree as the steps so far left it, to find a file by a name it has.
+    let mut tree = Model::default();
+    let path_of = |tree: &Model, file: u32| -> io::Result<PathBuf> {
+        let ((d, n), _) = tree
+            .names_now()
+            .into_iter()
+            .find(|(_, f)| *f == file)
             .ok_or_else(|| io::Error::other(format!("file {file} has no name")))?;
-        Ok(dir_path(root, ops, *d).join(n))
+        Ok(dir_path(root, ops, d).join(n))
     };
-    let mut names: BTreeMap<(u32, String), u32> = BTreeMap::new();
     for (seq, op) in ops.iter().enumerate() {
         let ctx = |e: io::Error| io::Error::new(e.kind(), format!("step {seq} ({op}): {e}"));
         let mut ino = None;
@@ -717,15 +669,13 @@ pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<E
             Op::Mkdir { parent, name, .. } => {
                 fs::create_dir(dir_path(root, ops, *parent).join(name)).map_err(ctx)?;
             }
-            Op::Create { dir, name, file } => {
+            Op::Create { dir, name, .. } => {
                 let f = OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .open(dir_path(root, ops, *dir).join(name))
                     .map_err(ctx)?;
                 ino = Some(f.metadata().map_err(ctx)?.ino());
-                where_.insert(*file, (*dir, name.clone()));
-                names.insert((*dir, name.clone()), *file);
             }
             Op::Write {
                 file,
@@ -736,7 +686,7 @@ pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<E
             } => {
                 let data = blocks_of(*file, *block, *count, *gen);
                 write(
-                    &path_of(&where_, *file).map_err(ctx)?,
+                    &path_of(&tree, *file).map_err(ctx)?,
                     *block * BLOCK,
                     &data,
                     *via,
@@ -746,7 +696,7 @@ pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<E
             Op::Truncate { file, blocks } => {
                 let f = OpenOptions::new()
                     .write(true)
-                    .open(path_of(&where_, *file).map_err(ctx)?);
+                    .open(path_of(&tree, *file).map_err(ctx)?);
                 f.and_then(|f| f.set_len(blocks * BLOCK)).map_err(ctx)?;
             }
             Op::Fallocate {
@@ -757,7 +707,7 @@ pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<E
             } => {
                 let f = OpenOptions::new()
                     .write(true)
-                    .open(path_of(&where_, *file).map_err(ctx)?)
+                    .open(path_of(&tree, *file).map_err(ctx)?)
                     .map_err(ctx)?;
                 let mode = if *keep_size {
                     libc::FALLOC_FL_KEEP_SIZE
@@ -779,14 +729,10 @@ pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<E
             }
             Op::Link { file, dir, name } => {
                 let to = dir_path(root, ops, *dir).join(name);
-                fs::hard_link(path_of(&where_, *file).map_err(ctx)?, to).map_err(ctx)?;
-                names.insert((*dir, name.clone()), *file);
+                fs::hard_link(path_of(&tree, *file).map_err(ctx)?, to).map_err(ctx)?;
             }
             Op::Unlink { dir, name } => {
                 fs::remove_file(dir_path(root, ops, *dir).join(name)).map_err(ctx)?;
-                if let Some(f) = names.remove(&(*dir, name.clone())) {
-                    repoint(&mut where_, &names, f);
-                }
             }
             Op::Rename {
                 from_dir,
@@ -799,17 +745,9 @@ pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<E
                     dir_path(root, ops, *to_dir).join(to),
                 )
                 .map_err(ctx)?;
-                let moved = names.remove(&(*from_dir, from.clone()));
-                let over = moved.and_then(|f| names.insert((*to_dir, to.clone()), f));
-                if let Some(f) = moved {
-                    repoint(&mut where_, &names, f);
-                }
-                if let Some(o) = over {
-                    repoint(&mut where_, &names, o);
-                }
             }
             Op::Fsync { file } | Op::Fdatasync { file } => {
-                let f = File::open(path_of(&where_, *file).map_err(ctx)?).map_err(ctx)?;
+                let f = File::open(path_of(&tree, *file).map_err(ctx)?).map_err(ctx)?;
                 if matches!(op, Op::Fsync { .. }) {
                     f.sync_all()
                 } else {
@@ -818,7 +756,7 @@ pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<E
                 .map_err(ctx)?;
             }
             Op::SyncRange { file, block, count } => {
-                let f = File::open(path_of(&where_, *file).map_err(ctx)?).map_err(ctx)?;
+                let f = File::open(path_of(&tree, *file).map_err(ctx)?).map_err(ctx)?;
                 let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
                     | libc::SYNC_FILE_RANGE_WRITE
                     | libc::SYNC_FILE_RANGE_WAIT_AFTER;
@@ -841,6 +779,7 @@ pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<E
                     .map_err(ctx)?;
             }
         }
+        tree.push(op, ino);
         journal.push(Entry::Op {
             seq,
             op: op.clone(),
@@ -852,22 +791,6 @@ pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<E
         }
     }
     Ok(journal)
-}
-
-/// After `file` lost a name: any name it still has.
-fn repoint(
-    where_: &mut BTreeMap<u32, (u32, String)>,
-    names: &BTreeMap<(u32, String), u32>,
-    file: u32,
-) {
-    match names.iter().find(|(_, &f)| f == file) {
-        Some((k, _)) => {
-            where_.insert(file, k.clone());
-        }
-        None => {
-            where_.remove(&file);
-        }
-    }
 }
 
 /// An aligned buffer for O_DIRECT.

@@ -121,6 +121,17 @@ group_tests() {
 		"$tree/tests/generic/group.list"
 }
 
+# every N K WORD...: every Nth word from the Kth on (K counts from 1), one
+# per line: a shard of a group, and a VM's share of a shard.
+every() {
+	local n=$1 k=$2 i=0 w
+	shift 2
+	for w in "$@"; do
+		if [ $((i % n)) -eq $((k - 1)) ]; then echo "$w"; fi
+		i=$((i + 1))
+	done
+}
+
 cmd=${1:-}
 kd=${2:-}
 [ -n "$kd" ] || [ "$cmd" = tree ] || die "usage: scripts/fstests.sh run|smoke KDIR, or tree"
@@ -149,10 +160,7 @@ run)
 		what="FSTESTS_GROUP=$group"
 	fi
 	[ "$n" -eq 1 ] || what="$what FSTESTS_SHARD=$shard"
-	tests=()
-	for i in "${!all[@]}"; do
-		if [ $((i % n)) -eq $((k - 1)) ]; then tests+=("${all[$i]}"); fi
-	done
+	mapfile -t tests < <(every "$n" "$k" "${all[@]}")
 	vms=${FSTESTS_JOBS:-$(nproc)}
 	[ "$vms" -le ${#tests[@]} ] || vms=${#tests[@]}
 	[ "$vms" -ge 1 ] || die "no tests to run ($what)"
@@ -169,10 +177,7 @@ run)
 	dirs=()
 	parts=()
 	for v in $(seq 1 "$vms"); do
-		part=()
-		for i in "${!tests[@]}"; do
-			if [ $((i % vms)) -eq $((v - 1)) ]; then part+=("${tests[$i]}"); fi
-		done
+		mapfile -t part < <(every "$vms" "$v" "${tests[@]}")
 		parts+=("${part[*]}")
 		dirs+=("$BUILD/fstests/run-$v")
 		(

@@ -310,13 +310,18 @@ fn describe(seed: u64, steps: usize, c: &Crash, marks: &BTreeSet<usize>, bad: &[
     for b in bad {
         s.push_str(&format!("  {b}\n"));
     }
-    s.push_str(&format!(
-        "  (again: rsfs-crashstates state LOG BASE OUT --epoch {} {})",
-        c.epoch,
-        match c.how {
-            crate::plan::How::Seed(x) => format!("--seed {x}"),
-            crate::plan::How::Prefix(_) => "--prefix".into(),
-        }
-    ));
-    s
+    // `state` makes random states and epoch starts; a prefix through a
+    // FUA write is named above only.
+    let again = match c.how {
+        crate::plan::How::Seed(x) => Some(format!("--seed {x}")),
+        crate::plan::How::Prefix(None) => Some("--prefix".into()),
+        crate::plan::How::Prefix(Some(_)) => None,
+    };
+    if let Some(a) = again {
+        s.push_str(&format!(
+            "  (again: rsfs-crashstates state LOG BASE OUT --epoch {} {a})",
+            c.epoch
+        ));
+    }
+    s.trim_end().to_string()
 }

@@ -209,6 +209,12 @@ run)
 	stopped=()
 	for v in $(seq 1 "$vms"); do
 		s=$(cat "$BUILD/logs/fstests-run-$v.status" 2>/dev/null || echo 1)
+		# A VM that never reached fstests (the guest announces it) has no
+		# results to record: the run failed, not the tests.
+		if ! grep -q '^fstests: .* sections: ' "$BUILD/logs/fstests-run-$v.out"; then
+			tail -n 20 "$BUILD/logs/fstests-run-$v.out" >&2
+			die "fstests VM $v failed before fstests started (status $s; above, the end of $BUILD/logs/fstests-run-$v.out); nothing recorded"
+		fi
 		if [ "$s" -ne 0 ] && [ -n "$deadline" ] &&
 			grep -q "did not finish within $deadline s" "$BUILD/logs/fstests-run-$v.out"; then
 			section=$(grep -o 'SECTION *-- *[a-z0-9]*' "$BUILD/logs/fstests-run-$v.out" | tail -1 | awk '{print $3}')

@@ -233,6 +233,7 @@ fstests)
 	kd=$(kdir)
 	build_module "$kd"
 	build_tools
+	build_tests
 	exec "$RSFS_ROOT/scripts/fstests.sh" run "$kd"
 	;;
 bench)

@@ -100,6 +100,48 @@ vm() {
 	python3 "$RSFS_ROOT/qemu/vm.py" --kernel "$kdir/arch/x86/boot/bzImage" "$@"
 }
 
+# The crash states at flush points (tools/crashstates, docs/design.md):
+# random workloads on rsfs, recorded through dm-log-writes, and every
+# state the log leaves at a flush or FUA write mounted and checked against
+# the durability promises. RSFS_CRASHSTATES states (300; make soak: 3000),
+# workloads from RSFS_CRASHSTATES_SEED (random unless given).
+crash_states() {
+	local kd=$1 states=${RSFS_CRASHSTATES:-300} seed=${RSFS_CRASHSTATES_SEED:-$((RANDOM * 32768 + RANDOM))}
+	local out=$BUILD/logs/crashstates-vm.out start status=0 line tried violations
+	echo "== crash states at flush points (console log: $BUILD/logs/crashstates.log)"
+	echo "# $states states from workload seed $seed (RSFS_CRASHSTATES_SEED=$seed repeats it)"
+	fresh_disk "$BUILD/disks/cs-disk.img" 64M
+	# The guest mounts it before the command (which unmounts it again).
+	"$BUILD/bin/mkfs.rsfs" -q "$BUILD/disks/cs-disk.img"
+	fresh_disk "$BUILD/disks/cs-log.img" 2G
+	fresh_disk "$BUILD/disks/cs-work.img" 64M
+	"$RSFS_ROOT/qemu/mkinitramfs.sh" "$BUILD/initramfs-crashstates.cpio" cmd \
+		"cd /; umount /mnt; rsfs-crashstates explore --disk /dev/vda --log /dev/vdb --work /dev/vdc --prefixes-only --states $states --seed $seed"
+	start=$(date +%s)
+	vm "$kd" --initrd "$BUILD/initramfs-crashstates.cpio" --disk "$BUILD/disks/cs-disk.img" \
+		--disk "$BUILD/disks/cs-log.img" --disk "$BUILD/disks/cs-work.img" \
+		--timeout "${TIMEOUT:-1800}" --log "$BUILD/logs/crashstates.log" >"$out" 2>&1 || status=1
+	grep -E '^(VIOLATION|  |# crash-states)' "$out" || true
+	line=$(grep -o 'crash-states tried=[0-9]* violations=[0-9]*' "$out" | tail -1 || true)
+	if [ -z "$line" ]; then
+		tail -n 20 "$out"
+		echo "not ok crash states: no result (see $out)"
+		echo "# crash-states totals: 0 passed, 1 failed"
+		return 1
+	fi
+	tried=$(echo "$line" | sed 's/.*tried=\([0-9]*\).*/\1/')
+	violations=$(echo "$line" | sed 's/.*violations=\([0-9]*\).*/\1/')
+	if [ "$status" -eq 0 ] && [ "$violations" -eq 0 ] && [ "$tried" -ge "$states" ]; then
+		echo "ok crash states at flush points: $tried states, 0 violations"
+	else
+		echo "not ok crash states at flush points: $tried of $states states, $violations violations (VM status $status; see $out)"
+		status=1
+	fi
+	echo "# report: $line seconds=$(($(date +%s) - start))"
+	echo "# crash-states totals: $((tried - violations)) passed, $violations failed"
+	[ "$status" -eq 0 ]
+}
+
 cmd=${1:-}
 case $cmd in
 module)
@@ -158,6 +200,7 @@ soak)
 	export RSFS_FSX_OPS=${RSFS_FSX_OPS:-1000000} RSFS_STRESS_SECONDS=${RSFS_STRESS_SECONDS:-600}
 	export RSFS_FAULT_ROUNDS=${RSFS_FAULT_ROUNDS:-600} RSFS_IMAGES=${RSFS_IMAGES:-2000}
 	export RSFS_CRASH_POINTS=${RSFS_CRASH_POINTS:-200} TIMEOUT=${TIMEOUT:-14400}
+	export RSFS_CRASHSTATES=${RSFS_CRASHSTATES:-3000}
 	# fstests' longest fsx test, too long for make check's smoke stage.
 	export FSTESTS_SMOKE_EXTRA=${FSTESTS_SMOKE_EXTRA:-generic/127}
 	exec "$0" check
@@ -207,6 +250,7 @@ check)
 	echo "== power-cut tests (console log: $BUILD/logs/crash.log)"
 	python3 "$RSFS_ROOT/tests/crash.py" --kernel "$kd/arch/x86/boot/bzImage" --root "$RSFS_ROOT" |
 		tee "$BUILD/logs/crash.out" || status=1
+	crash_states "$kd" | tee "$BUILD/logs/crashstates.out" || status=1
 	echo "== fstests smoke subset on rsfs (tests/fstests/smoke; console log: $BUILD/logs/fstests-smoke.log)"
 	smoke_start=$(date +%s)
 	"$RSFS_ROOT/scripts/fstests.sh" smoke "$kd" | tee "$BUILD/logs/fstests.out" || status=1
@@ -215,16 +259,18 @@ check)
 	passed=$run_passed failed=$run_failed
 	while read -r p f; do
 		passed=$((passed + p)) failed=$((failed + f))
-	done < <(cat "$BUILD/logs/ktap.out" "$BUILD/logs/crash.out" "$BUILD/logs/fstests.out" |
-		sed -n 's/^# \(ktap\|crash\|fstests\|fstests vm\) totals: \([0-9]*\) passed, \([0-9]*\) failed.*/\2 \3/p')
+	done < <(cat "$BUILD/logs/ktap.out" "$BUILD/logs/crash.out" "$BUILD/logs/crashstates.out" "$BUILD/logs/fstests.out" |
+		sed -n 's/^# \(ktap\|crash\|crash-states\|fstests\|fstests vm\) totals: \([0-9]*\) passed, \([0-9]*\) failed.*/\2 \3/p')
 	if ! grep -q '^# ktap totals' "$BUILD/logs/ktap.out" || ! grep -q '^# crash totals' "$BUILD/logs/crash.out" ||
+		! grep -q '^# crash-states totals' "$BUILD/logs/crashstates.out" ||
 		! grep -q '^# fstests totals' "$BUILD/logs/fstests.out" || ! grep -q '^# fstests vm totals' "$BUILD/logs/fstests.out"; then
 		failed=$((failed + 1))
 		echo "rsfs: a test stage did not report its totals" >&2
 	fi
 	# The figures a user would quote: what each suite did and found.
 	echo "== totals"
-	grep -ho 'report: .*' "$BUILD/logs/ktap.out" "$BUILD/logs/crash.out" | sed 's/^report: /  /'
+	grep -ho 'report: .*' "$BUILD/logs/ktap.out" "$BUILD/logs/crash.out" "$BUILD/logs/crashstates.out" |
+		sed 's/^report: /  /'
 	echo "$passed passed, $failed failed"
 	[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
 	;;

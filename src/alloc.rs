@@ -5,6 +5,10 @@
 //! One mutex per mount (`Info::alloc`) serialises every change to the
 //! bitmaps and the free counters. Each bitmap block is checked against its
 //! checksum when read, and its checksum is rewritten with every change.
+//!
+//! Freed blocks wait: [`free_blocks`] only notes them, and [`release_freed`]
+//! clears their bits once a sync has made durable the metadata that no
+//! longer points at them (see [`crate::txn`]).
 
 use kernel::prelude::*;
 
@@ -22,6 +26,10 @@ pub(crate) struct AllocState {
     pub(crate) free_inodes: u64,
     /// Where the next inode search starts.
     inode_hint: u64,
+    /// Runs of blocks freed since the last sync, still marked in use.
+    freed: KVec<(u64, u64)>,
+    /// How many blocks `freed` holds.
+    pub(crate) freed_blocks: u64,
 }
 
 impl AllocState {
@@ -31,6 +39,8 @@ impl AllocState {
             free_blocks,
             free_inodes,
             inode_hint: format::ROOT_INO + 1,
+            freed: KVec::new(),
+            freed_blocks: 0,
         }
     }
 }
@@ -217,9 +227,12 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, max_len: u64) -> Re
         return Err(ENOSPC);
     }
     let goal = goal.max(info.geo.data_start);
-    // The common case, a sequential writer: the goal itself is free. Take
-    // it with one look at its bitmap block.
-    if goal < info.geo.blocks_count && take_goal(sb, goal)? {
+    // The common case, a sequential writer asking for one block: the goal
+    // itself is free. Take it with one look at its bitmap block. (A longer
+    // request goes to `find_free`, which starts at the goal too but takes
+    // the whole run: fallocate of a gigabyte is a few runs, not a quarter
+    // of a million single blocks, each zeroed by its own request.)
+    if max_len == 1 && goal < info.geo.blocks_count && take_goal(sb, goal)? {
         state.free_blocks -= 1;
         return Ok((goal, 1));
     }
@@ -245,7 +258,9 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, max_len: u64) -> Re
     Ok((start, len))
 }
 
-/// Frees `len` blocks from `start`.
+/// Frees `len` blocks from `start`: they become free for reuse at the
+/// next sync ([`release_freed`]). Until then they count as free for
+/// `statfs`, but no allocation can take them.
 pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result {
     let info = sb.info();
     let geo = &info.geo;
@@ -258,19 +273,40 @@ pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result
         return Err(kfs::efscorrupted());
     }
     let mut state = info.alloc.lock();
-    // A run may cross bitmap blocks: free it piece by piece.
-    let mut block = start;
-    let end = start + len;
-    while block < end {
-        let piece = (BITS_PER_BITMAP_BLOCK - block % BITS_PER_BITMAP_BLOCK).min(end - block);
-        if !set_bits(sb, Bitmap::Blocks, block, piece, false)? {
-            sb_err!(sb, "freeing blocks {}+{}: some already free", block, piece);
-            return Err(kfs::efscorrupted());
-        }
-        state.free_blocks += piece;
-        block += piece;
+    match state.freed.last_mut() {
+        Some((s, l)) if *s + *l == start => *l += len,
+        _ => state.freed.push((start, len), GFP_KERNEL)?,
     }
+    state.freed_blocks += len;
     Ok(())
+}
+
+/// Clears the bits of every block freed before the sync that has just
+/// made their release durable, and counts them free.
+pub(crate) fn release_freed(sb: &SuperBlock<Rsfs>) -> Result {
+    let info = sb.info();
+    let mut state = info.alloc.lock();
+    let freed = core::mem::take(&mut state.freed);
+    state.freed_blocks = 0;
+    let mut result = Ok(());
+    for &(start, len) in freed.iter() {
+        // A run may cross bitmap blocks: free it piece by piece.
+        let mut block = start;
+        let end = start + len;
+        while block < end {
+            let piece = (BITS_PER_BITMAP_BLOCK - block % BITS_PER_BITMAP_BLOCK).min(end - block);
+            match set_bits(sb, Bitmap::Blocks, block, piece, false) {
+                Ok(true) => state.free_blocks += piece,
+                Ok(false) => {
+                    sb_err!(sb, "freeing blocks {}+{}: some already free", block, piece);
+                    result = Err(kfs::efscorrupted());
+                }
+                Err(e) => result = Err(e),
+            }
+            block += piece;
+        }
+    }
+    result
 }
 
 /// Allocates an inode number.

@@ -17,7 +17,7 @@ use crate::{
     kfs::{self, BioBuilder, BlockMapping, Fallocate, Fiemap, File, Inode, LockedFolio, Readahead},
     map::Run,
     super_::Stat,
-    Rsfs,
+    txn, Rsfs,
 };
 
 /// The disk block of file block `index`, given one now if it is a hole.
@@ -26,10 +26,20 @@ use crate::{
 /// (see [`drop_fresh_blocks`]).
 fn block_for_write(inode: &Inode<Rsfs>, index: u64, for_write: bool) -> Result<(u64, bool)> {
     let sb = inode.super_block();
+    if let Some((block, _)) = inode.data().map().lookup(index) {
+        return Ok((block, false));
+    }
+    // A hole: giving it a block is an operation. Callers may hold the
+    // folio locked (write_begin, page_mkwrite). The handle comes before
+    // the map lock, so the lookup is done again under both.
+    let _handle = txn::begin_locked(sb);
     let mut map = inode.data().map();
     if let Some((block, _)) = map.lookup(index) {
         return Ok((block, false));
     }
+    // The block may have held another file's data: this file's data must
+    // reach the disk before the map that names the block.
+    txn::order_data(inode)?;
     // Right after the file block before, if there is one: sequential writes
     // get consecutive blocks, so their extents merge and their folios go
     // out in large bios.
@@ -212,6 +222,7 @@ pub(crate) fn drop_fresh_blocks(inode: &Inode<Rsfs>) {
     let size = inode.size();
     let first = size.div_ceil(BLOCK_SIZE as u64);
     let sb = inode.super_block();
+    let _handle = txn::begin_locked(sb);
     let fresh = inode.data().map().has_fresh_from(first);
     if !fresh {
         inode.data().map().clear_fresh();
@@ -243,11 +254,13 @@ pub(crate) fn page_mkwrite(inode: &Inode<Rsfs>, folio: &LockedFolio) -> Result {
     Ok(())
 }
 
-/// `fsync(2)`: the file's dirty data in the range, then the inode (for
-/// `fdatasync`, only if what changed is needed to read the data back: the
-/// size or the block map, not a timestamp), then the filesystem's metadata
-/// on the device (bitmaps, block maps, the inode table), then a flush of
-/// the device's write cache.
+/// `fsync(2)` of a file or a directory: the file's dirty data in the
+/// range, then the inode (for `fdatasync`, only if what changed is needed
+/// to read the data back: the size or the block map, not a timestamp),
+/// then the metadata of every finished operation (bitmaps, block maps, the
+/// inode table, directories: [`txn::sync`]), then a flush of the device's
+/// write cache. A directory's fsync so makes its new names durable with
+/// the inodes, link counts and blocks they need.
 ///
 /// A writeback error is reported once to each open file description that
 /// was open when it happened (`file_write_and_wait_range`'s errseq).
@@ -264,8 +277,7 @@ pub(crate) fn fsync(
     if !datasync || inode.dirty_for_datasync() {
         inode.write_now(true)?;
     }
-    sb.sync_device()?;
-    sb.flush_device()
+    txn::sync(sb)
 }
 
 /// Zeroes the block that holds byte `at` from there to its end, in the
@@ -396,6 +408,7 @@ pub(crate) fn fallocate(inode: &Inode<Rsfs>, mode: Fallocate, offset: u64, len: 
     if end > crate::format::MAX_FILE_SIZE {
         return Err(EFBIG);
     }
+    let _handle = txn::begin(inode.super_block());
     let grow = |keep_size: bool| -> Result {
         if !keep_size && end > inode.size() {
             zero_tail(inode, inode.size())?;
@@ -446,6 +459,7 @@ fn allocate(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
         // say) go first: written back later, they would land on the zeroes.
         sb.forget_block_buffers(start, n);
         // The map lock is not held across the zeroing, which waits for I/O.
+        sb.info().stats.add(Stat::ZeroRequests, 1);
         let mut done = sb.zero_blocks(start, n);
         if done.is_ok() {
             let mut map = inode.data().map();

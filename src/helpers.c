@@ -497,3 +497,18 @@ void rsfs_file_allow_odirect(struct file *file)
 {
 	file->f_mode |= FMODE_CAN_ODIRECT;
 }
+
+unsigned long rsfs_journal_info(void)
+{
+	return (unsigned long)current->journal_info;
+}
+
+void rsfs_set_journal_info(unsigned long value)
+{
+	current->journal_info = (void *)value;
+}
+
+bool rsfs_inode_is_new(struct inode *inode)
+{
+	return READ_ONCE(inode->i_state) & I_NEW;
+}

@@ -52,6 +52,10 @@ u32 rsfs_i_gid_read(struct inode *inode);
 loff_t rsfs_i_size_read(struct inode *inode);
 void rsfs_i_size_write(struct inode *inode, loff_t size);
 void rsfs_mark_inode_dirty(struct inode *inode);
+bool rsfs_inode_is_new(struct inode *inode);
+const unsigned int RSFS_I_DIRTY_INODE = I_DIRTY_INODE;
+unsigned long rsfs_journal_info(void);
+void rsfs_set_journal_info(unsigned long value);
 const unsigned char *rsfs_dentry_name(struct dentry *dentry, u32 *len);
 struct inode *rsfs_file_inode(struct file *file);
 bool rsfs_dir_emit(struct dir_context *ctx, const char *name, int len, u64 ino,

@@ -13,7 +13,7 @@ use kernel::{
     types::ARef,
 };
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::{
     alloc,
@@ -22,7 +22,7 @@ use crate::{
         self, fs_flags, sb_err, Attrs, FileType, Inode, InodeParams, Lookup, SuperBlock, Timestamp,
     },
     map::BlockMap,
-    Rsfs,
+    txn, Rsfs,
 };
 
 /// What rsfs keeps beside each VFS inode.
@@ -39,6 +39,9 @@ pub(crate) struct InodeInfo {
     /// The `chattr(1)` flags (`kfs::fs_flags`), changed under the inode
     /// lock and read by `write_inode`.
     flags: AtomicU32,
+    /// On the list of files whose data the next sync writes first (see
+    /// [`crate::txn::order_data`]).
+    pub(crate) ordered: AtomicBool,
 }
 
 impl InodeInfo {
@@ -48,6 +51,7 @@ impl InodeInfo {
             block_map <- new_mutex!(map, "rsfs:map"),
             link,
             flags: AtomicU32::new(flags),
+            ordered: AtomicBool::new(false),
         })
     }
 
@@ -356,15 +360,51 @@ fn write_slot(sb: &SuperBlock<Rsfs>, ino: u64, d: &format::Inode, sync: bool) ->
 }
 
 /// `write_inode`: the inode's attributes and block map go to the table.
+/// The `inode_writes` counter counts these: what `fsync` and the flusher
+/// write, not the copies `dirty_inode` makes.
 pub(crate) fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
+    inode
+        .super_block()
+        .info()
+        .stats
+        .add(crate::super_::Stat::InodeWrites, 1);
+    store(inode, sync)
+}
+
+/// Copies the inode into its slot of the inode table's buffer (and writes
+/// the block now if `sync`). No handle of its own: one slot, written whole
+/// under its buffer's lock, is never half of anything (see `crate::txn`).
+fn store(inode: &Inode<Rsfs>, sync: bool) -> Result {
     let sb = inode.super_block();
     if sb.is_read_only() {
         return Ok(());
     }
     let mut d = format::Inode::default();
     encode(inode, &inode.attrs(), &mut d)?;
-    sb.info().stats.add(crate::super_::Stat::InodeWrites, 1);
     write_slot(sb, inode.ino(), &d, sync)
+}
+
+/// `dirty_inode`: a change to the inode goes into its slot in the inode
+/// table's buffer at once, within the operation that made it (when there
+/// is one), so that a sync writes it together with the rest of that
+/// operation: a link count with the name that counts it, a block map with
+/// the bitmap bits of its blocks.
+///
+/// Timestamps alone (`datasync` false) wait for `write_inode` (`fsync`, the
+/// flusher): `fdatasync` does not write them, and nothing else depends on
+/// them.
+pub(crate) fn dirty_inode(inode: &Inode<Rsfs>, datasync: bool) {
+    if !datasync {
+        return;
+    }
+    if let Err(e) = store(inode, false) {
+        sb_err!(
+            inode.super_block(),
+            "inode {}: cannot update the inode table (error {})",
+            inode.ino(),
+            e.to_errno()
+        );
+    }
 }
 
 /// `evict_inode`: a deleted inode's blocks and number are freed, and its
@@ -374,6 +414,8 @@ pub(crate) fn evict(inode: &Inode<Rsfs>) {
     if inode.nlink() != 0 || sb.is_read_only() {
         return;
     }
+    // Not `begin`: eviction may come from memory reclaim, anywhere.
+    let _handle = txn::begin_locked(sb);
     let ino = inode.ino();
     let freed = inode.data().map().free_all(sb);
     let zeroed = write_slot(sb, ino, &format::Inode::default(), false);
@@ -396,6 +438,7 @@ pub(crate) fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
         return Err(EFBIG);
     }
     let sb = inode.super_block();
+    let _handle = txn::begin(sb);
     inode.wait_for_direct_io();
     let old = inode.size();
     // Growing, the old last block's tail becomes file data; shrinking, the

@@ -12,7 +12,7 @@ use crate::{
     inode::{self, InodeInfo, INLINE_LINK_MAX},
     kfs::{efscorrupted, fs_flags, sb_err, Created, FileType, Inode, Owner, RenameFlags},
     map::{BlockMap, Run},
-    Rsfs,
+    txn, Rsfs,
 };
 
 /// The `ENAMETOOLONG` errno; `kernel::error::code` in 6.12 lacks it.
@@ -96,6 +96,7 @@ pub(crate) fn create(
     if ftype == FileType::Directory && dir.nlink() >= u32::from(u16::MAX) {
         return Err(EMLINK);
     }
+    let _handle = txn::begin(sb);
     let created = new_inode(dir, ftype, mode, target, rdev, owner)?;
     // From here on, dropping `created` releases everything: it is evicted
     // with no links, which frees its blocks and its number.
@@ -122,6 +123,7 @@ pub(crate) fn tmpfile(dir: &Inode<Rsfs>, mode: u16, owner: &Owner) -> Result<Cre
     if dir.super_block().is_read_only() {
         return Err(EROFS);
     }
+    let _handle = txn::begin(dir.super_block());
     let created = new_inode(dir, FileType::Regular, mode, &[], 0, owner)?;
     created.inode().mark_dirty();
     Ok(created)
@@ -224,6 +226,7 @@ pub(crate) fn link(inode: &Inode<Rsfs>, dir: &Inode<Rsfs>, name: &[u8]) -> Resul
     if inode.nlink() >= u32::from(u16::MAX) {
         return Err(EMLINK);
     }
+    let _handle = txn::begin(dir.super_block());
     if inode.nlink() == 0 {
         // An O_TMPFILE file getting its first name: as for a new file, the
         // inode (with its link) goes into the inode table's buffer before
@@ -251,6 +254,7 @@ pub(crate) fn link(inode: &Inode<Rsfs>, dir: &Inode<Rsfs>, name: &[u8]) -> Resul
 /// closes it (`evict_inode`).
 pub(crate) fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Result {
     let is_dir = inode.file_type() == FileType::Directory;
+    let _handle = txn::begin(dir.super_block());
     if is_dir && !dir::is_empty(inode)? {
         return Err(enotempty());
     }
@@ -367,6 +371,7 @@ pub(crate) fn rename(
     flags: RenameFlags,
 ) -> Result {
     check_name(new_name)?;
+    let _handle = txn::begin(old_dir.super_block());
     if flags.exchange() {
         // The VFS gives RENAME_EXCHANGE only when both names exist.
         let Some(new) = new else {

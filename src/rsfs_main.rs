@@ -15,6 +15,7 @@
 //! - [`file`]: regular files: reading, buffered writes, mmap, fsync;
 //! - [`writeback`]: rsfs's own `write_cache_pages`, and `writepage`;
 //! - [`alloc`]: the block and inode bitmaps;
+//! - [`txn`]: handles and syncs: a sync never writes half an operation;
 //! - [`format`]: the on-disk format, shared with the userspace tools.
 
 use kernel::{c_str, prelude::*, types::ARef};
@@ -30,6 +31,7 @@ mod map;
 mod namei;
 #[path = "super.rs"]
 mod super_;
+mod txn;
 mod writeback;
 
 module! {
@@ -85,6 +87,10 @@ impl kfs::FileSystem for Rsfs {
 
     fn write_inode(inode: &kfs::Inode<Self>, sync: bool) -> Result {
         inode::write_inode(inode, sync)
+    }
+
+    fn dirty_inode(inode: &kfs::Inode<Self>, datasync: bool) {
+        inode::dirty_inode(inode, datasync)
     }
 
     fn evict_inode(inode: &kfs::Inode<Self>) {

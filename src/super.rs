@@ -10,6 +10,7 @@ use crate::{
     alloc::{self, AllocState},
     format::{self, FormatError, Geometry, Superblock},
     kfs::{self, sb_err, Counters, New, StatFs, SuperBlock},
+    txn::{self, Txns},
     Rsfs,
 };
 
@@ -55,10 +56,12 @@ pub(crate) enum Stat {
     /// Overflow extent blocks encoded by inode writes (only changed ones
     /// are).
     ExtentBlockWrites,
+    /// Requests that zero new blocks on disk (fallocate), one per run.
+    ZeroRequests,
 }
 
 /// The debugfs names of the [`Stat`] counters, in order.
-const STAT_NAMES: [&CStr; 19] = [
+const STAT_NAMES: [&CStr; 20] = [
     c_str!("writepages_sync_none"),
     c_str!("writepages_sync_all"),
     c_str!("tagged_walks"),
@@ -78,6 +81,7 @@ const STAT_NAMES: [&CStr; 19] = [
     c_str!("direct_fallbacks"),
     c_str!("inode_writes"),
     c_str!("extent_block_writes"),
+    c_str!("zero_requests"),
 ];
 
 /// Per-mount counters.
@@ -100,6 +104,9 @@ pub(crate) struct Info {
     /// Block and inode allocation state; see [`crate::alloc`].
     #[pin]
     pub(crate) alloc: Mutex<AllocState>,
+    /// The gate between operations and syncs; see [`crate::txn`].
+    #[pin]
+    pub(crate) txns: Txns,
     /// Source of inode generation numbers.
     pub(crate) generation: AtomicU32,
     /// Counters, for tests and benchmarks.
@@ -175,6 +182,7 @@ pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> 
             geo,
             disk,
             alloc <- new_mutex!(AllocState::new(free_blocks, free_inodes), "rsfs:alloc"),
+            txns <- Txns::new(),
             generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
             stats,
         }),
@@ -222,9 +230,11 @@ fn write_superblock<S>(
 /// What `statfs(2)` reports.
 pub(crate) fn statfs(sb: &SuperBlock<Rsfs>) -> StatFs {
     let info = sb.info();
+    // Blocks freed since the last sync count as free: only their reuse
+    // waits for the sync.
     let (free_blocks, free_inodes) = {
         let a = info.alloc.lock();
-        (a.free_blocks, a.free_inodes)
+        (a.free_blocks + a.freed_blocks, a.free_inodes)
     };
     let uuid = info.disk.uuid;
     StatFs {
@@ -241,13 +251,19 @@ pub(crate) fn statfs(sb: &SuperBlock<Rsfs>) -> StatFs {
     }
 }
 
-/// `sync(2)`, `syncfs(2)`: the counters go to the superblock. The VFS then
-/// writes the block device's dirty buffers (bitmaps, inode table,
-/// directories).
+/// `sync(2)`, `syncfs(2)`: by now the VFS has written the dirty data and
+/// inodes; every finished operation's metadata goes to the disk, and the
+/// device's cache is flushed ([`txn::sync`]).
 pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
     if sb.is_read_only() || !wait {
         return Ok(());
     }
+    write_counters(sb)?;
+    txn::sync(sb)
+}
+
+/// The free counters go to the superblock, which still says "mounted".
+fn write_counters(sb: &SuperBlock<Rsfs>) -> Result {
     write_superblock(sb, &sb.info(), format::STATE_DIRTY, false)
 }
 
@@ -260,10 +276,20 @@ pub(crate) fn remount(sb: &SuperBlock<Rsfs>, read_only: bool) -> Result {
     let info = sb.info();
     if read_only {
         sb.sync_filesystem()?;
+        clean_up(sb)?;
         write_superblock(sb, &info, format::STATE_CLEAN, false)
     } else {
         write_superblock(sb, &info, format::STATE_DIRTY, true)
     }
+}
+
+/// Before the superblock says "clean": blocks freed since the last sync
+/// (by the inodes evicted at unmount, say) are released, and the bitmaps
+/// with them reach the disk, so that the clean superblock's counters are
+/// the bitmaps' own.
+fn clean_up(sb: &SuperBlock<Rsfs>) -> Result {
+    txn::sync(sb)?;
+    sb.sync_device()
 }
 
 /// Unmount: every inode has been written and evicted; mark the disk clean.
@@ -273,8 +299,7 @@ pub(crate) fn put_super(sb: &SuperBlock<Rsfs>) {
         return;
     }
     // Everything else reaches the disk before the superblock says "clean".
-    if sb.sync_device().is_err() || write_superblock(sb, &info, format::STATE_CLEAN, false).is_err()
-    {
+    if clean_up(sb).is_err() || write_superblock(sb, &info, format::STATE_CLEAN, false).is_err() {
         sb_err!(sb, "cannot mark the filesystem clean at unmount");
     }
 }

@@ -652,12 +652,12 @@ impl<T: FileSystem> Tables<T> {
         0
     }
 
-    /// `fsync` of a regular file.
+    /// `fsync` of a regular file or a directory.
     ///
     /// # Safety
     ///
     /// Called by the VFS with an open file of ours.
-    unsafe extern "C" fn file_fsync(
+    pub(super) unsafe extern "C" fn file_fsync(
         file: *mut sys::file,
         start: sys::loff_t,
         end: sys::loff_t,

@@ -66,6 +66,17 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
+    /// The VFS (or the filesystem itself, through [`Inode::mark_dirty`])
+    /// marked the inode's own fields dirty: a timestamp, the size, a link
+    /// count. `datasync` says whether the change matters to `fdatasync`
+    /// (`I_DIRTY_DATASYNC`: not timestamps alone). Not called for dirty
+    /// pages alone, nor for timestamps that `lazytime` keeps in memory, nor
+    /// for an inode still being set up. Called in process context, where it
+    /// may sleep (ext4 starts a journal handle here).
+    fn dirty_inode(_inode: &Inode<Self>, _datasync: bool) {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// Called when the last reference to an inode goes away, after its page
     /// cache is gone and before it is cleared. An inode with no links left
     /// must release its disk space here.
@@ -217,7 +228,8 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// file): give it disk space now.
     fn page_mkwrite(inode: &Inode<Self>, folio: &LockedFolio) -> Result;
 
-    /// `fsync(2)` (`datasync`: `fdatasync(2)`) of bytes `start..=end`.
+    /// `fsync(2)` (`datasync`: `fdatasync(2)`) of bytes `start..=end` of a
+    /// regular file, or of a directory (its entries, and what they name).
     fn fsync(
         file: &super::aops::File,
         inode: &Inode<Self>,
@@ -441,6 +453,7 @@ impl<T: FileSystem> Tables<T> {
         free_inode: Some(InodeBox::<T>::free_inode),
         statfs: if_has(T::HAS_STATFS, Self::statfs),
         write_inode: if_has(T::HAS_WRITE_INODE, Self::write_inode),
+        dirty_inode: if_has(T::HAS_DIRTY_INODE, Self::dirty_inode),
         evict_inode: Some(Self::evict_inode),
         sync_fs: if_has(T::HAS_SYNC_FS, Self::sync_fs),
         put_super: if_has(T::HAS_PUT_SUPER, Self::put_super),
@@ -498,7 +511,7 @@ impl<T: FileSystem> Tables<T> {
         llseek: Some(sys::generic_file_llseek),
         read: Some(sys::generic_read_dir),
         iterate_shared: if_has(T::HAS_READDIR, Self::iterate_shared),
-        fsync: Some(Self::fsync),
+        fsync: Some(Self::file_fsync),
         // SAFETY: all-zero is a valid `file_operations`: every field is an
         // optional function pointer, an integer or the owner pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -536,23 +549,6 @@ impl<T: FileSystem> Tables<T> {
                 sys::rsfs_set_aops(inode, &Self::AOPS);
             }
         }
-    }
-
-    /// `file_operations::fsync`: the file's dirty pages, the metadata
-    /// buffers tied to it (directory and extent blocks), the inode itself if
-    /// it is dirty, then a cache flush of the device.
-    ///
-    /// # Safety
-    ///
-    /// `file` must be an open file of this filesystem.
-    unsafe extern "C" fn fsync(
-        file: *mut sys::file,
-        start: sys::loff_t,
-        end: sys::loff_t,
-        datasync: kernel::ffi::c_int,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: per the safety requirement.
-        unsafe { sys::generic_buffers_fsync(file, start, end, datasync != 0) }
     }
 
     /// `file_system_type::init_fs_context`.
@@ -717,6 +713,33 @@ impl<T: FileSystem> Tables<T> {
             T::write_inode(inode, sync)?;
             Ok(0)
         })
+    }
+
+    /// `super_operations::dirty_inode`, called by `__mark_inode_dirty`.
+    ///
+    /// # Safety
+    ///
+    /// `inode` must be a live inode of this filesystem for the duration of
+    /// the call (the VFS dirties inodes it holds a reference to, or that
+    /// their filesystem is evicting).
+    unsafe extern "C" fn dirty_inode(inode: *mut sys::inode, flags: kernel::ffi::c_int) {
+        // Timestamps alone under `lazytime` wait for `write_inode`.
+        if flags as u32 & sys::RSFS_I_DIRTY_INODE == 0 {
+            return;
+        }
+        // SAFETY: the inode is valid per the safety requirement. `I_NEW` is
+        // only cleared by the task that set the inode up, which is the only
+        // one that can be dirtying it while it is set, so one read is exact.
+        let new = unsafe { sys::rsfs_inode_is_new(inode) };
+        // SAFETY: `inode` is embedded in an `InodeBox<T>`; `has_data` says
+        // whether its filesystem data is initialised.
+        let initialised = unsafe { (*InodeBox::<T>::from_inode(inode)).has_data() };
+        if new || !initialised {
+            return;
+        }
+        let datasync = flags as u32 & sys::RSFS_I_DIRTY_DATASYNC != 0;
+        // SAFETY: initialised, not new, and valid for the call.
+        T::dirty_inode(unsafe { Inode::<T>::from_raw(inode) }, datasync);
     }
 
     /// `super_operations::evict_inode`.

@@ -21,6 +21,7 @@
 //! - [`debugfs`]: [`Counters`], per-mount statistics.
 //! - [`buffer`]: [`BufferHead`], a metadata block read through the block
 //!   device's page cache.
+//! - [`task`]: the current task's `journal_info`, for transactions.
 
 use kernel::error::Error;
 
@@ -35,6 +36,7 @@ pub(crate) mod fs_type;
 pub(crate) mod inode;
 pub(crate) mod super_block;
 mod sys;
+pub(crate) mod task;
 pub(crate) mod writeback;
 
 pub(crate) use aops::{BlockMapping, Fallocate, Fiemap, File, WritePage};

@@ -160,6 +160,17 @@ impl<T: FileSystem> AddressSpace<T> {
         n as usize
     }
 
+    /// Writes every dirty folio of the mapping and waits for the writes
+    /// (`filemap_write_and_wait_range` over the whole file). An error is
+    /// also left in the mapping, for `fsync` to report.
+    pub(crate) fn write_and_wait(&self) -> kernel::error::Result {
+        // SAFETY: the mapping is valid (type invariant); writing back a
+        // whole mapping and waiting for it only needs process context.
+        kernel::error::to_result(unsafe {
+            sys::filemap_write_and_wait_range(self.as_raw(), 0, i64::MAX)
+        })
+    }
+
     /// Gets the folio at page `index`, creating it if needed, locked and
     /// stable (not under writeback if the device needs stable pages), for
     /// a write.

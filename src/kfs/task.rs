@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The current task's word for filesystems: `current->journal_info`.
+//!
+//! The kernel gives every task one pointer-sized field that a filesystem
+//! may set while the task is inside one of its transactions (jbd2 keeps
+//! its handle there), so that a call that comes back into the filesystem
+//! on the same task (a page fault, an inode dirtied from within an
+//! operation) can see that it is nested. Only the task itself reads or
+//! writes it, so no lock is needed; the value is a plain word here, and
+//! what it means is the filesystem's business.
+//!
+//! C header: [`include/linux/sched.h`](srctree/include/linux/sched.h).
+
+use super::sys;
+
+/// The current task's `journal_info`, as a word (0 when unset).
+pub(crate) fn fs_marker() -> usize {
+    // SAFETY: `current` is always valid in process context, and only the
+    // current task touches its own `journal_info`.
+    unsafe { sys::rsfs_journal_info() as usize }
+}
+
+/// Sets the current task's `journal_info` to `value` (0 clears it).
+///
+/// Whoever sets it clears it again before returning to the caller that
+/// found it clear: other filesystems (and the writeback code) read it.
+pub(crate) fn set_fs_marker(value: usize) {
+    // SAFETY: as in `fs_marker`; the field is never dereferenced by the
+    // kernel for a filesystem that does not own it.
+    unsafe { sys::rsfs_set_journal_info(value as _) };
+}

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Transactions: a sync never writes half of an operation.
+//!
+//! Every operation that changes metadata (a create, a rename, an
+//! allocation, a truncate, an inode's fields) runs inside a [`Handle`]. A
+//! sync ([`sync`]: `fsync`, `fdatasync`, directory `fsync`, `syncfs`,
+//! unmount) first waits until no handle is open, keeps new ones out while
+//! it writes every dirty metadata buffer, and then flushes the device's
+//! write cache. So the metadata that a flush makes durable is always that
+//! of whole operations: a new name never without its inode, its bitmap bit
+//! or the link count that counts it.
+//!
+//! Freed blocks are not reused until the free is durable. A block that a
+//! truncate or an unlink gives back stays marked in use in the bitmap until
+//! the next sync has written (and flushed) the metadata that no longer
+//! points at it; only then is its bit cleared (see
+//! [`crate::alloc::free_blocks`]). Otherwise a new file could write its data
+//! over the block in place while the old owner's map, still on disk, points
+//! at it: after a power cut, the old file would show the new file's bytes.
+//! A cut before that sync leaves the block marked in use and owned by no
+//! file: a leak, which `fsck.rsfs` reclaims.
+//!
+//! The lock is a gate, not a mutex: any number of handles may be open at
+//! once, and a sync waits for all of them to close. Handles nest: a step
+//! that opens its own handle (giving a block, evicting an inode whose
+//! creation failed) inside another operation's does not wait on itself;
+//! the task's `journal_info` word records that it is inside one of this
+//! mount's handles. A handle opened with a folio locked
+//! ([`Txns::start_locked`]) never waits for a sync that is only queued,
+//! since the syncing task's wait may depend on that folio through a handle
+//! already open.
+//!
+//! Data before the metadata that points at it. A block given to a file
+//! (`write_begin`, `page_mkwrite`) may have held another file's data, so
+//! the map that names it must not reach the disk before the file's own
+//! data does. Such files go on a list ([`order_data`]), and a sync writes
+//! their dirty data (and waits for it) before any metadata. It can do so
+//! with the gate closed: no folio that writeback would wait on is held by
+//! a task waiting for the gate. A task that holds a folio lock waits for
+//! the gate only to give the folio a block, and a folio without a block is
+//! never dirty; inode updates (`dirty_inode`, `write_inode`) change one
+//! slot and do not take the gate unless they are part of an operation.
+//!
+//! What this does not yet give: a disk with a volatile write cache may
+//! persist any subset of the writes between two flushes, in any order, and
+//! the metadata written between syncs by the flusher thread is not ordered
+//! at all. A journal is needed for those states (docs/design.md).
+
+use kernel::{
+    new_condvar, new_mutex,
+    prelude::*,
+    sync::{CondVar, Mutex},
+};
+
+use core::sync::atomic::Ordering;
+use kernel::types::ARef;
+
+use crate::{
+    alloc,
+    kfs::{self, task, Inode, SuperBlock},
+    Rsfs,
+};
+
+/// Who holds the gate.
+struct Gate {
+    /// Open handles (outermost ones: nested handles are not counted).
+    handles: usize,
+    /// A sync holds the gate: no handle may open.
+    syncing: bool,
+    /// Syncs waiting for the open handles to close.
+    waiting: usize,
+}
+
+/// The transaction state of one mount.
+#[pin_data]
+pub(crate) struct Txns {
+    #[pin]
+    gate: Mutex<Gate>,
+    #[pin]
+    changed: CondVar,
+    /// Files given blocks since the last sync: their data goes first.
+    #[pin]
+    ordered: Mutex<KVec<ARef<Inode<Rsfs>>>>,
+}
+
+impl Txns {
+    /// The state of a newly mounted filesystem: no handle open.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            gate <- new_mutex!(Gate { handles: 0, syncing: false, waiting: 0 }, "rsfs:txn_gate"),
+            changed <- new_condvar!("rsfs:txn_changed"),
+            ordered <- new_mutex!(KVec::new(), "rsfs:txn_ordered"),
+        })
+    }
+
+    /// This mount's value for the task's `journal_info` word.
+    fn marker(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Opens a handle for an operation that changes metadata. Waits while a
+    /// sync holds or waits for the gate, unless this task is already inside
+    /// a handle of this mount.
+    pub(crate) fn start(&self) -> Handle<'_> {
+        self.open(true)
+    }
+
+    /// Opens a handle with one of a file's folios locked: waits only while
+    /// a sync holds the gate, not while one waits for it.
+    pub(crate) fn start_locked(&self) -> Handle<'_> {
+        self.open(false)
+    }
+
+    fn open(&self, fair: bool) -> Handle<'_> {
+        let current = task::fs_marker();
+        if current == self.marker() {
+            return Handle {
+                txns: self,
+                outer: false,
+                marked: false,
+                _nofs: None,
+            };
+        }
+        // Another filesystem's transaction (a fault on our file while it
+        // copies from user memory) leaves the word alone; then a nested
+        // handle of ours cannot be told apart, so none may wait for a
+        // queued sync.
+        let marked = current == 0;
+        let fair = fair && marked;
+        let mut gate = self.gate.lock();
+        while gate.syncing || (fair && gate.waiting > 0) {
+            self.changed.wait(&mut gate);
+        }
+        gate.handles += 1;
+        drop(gate);
+        if marked {
+            task::set_fs_marker(self.marker());
+        }
+        Handle {
+            txns: self,
+            outer: true,
+            marked,
+            _nofs: Some(kfs::NoFs::enter()),
+        }
+    }
+
+    /// Whether the current task is inside a handle of this mount.
+    pub(crate) fn in_handle(&self) -> bool {
+        task::fs_marker() == self.marker()
+    }
+
+    /// Closes the gate: waits until no handle is open, and keeps new ones
+    /// out until the guard is dropped. Not to be called inside a handle.
+    fn close(&self) -> Closed<'_> {
+        let mut gate = self.gate.lock();
+        gate.waiting += 1;
+        while gate.syncing || gate.handles > 0 {
+            self.changed.wait(&mut gate);
+        }
+        gate.waiting -= 1;
+        gate.syncing = true;
+        Closed(self)
+    }
+}
+
+/// An open handle: the operation's changes are not split by a sync.
+pub(crate) struct Handle<'a> {
+    txns: &'a Txns,
+    /// The outermost handle of this task, counted in the gate.
+    outer: bool,
+    /// This handle set the task's `journal_info` word, and clears it.
+    marked: bool,
+    /// Memory reclaim does not come back into a filesystem from inside a
+    /// handle (as jbd2's handles do): evicting an inode there would wait
+    /// on locks this operation holds.
+    _nofs: Option<kfs::NoFs>,
+}
+
+impl Drop for Handle<'_> {
+    fn drop(&mut self) {
+        if !self.outer {
+            return;
+        }
+        if self.marked {
+            task::set_fs_marker(0);
+        }
+        let mut gate = self.txns.gate.lock();
+        gate.handles -= 1;
+        if gate.handles == 0 {
+            self.txns.changed.notify_all();
+        }
+    }
+}
+
+/// The gate, closed by a sync.
+struct Closed<'a>(&'a Txns);
+
+impl Drop for Closed<'_> {
+    fn drop(&mut self) {
+        let mut gate = self.0.gate.lock();
+        gate.syncing = false;
+        self.0.changed.notify_all();
+    }
+}
+
+/// Makes every finished operation durable: with the gate closed, the dirty
+/// data of the files given new blocks since the last sync, then every dirty
+/// metadata buffer, are written, and the device's cache is flushed. Then
+/// the blocks freed before the sync are released for reuse (their bitmap
+/// bits cleared in memory; they reach the disk with the next sync or
+/// writeback). The superblock's free counters are not written: a mount
+/// counts free space from the bitmaps (`syncfs` still writes them).
+pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
+    let info = sb.info();
+    let txns = &info.txns;
+    if txns.in_handle() {
+        // The gate would wait for this task's own handle forever.
+        kfs::sb_err!(sb, "sync requested inside an operation");
+        return Err(EBUSY);
+    }
+    let closed = txns.close();
+    let ordered = core::mem::take(&mut *txns.ordered.lock());
+    let result = write_all(sb, &ordered);
+    drop(closed);
+    // Last, with the gate open: dropping a reference may evict an inode.
+    drop(ordered);
+    result
+}
+
+/// The body of [`sync`], with the gate closed.
+fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[ARef<Inode<Rsfs>>]) -> Result {
+    for inode in ordered {
+        inode.data().ordered.store(false, Ordering::Relaxed);
+        // A write error belongs to that file: it stays in its mapping for
+        // its own fsync to report, and this sync goes on.
+        let _ = inode.mapping().write_and_wait();
+    }
+    sb.sync_device()?;
+    sb.flush_device()?;
+    alloc::release_freed(sb)
+}
+
+/// Puts `inode`, just given a block, on the list of files whose data the
+/// next sync writes before the metadata.
+pub(crate) fn order_data(inode: &Inode<Rsfs>) -> Result {
+    if inode.data().ordered.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let txns = &inode.super_block().info().get_ref().txns;
+    let mut list = txns.ordered.lock();
+    if !inode.data().ordered.swap(true, Ordering::Relaxed) {
+        if let Err(e) = list.push(ARef::from(inode), GFP_KERNEL) {
+            inode.data().ordered.store(false, Ordering::Relaxed);
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+/// Opens a handle for an operation on `sb`. If blocks freed before are
+/// still waiting for a sync and free space is short without them, the sync
+/// comes first, so that a disk filled, emptied and filled again does not
+/// report ENOSPC for space it has.
+pub(crate) fn begin(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
+    let info = sb.info().get_ref();
+    if !info.txns.in_handle() {
+        // Twice at most: the first sync may drop the last reference to a
+        // deleted file (see `sync`), whose blocks the second releases.
+        for _ in 0..2 {
+            if !short_of_space(sb) {
+                break;
+            }
+            if sync(sb).is_err() {
+                kfs::sb_err!(sb, "could not sync to release freed blocks");
+                break;
+            }
+        }
+    }
+    info.txns.start()
+}
+
+/// Opens a handle with one of a file's folios locked (see
+/// [`Txns::start_locked`]).
+pub(crate) fn begin_locked(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
+    sb.info().get_ref().txns.start_locked()
+}
+
+/// Whether the blocks waiting for a sync are needed: there are some, and
+/// fewer blocks are free than wait (or fewer than 1024, 4 MiB).
+fn short_of_space(sb: &SuperBlock<Rsfs>) -> bool {
+    let info = sb.info();
+    let a = info.alloc.lock();
+    a.freed_blocks > 0 && (a.free_blocks < a.freed_blocks || a.free_blocks < 1024)
+}

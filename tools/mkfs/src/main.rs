@@ -2,7 +2,7 @@
 
 //! `mkfs.rsfs [-L label] [-N inodes] [-f] DEVICE|IMAGE [BLOCKS]`
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -37,18 +37,21 @@ fn confirm_overwrite(args: &Args) -> bool {
     let Some(fs) = mkfs_rsfs::existing_filesystem_at(&args.device) else {
         return true;
     };
-    eprint!(
+    // On standard output, as mke2fs asks it: a script that keeps only the
+    // errors (fstests' `_scratch_mkfs >> $seqres.full`) sees none.
+    print!(
         "{} contains an {} filesystem. Proceed anyway? (y,N) ",
         args.device.display(),
         fs
     );
+    let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let stdin = std::io::stdin();
     if stdin.lock().read_line(&mut answer).is_err() {
         return false;
     }
     if !stdin.is_terminal() {
-        eprintln!("{}", answer.trim_end());
+        println!("{}", answer.trim_end());
     }
     matches!(answer.trim_start().chars().next(), Some('y' | 'Y'))
 }

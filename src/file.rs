@@ -203,6 +203,9 @@ pub(crate) fn write_end(
 /// forgotten: this write's own go on the list (see
 /// [`drop_fresh_blocks`]).
 pub(crate) fn prepare_write(inode: &Inode<Rsfs>, pos: u64) -> Result {
+    // The write's blocks are given under folio locks, where no sync may
+    // run: room is made here, if blocks freed before wait for one.
+    txn::make_room(inode.super_block());
     inode.data().map().clear_fresh();
     let size = inode.size();
     if pos > size {
@@ -408,7 +411,9 @@ pub(crate) fn fallocate(inode: &Inode<Rsfs>, mode: Fallocate, offset: u64, len: 
     if end > crate::format::MAX_FILE_SIZE {
         return Err(EFBIG);
     }
-    let _handle = txn::begin(inode.super_block());
+    // Each run allocated, and the hole punched, is an operation of its
+    // own (see `allocate` and `punch_hole`): a sync may come between two
+    // runs of a long preallocation, rather than wait for all of it.
     let grow = |keep_size: bool| -> Result {
         if !keep_size && end > inode.size() {
             zero_tail(inode, inode.size())?;
@@ -441,6 +446,7 @@ fn allocate(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
     let last = (end - 1) / bs;
     let mut lblk = offset / bs;
     while lblk <= last {
+        let _handle = txn::begin(sb);
         let (hole_end, goal) = {
             let map = inode.data().map();
             let hole_end = map.next_mapped(lblk).unwrap_or(u64::MAX).min(last + 1);
@@ -507,6 +513,7 @@ fn punch_hole(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
     }
     if first_whole < end_whole {
         inode.truncate_pagecache_range(first_whole * bs, end_whole * bs - 1);
+        let _handle = txn::begin(sb);
         let mut map = inode.data().map();
         let result = map.punch(sb, first_whole, end_whole);
         inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);

@@ -258,26 +258,32 @@ pub(crate) fn order_data(inode: &Inode<Rsfs>) -> Result {
     Ok(())
 }
 
-/// Opens a handle for an operation on `sb`. If blocks freed before are
-/// still waiting for a sync and free space is short without them, the sync
-/// comes first, so that a disk filled, emptied and filled again does not
-/// report ENOSPC for space it has.
+/// Opens a handle for an operation on `sb`, after [`make_room`]: a disk
+/// filled, emptied and filled again must not report ENOSPC for space it
+/// has.
 pub(crate) fn begin(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
-    let info = sb.info().get_ref();
-    if !info.txns.in_handle() {
-        // Twice at most: the first sync may drop the last reference to a
-        // deleted file (see `sync`), whose blocks the second releases.
-        for _ in 0..2 {
-            if !short_of_space(sb) {
-                break;
-            }
-            if sync(sb).is_err() {
-                kfs::sb_err!(sb, "could not sync to release freed blocks");
-                break;
-            }
+    make_room(sb);
+    sb.info().get_ref().txns.start()
+}
+
+/// If blocks freed before are still waiting for a sync and free space is
+/// short without them, syncs (outside any handle), so that they can be
+/// allocated again. Called before operations that allocate.
+pub(crate) fn make_room(sb: &SuperBlock<Rsfs>) {
+    if sb.info().txns.in_handle() {
+        return;
+    }
+    // Twice at most: the first sync may drop the last reference to a
+    // deleted file (see `sync`), whose blocks the second releases.
+    for _ in 0..2 {
+        if !short_of_space(sb) {
+            break;
+        }
+        if sync(sb).is_err() {
+            kfs::sb_err!(sb, "could not sync to release freed blocks");
+            break;
         }
     }
-    info.txns.start()
 }
 
 /// Opens a handle with one of a file's folios locked (see

@@ -512,3 +512,8 @@ bool rsfs_inode_is_new(struct inode *inode)
 {
 	return READ_ONCE(inode->i_state) & I_NEW;
 }
+
+bool rsfs_fileattr_has_fsx(const struct fileattr *fa)
+{
+	return fileattr_has_fsx(fa);
+}

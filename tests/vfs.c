@@ -851,6 +851,7 @@ static int set_flags(const char *path, int flags)
 TEST_F(vfs, chattr_flags)
 {
 	const __u64 ours = STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND | STATX_ATTR_NODUMP;
+	struct fsxattr fx;
 	struct statx sx;
 	struct stat a, b;
 	int fd, flags;
@@ -905,6 +906,29 @@ TEST_F(vfs, chattr_flags)
 	/* What rsfs does not have. */
 	EXPECT_EQ(-1, set_flags("d/new", FS_COMPR_FL));
 	EXPECT_EQ(EOPNOTSUPP, errno);
+
+	/*
+	 * The same flags through FS_IOC_FSSETXATTR, as xfs_io's chattr sets
+	 * them (fstests generic/553 needs `chattr +i` there); an extent size
+	 * hint rsfs has not.
+	 */
+	fd = open("d/new", O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_FSGETXATTR, &fx));
+	EXPECT_EQ(FS_XFLAG_NOATIME | FS_XFLAG_NODUMP, fx.fsx_xflags);
+	fx.fsx_xflags |= FS_XFLAG_IMMUTABLE;
+	EXPECT_EQ(0, ioctl(fd, FS_IOC_FSSETXATTR, &fx)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, get_flags("d/new", &flags));
+	EXPECT_EQ(FS_NOATIME_FL | FS_NODUMP_FL | FS_IMMUTABLE_FL, flags);
+	fx.fsx_xflags &= ~FS_XFLAG_IMMUTABLE;
+	EXPECT_EQ(0, ioctl(fd, FS_IOC_FSSETXATTR, &fx));
+	fx.fsx_xflags |= FS_XFLAG_EXTSIZE;
+	fx.fsx_extsize = 65536;
+	EXPECT_EQ(-1, ioctl(fd, FS_IOC_FSSETXATTR, &fx));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(fd);
+	ASSERT_EQ(0, get_flags("d/new", &flags));
+	EXPECT_EQ(FS_NOATIME_FL | FS_NODUMP_FL, flags);
 
 	ASSERT_EQ(0, remount());
 	ASSERT_EQ(0, get_flags("i", &flags));

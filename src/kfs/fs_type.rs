@@ -968,8 +968,11 @@ impl<T: FileSystem> Tables<T> {
         from_result(|| {
             // SAFETY: the dentry is positive and its inode one of ours.
             let inode = unsafe { dentry_inode::<T>(dentry) };
-            // SAFETY: `fa` is valid (safety requirement).
-            let (fsx, flags) = unsafe { ((*fa).fsx_valid(), (*fa).flags) };
+            // SAFETY: `fa` is valid (safety requirement). For
+            // FS_IOC_FSSETXATTR the VFS has already turned the common
+            // xflags into `flags`; what has no flag (an extent size, a
+            // project id, the other xflags) is refused, as on ext2.
+            let (fsx, flags) = unsafe { (sys::rsfs_fileattr_has_fsx(fa), (*fa).flags) };
             if fsx || flags & !T::FLAGS != 0 {
                 return Err(Error::from_errno(-(sys::EOPNOTSUPP as i32)));
             }

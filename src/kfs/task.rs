@@ -24,9 +24,14 @@ pub(crate) fn fs_marker() -> usize {
 /// Sets the current task's `journal_info` to `value` (0 clears it).
 ///
 /// Whoever sets it clears it again before returning to the caller that
-/// found it clear: other filesystems (and the writeback code) read it.
+/// found it clear. Until then the task must not run another filesystem's
+/// code: ext4, btrfs and others read the word as a pointer to their own
+/// transaction handle when they find it set. (The core kernel never reads
+/// it.) rsfs sets it only inside its own operations, which are
+/// `memalloc_nofs` scopes and copy no user memory (see `crate::txn`).
 pub(crate) fn set_fs_marker(value: usize) {
-    // SAFETY: as in `fs_marker`; the field is never dereferenced by the
-    // kernel for a filesystem that does not own it.
+    // SAFETY: only the current task touches its own `journal_info`, and
+    // storing a word there is a plain store. What another filesystem would
+    // make of it is the caller's obligation, stated above.
     unsafe { sys::rsfs_set_journal_info(value as _) };
 }

@@ -15,7 +15,7 @@ use kernel::prelude::*;
 use crate::{
     format::{self, Geometry, BITS_PER_BITMAP_BLOCK},
     kfs::{self, sb_err, BufferHead, SuperBlock},
-    Rsfs,
+    txn, Rsfs,
 };
 
 /// Free counters and where to look next; protected by `Info::alloc`.
@@ -28,7 +28,10 @@ pub(crate) struct AllocState {
     inode_hint: u64,
     /// Runs of blocks freed since the last sync, still marked in use.
     freed: KVec<(u64, u64)>,
-    /// How many blocks `freed` holds.
+    /// Runs freed before the last sync that its commit also logged: they
+    /// wait for the next commit (see [`release_freed`]).
+    held: KVec<(u64, u64)>,
+    /// How many blocks `freed` and `held` hold.
     pub(crate) freed_blocks: u64,
 }
 
@@ -40,6 +43,7 @@ impl AllocState {
             free_inodes,
             inode_hint: format::ROOT_INO + 1,
             freed: KVec::new(),
+            held: KVec::new(),
             freed_blocks: 0,
         }
     }
@@ -137,7 +141,7 @@ fn set_bits(
         }
         flip_bits(data, bit, len, value);
     }
-    bh.mark_dirty();
+    txn::dirty(sb, &bh);
     Ok(true)
 }
 
@@ -214,7 +218,7 @@ fn take_goal(sb: &SuperBlock<Rsfs>, goal: u64) -> Result<bool> {
         }
         flip_bits(data, bit, 1, true);
     }
-    bh.mark_dirty();
+    txn::dirty(sb, &bh);
     Ok(true)
 }
 
@@ -281,30 +285,66 @@ pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result
     Ok(())
 }
 
-/// Clears the bits of every block freed before the sync that has just
-/// made their release durable, and counts them free.
-pub(crate) fn release_freed(sb: &SuperBlock<Rsfs>) -> Result {
+/// Whether blocks wait for a commit after the last one to be released.
+pub(crate) fn has_held(sb: &SuperBlock<Rsfs>) -> bool {
+    !sb.info().alloc.lock().held.is_empty()
+}
+
+/// After a commit that logged the blocks `logged` (sorted): clears the
+/// bits of the blocks freed before it, and counts them free.
+///
+/// Except those that the commit logged (a directory or extent block
+/// changed and then freed by the same transaction): until the next commit
+/// overwrites the log, a mount after a power cut would replay their old
+/// copies, over whatever a new owner had written there. They are held
+/// back, and released by the next call, after the next commit.
+pub(crate) fn release_freed(sb: &SuperBlock<Rsfs>, logged: &[u64]) -> Result {
     let info = sb.info();
     let mut state = info.alloc.lock();
+    let held = core::mem::take(&mut state.held);
     let freed = core::mem::take(&mut state.freed);
-    state.freed_blocks = 0;
     let mut result = Ok(());
-    for &(start, len) in freed.iter() {
-        // A run may cross bitmap blocks: free it piece by piece.
-        let mut block = start;
-        let end = start + len;
-        while block < end {
-            let piece = (BITS_PER_BITMAP_BLOCK - block % BITS_PER_BITMAP_BLOCK).min(end - block);
-            match set_bits(sb, Bitmap::Blocks, block, piece, false) {
-                Ok(true) => state.free_blocks += piece,
-                Ok(false) => {
-                    sb_err!(sb, "freeing blocks {}+{}: some already free", block, piece);
-                    result = Err(kfs::efscorrupted());
-                }
-                Err(e) => result = Err(e),
-            }
-            block += piece;
+    for &(start, len) in held.iter() {
+        if let Err(e) = clear_run(sb, &mut state, start, len) {
+            result = Err(e);
         }
+    }
+    for &(start, len) in freed.iter() {
+        // The first logged block at or after `start`.
+        let i = logged.partition_point(|&b| b < start);
+        if logged.get(i).is_some_and(|&b| b < start + len) {
+            if state.held.push((start, len), GFP_KERNEL).is_err() {
+                // Safe, if wasteful: the run stays in use until fsck.
+                state.freed_blocks -= len;
+                sb_err!(sb, "no memory to hold blocks {}+{}: leaked", start, len);
+            }
+            continue;
+        }
+        if let Err(e) = clear_run(sb, &mut state, start, len) {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+/// Clears the bits of `len` blocks from `start`, and counts them free.
+fn clear_run(sb: &SuperBlock<Rsfs>, state: &mut AllocState, start: u64, len: u64) -> Result {
+    state.freed_blocks -= len;
+    let mut result = Ok(());
+    // A run may cross bitmap blocks: free it piece by piece.
+    let mut block = start;
+    let end = start + len;
+    while block < end {
+        let piece = (BITS_PER_BITMAP_BLOCK - block % BITS_PER_BITMAP_BLOCK).min(end - block);
+        match set_bits(sb, Bitmap::Blocks, block, piece, false) {
+            Ok(true) => state.free_blocks += piece,
+            Ok(false) => {
+                sb_err!(sb, "freeing blocks {}+{}: some already free", block, piece);
+                result = Err(kfs::efscorrupted());
+            }
+            Err(e) => result = Err(e),
+        }
+        block += piece;
     }
     result
 }

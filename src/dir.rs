@@ -20,7 +20,7 @@ use crate::{
     inode::InodeInfo,
     kfs::{self, sb_err, BufferHead, DirEmitter, FileType, Inode},
     map::Run,
-    Rsfs,
+    txn, Rsfs,
 };
 
 /// The `FT_*` value stored for a file type.
@@ -269,7 +269,7 @@ pub(crate) fn add(dir: &Inode<Rsfs>, name: &[u8], ino: u64, ft: u8) -> Result {
             }
         };
         if done {
-            bh.mark_dirty_for(dir);
+            txn::dirty(dir.super_block(), &bh);
             return Ok(());
         }
     }
@@ -293,7 +293,7 @@ pub(crate) fn append_block(dir: &Inode<Rsfs>, items: &[(&[u8], u64, u8)]) -> Res
     let fill = || -> Result {
         let bh = sb.bnew(phys)?;
         init_block(bh.lock().data_mut(), items);
-        bh.mark_dirty_for(dir);
+        txn::dirty(dir.super_block(), &bh);
         Ok(())
     };
     if let Err(e) = fill().and_then(|()| map.insert(sb, run)) {
@@ -325,7 +325,7 @@ pub(crate) fn remove(dir: &Inode<Rsfs>, name: &[u8]) -> Result<u64> {
         }
         format::csum_set(data, kfs::crc32c);
     }
-    f.bh.mark_dirty_for(dir);
+    txn::dirty(dir.super_block(), &f.bh);
     Ok(f.entry.ino)
 }
 
@@ -342,7 +342,7 @@ pub(crate) fn retarget(dir: &Inode<Rsfs>, name: &[u8], ino: u64, ft: u8) -> Resu
         data[f.entry.off + 11] = ft;
         format::csum_set(data, kfs::crc32c);
     }
-    f.bh.mark_dirty_for(dir);
+    txn::dirty(dir.super_block(), &f.bh);
     Ok(())
 }
 

@@ -18,8 +18,8 @@ pub const BLOCK_SHIFT: u32 = 12;
 
 /// "RSFS", read as a little-endian `u32`.
 pub const MAGIC: u32 = u32::from_le_bytes(*b"RSFS");
-/// The format version this source describes.
-pub const VERSION: u32 = 1;
+/// The format version this source describes. Version 2 added the journal.
+pub const VERSION: u32 = 2;
 
 /// The superblock lives at the start of block 0.
 pub const SUPERBLOCK_BLOCK: u64 = 0;
@@ -249,6 +249,8 @@ disk_struct! {
         pub uuid: [u8; 16],
         /// Volume label, NUL-padded.
         pub label: [u8; 32],
+        /// Blocks in the journal, which follows the inode table.
+        pub journal_blocks: Le64,
         /// crc32c of every byte of the superblock before this field.
         pub csum: Le32,
     }
@@ -427,6 +429,175 @@ impl DirEntryHeader {
     }
 }
 
+/// The smallest journal: a transaction of a few blocks must fit.
+pub const JOURNAL_MIN_BLOCKS: u64 = 16;
+/// The largest journal mkfs makes or a mount accepts (64 MiB).
+pub const JOURNAL_MAX_BLOCKS: u64 = 16384;
+
+/// The journal mkfs makes for a filesystem of `blocks_count` blocks: one
+/// block in 64, at least 64 blocks (256 KiB) and at most 4096 (16 MiB),
+/// and never more than a quarter of a small disk.
+pub const fn default_journal_blocks(blocks_count: u64) -> u64 {
+    let j = blocks_count / 64;
+    let j = if j < 64 { 64 } else { j };
+    let j = if j > 4096 { 4096 } else { j };
+    let quarter = blocks_count / 4;
+    if j > quarter && quarter >= JOURNAL_MIN_BLOCKS {
+        quarter
+    } else {
+        j
+    }
+}
+
+/// "RSJD": the magic of a journal descriptor block.
+pub const JOURNAL_DESC_MAGIC: u32 = u32::from_le_bytes(*b"RSJD");
+/// "RSJC": the magic of a journal commit block.
+pub const JOURNAL_COMMIT_MAGIC: u32 = u32::from_le_bytes(*b"RSJC");
+
+disk_struct! {
+    /// The header of a journal descriptor block. A transaction in the
+    /// journal is its descriptor blocks (at the journal's first blocks),
+    /// then a copy of each block it logs, then a commit block
+    /// ([`JournalCommit`]). Each descriptor block holds the header, then
+    /// [`JOURNAL_TAGS_PER_DESC`] [`JournalTag`] slots (descriptor `index`
+    /// holds the tags of logged blocks `index * JOURNAL_TAGS_PER_DESC`
+    /// onwards), then the block checksum.
+    pub struct JournalDesc {
+        /// [`JOURNAL_DESC_MAGIC`].
+        pub magic: Le32,
+        /// Which descriptor block of the transaction this is, from 0.
+        pub index: Le32,
+        /// The transaction's sequence number.
+        pub seq: Le64,
+        /// Blocks the transaction logs.
+        pub blocks: Le32,
+        /// Reserved, zero.
+        pub pad0: Le32,
+    }
+}
+
+disk_struct! {
+    /// Where one logged block belongs, and the checksum of its copy.
+    pub struct JournalTag {
+        /// The block's home: where replay writes the copy.
+        pub home: Le64,
+        /// [`journal_csum`] of the copy's 4096 bytes.
+        pub csum: Le32,
+    }
+}
+
+/// The table of [`journal_csum`]: the CRC-32 of each byte value.
+const CRC32_TABLE: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+/// The checksum of a logged copy: the standard CRC-32 (IEEE 802.3, as
+/// zlib's; the check value of `"123456789"` is `0xcbf43926`), not crc32c.
+///
+/// Not crc32c, because every rsfs metadata block is made of pieces that
+/// end with their own crc32c (a whole bitmap or directory block, each
+/// 256-byte inode): a CRC run over a piece followed by that piece's CRC
+/// under the same polynomial always ends in the same state, whatever the
+/// piece holds. The crc32c of an inode-table block is therefore the same
+/// for every version of it, and could not tell a stale copy from a new
+/// one. (The crash-state tests found this: a replay accepted an old
+/// transaction's tag for a newer copy of its block.)
+pub fn journal_csum(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c = CRC32_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+/// Tags one descriptor block holds.
+pub const JOURNAL_TAGS_PER_DESC: u64 =
+    ((BLOCK_SIZE - JournalDesc::SIZE - BLOCK_CSUM_SIZE) / JournalTag::SIZE) as u64;
+
+disk_struct! {
+    /// The commit block, after the last logged block. A transaction is in
+    /// the journal, to be replayed, only if its descriptor blocks, every
+    /// logged copy (checked against its tag) and this block are all
+    /// there, with the same sequence number and block count.
+    pub struct JournalCommit {
+        /// [`JOURNAL_COMMIT_MAGIC`].
+        pub magic: Le32,
+        /// Blocks the transaction logs.
+        pub blocks: Le32,
+        /// The transaction's sequence number.
+        pub seq: Le64,
+    }
+}
+
+/// Descriptor blocks a transaction of `n` logged blocks needs (one even
+/// for an empty transaction).
+pub const fn journal_desc_blocks(n: u64) -> u64 {
+    if n == 0 {
+        1
+    } else {
+        n.div_ceil(JOURNAL_TAGS_PER_DESC)
+    }
+}
+
+/// The most blocks one transaction can log in a journal of
+/// `journal_blocks` blocks: its descriptors, the copies and the commit
+/// block must fit.
+pub const fn journal_capacity(journal_blocks: u64) -> u64 {
+    let mut n = journal_blocks.saturating_sub(2);
+    while n > 0 && journal_desc_blocks(n) + n + 1 > journal_blocks {
+        n -= 1;
+    }
+    n
+}
+
+impl JournalDesc {
+    /// The header of descriptor block `block` if it is one (magic and block
+    /// checksum), with the tag slots it uses for a transaction of its
+    /// `blocks`.
+    pub fn validate(block: &[u8], crc: impl Fn(&[u8]) -> u32) -> Option<Self> {
+        let d = Self::decode(block);
+        (d.magic.get() == JOURNAL_DESC_MAGIC && csum_ok(block, crc)).then_some(d)
+    }
+
+    /// Tag `i` (counted within this descriptor block) of `block`.
+    pub fn tag(block: &[u8], i: u64) -> JournalTag {
+        JournalTag::decode(&block[Self::SIZE + i as usize * JournalTag::SIZE..])
+    }
+
+    /// Stores tag `i` (within this descriptor block) into `block`.
+    pub fn set_tag(block: &mut [u8], i: u64, tag: &JournalTag) {
+        tag.encode(&mut block[Self::SIZE + i as usize * JournalTag::SIZE..]);
+    }
+}
+
+impl JournalCommit {
+    /// Whether `block` is the commit block of transaction `seq` of `blocks`
+    /// logged blocks.
+    pub fn matches(block: &[u8], seq: u64, blocks: u64, crc: impl Fn(&[u8]) -> u32) -> bool {
+        let c = Self::decode(block);
+        c.magic.get() == JOURNAL_COMMIT_MAGIC
+            && c.seq.get() == seq
+            && u64::from(c.blocks.get()) == blocks
+            && csum_ok(block, crc)
+    }
+}
+
 /// Why a layout or an on-disk structure is not acceptable.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum FormatError {
@@ -448,6 +619,9 @@ pub enum FormatError {
     BadInodeCount,
     /// The filesystem is larger than its device.
     BeyondDevice,
+    /// The journal is smaller than [`JOURNAL_MIN_BLOCKS`], larger than
+    /// [`JOURNAL_MAX_BLOCKS`], or leaves no room for data.
+    BadJournalSize,
 }
 
 impl FormatError {
@@ -463,6 +637,7 @@ impl FormatError {
             Self::TooSmall => "device too small",
             Self::BadInodeCount => "inode count out of range for the device",
             Self::BeyondDevice => "filesystem is larger than the device",
+            Self::BadJournalSize => "journal size out of range for the device",
         }
     }
 }
@@ -486,6 +661,10 @@ pub struct Geometry {
     pub inode_table_start: u64,
     /// Blocks in the inode table.
     pub inode_table_blocks: u64,
+    /// First block of the journal.
+    pub journal_start: u64,
+    /// Blocks in the journal.
+    pub journal_blocks: u64,
     /// First data block.
     pub data_start: u64,
 }
@@ -495,11 +674,16 @@ pub const DEFAULT_BYTES_PER_INODE: u64 = 16 * 1024;
 
 impl Geometry {
     /// Lays out a filesystem of `blocks_count` blocks with `inodes_count`
-    /// inodes (or one per [`DEFAULT_BYTES_PER_INODE`] when `None`).
+    /// inodes (or one per [`DEFAULT_BYTES_PER_INODE`] when `None`) and a
+    /// journal of `journal_blocks` blocks (or [`default_journal_blocks`]).
     ///
     /// The arithmetic cannot overflow whatever the arguments: they may come
     /// from a damaged disk.
-    pub fn new(blocks_count: u64, inodes_count: Option<u64>) -> Result<Self, FormatError> {
+    pub fn new(
+        blocks_count: u64,
+        inodes_count: Option<u64>,
+        journal_blocks: Option<u64>,
+    ) -> Result<Self, FormatError> {
         if blocks_count < MIN_BLOCKS {
             return Err(FormatError::TooSmall);
         }
@@ -519,6 +703,12 @@ impl Geometry {
         let block_bitmap_blocks = blocks_count.div_ceil(BITS_PER_BITMAP_BLOCK);
         let inode_bitmap_blocks = (inodes + 1).div_ceil(BITS_PER_BITMAP_BLOCK);
         let inode_table_blocks = (inodes + 1) / INODES_PER_BLOCK;
+        let journal_blocks = journal_blocks.unwrap_or(default_journal_blocks(blocks_count));
+        if !(JOURNAL_MIN_BLOCKS..=JOURNAL_MAX_BLOCKS).contains(&journal_blocks) {
+            return Err(FormatError::BadJournalSize);
+        }
+        let journal_start =
+            SUPERBLOCK_BLOCK + 1 + block_bitmap_blocks + inode_bitmap_blocks + inode_table_blocks;
         let g = Self {
             blocks_count,
             inodes_count: inodes,
@@ -528,16 +718,17 @@ impl Geometry {
             inode_bitmap_blocks,
             inode_table_start: SUPERBLOCK_BLOCK + 1 + block_bitmap_blocks + inode_bitmap_blocks,
             inode_table_blocks,
-            data_start: SUPERBLOCK_BLOCK
-                + 1
-                + block_bitmap_blocks
-                + inode_bitmap_blocks
-                + inode_table_blocks,
+            journal_start,
+            journal_blocks,
+            data_start: journal_start + journal_blocks,
         };
         // The root directory needs a block, and a filesystem that is all
         // metadata is of no use: insist on room for some data.
-        if g.data_start + 16 > blocks_count {
+        if g.data_start - journal_blocks + 16 > blocks_count {
             return Err(FormatError::BadInodeCount);
+        }
+        if g.data_start + 16 > blocks_count {
+            return Err(FormatError::BadJournalSize);
         }
         Ok(g)
     }
@@ -557,9 +748,14 @@ impl Geometry {
             inode_bitmap_blocks: sb.inode_bitmap_blocks.get(),
             inode_table_start: sb.inode_table_start.get(),
             inode_table_blocks: sb.inode_table_blocks.get(),
+            journal_start: sb
+                .inode_table_start
+                .get()
+                .wrapping_add(sb.inode_table_blocks.get()),
+            journal_blocks: sb.journal_blocks.get(),
             data_start: sb.data_start.get(),
         };
-        let expect = Self::new(g.blocks_count, Some(g.inodes_count))?;
+        let expect = Self::new(g.blocks_count, Some(g.inodes_count), Some(g.journal_blocks))?;
         if g != expect {
             return Err(FormatError::BadGeometry);
         }

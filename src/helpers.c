@@ -158,6 +158,27 @@ void rsfs_set_buffer_verified(struct buffer_head *bh)
 	set_bit(BH_RsfsVerified, &bh->b_state);
 }
 
+/*
+ * A second bit of rsfs's own: the buffer is on the running transaction's
+ * list (as jbd2's BH_JBD says a buffer has a journal_head).
+ */
+#define BH_RsfsTracked (BH_PrivateStart + 1)
+
+bool rsfs_buffer_test_set_tracked(struct buffer_head *bh)
+{
+	return test_and_set_bit(BH_RsfsTracked, &bh->b_state);
+}
+
+void rsfs_buffer_clear_tracked(struct buffer_head *bh)
+{
+	clear_bit(BH_RsfsTracked, &bh->b_state);
+}
+
+void rsfs_get_bh(struct buffer_head *bh)
+{
+	get_bh(bh);
+}
+
 /* A buffer for a block about to be overwritten whole: no read, just zeroes. */
 struct buffer_head *rsfs_sb_getblk_zeroed(struct super_block *sb, sector_t block)
 {

@@ -64,6 +64,9 @@ bool rsfs_dir_emit(struct dir_context *ctx, const char *name, int len, u64 ino,
 void rsfs_lock_buffer(struct buffer_head *bh);
 bool rsfs_buffer_verified(struct buffer_head *bh);
 void rsfs_set_buffer_verified(struct buffer_head *bh);
+bool rsfs_buffer_test_set_tracked(struct buffer_head *bh);
+void rsfs_buffer_clear_tracked(struct buffer_head *bh);
+void rsfs_get_bh(struct buffer_head *bh);
 struct buffer_head *rsfs_sb_getblk_zeroed(struct super_block *sb, sector_t block);
 
 /* Folios */
@@ -109,6 +112,8 @@ unsigned int rsfs_bio_size(struct bio *bio);
 struct block_device *rsfs_sb_bdev(struct super_block *sb);
 const blk_opf_t RSFS_REQ_OP_READ = REQ_OP_READ;
 const blk_opf_t RSFS_REQ_OP_WRITE = REQ_OP_WRITE;
+const blk_opf_t RSFS_REQ_SYNC = REQ_SYNC;
+const blk_opf_t RSFS_REQ_PREFLUSH = REQ_PREFLUSH;
 void rsfs_cond_resched(void);
 
 /* Direct I/O */

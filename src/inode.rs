@@ -342,8 +342,9 @@ fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
     info.map().store(inode, d)
 }
 
-/// Writes `d` into slot `ino` of the inode table, and waits if `sync`.
-fn write_slot(sb: &SuperBlock<Rsfs>, ino: u64, d: &format::Inode, sync: bool) -> Result {
+/// Writes `d` into slot `ino` of the inode table's buffer, which joins the
+/// running transaction.
+fn write_slot(sb: &SuperBlock<Rsfs>, ino: u64, d: &format::Inode) -> Result {
     let (block, offset) = sb.info().geo.inode_location(ino);
     let bh = sb.bread(block)?;
     {
@@ -352,36 +353,35 @@ fn write_slot(sb: &SuperBlock<Rsfs>, ino: u64, d: &format::Inode, sync: bool) ->
         d.encode(slot);
         format::csum_set(slot, kfs::crc32c);
     }
-    bh.mark_dirty();
-    if sync {
-        bh.sync()?;
-    }
+    txn::dirty(sb, &bh);
     Ok(())
 }
 
-/// `write_inode`: the inode's attributes and block map go to the table.
-/// The `inode_writes` counter counts these: what `fsync` and the flusher
-/// write, not the copies `dirty_inode` makes.
-pub(crate) fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
+/// `write_inode`: the inode's attributes and block map go to the table's
+/// buffer, and so into the running transaction. A caller that needs them
+/// durable (`sync`: `fsync`, `syncfs`) commits next ([`txn::sync`]); this
+/// never commits itself, since the flusher calls it with the inode under
+/// writeback. The `inode_writes` counter counts these: what `fsync` and
+/// the flusher write, not the copies `dirty_inode` makes.
+pub(crate) fn write_inode(inode: &Inode<Rsfs>, _sync: bool) -> Result {
     inode
         .super_block()
         .info()
         .stats
         .add(crate::super_::Stat::InodeWrites, 1);
-    store(inode, sync)
+    store(inode)
 }
 
-/// Copies the inode into its slot of the inode table's buffer (and writes
-/// the block now if `sync`). No handle of its own: one slot, written whole
+/// Copies the inode into its slot of the inode table's buffer. No handle of its own: one slot, written whole
 /// under its buffer's lock, is never half of anything (see `crate::txn`).
-fn store(inode: &Inode<Rsfs>, sync: bool) -> Result {
+fn store(inode: &Inode<Rsfs>) -> Result {
     let sb = inode.super_block();
     if sb.is_read_only() {
         return Ok(());
     }
     let mut d = format::Inode::default();
     encode(inode, &inode.attrs(), &mut d)?;
-    write_slot(sb, inode.ino(), &d, sync)
+    write_slot(sb, inode.ino(), &d)
 }
 
 /// `dirty_inode`: a change to the inode goes into its slot in the inode
@@ -397,7 +397,7 @@ pub(crate) fn dirty_inode(inode: &Inode<Rsfs>, datasync: bool) {
     if !datasync {
         return;
     }
-    if let Err(e) = store(inode, false) {
+    if let Err(e) = store(inode) {
         sb_err!(
             inode.super_block(),
             "inode {}: cannot update the inode table (error {})",
@@ -418,7 +418,7 @@ pub(crate) fn evict(inode: &Inode<Rsfs>) {
     let _handle = txn::begin_locked(sb);
     let ino = inode.ino();
     let freed = inode.data().map().free_all(sb);
-    let zeroed = write_slot(sb, ino, &format::Inode::default(), false);
+    let zeroed = write_slot(sb, ino, &format::Inode::default());
     let released = alloc::free_inode(sb, ino);
     if freed.and(zeroed).and(released).is_err() {
         sb_err!(

@@ -26,7 +26,7 @@ use crate::{
     alloc,
     format::{self, Extent, ExtentBlockHeader, Geometry, EXTENT_BLOCK_EXTENTS, INODE_EXTENTS},
     kfs::{self, sb_err, Inode, SuperBlock},
-    Rsfs,
+    txn, Rsfs,
 };
 
 /// One run of blocks, in native byte order.
@@ -589,7 +589,7 @@ impl BlockMap {
                 }
                 format::csum_set(data, kfs::crc32c);
             }
-            bh.mark_dirty_for(inode);
+            txn::dirty(sb, &bh);
             leaves[i].dirty = false;
             sb.info()
                 .stats

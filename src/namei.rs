@@ -64,7 +64,7 @@ fn first_block(dir: &Inode<Rsfs>, ino: u64, ftype: FileType, target: &[u8]) -> R
                 data[..target.len()].copy_from_slice(target);
             }
         }
-        bh.mark_dirty();
+        txn::dirty(sb, &bh);
         Ok(())
     };
     if let Err(e) = fill().and_then(|()| map.insert(sb, Run::new(0, 1, phys)?)) {

@@ -26,6 +26,7 @@ mod file;
 #[allow(dead_code, unreachable_pub)]
 mod format;
 mod inode;
+mod journal;
 mod kfs;
 mod map;
 mod namei;

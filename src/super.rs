@@ -9,6 +9,7 @@ use kernel::{c_str, new_mutex, prelude::*, sync::Mutex};
 use crate::{
     alloc::{self, AllocState},
     format::{self, FormatError, Geometry, Superblock},
+    journal,
     kfs::{self, sb_err, Counters, New, StatFs, SuperBlock},
     txn::{self, Txns},
     Rsfs,
@@ -167,6 +168,28 @@ pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> 
         );
         errno(e)
     })?;
+    // The journal's last committed transaction, if a power cut left one,
+    // goes in place before anything else is read: the superblock too may
+    // be part of it.
+    let mut disk = disk;
+    if let Some(t) = journal::replay(sb, &geo)? {
+        pr_info!(
+            "rsfs ({}): journal: replayed transaction {} ({} blocks)\n",
+            sb.id(),
+            t.seq,
+            t.blocks
+        );
+        let replayed = Superblock::validate(bh.lock().data(), kfs::crc32c).map_err(|e| {
+            sb_err!(sb, "superblock after journal replay: {}", e.as_str());
+            errno(e)
+        })?;
+        if Geometry::from_superblock(&replayed, device_blocks) != Ok(geo) {
+            sb_err!(sb, "journal replay changed the layout; run fsck.rsfs");
+            return Err(kfs::efscorrupted());
+        }
+        disk = replayed;
+    }
+    drop(bh);
     if disk.root_ino.get() != format::ROOT_INO {
         sb_err!(sb, "superblock: root inode is {}", disk.root_ino.get());
         return Err(kfs::efscorrupted());
@@ -177,12 +200,17 @@ pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> 
     sb.set_magic(format::MAGIC.into());
     sb.set_max_bytes(format::MAX_FILE_SIZE as i64);
     let stats = Stats(Counters::new(sb, &STAT_NAMES)?);
+    // Sequence numbers are unique across mounts (this mount's count in the
+    // high half): a commit block left in the log by an earlier mount never
+    // matches a descriptor of this one.
+    let seq = u64::from(disk.mount_count.get().wrapping_add(1)) << 32;
+    let capacity = format::journal_capacity(geo.journal_blocks) as usize;
     let info = KBox::pin_init(
         try_pin_init!(Info {
             geo,
             disk,
             alloc <- new_mutex!(AllocState::new(free_blocks, free_inodes), "rsfs:alloc"),
-            txns <- Txns::new(),
+            txns <- Txns::new(seq, capacity),
             generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
             stats,
         }),
@@ -194,14 +222,29 @@ pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> 
     Ok(info)
 }
 
-/// Writes the superblock with the current counters and `state`, and waits
-/// for it if `wait`.
+/// Writes the superblock in place with the current counters and `state`,
+/// and waits for it: at mount, at unmount and across a read-only spell,
+/// when no transaction is running. (`syncfs` puts the counters in the
+/// running transaction instead: [`write_counters`].)
 fn write_superblock<S>(
     sb: &SuperBlock<Rsfs, S>,
     info: &Info,
     state: u16,
     mounting: bool,
 ) -> Result {
+    let bh = update_superblock(sb, info, state, mounting)?;
+    bh.mark_dirty();
+    bh.sync()
+}
+
+/// Puts the current counters, `state` and times into the superblock's
+/// buffer, and returns the buffer.
+fn update_superblock<S>(
+    sb: &SuperBlock<Rsfs, S>,
+    info: &Info,
+    state: u16,
+    mounting: bool,
+) -> Result<kfs::BufferHead> {
     let (free_blocks, free_inodes) = {
         let a = info.alloc.lock();
         (a.free_blocks, a.free_inodes)
@@ -223,8 +266,7 @@ fn write_superblock<S>(
         d.encode(data);
         format::csum_set(&mut data[..Superblock::SIZE], kfs::crc32c);
     }
-    bh.mark_dirty();
-    bh.sync()
+    Ok(bh)
 }
 
 /// What `statfs(2)` reports.
@@ -262,9 +304,12 @@ pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
     txn::sync(sb)
 }
 
-/// The free counters go to the superblock, which still says "mounted".
+/// The free counters go to the superblock, which still says "mounted", as
+/// part of the running transaction.
 fn write_counters(sb: &SuperBlock<Rsfs>) -> Result {
-    write_superblock(sb, &sb.info(), format::STATE_DIRTY, false)
+    let bh = update_superblock(sb, &sb.info(), format::STATE_DIRTY, false)?;
+    txn::dirty(sb, &bh);
+    Ok(())
 }
 
 /// `mount -o remount,ro` and `remount,rw`, as `ext2_reconfigure` does.
@@ -286,10 +331,11 @@ pub(crate) fn remount(sb: &SuperBlock<Rsfs>, read_only: bool) -> Result {
 /// Before the superblock says "clean": blocks freed since the last sync
 /// (by the inodes evicted at unmount, say) are released, and the bitmaps
 /// with them reach the disk, so that the clean superblock's counters are
-/// the bitmaps' own.
+/// the bitmaps' own; and the journal is emptied, so that a clean
+/// filesystem has nothing to replay.
 fn clean_up(sb: &SuperBlock<Rsfs>) -> Result {
-    txn::sync(sb)?;
-    sb.sync_device()
+    txn::sync_all(sb)?;
+    journal::clear(sb)
 }
 
 /// Unmount: every inode has been written and evicted; mark the disk clean.

@@ -53,12 +53,12 @@ use kernel::{
     sync::{CondVar, Mutex},
 };
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::types::ARef;
 
 use crate::{
-    alloc,
-    kfs::{self, task, Inode, SuperBlock},
+    alloc, journal,
+    kfs::{self, task, BufferHead, Inode, SuperBlock},
     Rsfs,
 };
 
@@ -82,16 +82,41 @@ pub(crate) struct Txns {
     /// Files given blocks since the last sync: their data goes first.
     #[pin]
     ordered: Mutex<KVec<ARef<Inode<Rsfs>>>>,
+    /// The running transaction: every metadata buffer changed since the
+    /// last commit.
+    #[pin]
+    running: Mutex<Running>,
+    /// The sequence number of the next commit. Only a sync, with the gate
+    /// closed, reads or changes it.
+    next_seq: AtomicU64,
+    /// The most blocks one commit can log.
+    capacity: usize,
+}
+
+/// The running transaction.
+struct Running {
+    /// Its buffers, each with a reference and the tracked bit set.
+    bufs: KVec<BufferHead>,
+    /// When its first buffer joined it, in seconds, if it has one.
+    since: Option<u64>,
 }
 
 impl Txns {
-    /// The state of a newly mounted filesystem: no handle open.
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
+    /// The state of a newly mounted filesystem: no handle open, an empty
+    /// transaction, the next commit numbered `seq`, and room in the log
+    /// for `capacity` blocks per commit.
+    pub(crate) fn new(seq: u64, capacity: usize) -> impl PinInit<Self, Error> {
+        // Room for a full transaction up front: a buffer joins the running
+        // transaction without allocating (see `dirty`).
+        let bufs = KVec::with_capacity(capacity, GFP_KERNEL);
+        try_pin_init!(Self {
             gate <- new_mutex!(Gate { handles: 0, syncing: false, waiting: 0 }, "rsfs:txn_gate"),
             changed <- new_condvar!("rsfs:txn_changed"),
             ordered <- new_mutex!(KVec::new(), "rsfs:txn_ordered"),
-        })
+            running <- new_mutex!(Running { bufs: bufs?, since: None }, "rsfs:txn_running"),
+            next_seq: AtomicU64::new(seq),
+            capacity,
+        }? Error)
     }
 
     /// This mount's value for the task's `journal_info` word.
@@ -205,12 +230,12 @@ impl Drop for Closed<'_> {
 }
 
 /// Makes every finished operation durable: with the gate closed, the dirty
-/// data of the files given new blocks since the last sync, then every dirty
-/// metadata buffer, are written, and the device's cache is flushed. Then
-/// the blocks freed before the sync are released for reuse (their bitmap
-/// bits cleared in memory; they reach the disk with the next sync or
-/// writeback). The superblock's free counters are not written: a mount
-/// counts free space from the bitmaps (`syncfs` still writes them).
+/// data of the files given new blocks since the last sync is written, then
+/// the running transaction is committed through the journal
+/// ([`journal::commit`]), which flushes the device's cache before its
+/// commit block and after the blocks are in place. Then the blocks freed
+/// before the sync are released for reuse ([`alloc::release_freed`]);
+/// their bitmap changes join the next transaction.
 pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
     let info = sb.info();
     let txns = &info.txns;
@@ -221,7 +246,11 @@ pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
     }
     let closed = txns.close();
     let ordered = core::mem::take(&mut *txns.ordered.lock());
+    // Reclaim must not come back into this filesystem while the gate is
+    // closed: evicting an inode would wait for it.
+    let nofs = kfs::NoFs::enter();
     let result = write_all(sb, &ordered);
+    drop(nofs);
     drop(closed);
     // Last, with the gate open: dropping a reference may evict an inode.
     drop(ordered);
@@ -230,15 +259,131 @@ pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
 
 /// The body of [`sync`], with the gate closed.
 fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[ARef<Inode<Rsfs>>]) -> Result {
+    let txns = &sb.info().txns;
     for inode in ordered {
         inode.data().ordered.store(false, Ordering::Relaxed);
         // A write error belongs to that file: it stays in its mapping for
         // its own fsync to report, and this sync goes on.
         let _ = inode.mapping().write_and_wait();
     }
-    sb.sync_device()?;
-    sb.flush_device()?;
-    alloc::release_freed(sb)
+    let mut bufs = {
+        let mut running = txns.running.lock();
+        running.since = None;
+        let spare = KVec::with_capacity(txns.capacity, GFP_KERNEL).unwrap_or_default();
+        core::mem::replace(&mut running.bufs, spare)
+    };
+    // From here on, a change to one of these buffers puts it in the next
+    // transaction (the copy below may or may not include the change).
+    for bh in bufs.iter() {
+        bh.clear_tracked();
+    }
+    bufs.sort_unstable_by_key(|bh| bh.block());
+    let held = alloc::has_held(sb);
+    if bufs.is_empty() && !held {
+        // Nothing to log: the data written above is made durable.
+        return sb.flush_device();
+    }
+    let mut result = Ok(());
+    if bufs.len() > txns.capacity {
+        // Only operations that cannot wait for a commit (those holding a
+        // folio lock) grow a transaction past the half-full mark, and by a
+        // few blocks each; this is a backstop. The parts are each whole,
+        // but not all-or-nothing together.
+        kfs::sb_err!(
+            sb,
+            "journal: a transaction of {} blocks is larger than the log ({}); committing it in parts",
+            bufs.len(),
+            txns.capacity
+        );
+    }
+    for part in bufs.chunks(txns.capacity.max(1)) {
+        let seq = txns.next_seq.fetch_add(1, Ordering::Relaxed);
+        result = journal::commit(sb, part, seq);
+        if result.is_err() {
+            break;
+        }
+    }
+    if bufs.is_empty() {
+        // Only blocks held back by the last commit: an empty commit lets
+        // them go.
+        let seq = txns.next_seq.fetch_add(1, Ordering::Relaxed);
+        result = journal::commit(sb, &[], seq);
+    }
+    if let Err(e) = result {
+        // Nothing of this transaction may be lost: its blocks go back into
+        // the running one, and the next sync writes them again.
+        for bh in bufs.iter() {
+            dirty(sb, bh);
+        }
+        return Err(e);
+    }
+    let mut logged = KVec::with_capacity(bufs.len(), GFP_KERNEL)?;
+    for bh in bufs.iter() {
+        logged.push(bh.block(), GFP_KERNEL)?;
+    }
+    drop(bufs);
+    alloc::release_freed(sb, &logged)
+}
+
+/// A metadata buffer has changed: it joins the running transaction, to be
+/// written by the next commit. Call after the change is made (with the
+/// buffer unlocked), never before: a commit that has already copied the
+/// buffer must see it join again.
+pub(crate) fn dirty(sb: &SuperBlock<Rsfs>, bh: &BufferHead) {
+    if bh.test_and_set_tracked() {
+        return;
+    }
+    let txns = &sb.info().txns;
+    let _nofs = kfs::NoFs::enter();
+    let mut running = txns.running.lock();
+    if running.since.is_none() {
+        running.since = Some(kfs::now_seconds());
+    }
+    if running.bufs.push(bh.clone_ref(), GFP_KERNEL).is_err() {
+        // No memory for a longer list (a transaction past the log's size,
+        // with memory short): the block goes out with the block device's
+        // own writeback instead, outside the journal.
+        drop(running);
+        bh.clear_tracked();
+        bh.mark_dirty();
+        kfs::sb_err!(
+            sb,
+            "journal: no memory to log block {}; writing it in place",
+            bh.block()
+        );
+    }
+}
+
+/// Whether the running transaction should be committed before another
+/// operation starts: it fills half the log, or it is 30 seconds old
+/// (the kernel's default `dirty_expire_centisecs`, so that an operation
+/// reaches the disk without a sync about as soon as ext2's would).
+fn commit_due(sb: &SuperBlock<Rsfs>) -> bool {
+    let txns = &sb.info().txns;
+    let running = txns.running.lock();
+    running.bufs.len() >= txns.capacity / 2
+        || running
+            .since
+            .is_some_and(|t| kfs::now_seconds().saturating_sub(t) >= COMMIT_INTERVAL)
+}
+
+/// Seconds a transaction may run before an operation commits it.
+const COMMIT_INTERVAL: u64 = 30;
+
+/// Syncs until nothing is left: no buffer changed, no freed block waiting
+/// (a release changes bitmaps, which the next commit writes, and a block
+/// held back by one commit waits for the next). For unmount and
+/// remount-ro.
+pub(crate) fn sync_all(sb: &SuperBlock<Rsfs>) -> Result {
+    for _ in 0..4 {
+        sync(sb)?;
+        let idle = sb.info().txns.running.lock().bufs.is_empty();
+        if idle && sb.info().alloc.lock().freed_blocks == 0 {
+            return Ok(());
+        }
+    }
+    kfs::sb_err!(sb, "metadata still changing after four syncs at unmount");
+    Err(EBUSY)
 }
 
 /// Puts `inode`, just given a block, on the list of files whose data the
@@ -273,9 +418,13 @@ pub(crate) fn make_room(sb: &SuperBlock<Rsfs>) {
     if sb.info().txns.in_handle() {
         return;
     }
-    // Twice at most: the first sync may drop the last reference to a
-    // deleted file (see `sync`), whose blocks the second releases.
-    for _ in 0..2 {
+    if commit_due(sb) && sync(sb).is_err() {
+        kfs::sb_err!(sb, "could not commit the running transaction");
+    }
+    // Three times at most: the first sync may drop the last reference to
+    // a deleted file (see `sync`), whose blocks the second releases, or
+    // holds back (those its commit logged), for the third.
+    for _ in 0..3 {
         if !short_of_space(sb) {
             break;
         }

@@ -296,3 +296,104 @@ pub(crate) fn read_sync<T: FileSystem>(
         kernel::error::to_result(err)
     }
 }
+
+/// A copy of one block's bytes, in a page of its own: what a journal
+/// writes while the block's buffer goes on changing.
+pub(crate) struct BlockCopy(kernel::page::Page);
+
+impl BlockCopy {
+    /// Copies `bytes`, one page's worth, into a new page. (A caller that
+    /// reclaim must not re-enter allocates inside a [`super::NoFs`] scope.)
+    pub(crate) fn new(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() != kernel::page::PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        let page = kernel::page::Page::alloc_page(GFP_KERNEL)?;
+        // SAFETY: `bytes` is valid for reading `bytes.len()` bytes, which
+        // is the page's size, and the page is new: nobody else writes it.
+        unsafe { page.write_raw(bytes.as_ptr(), 0, bytes.len())? };
+        Ok(Self(page))
+    }
+}
+
+/// How [`write_copies`] writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteMode {
+    /// Plain writes: complete, but perhaps only in the device's cache.
+    Plain,
+    /// The device's cache is flushed before the writes (`REQ_PREFLUSH`)
+    /// and again after them: when the call returns, everything completed
+    /// before it and the writes themselves are durable.
+    Flushed,
+}
+
+/// Writes each copy to its disk block and waits until all are done.
+/// Copies for consecutive blocks share a bio; each bio is chained to the
+/// next (`bio_chain`), so that waiting for the last waits for them all and
+/// reports the first error of any.
+pub(crate) fn write_copies<T: FileSystem>(
+    sb: &SuperBlock<T>,
+    writes: &[(u64, &BlockCopy)],
+    mode: WriteMode,
+) -> Result {
+    let opf = sys::RSFS_REQ_OP_WRITE
+        | sys::RSFS_REQ_SYNC
+        | match mode {
+            WriteMode::Plain => 0,
+            WriteMode::Flushed => sys::RSFS_REQ_PREFLUSH,
+        };
+    let sector_shift = sb.block_shift() - 9;
+    let mut bio: *mut sys::bio = core::ptr::null_mut();
+    let mut next = 0;
+    for &(block, copy) in writes {
+        let size = kernel::page::PAGE_SIZE as u32;
+        // SAFETY: `bio`, when not null, is ours and not yet submitted; the
+        // page is valid and outlives the wait below (the caller's borrow).
+        let added = !bio.is_null()
+            && block == next
+            && unsafe { sys::bio_add_page(bio, copy.0.as_ptr().cast(), size, 0) } == size as i32;
+        if !added {
+            // SAFETY: the block device is open while the superblock is;
+            // `bio_alloc` with GFP_NOFS sleeps rather than fail.
+            let new = unsafe {
+                sys::rsfs_bio_alloc(
+                    sys::rsfs_sb_bdev(sb.as_raw()),
+                    MAX_VECS,
+                    opf,
+                    block << sector_shift,
+                    None,
+                    core::ptr::null_mut(),
+                )
+            };
+            if !bio.is_null() {
+                // SAFETY: `bio` is ours, complete and unsubmitted; chained
+                // to `new`, which is not submitted yet, it completes into
+                // `new` and is freed by the block layer.
+                unsafe {
+                    sys::bio_chain(bio, new);
+                    sys::submit_bio(bio);
+                }
+            }
+            bio = new;
+            // SAFETY: a new bio has room for a page; the page is valid.
+            let ok = unsafe { sys::bio_add_page(bio, copy.0.as_ptr().cast(), size, 0) };
+            debug_assert_eq!(ok, size as i32);
+        }
+        next = block + 1;
+    }
+    if bio.is_null() {
+        return Ok(());
+    }
+    // SAFETY: `bio` is ours and the last of the chain; waiting for it
+    // waits for every bio chained to it. It is ours to put after.
+    let err = unsafe {
+        let err = sys::submit_bio_wait(bio);
+        sys::bio_put(bio);
+        err
+    };
+    kernel::error::to_result(err)?;
+    if mode == WriteMode::Flushed {
+        sb.flush_device()?;
+    }
+    Ok(())
+}

@@ -7,7 +7,7 @@
 use core::ptr::NonNull;
 use kernel::{error::to_result, prelude::*};
 
-use super::{sys, FileSystem, Inode};
+use super::sys;
 
 /// A block of the device, uptodate, with a reference held.
 ///
@@ -60,17 +60,40 @@ impl BufferHead {
         unsafe { sys::rsfs_set_buffer_verified(self.0.as_ptr()) };
     }
 
+    /// The block number of the buffer on its device.
+    pub(crate) fn block(&self) -> u64 {
+        // SAFETY: the buffer is valid; `b_blocknr` does not change while a
+        // reference is held.
+        unsafe { (*self.0.as_ptr()).b_blocknr }
+    }
+
+    /// Another reference to the same buffer.
+    pub(crate) fn clone_ref(&self) -> BufferHead {
+        // SAFETY: the buffer is valid, and we hold a reference, so taking
+        // another is allowed.
+        unsafe { sys::rsfs_get_bh(self.0.as_ptr()) };
+        // INVARIANT: the reference just taken is the new object's.
+        BufferHead(self.0)
+    }
+
+    /// Sets the buffer's tracked bit, a mark for the filesystem's own use
+    /// (rsfs: "on the running transaction's list"), and says whether it was
+    /// already set. Atomic: of two callers racing, one sees `false`.
+    pub(crate) fn test_and_set_tracked(&self) -> bool {
+        // SAFETY: the buffer is valid; the bit is atomic.
+        unsafe { sys::rsfs_buffer_test_set_tracked(self.0.as_ptr()) }
+    }
+
+    /// Clears the tracked bit.
+    pub(crate) fn clear_tracked(&self) {
+        // SAFETY: the buffer is valid; the bit is atomic.
+        unsafe { sys::rsfs_buffer_clear_tracked(self.0.as_ptr()) };
+    }
+
     /// Marks the buffer dirty: the block device's writeback writes it.
     pub(crate) fn mark_dirty(&self) {
         // SAFETY: the buffer is valid and uptodate.
         unsafe { sys::mark_buffer_dirty(self.0.as_ptr()) };
-    }
-
-    /// Marks the buffer dirty and ties it to `inode`, so that an `fsync` of
-    /// the inode writes it too (`sync_mapping_buffers`).
-    pub(crate) fn mark_dirty_for<T: FileSystem>(&self, inode: &Inode<T>) {
-        // SAFETY: the buffer and the inode are valid.
-        unsafe { sys::mark_buffer_dirty_inode(self.0.as_ptr(), inode.as_raw()) };
     }
 
     /// Writes the buffer now, if dirty, and waits for the write.

@@ -40,7 +40,7 @@ pub(crate) mod task;
 pub(crate) mod writeback;
 
 pub(crate) use aops::{BlockMapping, Fallocate, Fiemap, File, WritePage};
-pub(crate) use bio::BioBuilder;
+pub(crate) use bio::{write_copies, BioBuilder, BlockCopy, WriteMode};
 pub(crate) use buffer::BufferHead;
 pub(crate) use debugfs::Counters;
 pub(crate) use dir::{Created, DirEmitter, Owner, RenameFlags};

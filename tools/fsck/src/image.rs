@@ -2,6 +2,8 @@
 
 //! Block I/O on the device or image being checked.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -19,6 +21,9 @@ pub struct Image {
     writable: bool,
     /// Size of the device in blocks.
     pub device_blocks: u64,
+    /// Blocks that reads see instead of the disk's: a committed journal
+    /// transaction, for a check that changes nothing.
+    overlay: RefCell<HashMap<u64, Block>>,
 }
 
 impl Image {
@@ -44,6 +49,7 @@ impl Image {
             file,
             writable,
             device_blocks: size / BLOCK_SIZE as u64,
+            overlay: RefCell::new(HashMap::new()),
         })
     }
 
@@ -60,7 +66,20 @@ impl Image {
         self.file
             .read_exact_at(&mut b, n * BLOCK_SIZE as u64)
             .with_context(|| format!("reading {count} block(s) from block {n}"))?;
+        let overlay = self.overlay.borrow();
+        if !overlay.is_empty() {
+            for (i, chunk) in b.chunks_mut(BLOCK_SIZE).enumerate() {
+                if let Some(over) = overlay.get(&(n + i as u64)) {
+                    chunk.copy_from_slice(over);
+                }
+            }
+        }
         Ok(b)
+    }
+
+    /// Makes reads of block `n` see `b` instead of the disk's bytes.
+    pub fn lay_over(&self, n: u64, b: Block) {
+        self.overlay.borrow_mut().insert(n, b);
     }
 
     /// Writes block `n`. Only for an image opened writable.

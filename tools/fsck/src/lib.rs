@@ -40,6 +40,7 @@ pub mod dir;
 pub mod extent;
 pub mod image;
 pub mod inode;
+pub mod journal;
 pub mod superblock;
 
 use extent::Map;
@@ -91,6 +92,9 @@ pub struct Report {
     /// Not checked at all: not rsfs, or a version or feature this fsck does
     /// not know (exit code 8, as e2fsck's for an unsupported filesystem).
     pub refused: bool,
+    /// A committed journal transaction, by sequence number and blocks: with
+    /// `-y` replayed before the check, with `-n` checked as replayed.
+    pub journal: Option<(u64, usize)>,
 }
 
 impl Report {
@@ -177,12 +181,49 @@ enum DirFix {
 /// Checks the filesystem on `path`; with [`Mode::Repair`], repairs it.
 pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     let img = Image::open(path, mode == Mode::Repair)?;
+    let (journal, damage) = match journal::find(&img)? {
+        journal::Found::Empty => (None, None),
+        journal::Found::Damaged(m) => (None, Some(m)),
+        journal::Found::Committed(t) => {
+            let found = Some((t.seq, t.blocks.len()));
+            match mode {
+                Mode::Repair => journal::replay(&img, &t)?,
+                Mode::Check => {
+                    for (home, copy) in t.blocks {
+                        img.lay_over(home, copy);
+                    }
+                }
+            }
+            (found, None)
+        }
+    };
+    let mut report = check_replayed(&img, mode)?;
+    report.journal = journal;
+    if let Some(message) = damage {
+        report.problems.insert(
+            0,
+            Problem {
+                message,
+                kind: Kind::Corruption,
+                fixed: mode == Mode::Repair,
+            },
+        );
+    }
+    if mode == Mode::Repair && !report.refused {
+        // Repairs wrote in place: nothing older may be replayed over them.
+        journal::clear(&img)?;
+    }
+    Ok(report)
+}
+
+/// [`check`], once the journal has been dealt with.
+fn check_replayed(img: &Image, mode: Mode) -> Result<Report> {
     if mode == Mode::Check {
-        return pass(&img, Mode::Check);
+        return pass(img, Mode::Check);
     }
     let mut seen: Vec<Problem> = Vec::new();
     for _ in 0..MAX_PASSES {
-        let r = pass(&img, Mode::Repair)?;
+        let r = pass(img, Mode::Repair)?;
         if r.refused {
             return Ok(r);
         }
@@ -198,7 +239,7 @@ pub fn check(path: &Path, mode: Mode) -> Result<Report> {
     }
     img.sync()?;
     // What is left: a problem repaired is one the last look no longer sees.
-    let mut last = pass(&img, Mode::Check)?;
+    let mut last = pass(img, Mode::Check)?;
     for p in &mut seen {
         p.fixed = !last.problems.iter().any(|q| q.message == p.message);
     }

@@ -45,6 +45,17 @@ fn main() {
             std::process::exit(8);
         }
     };
+    if let Some((seq, blocks)) = report.journal {
+        let what = if mode == Mode::Repair {
+            "replayed"
+        } else {
+            "not replayed (-n): checked as the replay would leave it"
+        };
+        println!(
+            "fsck.rsfs: {}: journal: committed transaction {seq} of {blocks} blocks {what}",
+            args.device.display()
+        );
+    }
     for p in &report.problems {
         let kind = match p.kind {
             Kind::Leak => "leak",

@@ -12,8 +12,8 @@
 
 use anyhow::Result;
 use rsfs_format::{
-    csum_ok, Geometry, Inode, Superblock, INODES_PER_BLOCK, INODE_SIZE, MAGIC, ROOT_INO,
-    STATE_CLEAN, STATE_DIRTY, SUPERBLOCK_BLOCK, VERSION,
+    csum_ok, default_journal_blocks, Geometry, Inode, Superblock, INODES_PER_BLOCK, INODE_SIZE,
+    MAGIC, ROOT_INO, STATE_CLEAN, STATE_DIRTY, SUPERBLOCK_BLOCK, VERSION,
 };
 
 use crate::image::{crc, Image};
@@ -102,11 +102,13 @@ pub fn read(img: &Image) -> Result<Read> {
                 .saturating_sub(1);
             let bcs = [stored.blocks_count.get(), img.device_blocks];
             let ics = [stored.inodes_count.get(), ic_table];
+            let jbs = |bc| [stored.journal_blocks.get(), default_journal_blocks(bc)];
             let found = bcs
                 .iter()
                 .flat_map(|&bc| ics.iter().map(move |&ic| (bc, ic)))
-                .filter(|&(bc, _)| bc <= img.device_blocks)
-                .filter_map(|(bc, ic)| Geometry::new(bc, Some(ic)).ok())
+                .flat_map(|(bc, ic)| jbs(bc).map(|jb| (bc, ic, jb)))
+                .filter(|&(bc, _, _)| bc <= img.device_blocks)
+                .filter_map(|(bc, ic, jb)| Geometry::new(bc, Some(ic), Some(jb)).ok())
                 .find(|g| root_is_sound(img, g));
             let Some(g) = found else {
                 return Ok(Read::Refused(format!(
@@ -115,10 +117,11 @@ pub fn read(img: &Image) -> Result<Read> {
                 )));
             };
             problems.push(format!(
-                "superblock: {}; rebuilt as {} blocks and {} inodes",
+                "superblock: {}; rebuilt as {} blocks, {} inodes and a journal of {} blocks",
                 e.as_str(),
                 g.blocks_count,
-                g.inodes_count
+                g.inodes_count,
+                g.journal_blocks
             ));
             g
         }
@@ -132,6 +135,7 @@ pub fn read(img: &Image) -> Result<Read> {
     sb.inode_table_start = geo.inode_table_start.into();
     sb.inode_table_blocks = geo.inode_table_blocks.into();
     sb.data_start = geo.data_start.into();
+    sb.journal_blocks = geo.journal_blocks.into();
     if stored.root_ino.get() != ROOT_INO {
         problems.push(format!(
             "superblock: root inode is {}, not {ROOT_INO}",

@@ -1622,7 +1622,7 @@ fn block_size(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     Some(format!("block_size replaced by {bs}"))
 }
 
-/// A format version other than 1.
+/// A format version other than the current one.
 fn version(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     let c = [0u32, 2, 0x100, u32::MAX, rng.next_u64() as u32];
     let v = other_than(rng, &c, m.sb.version.get())?;

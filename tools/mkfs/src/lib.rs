@@ -27,6 +27,8 @@ pub struct Options {
     pub quiet: bool,
     /// Size of the filesystem in 4 KiB blocks (default: the whole device).
     pub blocks: Option<u64>,
+    /// Blocks in the journal (default: `default_journal_blocks`).
+    pub journal_blocks: Option<u64>,
 }
 
 /// Standard crc32c, as the format's checksums use it.
@@ -236,7 +238,7 @@ pub fn mkfs(path: &Path, args: &Options) -> Result<()> {
             label.len()
         );
     }
-    let g = Geometry::new(blocks, args.inodes)
+    let g = Geometry::new(blocks, args.inodes, args.journal_blocks)
         .map_err(|e| anyhow::anyhow!("cannot lay out {} blocks: {}", blocks, e.as_str()))?;
 
     // Kill the old superblock first, so that a crash part way through leaves
@@ -263,6 +265,9 @@ pub fn mkfs(path: &Path, args: &Options) -> Result<()> {
     )?;
     // Inode table: all zero except the root inode.
     zero_blocks(&dev, g.inode_table_start, g.inode_table_blocks)?;
+    // Journal: empty. Its first block holds no descriptor, so a mount
+    // replays nothing whatever the rest of it holds.
+    zero_blocks(&dev, g.journal_start, 1)?;
     let (iblock, ioff) = g.inode_location(ROOT_INO);
     dev.write_all_at(
         &root_inode(root_block, time),
@@ -288,6 +293,7 @@ pub fn mkfs(path: &Path, args: &Options) -> Result<()> {
         inode_table_start: Le64::new(g.inode_table_start),
         inode_table_blocks: Le64::new(g.inode_table_blocks),
         data_start: Le64::new(g.data_start),
+        journal_blocks: Le64::new(g.journal_blocks),
         root_ino: Le64::new(ROOT_INO),
         state: Le16::new(STATE_CLEAN),
         mkfs_time: Le64::new(time),
@@ -305,12 +311,13 @@ pub fn mkfs(path: &Path, args: &Options) -> Result<()> {
 
     if !args.quiet {
         println!(
-            "{}: rsfs, {} blocks of {} bytes ({} MiB), {} inodes, data from block {}",
+            "{}: rsfs, {} blocks of {} bytes ({} MiB), {} inodes, journal of {} blocks, data from block {}",
             path.display(),
             g.blocks_count,
             BLOCK_SIZE,
             (g.blocks_count * BLOCK_SIZE as u64) >> 20,
             g.inodes_count,
+            g.journal_blocks,
             g.data_start
         );
     }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `mkfs.rsfs [-L label] [-N inodes] [-f] DEVICE|IMAGE [BLOCKS]`
+//! `mkfs.rsfs [-L label] [-N inodes] [-J journal-blocks] [-f] DEVICE|IMAGE [BLOCKS]`
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -23,6 +23,10 @@ struct Args {
     /// Print nothing on success.
     #[arg(short = 'q', long)]
     quiet: bool,
+    /// Blocks in the journal (default: one in 64 of the filesystem, from
+    /// 64 to 4096).
+    #[arg(short = 'J', long)]
+    journal_blocks: Option<u64>,
     /// The block device or image file to format.
     device: PathBuf,
     /// Size of the filesystem in 4 KiB blocks (default: the whole device),
@@ -72,6 +76,7 @@ fn main() {
         force,
         quiet: args.quiet,
         blocks: args.blocks,
+        journal_blocks: args.journal_blocks,
     };
     if let Err(e) = mkfs_rsfs::mkfs(&args.device, &opts) {
         eprintln!("mkfs.rsfs: {e:#}");

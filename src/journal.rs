@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The journal: every metadata block a transaction changed is written to
+//! the log first, then a commit block, and only then in place.
+//!
+//! A transaction ([`crate::txn`]) is the set of metadata buffers changed
+//! since the last commit. Those buffers are never marked dirty for the
+//! block device's own writeback, so nothing of a transaction reaches its
+//! home on disk before the transaction is committed. A commit:
+//!
+//! 1. copies each buffer (with its lock held, so the copy is of whole
+//!    changes) into a page of its own;
+//! 2. writes the descriptor blocks (where each copy belongs, and its
+//!    checksum) and the copies to the log, the journal's first blocks;
+//! 3. flushes the device's cache, so that everything written before (the
+//!    file data that the transaction's maps name, and the log) is durable,
+//!    then writes the commit block, and flushes again. The commit block is
+//!    not sent FUA: a FUA write makes itself durable, but a write issued
+//!    after it completes is, in a log of completions such as
+//!    dm-log-writes', indistinguishable from one issued beside it; a flush
+//!    ends an epoch that any such log shows, and lets the crash-state
+//!    tests prove that no home write lands without its commit. (On a
+//!    device without FUA, such as virtio-blk, the block layer sends a FUA
+//!    write as a write and a flush anyway.);
+//! 4. writes the copies home, and flushes the device's cache again, so
+//!    that the next commit may overwrite the log.
+//!
+//! A power cut at any point leaves either the old blocks in place and no
+//! valid commit (steps 1-3: the transaction never happened), or a valid
+//! commit in the log, which the next mount replays ([`replay`]) before it
+//! reads anything else. Replay writes the whole transaction again, which
+//! is harmless for the blocks that already reached their home.
+//!
+//! Why a block freed and logged by the same transaction is not reused at
+//! once: until the next commit overwrites the log, a mount would replay
+//! the old copy over whatever a new owner wrote there (ext4's revoke
+//! records solve the same problem). [`crate::alloc::release_freed`] holds
+//! such blocks back for one more commit.
+//!
+//! The format of the log is in `docs/format.md` ("Journal").
+
+use kernel::prelude::*;
+
+use crate::{
+    format::{
+        self, journal_capacity, journal_desc_blocks, Geometry, JournalCommit, JournalDesc,
+        JournalTag, Le32, Le64, JOURNAL_COMMIT_MAGIC, JOURNAL_DESC_MAGIC, JOURNAL_TAGS_PER_DESC,
+    },
+    kfs::{self, sb_err, write_copies, BlockCopy, BufferHead, SuperBlock, WriteMode},
+    Rsfs,
+};
+
+/// Writes the transaction `bufs` (sorted by block, none repeated) with
+/// sequence number `seq`, and then in place; returns once all of it is
+/// durable. An empty `bufs` writes an empty transaction: the log then
+/// holds nothing that a mount would replay.
+pub(crate) fn commit(sb: &SuperBlock<Rsfs>, bufs: &[BufferHead], seq: u64) -> Result {
+    let geo = &sb.info().geo;
+    let n = bufs.len() as u64;
+    if n > journal_capacity(geo.journal_blocks) {
+        return Err(E2BIG);
+    }
+    // 1. The copies, and the descriptor blocks that say where they go.
+    let descs = journal_desc_blocks(n);
+    let mut copies = KVec::with_capacity(bufs.len(), GFP_KERNEL)?;
+    let mut desc_bytes = KVec::with_capacity(descs as usize * format::BLOCK_SIZE, GFP_KERNEL)?;
+    desc_bytes.extend_with(descs as usize * format::BLOCK_SIZE, 0u8, GFP_KERNEL)?;
+    for d in 0..descs {
+        let block = &mut desc_bytes[d as usize * format::BLOCK_SIZE..][..format::BLOCK_SIZE];
+        JournalDesc {
+            magic: Le32::new(JOURNAL_DESC_MAGIC),
+            index: Le32::new(d as u32),
+            seq: Le64::new(seq),
+            blocks: Le32::new(n as u32),
+            pad0: Le32::new(0),
+        }
+        .encode(block);
+    }
+    for (i, bh) in bufs.iter().enumerate() {
+        let g = bh.lock();
+        let csum = format::journal_csum(g.data());
+        copies.push(BlockCopy::new(g.data())?, GFP_KERNEL)?;
+        drop(g);
+        let i = i as u64;
+        let block = &mut desc_bytes[(i / JOURNAL_TAGS_PER_DESC) as usize * format::BLOCK_SIZE..]
+            [..format::BLOCK_SIZE];
+        let tag = JournalTag {
+            home: Le64::new(bh.block()),
+            csum: Le32::new(csum),
+        };
+        JournalDesc::set_tag(block, i % JOURNAL_TAGS_PER_DESC, &tag);
+    }
+    let mut desc_copies = KVec::with_capacity(descs as usize, GFP_KERNEL)?;
+    for block in desc_bytes.chunks_mut(format::BLOCK_SIZE) {
+        format::csum_set(block, kfs::crc32c);
+        desc_copies.push(BlockCopy::new(block)?, GFP_KERNEL)?;
+    }
+    let mut commit_block = KVec::with_capacity(format::BLOCK_SIZE, GFP_KERNEL)?;
+    commit_block.extend_with(format::BLOCK_SIZE, 0u8, GFP_KERNEL)?;
+    JournalCommit {
+        magic: Le32::new(JOURNAL_COMMIT_MAGIC),
+        blocks: Le32::new(n as u32),
+        seq: Le64::new(seq),
+    }
+    .encode(&mut commit_block);
+    format::csum_set(&mut commit_block, kfs::crc32c);
+    let commit_copy = BlockCopy::new(&commit_block)?;
+
+    // 2. The log: descriptors, then the copies, in one run of blocks.
+    let start = geo.journal_start;
+    let mut log = KVec::with_capacity((descs + n) as usize, GFP_KERNEL)?;
+    for (d, c) in desc_copies.iter().enumerate() {
+        log.push((start + d as u64, c), GFP_KERNEL)?;
+    }
+    for (i, c) in copies.iter().enumerate() {
+        log.push((start + descs + i as u64, c), GFP_KERNEL)?;
+    }
+    write_copies(sb, &log, WriteMode::Plain)
+        .inspect_err(|e| sb_err!(sb, "journal: writing transaction {}: error {:?}", seq, e))?;
+
+    // 3. The commit block, between two flushes.
+    write_copies(sb, &[(start + descs + n, &commit_copy)], WriteMode::Flushed)
+        .inspect_err(|e| sb_err!(sb, "journal: committing transaction {}: error {:?}", seq, e))?;
+    if n == 0 {
+        return Ok(());
+    }
+
+    // 4. Home, then a flush: the log may be reused after it.
+    let mut home = KVec::with_capacity(bufs.len(), GFP_KERNEL)?;
+    for (bh, c) in bufs.iter().zip(copies.iter()) {
+        home.push((bh.block(), c), GFP_KERNEL)?;
+    }
+    write_copies(sb, &home, WriteMode::Plain).inspect_err(|e| {
+        sb_err!(
+            sb,
+            "journal: writing transaction {} in place: error {:?}",
+            seq,
+            e
+        )
+    })?;
+    sb.flush_device()
+}
+
+/// Empties the log: its first block no longer holds a descriptor. Done at
+/// unmount, after the last commit is in place, so that a clean filesystem
+/// has nothing to replay.
+pub(crate) fn clear(sb: &SuperBlock<Rsfs>) -> Result {
+    let mut zero = KVec::with_capacity(format::BLOCK_SIZE, GFP_KERNEL)?;
+    zero.extend_with(format::BLOCK_SIZE, 0u8, GFP_KERNEL)?;
+    let zero = BlockCopy::new(&zero)?;
+    write_copies(
+        sb,
+        &[(sb.info().geo.journal_start, &zero)],
+        WriteMode::Flushed,
+    )
+}
+
+/// A committed transaction found in the log at mount.
+pub(crate) struct Replayed {
+    /// Its sequence number.
+    pub(crate) seq: u64,
+    /// The blocks it logged.
+    pub(crate) blocks: u64,
+}
+
+/// Reads block `n` of the device and checks nothing: log blocks carry
+/// their own checksums.
+fn read<S>(sb: &SuperBlock<Rsfs, S>, n: u64) -> Result<BufferHead> {
+    sb.bread(n)
+        .inspect_err(|_| sb_err!(sb, "journal: cannot read block {}", n))
+}
+
+/// The homes of the logged blocks of the committed transaction in the
+/// log, or `None` if there is none: the first block is no descriptor, or
+/// any part of the transaction (a descriptor, a copy, the commit block) is
+/// missing or does not match. That is a commit the power cut interrupted,
+/// and it was never acknowledged.
+fn committed<S>(sb: &SuperBlock<Rsfs, S>, geo: &Geometry) -> Result<Option<(u64, KVec<u64>)>> {
+    let start = geo.journal_start;
+    let first = read(sb, start)?;
+    let Some(head) = JournalDesc::validate(first.lock().data(), kfs::crc32c) else {
+        return Ok(None);
+    };
+    let seq = head.seq.get();
+    let n = u64::from(head.blocks.get());
+    if head.index.get() != 0 || n > journal_capacity(geo.journal_blocks) {
+        return Ok(None);
+    }
+    let descs = journal_desc_blocks(n);
+    if !JournalCommit::matches(
+        read(sb, start + descs + n)?.lock().data(),
+        seq,
+        n,
+        kfs::crc32c,
+    ) {
+        return Ok(None);
+    }
+    let mut homes = KVec::with_capacity(n as usize, GFP_KERNEL)?;
+    for d in 0..descs {
+        let desc = read(sb, start + d)?;
+        let g = desc.lock();
+        let Some(h) = JournalDesc::validate(g.data(), kfs::crc32c) else {
+            return Ok(None);
+        };
+        if h.seq.get() != seq || u64::from(h.index.get()) != d || u64::from(h.blocks.get()) != n {
+            return Ok(None);
+        }
+        let tags = (n - d * JOURNAL_TAGS_PER_DESC).min(JOURNAL_TAGS_PER_DESC);
+        for i in 0..tags {
+            let tag = JournalDesc::tag(g.data(), i);
+            let at = start + descs + homes.len() as u64;
+            if format::journal_csum(read(sb, at)?.lock().data()) != tag.csum.get() {
+                return Ok(None);
+            }
+            let home = tag.home.get();
+            let in_journal = (start..start + geo.journal_blocks).contains(&home);
+            if home >= geo.blocks_count || in_journal {
+                sb_err!(
+                    sb,
+                    "journal: transaction {} logs block {}, outside the filesystem or inside the journal; run fsck.rsfs",
+                    seq,
+                    home
+                );
+                return Err(kfs::efscorrupted());
+            }
+            homes.push(home, GFP_KERNEL)?;
+        }
+    }
+    Ok(Some((seq, homes)))
+}
+
+/// At mount, before anything else is read: writes the committed
+/// transaction in the log, if there is one, to its homes, makes that
+/// durable, and empties the log. Works on a read-only mount too, as ext4
+/// does: the filesystem is not consistent without it.
+pub(crate) fn replay<S>(sb: &SuperBlock<Rsfs, S>, geo: &Geometry) -> Result<Option<Replayed>> {
+    let Some((seq, homes)) = committed(sb, geo)? else {
+        return Ok(None);
+    };
+    let start = geo.journal_start;
+    let descs = journal_desc_blocks(homes.len() as u64);
+    for (i, &home) in homes.iter().enumerate() {
+        let copy = read(sb, start + descs + i as u64)?;
+        let dst = sb.bnew(home)?;
+        dst.lock().data_mut().copy_from_slice(copy.lock().data());
+        dst.mark_dirty();
+    }
+    let cleared = sb.bnew(start)?;
+    let done = sb
+        .sync_device()
+        .and_then(|()| sb.flush_device())
+        .and_then(|()| {
+            // Only once the homes are durable may the log go.
+            cleared.mark_dirty();
+            cleared.sync()
+        })
+        .and_then(|()| sb.flush_device());
+    // Commits write the log with bios of their own, not through the cache.
+    drop(cleared);
+    sb.forget_block_buffers(start, geo.journal_blocks);
+    done.inspect_err(|_| sb_err!(sb, "journal: cannot write the replayed transaction {}", seq))?;
+    Ok(Some(Replayed {
+        seq,
+        blocks: homes.len() as u64,
+    }))
+}

@@ -292,7 +292,11 @@ pub(crate) fn append_block(dir: &Inode<Rsfs>, items: &[(&[u8], u64, u8)]) -> Res
     };
     let fill = || -> Result {
         let bh = sb.bnew(phys)?;
-        init_block(bh.lock().data_mut(), items);
+        {
+            let mut g = bh.lock();
+            g.data_mut().fill(0);
+            init_block(g.data_mut(), items);
+        }
         txn::dirty(dir.super_block(), &bh);
         Ok(())
     };

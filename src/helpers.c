@@ -179,7 +179,12 @@ void rsfs_get_bh(struct buffer_head *bh)
 	get_bh(bh);
 }
 
-/* A buffer for a block about to be overwritten whole: no read, just zeroes. */
+/*
+ * A buffer for a block about to be overwritten whole: no read. A buffer
+ * not in the cache starts as zeroes; one in the cache keeps its bytes,
+ * which the caller replaces under its own hold of the buffer lock (so
+ * that nobody who copies the block, a journal commit, sees it half done).
+ */
 struct buffer_head *rsfs_sb_getblk_zeroed(struct super_block *sb, sector_t block)
 {
 	struct buffer_head *bh = sb_getblk(sb, block);
@@ -187,8 +192,10 @@ struct buffer_head *rsfs_sb_getblk_zeroed(struct super_block *sb, sector_t block
 	if (!bh)
 		return NULL;
 	lock_buffer(bh);
-	memset(bh->b_data, 0, bh->b_size);
-	set_buffer_uptodate(bh);
+	if (!buffer_uptodate(bh)) {
+		memset(bh->b_data, 0, bh->b_size);
+		set_buffer_uptodate(bh);
+	}
 	unlock_buffer(bh);
 	return bh;
 }

@@ -576,6 +576,7 @@ impl BlockMap {
             {
                 let mut g = bh.lock();
                 let data = g.data_mut();
+                data.fill(0);
                 ExtentBlockHeader {
                     magic: format::EXTENT_BLOCK_MAGIC.into(),
                     count: (leaf.runs.len() as u16).into(),

@@ -52,6 +52,7 @@ fn first_block(dir: &Inode<Rsfs>, ino: u64, ftype: FileType, target: &[u8]) -> R
         {
             let mut g = bh.lock();
             let data = g.data_mut();
+            data.fill(0);
             if ftype == FileType::Directory {
                 dir::init_block(
                     data,

@@ -128,7 +128,10 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
     }
 
     /// A block of the device that is about to be overwritten whole: its
-    /// buffer, zero-filled and uptodate, without reading the disk.
+    /// buffer, uptodate, without reading the disk. It holds zeroes if it
+    /// was not cached, else its cached bytes: the caller overwrites every
+    /// byte within one hold of the buffer lock, so that whoever copies the
+    /// block meanwhile sees the old contents or the new, never zeroes.
     pub(crate) fn bnew(&self, block: u64) -> Result<BufferHead> {
         // SAFETY: the superblock and its block device are valid, and its
         // block size is set.

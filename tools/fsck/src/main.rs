@@ -51,8 +51,10 @@ fn main() {
         } else {
             "not replayed (-n): checked as the replay would leave it"
         };
+        // Not a problem line (those start with "fsck.rsfs:"): a committed
+        // transaction in the journal is what a power cut normally leaves.
         println!(
-            "fsck.rsfs: {}: journal: committed transaction {seq} of {blocks} blocks {what}",
+            "{}: journal: committed transaction {seq} of {blocks} blocks {what}",
             args.device.display()
         );
     }

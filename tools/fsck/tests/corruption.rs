@@ -4,61 +4,15 @@
 //! by mkfs.rsfs (and, for the multi-file cases, by a small builder here that
 //! adds directories the way the kernel does).
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fsck_rsfs::{check, Kind, Mode, Report};
 use rsfs_format::*;
 
-fn crc(b: &[u8]) -> u32 {
-    crc32c::crc32c(b)
-}
-
-struct Img {
-    path: PathBuf,
-    file: File,
-    geo: Geometry,
-}
+mod common;
+use common::{crc, Img};
 
 impl Img {
-    /// A fresh 8 MiB filesystem.
-    fn new(name: &str) -> Img {
-        let dir = std::env::temp_dir().join(format!("fsck-rsfs-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("img");
-        File::create(&path).unwrap().set_len(8 << 20).unwrap();
-        mkfs_rsfs::mkfs(
-            &path,
-            &mkfs_rsfs::Options {
-                quiet: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let mut sb = vec![0u8; BLOCK_SIZE];
-        file.read_exact_at(&mut sb, 0).unwrap();
-        let geo = Geometry::from_superblock(&Superblock::decode(&sb), 2048).unwrap();
-        Img { path, file, geo }
-    }
-
-    fn read(&self, n: u64) -> Vec<u8> {
-        let mut b = vec![0u8; BLOCK_SIZE];
-        self.file
-            .read_exact_at(&mut b, n * BLOCK_SIZE as u64)
-            .unwrap();
-        b
-    }
-
-    fn write(&self, n: u64, b: &[u8]) {
-        self.file.write_all_at(b, n * BLOCK_SIZE as u64).unwrap();
-    }
-
     fn inode(&self, ino: u64) -> Inode {
         let (b, off) = self.geo.inode_location(ino);
         Inode::decode(&self.read(b)[off..])
@@ -189,12 +143,6 @@ impl Img {
 
     fn check(&self, mode: Mode) -> Report {
         check(&self.path, mode).unwrap()
-    }
-}
-
-impl Drop for Img {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(self.path.parent().unwrap());
     }
 }
 

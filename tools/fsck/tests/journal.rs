@@ -4,57 +4,13 @@
 //! replay leaves it (`-n`) or replayed (`-y`); an incomplete one is
 //! ignored, as the kernel ignores it.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
-
 use fsck_rsfs::{check, Mode};
 use rsfs_format::*;
 
-fn crc(b: &[u8]) -> u32 {
-    crc32c::crc32c(b)
-}
-
-struct Img {
-    path: PathBuf,
-    file: File,
-    geo: Geometry,
-}
+mod common;
+use common::{crc, Img};
 
 impl Img {
-    fn new(name: &str) -> Img {
-        let dir = std::env::temp_dir().join(format!("fsck-journal-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("img");
-        File::create(&path).unwrap().set_len(8 << 20).unwrap();
-        let o = mkfs_rsfs::Options {
-            quiet: true,
-            ..Default::default()
-        };
-        mkfs_rsfs::mkfs(&path, &o).unwrap();
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let mut sb = vec![0u8; BLOCK_SIZE];
-        file.read_exact_at(&mut sb, 0).unwrap();
-        let geo = Geometry::from_superblock(&Superblock::decode(&sb), 2048).unwrap();
-        Img { path, file, geo }
-    }
-
-    fn read(&self, n: u64) -> Vec<u8> {
-        let mut b = vec![0u8; BLOCK_SIZE];
-        self.file
-            .read_exact_at(&mut b, n * BLOCK_SIZE as u64)
-            .unwrap();
-        b
-    }
-
-    fn write(&self, n: u64, b: &[u8]) {
-        self.file.write_all_at(b, n * BLOCK_SIZE as u64).unwrap();
-    }
-
     /// Writes a transaction logging `blocks` (home, bytes) into the log,
     /// with its commit block if `commit`.
     fn log(&self, seq: u64, blocks: &[(u64, Vec<u8>)], commit: bool) {

@@ -234,7 +234,11 @@ fn committed<S>(sb: &SuperBlock<Rsfs, S>, geo: &Geometry) -> Result<Option<(u64,
 /// durable, and empties the log. Works on a read-only mount too, as ext4
 /// does: the filesystem is not consistent without it.
 pub(crate) fn replay<S>(sb: &SuperBlock<Rsfs, S>, geo: &Geometry) -> Result<Option<Replayed>> {
-    let Some((seq, homes)) = committed(sb, geo)? else {
+    let found = committed(sb, geo);
+    let Some((seq, homes)) = found? else {
+        // Commits write the log with bios of their own, not through the
+        // cache: the log blocks read here must not linger in it.
+        sb.forget_block_buffers(geo.journal_start, geo.journal_blocks);
         return Ok(None);
     };
     let start = geo.journal_start;

@@ -21,7 +21,7 @@
 //!    ends an epoch that any such log shows, and lets the crash-state
 //!    tests prove that no home write lands without its commit. (On a
 //!    device without FUA, such as virtio-blk, the block layer sends a FUA
-//!    write as a write and a flush anyway.);
+//!    write as a write and a flush anyway.)
 //! 4. writes the copies home, and flushes the device's cache again, so
 //!    that the next commit may overwrite the log.
 //!

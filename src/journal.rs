@@ -141,18 +141,13 @@ pub(crate) fn commit(sb: &SuperBlock<Rsfs>, bufs: &[BufferHead], seq: u64) -> Re
     sb.flush_device()
 }
 
-/// Empties the log: its first block no longer holds a descriptor. Done at
-/// unmount, after the last commit is in place, so that a clean filesystem
-/// has nothing to replay.
-pub(crate) fn clear(sb: &SuperBlock<Rsfs>) -> Result {
-    let mut zero = KVec::with_capacity(format::BLOCK_SIZE, GFP_KERNEL)?;
-    zero.extend_with(format::BLOCK_SIZE, 0u8, GFP_KERNEL)?;
-    let zero = BlockCopy::new(&zero)?;
-    write_copies(
-        sb,
-        &[(sb.info().geo.journal_start, &zero)],
-        WriteMode::Flushed,
-    )
+/// Empties the log: its first block no longer holds a descriptor, and the
+/// write is durable when this returns. Done once the last commit is in
+/// place: after a replay at mount, and at unmount, so that a clean
+/// filesystem has nothing to replay.
+pub(crate) fn clear<S>(sb: &SuperBlock<Rsfs, S>, geo: &Geometry) -> Result {
+    let zero = BlockCopy::zeroed()?;
+    write_copies(sb, &[(geo.journal_start, &zero)], WriteMode::Flushed)
 }
 
 /// A committed transaction found in the log at mount.
@@ -249,18 +244,12 @@ pub(crate) fn replay<S>(sb: &SuperBlock<Rsfs, S>, geo: &Geometry) -> Result<Opti
         dst.lock().data_mut().copy_from_slice(copy.lock().data());
         dst.mark_dirty();
     }
-    let cleared = sb.bnew(start)?;
+    // Only once the homes are durable may the log go.
     let done = sb
         .sync_device()
         .and_then(|()| sb.flush_device())
-        .and_then(|()| {
-            // Only once the homes are durable may the log go.
-            cleared.mark_dirty();
-            cleared.sync()
-        })
-        .and_then(|()| sb.flush_device());
-    // Commits write the log with bios of their own, not through the cache.
-    drop(cleared);
+        .and_then(|()| clear(sb, geo));
+    // The log is written with bios of its own, not through the cache.
     sb.forget_block_buffers(start, geo.journal_blocks);
     done.inspect_err(|_| sb_err!(sb, "journal: cannot write the replayed transaction {}", seq))?;
     Ok(Some(Replayed {

@@ -335,7 +335,7 @@ pub(crate) fn remount(sb: &SuperBlock<Rsfs>, read_only: bool) -> Result {
 /// filesystem has nothing to replay.
 fn clean_up(sb: &SuperBlock<Rsfs>) -> Result {
     txn::sync_all(sb)?;
-    journal::clear(sb)
+    journal::clear(sb, &sb.info().geo)
 }
 
 /// Unmount: every inode has been written and evicted; mark the disk clean.

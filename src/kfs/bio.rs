@@ -314,6 +314,13 @@ impl BlockCopy {
         unsafe { page.write_raw(bytes.as_ptr(), 0, bytes.len())? };
         Ok(Self(page))
     }
+
+    /// A page of zeroes.
+    pub(crate) fn zeroed() -> Result<Self> {
+        Ok(Self(kernel::page::Page::alloc_page(
+            GFP_KERNEL | kernel::alloc::flags::__GFP_ZERO,
+        )?))
+    }
 }
 
 /// How [`write_copies`] writes.
@@ -331,8 +338,8 @@ pub(crate) enum WriteMode {
 /// Copies for consecutive blocks share a bio; each bio is chained to the
 /// next (`bio_chain`), so that waiting for the last waits for them all and
 /// reports the first error of any.
-pub(crate) fn write_copies<T: FileSystem>(
-    sb: &SuperBlock<T>,
+pub(crate) fn write_copies<T: FileSystem, S>(
+    sb: &SuperBlock<T, S>,
     writes: &[(u64, &BlockCopy)],
     mode: WriteMode,
 ) -> Result {

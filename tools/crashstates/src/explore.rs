@@ -6,7 +6,8 @@
 //! second disk and check each one.
 //!
 //! Each state is checked in this order:
-//! 1. it mounts without fsck;
+//! 1. it mounts without fsck, and the mount leaves no committed
+//!    transaction in the journal (a replay empties it);
 //! 2. every promise made before the cut holds, and no file shows bytes
 //!    another file wrote, a deleted file held, or nobody wrote
 //!    ([`crate::oracle`]);
@@ -171,12 +172,27 @@ fn problems(r: &fsck_rsfs::Report) -> String {
     v.join("; ")
 }
 
+/// Whether the journal on `dev`, read past the page cache, still holds a
+/// committed transaction: one the next mount would replay again.
+fn log_holds_a_commit(dev: &Path) -> Result<bool> {
+    let img = fsck_rsfs::image::Image::open_direct(dev)?;
+    Ok(matches!(
+        fsck_rsfs::journal::find(&img)?,
+        fsck_rsfs::journal::Found::Committed(_)
+    ))
+}
+
 /// Checks one crash state, which is on `o.work`. Returns what is wrong.
 fn check_state(o: &Options, model: &Model, marks: &BTreeSet<usize>) -> Vec<String> {
     let mut bad = Vec::new();
     if let Err(e) = mount(&o.work, &o.mnt) {
         bad.push(format!("mount without fsck failed: {e}"));
         return bad;
+    }
+    match log_holds_a_commit(&o.work) {
+        Ok(false) => {}
+        Ok(true) => bad.push("the mount left a committed transaction in the journal".into()),
+        Err(e) => bad.push(format!("reading the journal after the mount: {e:#}")),
     }
     bad.extend(model.check(&o.mnt, marks));
     if let Err(e) = umount(&o.mnt) {

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -21,6 +21,8 @@ pub struct Image {
     writable: bool,
     /// Size of the device in blocks.
     pub device_blocks: u64,
+    /// Opened with `O_DIRECT`: reads go past the page cache.
+    direct: bool,
     /// Blocks that reads see instead of the disk's: a committed journal
     /// transaction, for a check that changes nothing.
     overlay: RefCell<HashMap<u64, Block>>,
@@ -29,9 +31,21 @@ pub struct Image {
 impl Image {
     /// Opens `path`, for writing only if `writable`.
     pub fn open(path: &Path, writable: bool) -> Result<Self> {
+        Self::open_with(path, writable, false)
+    }
+
+    /// Opens a device read-only with `O_DIRECT`: reads see what the device
+    /// holds, not what the page cache keeps of it (for a look at a mounted
+    /// filesystem's disk, whose cache the kernel may have bypassed).
+    pub fn open_direct(path: &Path) -> Result<Self> {
+        Self::open_with(path, false, true)
+    }
+
+    fn open_with(path: &Path, writable: bool, direct: bool) -> Result<Self> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(writable)
+            .custom_flags(if direct { libc::O_DIRECT } else { 0 })
             .open(path)
             .with_context(|| format!("cannot open {}", path.display()))?;
         let size = file
@@ -49,6 +63,7 @@ impl Image {
             file,
             writable,
             device_blocks: size / BLOCK_SIZE as u64,
+            direct,
             overlay: RefCell::new(HashMap::new()),
         })
     }
@@ -62,10 +77,23 @@ impl Image {
     /// regions (the inode table) read block by block, the syscalls cost
     /// more than the reading, most of all in a VM without KVM.
     pub fn read_run(&self, n: u64, count: u64) -> Result<Vec<u8>> {
-        let mut b = vec![0u8; count as usize * BLOCK_SIZE];
-        self.file
-            .read_exact_at(&mut b, n * BLOCK_SIZE as u64)
-            .with_context(|| format!("reading {count} block(s) from block {n}"))?;
+        let len = count as usize * BLOCK_SIZE;
+        let mut b = vec![0u8; len];
+        let context = || format!("reading {count} block(s) from block {n}");
+        if self.direct {
+            // O_DIRECT wants a buffer aligned to the block.
+            let mut raw = vec![0u8; len + BLOCK_SIZE];
+            let off = raw.as_ptr().align_offset(BLOCK_SIZE);
+            let aligned = &mut raw[off..off + len];
+            self.file
+                .read_exact_at(aligned, n * BLOCK_SIZE as u64)
+                .with_context(context)?;
+            b.copy_from_slice(aligned);
+        } else {
+            self.file
+                .read_exact_at(&mut b, n * BLOCK_SIZE as u64)
+                .with_context(context)?;
+        }
         let overlay = self.overlay.borrow();
         if !overlay.is_empty() {
             for (i, chunk) in b.chunks_mut(BLOCK_SIZE).enumerate() {

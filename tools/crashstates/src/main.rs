@@ -2,13 +2,14 @@
 
 //! rsfs-crashstates: crash states of a disk, from a dm-log-writes log.
 //!
-//!   rsfs-crashstates explore --disk D --log L --work W [...]
+//!   rsfs-crashstates explore --disk D --log L --work W [--work W2] [...]
 //!   rsfs-crashstates dump LOG
 //!   rsfs-crashstates state LOG BASE OUT --epoch K (--prefix | --seed S)
 //!
 //! `explore` runs inside the test VM (as root, rsfs loaded): workloads on
 //! a fresh rsfs on D through dm-log-writes onto L, then every crash state
-//! it makes, on W, checked (src/explore.rs); it ends with the line
+//! it makes, on W (and W2, ... at the same time), checked
+//! (src/explore.rs); it ends with the line
 //! `crash-states tried=N violations=N`. `dump` prints a log's entries and
 //! epochs. `state` writes one crash state: BASE (the disk as it was when
 //! logging started) with every epoch before K and then the chosen part of
@@ -42,10 +43,11 @@ enum Cmd {
         /// The disk dm-log-writes logs onto.
         #[arg(long)]
         log: PathBuf,
-        /// The disk crash states are made on.
-        #[arg(long)]
-        work: PathBuf,
-        /// Where to mount.
+        /// A disk crash states are made on; give it again for more disks,
+        /// which are checked at the same time, a thread each.
+        #[arg(long, required = true)]
+        work: Vec<PathBuf>,
+        /// Where to mount (work disk i on this path with ".i" appended).
         #[arg(long, default_value = "/mnt")]
         mnt: PathBuf,
         /// The filesystem's size in 4 KiB blocks.
@@ -128,9 +130,10 @@ fn main() -> Result<()> {
             let start = std::time::Instant::now();
             let sum = explore::explore(&o)?;
             println!(
-                "crash-states tried={} violations={} workloads={} seconds={}",
+                "crash-states tried={} violations={} leaks-repaired={} workloads={} seconds={}",
                 sum.tried,
                 sum.violations.len(),
+                sum.leaked,
                 sum.workloads,
                 start.elapsed().as_secs()
             );

@@ -23,6 +23,10 @@
 #                  with its own disks (default: one per CPU)
 #   FSTESTS_TESTS  test names instead of a group ("generic/001 generic/002");
 #                  the summary then goes to build/fstests/summary.md
+#   FSTESTS_RECORD NAME: with FSTESTS_TESTS, keep the results as a record,
+#                  tests/fstests/results/GROUP/NAME.tsv, and write
+#                  docs/fstests.md (a rerun of some of the group's tests
+#                  after a change; the newest result of a test wins)
 #   FSTESTS_FS     the filesystems, in order (default: "rsfs ext2 ext4")
 #   FSTESTS_DEADLINE  seconds: stop the run then, keeping every result so
 #                  far (a shard that does not fit in the time there is);
@@ -150,14 +154,25 @@ run)
 	k=${BASH_REMATCH[1]} n=${BASH_REMATCH[2]}
 	fstests_tree >/dev/null
 	mkdir -p "$BUILD/fstests" "$BUILD/logs"
+	mapfile -t members < <(group_tests "$group")
+	printf '%s\n' "${members[@]}" >"$BUILD/fstests/group-$group.list"
+	record=
+	if [ -n "${FSTESTS_RECORD:-}" ]; then
+		[[ $FSTESTS_RECORD =~ ^[A-Za-z0-9_-]+$ ]] || die "FSTESTS_RECORD=$FSTESTS_RECORD: give a name of letters, digits, - and _"
+		[ -n "${FSTESTS_TESTS:-}" ] || die "FSTESTS_RECORD names a run of FSTESTS_TESTS; a shard's record is named K-of-N"
+		record=$FSTESTS_DIR/results/$group/$FSTESTS_RECORD.tsv
+	fi
+	# What the record says the run covered.
+	part_of="chosen tests of the group"
 	if [ -n "${FSTESTS_TESTS:-}" ]; then
 		read -ra all <<<"$FSTESTS_TESTS"
 		what="FSTESTS_TESTS='$FSTESTS_TESTS'"
 	else
-		mapfile -t all < <(group_tests "$group")
+		all=("${members[@]}")
 		[ ${#all[@]} -gt 0 ] || die "fstests has no generic test in group '$group'"
-		printf '%s\n' "${all[@]}" >"$BUILD/fstests/group-$group.list"
 		what="FSTESTS_GROUP=$group"
+		record=$FSTESTS_DIR/results/$group/$k-of-$n.tsv
+		part_of=$shard
 	fi
 	[ "$n" -eq 1 ] || what="$what FSTESTS_SHARD=$shard"
 	mapfile -t tests < <(every "$n" "$k" "${all[@]}")
@@ -239,13 +254,12 @@ run)
 	if [ ${#stopped[@]} -gt 0 ]; then
 		report+=(--meta "stopped=$(printf '%s; ' "${stopped[@]}")")
 	fi
-	if [ -n "${FSTESTS_TESTS:-}" ]; then
+	if [ -z "$record" ]; then
 		"${report[@]}" --markdown "$BUILD/fstests/summary.md" --command "make fstests $what"
 		echo "rsfs: wrote $BUILD/fstests/summary.md; fstests' own results are in $BUILD/fstests/run-*"
 	else
-		record=$FSTESTS_DIR/results/$group/$k-of-$n.tsv
 		"${report[@]}" --record "$record" \
-			--meta "group=$group" --meta "shard=$shard" --meta "date=$(date -u +%F)" \
+			--meta "group=$group" --meta "shard=$part_of" --meta "date=$(date -u +%F)" \
 			--meta "rsfs=$rev" --meta "fstests=$FSTESTS_COMMIT" --meta "filesystems=$fs" --meta "kernel=$(basename "$kd")" \
 			--meta "tests=${#tests[@]}" --meta "vms=$vms" --meta "runtime=$runtime" \
 			--markdown "$RSFS_ROOT/docs/fstests.md" --records "$FSTESTS_DIR/results/$group" \

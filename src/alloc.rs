@@ -6,9 +6,14 @@
 //! bitmaps and the free counters. Each bitmap block is checked against its
 //! checksum when read, and its checksum is rewritten with every change.
 //!
-//! Freed blocks wait: [`free_blocks`] only notes them, and [`release_freed`]
-//! clears their bits once a sync has made durable the metadata that no
-//! longer points at them (see [`crate::txn`]).
+//! Freed blocks wait. [`free_blocks`] clears their bits at once, in the
+//! same transaction as the change that stopped using them, so that every
+//! commit leaves bitmaps that agree with the maps: a power cut leaks
+//! nothing. But no allocation may take them until that commit is durable
+//! (a new owner's data, written in place, would otherwise show through
+//! the old owner's map after a cut), so they also wait in memory, and
+//! [`release_freed`] lets them go after the commit (see [`crate::txn`]).
+//! ext4 does the same with its in-memory buddy bitmaps.
 
 use kernel::prelude::*;
 
@@ -20,16 +25,19 @@ use crate::{
 
 /// Free counters and where to look next; protected by `Info::alloc`.
 pub(crate) struct AllocState {
-    /// Free blocks.
+    /// Free blocks: clear bits in the block bitmap, waiting ones included.
     pub(crate) free_blocks: u64,
     /// Free inodes.
     pub(crate) free_inodes: u64,
     /// Where the next inode search starts.
     inode_hint: u64,
-    /// Runs of blocks freed since the last sync, still marked in use.
+    /// Runs of blocks freed since the last sync: clear in the bitmap, but
+    /// no allocation takes them.
     freed: KVec<(u64, u64)>,
+    /// Whether `freed` is in block order (it is sorted before a search).
+    freed_sorted: bool,
     /// Runs freed before the last sync that its commit also logged: they
-    /// wait for the next commit (see [`release_freed`]).
+    /// wait for the next commit (see [`release_freed`]). In block order.
     held: KVec<(u64, u64)>,
     /// How many blocks `freed` and `held` hold.
     pub(crate) freed_blocks: u64,
@@ -43,9 +51,52 @@ impl AllocState {
             free_inodes,
             inode_hint: format::ROOT_INO + 1,
             freed: KVec::new(),
+            freed_sorted: true,
             held: KVec::new(),
             freed_blocks: 0,
         }
+    }
+
+    /// Free blocks that an allocation may take now. (Saturating: a run
+    /// freed twice on a damaged filesystem is counted waiting but was
+    /// counted free only once.)
+    pub(crate) fn available(&self) -> u64 {
+        self.free_blocks.saturating_sub(self.freed_blocks)
+    }
+
+    /// Puts `freed` in block order, for [`Self::waiting_until`] and
+    /// [`Self::next_waiting`]: a search costs O(log n), however many runs
+    /// a large delete left waiting.
+    fn sort_freed(&mut self) {
+        if !self.freed_sorted {
+            self.freed.as_mut_slice().sort_unstable();
+            self.freed_sorted = true;
+        }
+    }
+
+    /// If block `b` waits, the end of its run. `freed` must be sorted.
+    fn waiting_until(&self, b: u64) -> Option<u64> {
+        debug_assert!(self.freed_sorted);
+        [&self.freed, &self.held].into_iter().find_map(|runs| {
+            // The last run that starts at or before `b`.
+            let i = runs.partition_point(|&(start, _)| start <= b);
+            let (start, len) = *runs.get(i.checked_sub(1)?)?;
+            (b < start + len).then_some(start + len)
+        })
+    }
+
+    /// The first block after `b` that waits (`u64::MAX` if none does).
+    /// `freed` must be sorted.
+    fn next_waiting(&self, b: u64) -> u64 {
+        debug_assert!(self.freed_sorted);
+        [&self.freed, &self.held]
+            .into_iter()
+            .filter_map(|runs| {
+                let i = runs.partition_point(|&(start, _)| start <= b);
+                runs.get(i).map(|&(start, _)| start)
+            })
+            .min()
+            .unwrap_or(u64::MAX)
     }
 }
 
@@ -147,12 +198,14 @@ fn set_bits(
 
 /// Finds a run of clear bits in `bitmap`: the first clear bit at or after
 /// `goal` (wrapping around), extended to at most `max_len` bits within the
-/// same bitmap block.
+/// same bitmap block. Blocks that wait in `state` are passed over (for the
+/// block bitmap; inodes never wait).
 fn find_free(
     sb: &SuperBlock<Rsfs>,
     bitmap: Bitmap,
     goal: u64,
     max_len: u64,
+    state: Option<&AllocState>,
 ) -> Result<Option<(u64, u64)>> {
     let geo = &sb.info().geo;
     let (_, blocks, valid) = bitmap.region(geo);
@@ -165,23 +218,33 @@ fn find_free(
         let data = g.data();
         // On the first block, start at the goal; coming back to it at the
         // end of the loop, look at the part before the goal.
-        let from = if step == 0 {
+        let mut bit = if step == 0 {
             goal % BITS_PER_BITMAP_BLOCK
         } else {
             0
         };
-        let Some(bit) = (from..BITS_PER_BITMAP_BLOCK).find(|&b| !format::bitmap_test(data, b))
-        else {
-            continue;
-        };
-        let mut len = 1;
-        while len < max_len
-            && bit + len < BITS_PER_BITMAP_BLOCK
-            && !format::bitmap_test(data, bit + len)
-        {
-            len += 1;
+        let base = index * BITS_PER_BITMAP_BLOCK;
+        while bit < BITS_PER_BITMAP_BLOCK {
+            if format::bitmap_test(data, bit) {
+                bit += 1;
+                continue;
+            }
+            if let Some(end) = state.and_then(|s| s.waiting_until(base + bit)) {
+                // Clear, but waiting for a commit: skip its whole run.
+                bit = end.saturating_sub(base).min(BITS_PER_BITMAP_BLOCK);
+                continue;
+            }
+            let stop = state.map_or(u64::MAX, |s| s.next_waiting(base + bit));
+            let mut len = 1;
+            while len < max_len
+                && bit + len < BITS_PER_BITMAP_BLOCK
+                && base + bit + len < stop
+                && !format::bitmap_test(data, bit + len)
+            {
+                len += 1;
+            }
+            return Ok(Some((base + bit, len)));
         }
-        return Ok(Some((index * BITS_PER_BITMAP_BLOCK + bit, len)));
     }
     Ok(None)
 }
@@ -205,8 +268,11 @@ fn flip_bits(data: &mut [u8], bit: u64, len: u64, value: bool) {
     debug_assert!(format::csum_ok(data, kfs::crc32c));
 }
 
-/// Takes block `goal` if it is free.
-fn take_goal(sb: &SuperBlock<Rsfs>, goal: u64) -> Result<bool> {
+/// Takes block `goal` if it is free and does not wait.
+fn take_goal(sb: &SuperBlock<Rsfs>, state: &AllocState, goal: u64) -> Result<bool> {
+    if state.waiting_until(goal).is_some() {
+        return Ok(false);
+    }
     let index = goal / BITS_PER_BITMAP_BLOCK;
     let bit = goal % BITS_PER_BITMAP_BLOCK;
     let bh = read_bitmap(sb, &sb.info().geo, Bitmap::Blocks, index)?;
@@ -227,27 +293,28 @@ fn take_goal(sb: &SuperBlock<Rsfs>, goal: u64) -> Result<bool> {
 pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, max_len: u64) -> Result<(u64, u64)> {
     let info = sb.info();
     let mut state = info.alloc.lock();
-    if state.free_blocks == 0 {
+    if state.available() == 0 {
         return Err(ENOSPC);
     }
+    state.sort_freed();
     let goal = goal.max(info.geo.data_start);
     // The common case, a sequential writer asking for one block: the goal
     // itself is free. Take it with one look at its bitmap block. (A longer
     // request goes to `find_free`, which starts at the goal too but takes
     // the whole run: fallocate of a gigabyte is a few runs, not a quarter
     // of a million single blocks, each zeroed by its own request.)
-    if max_len == 1 && goal < info.geo.blocks_count && take_goal(sb, goal)? {
+    if max_len == 1 && goal < info.geo.blocks_count && take_goal(sb, &state, goal)? {
         state.free_blocks -= 1;
         return Ok((goal, 1));
     }
-    let Some((start, len)) = find_free(sb, Bitmap::Blocks, goal, max_len)? else {
+    let Some((start, len)) = find_free(sb, Bitmap::Blocks, goal, max_len, Some(&state))? else {
         // The counter said there was room; the bitmap disagrees.
         sb_err!(
             sb,
             "block bitmap full but {} blocks counted free",
-            state.free_blocks
+            state.available()
         );
-        state.free_blocks = 0;
+        state.free_blocks = state.freed_blocks;
         return Err(ENOSPC);
     };
     if start < info.geo.data_start || !set_bits(sb, Bitmap::Blocks, start, len, true)? {
@@ -262,9 +329,9 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, max_len: u64) -> Re
     Ok((start, len))
 }
 
-/// Frees `len` blocks from `start`: they become free for reuse at the
-/// next sync ([`release_freed`]). Until then they count as free for
-/// `statfs`, but no allocation can take them.
+/// Frees `len` blocks from `start`. Their bits are cleared in the running
+/// transaction, but they become free for reuse only after it commits
+/// ([`release_freed`]).
 pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result {
     let info = sb.info();
     let geo = &info.geo;
@@ -277,12 +344,18 @@ pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result
         return Err(kfs::efscorrupted());
     }
     let mut state = info.alloc.lock();
+    // Noted before the bits are cleared: a clear bit that is not noted
+    // could be taken before the commit.
     match state.freed.last_mut() {
         Some((s, l)) if *s + *l == start => *l += len,
-        _ => state.freed.push((start, len), GFP_KERNEL)?,
+        last => {
+            let in_order = last.map_or(true, |(s, _)| *s < start);
+            state.freed.push((start, len), GFP_KERNEL)?;
+            state.freed_sorted &= in_order;
+        }
     }
     state.freed_blocks += len;
-    Ok(())
+    clear_run(sb, &mut state, start, len)
 }
 
 /// Whether blocks wait for a commit after the last one to be released.
@@ -290,46 +363,45 @@ pub(crate) fn has_held(sb: &SuperBlock<Rsfs>) -> bool {
     !sb.info().alloc.lock().held.is_empty()
 }
 
-/// After a commit that logged the blocks `logged` (sorted): clears the
-/// bits of the blocks freed before it, and counts them free.
+/// After a commit that logged the blocks `logged` (sorted): the blocks
+/// freed before it may be reused.
 ///
 /// Except those that the commit logged (a directory or extent block
 /// changed and then freed by the same transaction): until the next commit
 /// overwrites the log, a mount after a power cut would replay their old
 /// copies, over whatever a new owner had written there. They are held
 /// back, and released by the next call, after the next commit.
-pub(crate) fn release_freed(sb: &SuperBlock<Rsfs>, logged: &[u64]) -> Result {
+pub(crate) fn release_freed(sb: &SuperBlock<Rsfs>, logged: &[u64]) {
     let info = sb.info();
     let mut state = info.alloc.lock();
-    let held = core::mem::take(&mut state.held);
+    let mut released: u64 = state.held.iter().map(|&(_, len)| len).sum();
+    // Sorted, so that `held`, taken from it in order, is sorted too.
+    state.sort_freed();
     let freed = core::mem::take(&mut state.freed);
-    let mut result = Ok(());
-    for &(start, len) in held.iter() {
-        if let Err(e) = clear_run(sb, &mut state, start, len) {
-            result = Err(e);
-        }
+    let mut keep = KVec::new();
+    if keep.reserve(freed.len(), GFP_KERNEL).is_err() {
+        // No memory to sort them: all of them wait one more commit.
+        state.held = freed;
+        state.freed_blocks -= released;
+        return;
     }
     for &(start, len) in freed.iter() {
         // The first logged block at or after `start`.
         let i = logged.partition_point(|&b| b < start);
-        if logged.get(i).is_some_and(|&b| b < start + len) {
-            if state.held.push((start, len), GFP_KERNEL).is_err() {
-                // Safe, if wasteful: the run stays in use until fsck.
-                state.freed_blocks -= len;
-                sb_err!(sb, "no memory to hold blocks {}+{}: leaked", start, len);
-            }
+        // The push cannot fail: there is room.
+        if logged.get(i).is_some_and(|&b| b < start + len)
+            && keep.push((start, len), GFP_KERNEL).is_ok()
+        {
             continue;
         }
-        if let Err(e) = clear_run(sb, &mut state, start, len) {
-            result = Err(e);
-        }
+        released += len;
     }
-    result
+    state.held = keep;
+    state.freed_blocks -= released;
 }
 
 /// Clears the bits of `len` blocks from `start`, and counts them free.
 fn clear_run(sb: &SuperBlock<Rsfs>, state: &mut AllocState, start: u64, len: u64) -> Result {
-    state.freed_blocks -= len;
     let mut result = Ok(());
     // A run may cross bitmap blocks: free it piece by piece.
     let mut block = start;
@@ -356,7 +428,7 @@ pub(crate) fn alloc_inode(sb: &SuperBlock<Rsfs>) -> Result<u64> {
     if state.free_inodes == 0 {
         return Err(ENOSPC);
     }
-    let Some((ino, _)) = find_free(sb, Bitmap::Inodes, state.inode_hint, 1)? else {
+    let Some((ino, _)) = find_free(sb, Bitmap::Inodes, state.inode_hint, 1, None)? else {
         sb_err!(
             sb,
             "inode bitmap full but {} inodes counted free",

@@ -276,7 +276,7 @@ pub(crate) fn statfs(sb: &SuperBlock<Rsfs>) -> StatFs {
     // waits for the sync.
     let (free_blocks, free_inodes) = {
         let a = info.alloc.lock();
-        (a.free_blocks + a.freed_blocks, a.free_inodes)
+        (a.free_blocks, a.free_inodes)
     };
     let uuid = info.disk.uuid;
     StatFs {

@@ -12,14 +12,14 @@
 //! or the link count that counts it.
 //!
 //! Freed blocks are not reused until the free is durable. A block that a
-//! truncate or an unlink gives back stays marked in use in the bitmap until
-//! the next sync has written (and flushed) the metadata that no longer
-//! points at it; only then is its bit cleared (see
+//! truncate or an unlink gives back is cleared in the bitmap by the same
+//! transaction, but no allocation takes it until the next sync has
+//! committed the metadata that no longer points at it (see
 //! [`crate::alloc::free_blocks`]). Otherwise a new file could write its data
 //! over the block in place while the old owner's map, still on disk, points
 //! at it: after a power cut, the old file would show the new file's bytes.
-//! A cut before that sync leaves the block marked in use and owned by no
-//! file: a leak, which `fsck.rsfs` reclaims.
+//! Every commit thus leaves maps and bitmaps that agree, and a power cut
+//! leaves nothing for `fsck.rsfs` to reclaim.
 //!
 //! The lock is a gate, not a mutex: any number of handles may be open at
 //! once, and a sync waits for all of them to close. Handles nest: a step
@@ -234,8 +234,7 @@ impl Drop for Closed<'_> {
 /// the running transaction is committed through the journal
 /// ([`journal::commit`]), which flushes the device's cache before its
 /// commit block and after the blocks are in place. Then the blocks freed
-/// before the sync are released for reuse ([`alloc::release_freed`]);
-/// their bitmap changes join the next transaction.
+/// before the sync are released for reuse ([`alloc::release_freed`]).
 pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
     let info = sb.info();
     let txns = &info.txns;
@@ -322,7 +321,8 @@ fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[ARef<Inode<Rsfs>>]) -> Result {
         logged.push(bh.block(), GFP_KERNEL)?;
     }
     drop(bufs);
-    alloc::release_freed(sb, &logged)
+    alloc::release_freed(sb, &logged);
+    Ok(())
 }
 
 /// A metadata buffer has changed: it joins the running transaction, to be
@@ -371,8 +371,7 @@ fn commit_due(sb: &SuperBlock<Rsfs>) -> bool {
 const COMMIT_INTERVAL: u64 = 30;
 
 /// Syncs until nothing is left: no buffer changed, no freed block waiting
-/// (a release changes bitmaps, which the next commit writes, and a block
-/// held back by one commit waits for the next). For unmount and
+/// (a block held back by one commit waits for the next). For unmount and
 /// remount-ro.
 pub(crate) fn sync_all(sb: &SuperBlock<Rsfs>) -> Result {
     for _ in 0..4 {
@@ -446,5 +445,5 @@ pub(crate) fn begin_locked(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
 fn short_of_space(sb: &SuperBlock<Rsfs>) -> bool {
     let info = sb.info();
     let a = info.alloc.lock();
-    a.freed_blocks > 0 && (a.free_blocks < a.freed_blocks || a.free_blocks < 1024)
+    a.freed_blocks > 0 && (a.available() < a.freed_blocks || a.available() < 1024)
 }

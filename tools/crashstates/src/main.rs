@@ -130,10 +130,9 @@ fn main() -> Result<()> {
             let start = std::time::Instant::now();
             let sum = explore::explore(&o)?;
             println!(
-                "crash-states tried={} violations={} leaks-repaired={} workloads={} seconds={}",
+                "crash-states tried={} violations={} workloads={} seconds={}",
                 sum.tried,
                 sum.violations.len(),
-                sum.leaked,
                 sum.workloads,
                 start.elapsed().as_secs()
             );

@@ -111,13 +111,6 @@ impl Report {
             1
         }
     }
-
-    /// Whether every problem left is a leak (what a crash may leave).
-    pub fn only_leaks(&self) -> bool {
-        self.problems
-            .iter()
-            .all(|p| p.fixed || p.kind == Kind::Leak)
-    }
 }
 
 /// Check only, or check and repair.

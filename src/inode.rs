@@ -104,7 +104,6 @@ fn timestamp(sec: u64, nsec: u32) -> Timestamp {
     }
 }
 
-/// Reads the on-disk inode `ino` and checks its checksum.
 /// Whether the table slot of `ino` holds a live inode (sound checksum,
 /// links): the inode bitmap had better not call it free.
 pub(crate) fn slot_in_use(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<bool> {
@@ -134,6 +133,7 @@ pub(crate) fn iget_for_handle(
     Ok(inode)
 }
 
+/// Reads the on-disk inode `ino` and checks its checksum.
 fn read_disk_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<format::Inode> {
     let geo = &sb.info().geo;
     if ino == 0 || ino > geo.inodes_count {
@@ -189,6 +189,18 @@ fn read_link(
 
 /// Returns inode `ino`, from the inode cache or read from disk.
 pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>> {
+    load(sb, ino, false)
+}
+
+/// Returns inode `ino` of the orphan list, which has no links: for the
+/// mount to release it ([`crate::orphan::release_all`]).
+pub(crate) fn iget_orphan(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>> {
+    load(sb, ino, true)
+}
+
+/// Reads inode `ino` into the inode cache: an inode with links, or an
+/// orphan (none) if `orphan`.
+fn load(sb: &SuperBlock<Rsfs>, ino: u64, orphan: bool) -> Result<ARef<Inode<Rsfs>>> {
     let new = match sb.iget(ino)? {
         Lookup::Cached(inode) => return Ok(inode),
         Lookup::New(new) => new,
@@ -199,8 +211,12 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
         sb_err!(sb, "inode {}: unknown file type {:o}", ino, mode >> 12);
         return Err(kfs::efscorrupted());
     };
-    if d.links.get() == 0 {
-        sb_err!(sb, "inode {}: in use but has no links", ino);
+    if (d.links.get() == 0) != orphan {
+        if orphan {
+            sb_err!(sb, "inode {}: on the orphan list but has links", ino);
+        } else {
+            sb_err!(sb, "inode {}: in use but has no links", ino);
+        }
         return Err(kfs::efscorrupted());
     }
     // A device, pipe or socket keeps nothing on the disk but its inode.
@@ -342,19 +358,57 @@ fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
     info.map().store(inode, d)
 }
 
-/// Writes `d` into slot `ino` of the inode table's buffer, which joins the
-/// running transaction.
-fn write_slot(sb: &SuperBlock<Rsfs>, ino: u64, d: &format::Inode) -> Result {
+/// Changes slot `ino` of the inode table's buffer with `change`, under the
+/// buffer's lock; the buffer joins the running transaction.
+fn update_slot(sb: &SuperBlock<Rsfs>, ino: u64, change: impl FnOnce(&mut format::Inode)) -> Result {
     let (block, offset) = sb.info().geo.inode_location(ino);
     let bh = sb.bread(block)?;
     {
         let mut g = bh.lock();
         let slot = &mut g.data_mut()[offset..offset + format::INODE_SIZE];
+        let mut d = format::Inode::decode(slot);
+        change(&mut d);
         d.encode(slot);
         format::csum_set(slot, kfs::crc32c);
     }
     txn::dirty(sb, &bh);
     Ok(())
+}
+
+/// Writes `d` into slot `ino`, keeping the slot's link in the orphan list,
+/// which only [`crate::orphan`] changes ([`set_orphan_next`]).
+fn write_slot(sb: &SuperBlock<Rsfs>, ino: u64, d: &format::Inode) -> Result {
+    update_slot(sb, ino, |slot| {
+        let next = slot.orphan_next;
+        *slot = *d;
+        slot.orphan_next = next;
+    })
+}
+
+/// Writes a link count of 0 into slot `ino`, ahead of the inode's own: for
+/// an `O_TMPFILE` inode, whose one link the VFS drops after the operation.
+pub(crate) fn set_slot_unlinked(sb: &SuperBlock<Rsfs>, ino: u64) -> Result {
+    update_slot(sb, ino, |slot| slot.links = 0.into())
+}
+
+/// Sets the orphan-list link of inode `ino` (0: the end of the list).
+pub(crate) fn set_orphan_next(sb: &SuperBlock<Rsfs>, ino: u64, next: u64) -> Result {
+    update_slot(sb, ino, |slot| slot.orphan_next = next.into())
+}
+
+/// The orphan-list link and the link count of inode `ino`, if its slot
+/// holds an inode in use (sound, with a file type); `None` if it does not.
+pub(crate) fn orphan_link(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<Option<(u64, u16)>> {
+    if ino == 0 || ino > sb.info().geo.inodes_count {
+        return Ok(None);
+    }
+    let (block, offset) = sb.info().geo.inode_location(ino);
+    let bh = sb.bread(block)?;
+    let g = bh.lock();
+    let raw = &g.data()[offset..offset + format::INODE_SIZE];
+    let d = format::Inode::decode(raw);
+    let in_use = format::csum_ok(raw, kfs::crc32c) && d.mode.get() != 0;
+    Ok(in_use.then(|| (d.orphan_next.get(), d.links.get())))
 }
 
 /// `write_inode`: the inode's attributes and block map go to the table's
@@ -417,10 +471,11 @@ pub(crate) fn evict(inode: &Inode<Rsfs>) {
     // Not `begin`: eviction may come from memory reclaim, anywhere.
     let _handle = txn::begin_locked(sb);
     let ino = inode.ino();
+    let unlisted = crate::orphan::remove(sb, ino);
     let freed = inode.data().map().free_all(sb);
-    let zeroed = write_slot(sb, ino, &format::Inode::default());
+    let zeroed = update_slot(sb, ino, |slot| *slot = format::Inode::default());
     let released = alloc::free_inode(sb, ino);
-    if freed.and(zeroed).and(released).is_err() {
+    if unlisted.and(freed).and(zeroed).and(released).is_err() {
         sb_err!(
             sb,
             "inode {}: could not release all its space; run fsck.rsfs",

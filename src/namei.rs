@@ -12,7 +12,7 @@ use crate::{
     inode::{self, InodeInfo, INLINE_LINK_MAX},
     kfs::{efscorrupted, fs_flags, sb_err, Created, FileType, Inode, Owner, RenameFlags},
     map::{BlockMap, Run},
-    txn, Rsfs,
+    orphan, txn, Rsfs,
 };
 
 /// The `ENAMETOOLONG` errno; `kernel::error::code` in 6.12 lacks it.
@@ -117,17 +117,40 @@ pub(crate) fn create(
     Ok(created)
 }
 
-/// `O_TMPFILE`: a regular file with no name. The VFS drops the one link
-/// it comes with before anything writes it, so on disk it has no links
-/// until `link` names it, and a crash leaves only an orphan for fsck.
+/// `O_TMPFILE`: a regular file with no name. It has no links on disk until
+/// `link` names it, and starts on the orphan list, which the mount after a
+/// crash releases. (The VFS drops the one link it comes with only after
+/// this returns, outside the transaction; its slot says 0 already, so
+/// that no commit has it both linked and listed.)
 pub(crate) fn tmpfile(dir: &Inode<Rsfs>, mode: u16, owner: &Owner) -> Result<Created<Rsfs>> {
-    if dir.super_block().is_read_only() {
+    let sb = dir.super_block();
+    if sb.is_read_only() {
         return Err(EROFS);
     }
-    let _handle = txn::begin(dir.super_block());
+    let _handle = txn::begin(sb);
     let created = new_inode(dir, FileType::Regular, mode, &[], 0, owner)?;
+    let ino = created.inode().ino();
     created.inode().mark_dirty();
+    inode::set_slot_unlinked(sb, ino)?;
+    orphan::add(sb, ino)?;
     Ok(created)
+}
+
+/// `inode` has lost its last name: it goes on the orphan list until its
+/// last user lets go. If it cannot, a crash before then leaves it for
+/// fsck.rsfs, as before the list: the operation itself has happened.
+fn orphaned(inode: &Inode<Rsfs>) {
+    if inode.nlink() != 0 {
+        return;
+    }
+    if let Err(e) = orphan::add(inode.super_block(), inode.ino()) {
+        sb_err!(
+            inode.super_block(),
+            "inode {}: cannot go on the orphan list (error {})",
+            inode.ino(),
+            e.to_errno()
+        );
+    }
 }
 
 /// A new inode of type `ftype` for `dir`, with its first block if it needs
@@ -240,6 +263,8 @@ pub(crate) fn link(inode: &Inode<Rsfs>, dir: &Inode<Rsfs>, name: &[u8]) -> Resul
             inode.mark_dirty();
             return Err(e);
         }
+        // Named: off the orphan list, in the same transaction.
+        orphan::remove(dir.super_block(), inode.ino())?;
     } else {
         dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type()))?;
         inode.inc_nlink();
@@ -275,6 +300,7 @@ pub(crate) fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Res
     } else {
         inode.drop_nlink();
     }
+    orphaned(inode);
     inode.touch_ctime();
     inode.mark_dirty();
     dir.touch_cmtime();
@@ -402,6 +428,7 @@ pub(crate) fn rename(
             } else {
                 victim.drop_nlink();
             }
+            orphaned(victim);
             victim.touch_ctime();
             victim.mark_dirty();
         }

@@ -30,6 +30,7 @@ mod journal;
 mod kfs;
 mod map;
 mod namei;
+mod orphan;
 #[path = "super.rs"]
 mod super_;
 mod txn;
@@ -79,7 +80,9 @@ impl kfs::FileSystem for Rsfs {
     }
 
     fn root(sb: &kfs::SuperBlock<Self>) -> Result<ARef<kfs::Inode<Self>>> {
-        inode::root(sb)
+        let root = inode::root(sb)?;
+        orphan::release_all(sb)?;
+        Ok(root)
     }
 
     fn statfs(sb: &kfs::SuperBlock<Self>) -> Result<kfs::StatFs> {

@@ -11,6 +11,7 @@ use crate::{
     format::{self, FormatError, Geometry, Superblock},
     journal,
     kfs::{self, sb_err, Counters, New, StatFs, SuperBlock},
+    orphan::Orphans,
     txn::{self, Txns},
     Rsfs,
 };
@@ -108,6 +109,9 @@ pub(crate) struct Info {
     /// The gate between operations and syncs; see [`crate::txn`].
     #[pin]
     pub(crate) txns: Txns,
+    /// The orphan list in memory; see [`crate::orphan`].
+    #[pin]
+    pub(crate) orphans: Mutex<Orphans>,
     /// Source of inode generation numbers.
     pub(crate) generation: AtomicU32,
     /// Counters, for tests and benchmarks.
@@ -211,6 +215,7 @@ pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> 
             disk,
             alloc <- new_mutex!(AllocState::new(free_blocks, free_inodes), "rsfs:alloc"),
             txns <- Txns::new(seq, capacity),
+            orphans <- new_mutex!(Orphans::new(), "rsfs:orphans"),
             generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
             stats,
         }),
@@ -302,6 +307,22 @@ pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
     }
     write_counters(sb)?;
     txn::sync(sb)
+}
+
+/// The superblock names `ino` as the head of the orphan list, in the running
+/// transaction ([`crate::orphan`]).
+pub(crate) fn set_orphan_head(sb: &SuperBlock<Rsfs>, ino: u64) -> Result {
+    let bh = sb.bread(format::SUPERBLOCK_BLOCK)?;
+    {
+        let mut g = bh.lock();
+        let data = g.data_mut();
+        let mut d = Superblock::decode(data);
+        d.orphan_head = ino.into();
+        d.encode(data);
+        format::csum_set(&mut data[..Superblock::SIZE], kfs::crc32c);
+    }
+    txn::dirty(sb, &bh);
+    Ok(())
 }
 
 /// The free counters go to the superblock, which still says "mounted", as

@@ -58,6 +58,20 @@ fn main() {
             args.device.display()
         );
     }
+    if report.orphans > 0 {
+        let what = if mode == Mode::Repair {
+            "released"
+        } else {
+            "left for the next mount, which releases them"
+        };
+        // Not a problem line either: files unlinked while open are what a
+        // power cut leaves on the orphan list.
+        println!(
+            "{}: orphan list: {} inodes {what}",
+            args.device.display(),
+            report.orphans
+        );
+    }
     for p in &report.problems {
         let kind = match p.kind {
             Kind::Leak => "leak",

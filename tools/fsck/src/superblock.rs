@@ -143,15 +143,7 @@ pub fn read(img: &Image) -> Result<Read> {
         ));
         sb.root_ino = ROOT_INO.into();
     }
-    // rsfs keeps no orphan list on disk (fsck finds orphans by their link
-    // count): the head is always 0.
-    if stored.orphan_head.get() != 0 {
-        problems.push(format!(
-            "superblock: orphan list head is {}, not 0",
-            stored.orphan_head.get()
-        ));
-        sb.orphan_head = 0.into();
-    }
+    // The orphan list's head is checked with the inodes it names.
     let state = stored.state.get();
     if state != STATE_CLEAN && state != STATE_DIRTY {
         problems.push(format!("superblock: unknown state {state}"));

@@ -263,8 +263,17 @@ pub(crate) fn link(inode: &Inode<Rsfs>, dir: &Inode<Rsfs>, name: &[u8]) -> Resul
             inode.mark_dirty();
             return Err(e);
         }
-        // Named: off the orphan list, in the same transaction.
-        orphan::remove(dir.super_block(), inode.ino())?;
+        // Named: off the orphan list, in the same transaction. The name is
+        // there already; if this fails, the list keeps a linked inode,
+        // which the next mount takes off it.
+        if let Err(e) = orphan::remove(dir.super_block(), inode.ino()) {
+            sb_err!(
+                dir.super_block(),
+                "inode {}: cannot leave the orphan list (error {})",
+                inode.ino(),
+                e.to_errno()
+            );
+        }
     } else {
         dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type()))?;
         inode.inc_nlink();

@@ -254,11 +254,7 @@ fn update_superblock<S>(
         let a = info.alloc.lock();
         (a.free_blocks, a.free_inodes)
     };
-    let bh = sb.bread(format::SUPERBLOCK_BLOCK)?;
-    {
-        let mut g = bh.lock();
-        let data = g.data_mut();
-        let mut d = Superblock::decode(data);
+    change_superblock(sb, |d| {
         let now = kfs::now_seconds();
         d.free_blocks = free_blocks.into();
         d.free_inodes = free_inodes.into();
@@ -268,6 +264,22 @@ fn update_superblock<S>(
             d.mount_count = d.mount_count.get().wrapping_add(1).into();
             d.mount_time = now.into();
         }
+    })
+}
+
+/// Changes the superblock's buffer with `change`, under the buffer's lock,
+/// with its checksum set again; returns the buffer, for the caller to
+/// write or to put in the running transaction.
+fn change_superblock<S>(
+    sb: &SuperBlock<Rsfs, S>,
+    change: impl FnOnce(&mut Superblock),
+) -> Result<kfs::BufferHead> {
+    let bh = sb.bread(format::SUPERBLOCK_BLOCK)?;
+    {
+        let mut g = bh.lock();
+        let data = g.data_mut();
+        let mut d = Superblock::decode(data);
+        change(&mut d);
         d.encode(data);
         format::csum_set(&mut data[..Superblock::SIZE], kfs::crc32c);
     }
@@ -312,15 +324,7 @@ pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
 /// The superblock names `ino` as the head of the orphan list, in the running
 /// transaction ([`crate::orphan`]).
 pub(crate) fn set_orphan_head(sb: &SuperBlock<Rsfs>, ino: u64) -> Result {
-    let bh = sb.bread(format::SUPERBLOCK_BLOCK)?;
-    {
-        let mut g = bh.lock();
-        let data = g.data_mut();
-        let mut d = Superblock::decode(data);
-        d.orphan_head = ino.into();
-        d.encode(data);
-        format::csum_set(&mut data[..Superblock::SIZE], kfs::crc32c);
-    }
+    let bh = change_superblock(sb, |d| d.orphan_head = ino.into())?;
     txn::dirty(sb, &bh);
     Ok(())
 }

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Regular files: reading folios, preparing and finishing buffered writes,
-//! `page_mkwrite`, and `fsync`.
+//! Regular files: their page cache (reading folios, preparing and finishing
+//! buffered writes, handing dirty folios to [`writeback`]), `page_mkwrite`,
+//! direct I/O, `fsync` and `fallocate`. The three operations tables rsfs
+//! gives regular files are implemented at the end of this file, beside the
+//! code they run: `address_space`, `iomap` and `vm`.
 //!
 //! rsfs allocates a file's disk blocks when data first lands in the page
 //! cache (`write_begin`, `page_mkwrite`), not at writeback, so a full disk
@@ -14,10 +17,17 @@ use kernel::prelude::*;
 use crate::{
     alloc,
     format::BLOCK_SIZE,
-    kfs::{self, BioBuilder, BlockMapping, Fallocate, Fiemap, File, Inode, LockedFolio, Readahead},
+    kfs::{
+        self,
+        address_space::{self, WritePage},
+        iomap::{self, BlockMapping, IovIter, Kiocb},
+        vm::{self, Fault, MkWrite},
+        AddressSpace, BioBuilder, Fallocate, Fiemap, File, Inode, LockedFolio, Readahead,
+        WritebackControl,
+    },
     map::Run,
     super_::Stat,
-    txn, Rsfs,
+    txn, writeback, Rsfs,
 };
 
 /// The disk block of file block `index`, given one now if it is a hole.
@@ -76,124 +86,29 @@ fn block_for_write(inode: &Inode<Rsfs>, index: u64, for_write: bool) -> Result<(
     Ok((block, true))
 }
 
+/// The disk block cached in a folio, if any. rsfs keeps the block behind
+/// each folio of a regular file in the folio's private word once it is
+/// known, as a buffer head would, so that writeback needs no lock on the
+/// file's block map. 0 means none: block 0 is the superblock, never data.
+pub(crate) fn cached_block(folio: &LockedFolio) -> Option<u64> {
+    let word = folio.private_word() as u64;
+    (word != 0).then_some(word)
+}
+
+/// Caches the disk block behind a folio (see [`cached_block`]).
+pub(crate) fn cache_block(folio: &LockedFolio, block: u64) {
+    folio.set_private_word(block as usize);
+}
+
 /// The disk block a folio reads from, if it is not a hole.
 fn block_for_read(inode: &Inode<Rsfs>, folio: &LockedFolio) -> Option<u64> {
-    folio
-        .block()
-        .or_else(|| inode.data().map().lookup(folio.index()).map(|(b, _)| b))
+    cached_block(folio).or_else(|| inode.data().map().lookup(folio.index()).map(|(b, _)| b))
 }
 
 /// A hole reads as zeroes, without I/O.
 fn fill_hole(folio: LockedFolio) {
     folio.zero_segments(0, folio.size(), 0, 0);
     folio.mark_uptodate();
-}
-
-/// `read_folio`.
-pub(crate) fn read_folio(inode: &Inode<Rsfs>, folio: LockedFolio) -> Result {
-    let stats = &inode.super_block().info().stats;
-    match block_for_read(inode, &folio) {
-        None => fill_hole(folio),
-        Some(block) => {
-            let mut bios = BioBuilder::reader(inode.super_block());
-            bios.add_read(folio.start_read(), block);
-            let done = bios.finish();
-            stats.add(Stat::BiosRead, done.bios);
-            stats.add(Stat::BytesRead, done.bytes);
-        }
-    }
-    Ok(())
-}
-
-/// `readahead`: folios on consecutive blocks share a bio.
-pub(crate) fn readahead(inode: &Inode<Rsfs>, ra: &mut Readahead<'_>) {
-    let mut bios = BioBuilder::reader(inode.super_block());
-    while let Some(folio) = ra.next_folio() {
-        match block_for_read(inode, &folio) {
-            None => fill_hole(folio),
-            Some(block) => bios.add_read(folio.start_read(), block),
-        }
-    }
-    let done = bios.finish();
-    let stats = &inode.super_block().info().stats;
-    stats.add(Stat::BiosRead, done.bios);
-    stats.add(Stat::BytesRead, done.bytes);
-}
-
-/// `write_begin`: the folio for `len` bytes at `pos`, locked, with a disk
-/// block, and with whatever the write does not cover read or zeroed.
-pub(crate) fn write_begin(inode: &Inode<Rsfs>, pos: u64, len: usize) -> Result<LockedFolio> {
-    let index = pos / BLOCK_SIZE as u64;
-    let folio = inode.mapping().folio_for_write(index)?;
-    let (block, new) = match folio.block() {
-        Some(b) => (b, false),
-        None => {
-            let (b, new) = block_for_write(inode, index, true)?;
-            folio.set_block(b);
-            (b, new)
-        }
-    };
-    if new {
-        // A new block holds whatever was on the disk before: the folio
-        // starts as zeroes, uptodate and dirty, so that a copy that comes
-        // up short (or faults and copies nothing) still leaves zeroes on
-        // the block, never the old contents (as block_write_end's
-        // page_zero_new_buffers does).
-        folio.zero_segments(0, folio.size(), 0, 0);
-        folio.mark_uptodate();
-        folio.mark_dirty();
-    } else if !folio.is_uptodate() {
-        let from = (pos % BLOCK_SIZE as u64) as usize;
-        let to = from + len;
-        if from == 0 && to >= folio.size() {
-            // The write covers the folio: write_end marks it uptodate.
-        } else {
-            // Read-modify-write: the rest of the block comes from disk.
-            kfs::bio::read_sync(inode.super_block(), &folio, block)?;
-            folio.mark_uptodate();
-        }
-    }
-    Ok(folio)
-}
-
-/// `write_end`: `copied` of `len` bytes at `pos` are in the folio. The size
-/// grows only now, after the data is in the folio, and while the folio is
-/// still locked, so that writeback never sees the new size without it.
-pub(crate) fn write_end(
-    inode: &Inode<Rsfs>,
-    pos: u64,
-    len: usize,
-    copied: usize,
-    folio: LockedFolio,
-) -> usize {
-    if !folio.is_uptodate() {
-        if copied < len {
-            // A short copy into a folio whose other bytes are not valid
-            // (an old block, not read because the write was to cover it):
-            // nothing counts; the caller retries with what it can copy.
-            return 0;
-        }
-        folio.mark_uptodate();
-    }
-    if copied == 0 {
-        // A new block past the end (zeroed by write_begin) goes back.
-        drop(folio);
-        if pos + len as u64 > inode.size() {
-            drop_fresh_blocks(inode);
-        }
-        return 0;
-    }
-    let end = pos + copied as u64;
-    let grew = end > inode.size();
-    if grew {
-        inode.set_size(end);
-    }
-    folio.mark_dirty();
-    drop(folio);
-    if grew {
-        inode.mark_dirty();
-    }
-    copied
 }
 
 /// Called under the inode lock before every write, buffered or direct,
@@ -245,16 +160,6 @@ pub(crate) fn drop_fresh_blocks(inode: &Inode<Rsfs>) {
     inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
     drop(map);
     inode.mark_dirty();
-}
-
-/// `page_mkwrite`: disk space for a folio a shared mapping is about to
-/// write; ENOSPC becomes SIGBUS for the writer.
-pub(crate) fn page_mkwrite(inode: &Inode<Rsfs>, folio: &LockedFolio) -> Result {
-    if folio.block().is_none() {
-        let (block, _) = block_for_write(inode, folio.index(), false)?;
-        folio.set_block(block);
-    }
-    Ok(())
 }
 
 /// `fsync(2)` of a file or a directory: the file's dirty data in the
@@ -390,16 +295,6 @@ pub(crate) fn fiemap(inode: &Inode<Rsfs>, fiemap: &mut Fiemap<'_>, start: u64, l
     }
 }
 
-/// `bmap`: the disk block of file block `lblk`, 0 for a hole (block 0 is
-/// the superblock, never file data).
-pub(crate) fn bmap(inode: &Inode<Rsfs>, lblk: u64) -> u64 {
-    inode
-        .data()
-        .map()
-        .lookup(lblk)
-        .map_or(0, |(block, _)| block)
-}
-
 /// `fallocate(2)`, under the inode lock, in the modes rsfs has:
 /// preallocation (growing the file unless KEEP_SIZE), PUNCH_HOLE and
 /// ZERO_RANGE.
@@ -523,48 +418,256 @@ fn punch_hole(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
     Ok(())
 }
 
-/// The block mapping of direct I/O: up to `max` blocks from file block
-/// `lblk`. A write may allocate past the end of the file; a write into a
-/// hole inside the file is not done directly (`Fallback`): buffered readers
-/// may have that hole cached as zeroes, so it goes through the page cache,
-/// as the kernel's old direct I/O code did (DIO_SKIP_HOLES).
-pub(crate) fn map_blocks(
-    inode: &Inode<Rsfs>,
-    lblk: u64,
-    max: u64,
-    write: bool,
-) -> Result<BlockMapping> {
-    let stats = &inode.super_block().info().stats;
-    {
-        let map = inode.data().map();
-        if let Some((block, run)) = map.lookup(lblk) {
-            return Ok(BlockMapping::Mapped {
-                block,
-                len: run.min(max),
-                new: false,
-            });
+/// The page cache of rsfs's regular files: reads, buffered writes, and
+/// writeback through rsfs's own `write_cache_pages`
+/// ([`writeback::writepages`]).
+#[vtable]
+impl address_space::Operations for Rsfs {
+    type FileSystem = Rsfs;
+
+    /// `read_folio`: a hole is zeroes, without I/O.
+    fn read_folio(inode: &Inode<Rsfs>, folio: LockedFolio) -> Result {
+        let stats = &inode.super_block().info().stats;
+        match block_for_read(inode, &folio) {
+            None => fill_hole(folio),
+            Some(block) => {
+                let mut bios = BioBuilder::reader(inode.super_block());
+                bios.add_read(folio.start_read(), block);
+                let done = bios.finish();
+                stats.add(Stat::BiosRead, done.bios);
+                stats.add(Stat::BytesRead, done.bytes);
+            }
         }
-        if !write {
-            let len = map
-                .next_mapped(lblk)
-                .map_or(max, |next| (next - lblk).min(max));
-            return Ok(BlockMapping::Hole { len: len.max(1) });
+        Ok(())
+    }
+
+    /// `readahead`: folios on consecutive blocks share a bio.
+    fn readahead(inode: &Inode<Rsfs>, ra: &mut Readahead<'_>) {
+        let mut bios = BioBuilder::reader(inode.super_block());
+        while let Some(folio) = ra.next_folio() {
+            match block_for_read(inode, &folio) {
+                None => fill_hole(folio),
+                Some(block) => bios.add_read(folio.start_read(), block),
+            }
+        }
+        let done = bios.finish();
+        let stats = &inode.super_block().info().stats;
+        stats.add(Stat::BiosRead, done.bios);
+        stats.add(Stat::BytesRead, done.bytes);
+    }
+
+    /// `write_begin`: the folio for `len` bytes at `pos`, locked, with a disk
+    /// block, and with whatever the write does not cover read or zeroed.
+    fn write_begin(inode: &Inode<Rsfs>, pos: u64, len: usize) -> Result<LockedFolio> {
+        let index = pos / BLOCK_SIZE as u64;
+        let folio = inode.mapping().folio_for_write(index)?;
+        let (block, new) = match cached_block(&folio) {
+            Some(b) => (b, false),
+            None => {
+                let (b, new) = block_for_write(inode, index, true)?;
+                cache_block(&folio, b);
+                (b, new)
+            }
+        };
+        if new {
+            // A new block holds whatever was on the disk before: the folio
+            // starts as zeroes, uptodate and dirty, so that a copy that comes
+            // up short (or faults and copies nothing) still leaves zeroes on
+            // the block, never the old contents (as block_write_end's
+            // page_zero_new_buffers does).
+            folio.zero_segments(0, folio.size(), 0, 0);
+            folio.mark_uptodate();
+            folio.mark_dirty();
+        } else if !folio.is_uptodate() {
+            let from = (pos % BLOCK_SIZE as u64) as usize;
+            let to = from + len;
+            if from == 0 && to >= folio.size() {
+                // The write covers the folio: write_end marks it uptodate.
+            } else {
+                // Read-modify-write: the rest of the block comes from disk.
+                kfs::bio::read_sync(inode.super_block(), &folio, block)?;
+                folio.mark_uptodate();
+            }
+        }
+        Ok(folio)
+    }
+
+    /// `write_end`: `copied` of `len` bytes at `pos` are in the folio. The size
+    /// grows only now, after the data is in the folio, and while the folio is
+    /// still locked, so that writeback never sees the new size without it.
+    fn write_end(
+        inode: &Inode<Rsfs>,
+        pos: u64,
+        len: usize,
+        copied: usize,
+        folio: LockedFolio,
+    ) -> usize {
+        if !folio.is_uptodate() {
+            if copied < len {
+                // A short copy into a folio whose other bytes are not valid
+                // (an old block, not read because the write was to cover it):
+                // nothing counts; the caller retries with what it can copy.
+                return 0;
+            }
+            folio.mark_uptodate();
+        }
+        if copied == 0 {
+            // A new block past the end (zeroed by write_begin) goes back.
+            drop(folio);
+            if pos + len as u64 > inode.size() {
+                drop_fresh_blocks(inode);
+            }
+            return 0;
+        }
+        let end = pos + copied as u64;
+        let grew = end > inode.size();
+        if grew {
+            inode.set_size(end);
+        }
+        folio.mark_dirty();
+        drop(folio);
+        if grew {
+            inode.mark_dirty();
+        }
+        copied
+    }
+
+    /// `writepage`: one folio, from reclaim ([`writeback::writepage`]).
+    fn writepage(
+        inode: &Inode<Rsfs>,
+        folio: LockedFolio,
+        wbc: &mut WritebackControl<'_>,
+    ) -> Result<WritePage> {
+        writeback::writepage(inode, folio, wbc)
+    }
+
+    /// `writepages`: rsfs's `write_cache_pages` ([`writeback::writepages`]).
+    fn writepages(mapping: &AddressSpace<Rsfs>, wbc: &mut WritebackControl<'_>) -> Result {
+        writeback::writepages(mapping, wbc)
+    }
+
+    /// `invalidate_folio`: when the whole folio leaves the file (truncate,
+    /// hole punch), its cached disk block goes with it.
+    fn invalidate_folio(folio: &LockedFolio, offset: usize, len: usize) {
+        if offset == 0 && len >= folio.size() {
+            folio.clear_private();
         }
     }
-    if lblk * (BLOCK_SIZE as u64) < inode.size() {
-        stats.add(Stat::DirectFallbacks, 1);
-        return Ok(BlockMapping::Fallback);
+
+    /// `release_folio`: a clean folio is about to be freed; its cached block
+    /// is only a cache, so it can always go.
+    fn release_folio(folio: &LockedFolio) -> bool {
+        folio.clear_private();
+        true
     }
-    match block_for_write(inode, lblk, true) {
-        Ok((block, new)) => Ok(BlockMapping::Mapped { block, len: 1, new }),
-        // Out of space part way: a failed direct write cannot say how much
-        // of it was done (iomap returns the error alone), so it stops here
-        // and the VFS goes on with buffered I/O, which reports a short
-        // write or ENOSPC for exactly what it could not place.
-        Err(e) if e == ENOSPC => {
+
+    /// `direct_IO`: the kernel's iomap direct I/O, with the mapping of
+    /// [`iomap::Operations::map_blocks`] below. When that mapping asks for it
+    /// (a write into a hole inside the file), nothing more is done directly
+    /// and the VFS finishes the write with buffered I/O, then writes and
+    /// waits for that range and drops it from the cache
+    /// (`__generic_file_write_iter`, mm/filemap.c). A failed direct write
+    /// gives back the blocks it took past the end of the file.
+    fn direct_io(iocb: &mut Kiocb<'_, Rsfs>, iter: &mut IovIter<'_>) -> Result<usize> {
+        match iomap::direct_io(IOMAP_OPS, iocb, iter) {
+            Err(e) if e == ENOTBLK => Ok(0),
+            Err(e) => {
+                if iter.is_write() {
+                    drop_fresh_blocks(iocb.inode());
+                }
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+
+    /// `bmap`: the disk block of file block `lblk`, 0 for a hole (block 0 is
+    /// the superblock, never file data).
+    fn bmap(inode: &Inode<Rsfs>, lblk: u64) -> u64 {
+        inode
+            .data()
+            .map()
+            .lookup(lblk)
+            .map_or(0, |(block, _)| block)
+    }
+}
+
+/// The block mapping of rsfs's direct I/O.
+const IOMAP_OPS: iomap::Ops<Rsfs> = iomap::Ops::new::<Rsfs>();
+
+#[vtable]
+impl iomap::Operations for Rsfs {
+    type FileSystem = Rsfs;
+
+    /// The block mapping of direct I/O: up to `max` blocks from file block
+    /// `lblk`. A write may allocate past the end of the file; a write into a
+    /// hole inside the file is not done directly (`Fallback`): buffered readers
+    /// may have that hole cached as zeroes, so it goes through the page cache,
+    /// as the kernel's old direct I/O code did (DIO_SKIP_HOLES).
+    fn map_blocks(inode: &Inode<Rsfs>, lblk: u64, max: u64, write: bool) -> Result<BlockMapping> {
+        let stats = &inode.super_block().info().stats;
+        {
+            let map = inode.data().map();
+            if let Some((block, run)) = map.lookup(lblk) {
+                return Ok(BlockMapping::Mapped {
+                    block,
+                    len: run.min(max),
+                    new: false,
+                });
+            }
+            if !write {
+                let len = map
+                    .next_mapped(lblk)
+                    .map_or(max, |next| (next - lblk).min(max));
+                return Ok(BlockMapping::Hole { len: len.max(1) });
+            }
+        }
+        if lblk * (BLOCK_SIZE as u64) < inode.size() {
             stats.add(Stat::DirectFallbacks, 1);
-            Ok(BlockMapping::Fallback)
+            return Ok(BlockMapping::Fallback);
         }
-        Err(e) => Err(e),
+        match block_for_write(inode, lblk, true) {
+            Ok((block, new)) => Ok(BlockMapping::Mapped { block, len: 1, new }),
+            // Out of space part way: a failed direct write cannot say how much
+            // of it was done (iomap returns the error alone), so it stops here
+            // and the VFS goes on with buffered I/O, which reports a short
+            // write or ENOSPC for exactly what it could not place.
+            Err(e) if e == ENOSPC => {
+                stats.add(Stat::DirectFallbacks, 1);
+                Ok(BlockMapping::Fallback)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Shared mappings of rsfs's regular files: a store gets its disk space at
+/// the fault, so that it cannot fail later.
+#[vtable]
+impl vm::Operations for Rsfs {
+    type FileSystem = Rsfs;
+
+    /// `page_mkwrite`: a shared mapping is about to write to a folio. It is
+    /// given disk space now (ENOSPC becomes SIGBUS for the writer), then
+    /// dirtied, and waited on until it is stable. The invalidate lock, held
+    /// shared as ext4 holds it, keeps a hole punch out meanwhile.
+    fn page_mkwrite(fault: &Fault<'_, Rsfs>) -> Result<MkWrite> {
+        let inode = fault.inode();
+        let _frozen = inode.super_block().start_pagefault();
+        fault.file().update_time();
+        let _invalidate = inode.lock_invalidate_shared();
+        let folio = fault.lock_folio();
+        let pos = folio.index() * BLOCK_SIZE as u64;
+        if !folio.belongs_to(inode.mapping()) || pos >= inode.size() {
+            // Truncated meanwhile: the fault starts again.
+            return Ok(MkWrite::Retry);
+        }
+        if cached_block(&folio).is_none() {
+            let (block, _) = block_for_write(inode, folio.index(), false)?;
+            cache_block(&folio, block);
+        }
+        folio.mark_dirty();
+        folio.wait_stable();
+        Ok(MkWrite::Locked(folio))
     }
 }

@@ -267,20 +267,20 @@ void rsfs_folio_zero_segments(struct folio *folio, size_t s1, size_t e1, size_t 
  * heads would, so that writeback needs no lock on the block map. Block 0 is
  * the superblock, never file data, so it can mean "none".
  */
-void rsfs_folio_set_block(struct folio *folio, u64 block)
+void rsfs_folio_set_private_word(struct folio *folio, unsigned long word)
 {
 	if (folio_test_private(folio))
-		folio_change_private(folio, (void *)(unsigned long)block);
+		folio_change_private(folio, (void *)word);
 	else
-		folio_attach_private(folio, (void *)(unsigned long)block);
+		folio_attach_private(folio, (void *)word);
 }
 
-u64 rsfs_folio_block(struct folio *folio)
+unsigned long rsfs_folio_private_word(struct folio *folio)
 {
 	return folio_test_private(folio) ? (unsigned long)folio_get_private(folio) : 0;
 }
 
-void rsfs_folio_clear_block(struct folio *folio)
+void rsfs_folio_clear_private(struct folio *folio)
 {
 	if (folio_test_private(folio))
 		folio_detach_private(folio);

@@ -12,7 +12,8 @@
 //! - [`namei`]: the namespace operations;
 //! - [`dir`]: directory blocks and `readdir`;
 //! - [`map`]: a file's block map (extents);
-//! - [`file`]: regular files: reading, buffered writes, mmap, fsync;
+//! - [`file`]: regular files: their page cache (`address_space_operations`),
+//!   shared mappings, direct I/O, fsync, fallocate;
 //! - [`writeback`]: rsfs's own `write_cache_pages`, and `writepage`;
 //! - [`alloc`]: the block and inode bitmaps;
 //! - [`txn`]: handles and syncs: a sync never writes half an operation;
@@ -65,8 +66,10 @@ impl kernel::Module for RsfsModule {
     }
 }
 
-/// The rsfs filesystem type: each method hands over to the file that does
-/// the work.
+/// The rsfs filesystem type. The page cache, mappings and direct I/O of its
+/// regular files are implemented in [`file`] (`address_space`, `vm` and
+/// `iomap` operations); each method of the rest hands over to the file that
+/// does the work.
 pub(crate) struct Rsfs;
 
 #[vtable]
@@ -74,6 +77,8 @@ impl kfs::FileSystem for Rsfs {
     const NAME: &'static CStr = c_str!("rsfs");
     type Info = super_::Info;
     type InodeData = inode::InodeInfo;
+    const FILE_AOPS: kfs::address_space::Ops<Self> = kfs::address_space::Ops::new::<Self>();
+    const FILE_VM_OPS: kfs::vm::Ops<Self> = kfs::vm::Ops::new::<Self>();
 
     fn fill_super(sb: &kfs::SuperBlock<Self, kfs::New>) -> Result<Pin<KBox<Self::Info>>> {
         super_::fill_super(sb)
@@ -182,21 +187,8 @@ impl kfs::FileSystem for Rsfs {
         inode::set_size(inode, size)
     }
 
-    fn direct_write_failed(inode: &kfs::Inode<Self>) {
-        file::drop_fresh_blocks(inode)
-    }
-
     fn prepare_write(inode: &kfs::Inode<Self>, pos: u64) -> Result {
         file::prepare_write(inode, pos)
-    }
-
-    fn map_blocks(
-        inode: &kfs::Inode<Self>,
-        lblk: u64,
-        max: u64,
-        write: bool,
-    ) -> Result<kfs::BlockMapping> {
-        file::map_blocks(inode, lblk, max, write)
     }
 
     fn seek_data_hole(inode: &kfs::Inode<Self>, offset: u64, hole: bool) -> Result<u64> {
@@ -216,53 +208,8 @@ impl kfs::FileSystem for Rsfs {
         file::fiemap(inode, fiemap, start, len)
     }
 
-    fn bmap(inode: &kfs::Inode<Self>, lblk: u64) -> u64 {
-        file::bmap(inode, lblk)
-    }
-
     fn get_link(inode: &kfs::Inode<Self>) -> Result<&[u8]> {
         inode::get_link(inode)
-    }
-
-    fn read_folio(inode: &kfs::Inode<Self>, folio: kfs::LockedFolio) -> Result {
-        file::read_folio(inode, folio)
-    }
-
-    fn readahead(inode: &kfs::Inode<Self>, ra: &mut kfs::Readahead<'_>) {
-        file::readahead(inode, ra)
-    }
-
-    fn write_begin(inode: &kfs::Inode<Self>, pos: u64, len: usize) -> Result<kfs::LockedFolio> {
-        file::write_begin(inode, pos, len)
-    }
-
-    fn write_end(
-        inode: &kfs::Inode<Self>,
-        pos: u64,
-        len: usize,
-        copied: usize,
-        folio: kfs::LockedFolio,
-    ) -> usize {
-        file::write_end(inode, pos, len, copied, folio)
-    }
-
-    fn writepage(
-        inode: &kfs::Inode<Self>,
-        folio: kfs::LockedFolio,
-        wbc: &mut kfs::WritebackControl<'_>,
-    ) -> Result<kfs::WritePage> {
-        writeback::writepage(inode, folio, wbc)
-    }
-
-    fn writepages(
-        mapping: &kfs::AddressSpace<Self>,
-        wbc: &mut kfs::WritebackControl<'_>,
-    ) -> Result {
-        writeback::writepages(mapping, wbc)
-    }
-
-    fn page_mkwrite(inode: &kfs::Inode<Self>, folio: &kfs::LockedFolio) -> Result {
-        file::page_mkwrite(inode, folio)
     }
 
     fn fsync(

@@ -14,6 +14,7 @@
 use kernel::prelude::*;
 
 use crate::{
+    file,
     kfs::{
         self, sb_err, AddressSpace, BioBuilder, FolioBatch, Inode, LockedFolio, Tag, WritePage,
         WritebackControl,
@@ -61,7 +62,7 @@ fn write_folio(
 
     // The disk block is cached in the folio by write_begin or page_mkwrite,
     // so writeback normally needs no lock on the block map.
-    let block = match folio.block() {
+    let block = match file::cached_block(&folio) {
         Some(b) => b,
         None if wbc.for_reclaim() => {
             // Reclaim must not wait on a file's block-map lock, whose
@@ -79,7 +80,7 @@ fn write_folio(
             let mapped = inode.data().map().lookup(folio.index());
             match mapped {
                 Some((b, _)) => {
-                    folio.set_block(b);
+                    file::cache_block(&folio, b);
                     b
                 }
                 None => {
@@ -249,7 +250,7 @@ pub(crate) fn writepages(mapping: &AddressSpace<Rsfs>, wbc: &mut WritebackContro
 /// `writepage`: one folio, for memory reclaim (`pageout`) and migration.
 /// The folio is locked and its dirty bit already cleared for I/O. Nothing
 /// here touches the inode once its bio is sent (see
-/// `kfs::FileSystem::writepage`).
+/// `kfs::address_space::Operations::writepage`).
 pub(crate) fn writepage(
     inode: &Inode<Rsfs>,
     folio: LockedFolio,

@@ -100,7 +100,7 @@ impl<'a, T: FileSystem> BioBuilder<'a, T> {
             Dir::Read => (sys::RSFS_REQ_OP_READ, Some(read_end_io::<T>)),
             Dir::Write(flags) => (sys::RSFS_REQ_OP_WRITE | flags, Some(write_end_io::<T>)),
         };
-        // SAFETY: the block device is open; `bio_alloc` with GFP_NOFS
+        // SAFETY: The block device is open; `bio_alloc` with GFP_NOFS
         // sleeps rather than fail. The superblock outlives its I/O (unmount
         // waits for writeback, and reads hold folio locks).
         let bio = unsafe {
@@ -114,10 +114,10 @@ impl<'a, T: FileSystem> BioBuilder<'a, T> {
             )
         };
         let bio = NonNull::new(bio).expect("bio_alloc(GFP_NOFS) does not fail");
-        // SAFETY: a new bio has room for one folio.
+        // SAFETY: A new bio has room for one folio.
         let added = unsafe { sys::bio_add_folio(bio.as_ptr(), folio.as_raw(), size, 0) };
         debug_assert!(added);
-        // INVARIANT: a fresh bio holding this folio, next block after it.
+        // INVARIANT: A fresh bio holding this folio, next block after it.
         self.bio = Some(bio);
         self.next = block + 1;
     }
@@ -178,7 +178,7 @@ impl<T: FileSystem> Drop for BioBuilder<'_, T> {
 }
 
 fn folio_size(f: &FolioRef) -> usize {
-    // SAFETY: the folio is valid while referenced.
+    // SAFETY: The folio is valid while referenced.
     unsafe { sys::rsfs_folio_size(f.as_raw()) }
 }
 
@@ -200,7 +200,7 @@ unsafe fn bio_sb<'a, T: FileSystem>(bio: *mut sys::bio) -> &'a SuperBlock<T> {
 /// the bio's errno, smuggled through the pointer argument.
 unsafe extern "C" fn end_write_folio(folio: *mut sys::folio, err: *mut kernel::ffi::c_void) {
     let err = err as isize as i32;
-    // SAFETY: called by `rsfs_bio_for_each_folio` for a folio of a
+    // SAFETY: Called by `rsfs_bio_for_each_folio` for a folio of a
     // completed write bio: it is under writeback on the bio's behalf.
     unsafe {
         if err != 0 {
@@ -217,7 +217,7 @@ unsafe extern "C" fn end_write_folio(folio: *mut sys::folio, err: *mut kernel::f
 /// `folio` must be locked on behalf of the completed bio; `ok` is non-null
 /// if the read succeeded.
 unsafe extern "C" fn end_read_folio(folio: *mut sys::folio, ok: *mut kernel::ffi::c_void) {
-    // SAFETY: a folio of a completed read bio, locked on the bio's behalf.
+    // SAFETY: A folio of a completed read bio, locked on the bio's behalf.
     unsafe { sys::folio_end_read(folio, !ok.is_null()) };
 }
 
@@ -227,10 +227,11 @@ unsafe extern "C" fn end_read_folio(folio: *mut sys::folio, ok: *mut kernel::ffi
 ///
 /// Called by the block layer once, for a bio built by [`BioBuilder`].
 unsafe extern "C" fn write_end_io<T: FileSystem>(bio: *mut sys::bio) {
-    // SAFETY: per the safety requirement.
+    // SAFETY: `bio` is a valid, completed bio, as the caller guarantees.
     let err = unsafe { sys::rsfs_bio_status(bio) };
     if err != 0 && super::err_ratelimit() {
-        // SAFETY: per the safety requirement.
+        // SAFETY: `bio` was built by a `BioBuilder` of a superblock of `T`,
+        // which lives until its bios complete, as the caller guarantees.
         let sb = unsafe { bio_sb::<T>(bio) };
         pr_err!(
             "{}: write error {} on a data bio; fsync will report it\n",
@@ -238,7 +239,7 @@ unsafe extern "C" fn write_end_io<T: FileSystem>(bio: *mut sys::bio) {
             err
         );
     }
-    // SAFETY: the bio is complete and ours to release.
+    // SAFETY: The bio is complete and ours to release.
     unsafe {
         sys::rsfs_bio_for_each_folio(bio, Some(end_write_folio), err as isize as *mut _);
         sys::bio_put(bio);
@@ -251,10 +252,11 @@ unsafe extern "C" fn write_end_io<T: FileSystem>(bio: *mut sys::bio) {
 ///
 /// Called by the block layer once, for a bio built by [`BioBuilder`].
 unsafe extern "C" fn read_end_io<T: FileSystem>(bio: *mut sys::bio) {
-    // SAFETY: per the safety requirement.
+    // SAFETY: `bio` is a valid, completed bio, as the caller guarantees.
     let err = unsafe { sys::rsfs_bio_status(bio) };
     if err != 0 && super::err_ratelimit() {
-        // SAFETY: per the safety requirement.
+        // SAFETY: `bio` was built by a `BioBuilder` of a superblock of `T`,
+        // which lives until its bios complete, as the caller guarantees.
         let sb = unsafe { bio_sb::<T>(bio) };
         pr_err!("{}: read error {} on a data bio\n", sb.id(), err);
     }
@@ -263,7 +265,7 @@ unsafe extern "C" fn read_end_io<T: FileSystem>(bio: *mut sys::bio) {
     } else {
         core::ptr::null_mut()
     };
-    // SAFETY: the bio is complete and ours to release.
+    // SAFETY: The bio is complete and ours to release.
     unsafe {
         sys::rsfs_bio_for_each_folio(bio, Some(end_read_folio), ok);
         sys::bio_put(bio);
@@ -277,7 +279,7 @@ pub(crate) fn read_sync<T: FileSystem>(
     folio: &super::LockedFolio,
     block: u64,
 ) -> Result {
-    // SAFETY: the block device is open; the folio is locked by the caller
+    // SAFETY: The block device is open; the folio is locked by the caller
     // and stays so while we wait; the bio is ours until `bio_put`.
     unsafe {
         let bio = sys::rsfs_bio_alloc(
@@ -360,7 +362,7 @@ pub(crate) fn write_copies<T: FileSystem, S>(
             && block == next
             && unsafe { sys::bio_add_page(bio, copy.0.as_ptr().cast(), size, 0) } == size as i32;
         if !added {
-            // SAFETY: the block device is open while the superblock is;
+            // SAFETY: The block device is open while the superblock is;
             // `bio_alloc` with GFP_NOFS sleeps rather than fail.
             let new = unsafe {
                 sys::rsfs_bio_alloc(
@@ -382,7 +384,7 @@ pub(crate) fn write_copies<T: FileSystem, S>(
                 }
             }
             bio = new;
-            // SAFETY: a new bio has room for a page; the page is valid.
+            // SAFETY: A new bio has room for a page; the page is valid.
             let ok = unsafe { sys::bio_add_page(bio, copy.0.as_ptr().cast(), size, 0) };
             debug_assert_eq!(ok, size as i32);
         }

@@ -21,7 +21,7 @@ use super::sys;
 /// uptodate bytes, and this object owns one reference to it.
 pub(crate) struct BufferHead(NonNull<sys::buffer_head>);
 
-// SAFETY: buffer heads are reference counted with atomics, and `brelse` may
+// SAFETY: Buffer heads are reference counted with atomics, and `brelse` may
 // be called from any thread.
 unsafe impl Send for BufferHead {}
 
@@ -33,13 +33,13 @@ impl BufferHead {
     /// A non-null `bh` must be a valid, uptodate buffer head, and the caller
     /// gives up its reference to it.
     pub(super) unsafe fn from_raw(bh: *mut sys::buffer_head) -> Option<Self> {
-        // INVARIANT: guaranteed by the caller.
+        // INVARIANT: Guaranteed by the caller.
         NonNull::new(bh).map(Self)
     }
 
     /// Locks the buffer for reading or changing its bytes.
     pub(crate) fn lock(&self) -> BufferGuard<'_> {
-        // SAFETY: the buffer is valid; `lock_buffer` may sleep, which every
+        // SAFETY: The buffer is valid; `lock_buffer` may sleep, which every
         // caller (process context in a filesystem operation) allows.
         unsafe { sys::rsfs_lock_buffer(self.0.as_ptr()) };
         BufferGuard(self)
@@ -48,7 +48,7 @@ impl BufferHead {
     /// Whether the block's contents were checked since it was read from
     /// disk (see [`BufferHead::set_verified`]).
     pub(crate) fn is_verified(&self) -> bool {
-        // SAFETY: the buffer is valid; the bit is atomic.
+        // SAFETY: The buffer is valid; the bit is atomic.
         unsafe { sys::rsfs_buffer_verified(self.0.as_ptr()) }
     }
 
@@ -56,23 +56,23 @@ impl BufferHead {
     /// long as the cached buffer: a block read again from disk is checked
     /// again. Whoever changes a verified block keeps it valid.
     pub(crate) fn set_verified(&self) {
-        // SAFETY: the buffer is valid; the bit is atomic.
+        // SAFETY: The buffer is valid; the bit is atomic.
         unsafe { sys::rsfs_set_buffer_verified(self.0.as_ptr()) };
     }
 
     /// The block number of the buffer on its device.
     pub(crate) fn block(&self) -> u64 {
-        // SAFETY: the buffer is valid; `b_blocknr` does not change while a
+        // SAFETY: The buffer is valid; `b_blocknr` does not change while a
         // reference is held.
         unsafe { (*self.0.as_ptr()).b_blocknr }
     }
 
     /// Another reference to the same buffer.
     pub(crate) fn clone_ref(&self) -> BufferHead {
-        // SAFETY: the buffer is valid, and we hold a reference, so taking
+        // SAFETY: The buffer is valid, and we hold a reference, so taking
         // another is allowed.
         unsafe { sys::rsfs_get_bh(self.0.as_ptr()) };
-        // INVARIANT: the reference just taken is the new object's.
+        // INVARIANT: The reference just taken is the new object's.
         BufferHead(self.0)
     }
 
@@ -80,25 +80,25 @@ impl BufferHead {
     /// (rsfs: "on the running transaction's list"), and says whether it was
     /// already set. Atomic: of two callers racing, one sees `false`.
     pub(crate) fn test_and_set_tracked(&self) -> bool {
-        // SAFETY: the buffer is valid; the bit is atomic.
+        // SAFETY: The buffer is valid; the bit is atomic.
         unsafe { sys::rsfs_buffer_test_set_tracked(self.0.as_ptr()) }
     }
 
     /// Clears the tracked bit.
     pub(crate) fn clear_tracked(&self) {
-        // SAFETY: the buffer is valid; the bit is atomic.
+        // SAFETY: The buffer is valid; the bit is atomic.
         unsafe { sys::rsfs_buffer_clear_tracked(self.0.as_ptr()) };
     }
 
     /// Marks the buffer dirty: the block device's writeback writes it.
     pub(crate) fn mark_dirty(&self) {
-        // SAFETY: the buffer is valid and uptodate.
+        // SAFETY: The buffer is valid and uptodate.
         unsafe { sys::mark_buffer_dirty(self.0.as_ptr()) };
     }
 
     /// Writes the buffer now, if dirty, and waits for the write.
     pub(crate) fn sync(&self) -> Result {
-        // SAFETY: the buffer is valid and not locked by us (a guard borrows
+        // SAFETY: The buffer is valid and not locked by us (a guard borrows
         // `self`, and `sync` needs none).
         to_result(unsafe { sys::sync_dirty_buffer(self.0.as_ptr()) })
     }
@@ -106,7 +106,7 @@ impl BufferHead {
 
 impl Drop for BufferHead {
     fn drop(&mut self) {
-        // SAFETY: we own one reference, given up here.
+        // SAFETY: We own one reference, given up here.
         unsafe { sys::rsfs_brelse(self.0.as_ptr()) };
     }
 }
@@ -132,14 +132,14 @@ impl BufferGuard<'_> {
     /// The contents of the block, to change. Mark the buffer dirty after.
     pub(crate) fn data_mut(&mut self) -> &mut [u8] {
         let bh = self.0 .0.as_ptr();
-        // SAFETY: as in `data`; the lock makes this the only access.
+        // SAFETY: As in `data`; the lock makes this the only access.
         unsafe { core::slice::from_raw_parts_mut((*bh).b_data.cast::<u8>(), (*bh).b_size) }
     }
 }
 
 impl Drop for BufferGuard<'_> {
     fn drop(&mut self) {
-        // SAFETY: we hold the lock (type invariant).
+        // SAFETY: We hold the lock (type invariant).
         unsafe { sys::unlock_buffer(self.0 .0.as_ptr()) };
     }
 }

@@ -22,10 +22,10 @@ pub(crate) struct Counters {
     dir: *mut sys::dentry,
 }
 
-// SAFETY: the counters are atomics, and the directory is only touched at
+// SAFETY: The counters are atomics, and the directory is only touched at
 // creation and in `Drop`.
 unsafe impl Send for Counters {}
-// SAFETY: as above.
+// SAFETY: As above.
 unsafe impl Sync for Counters {}
 
 impl Counters {
@@ -48,7 +48,7 @@ impl Counters {
             // removed `dir` (type invariant).
             unsafe { sys::debugfs_create_u64(name.as_char_ptr(), 0o444, dir, value.as_ptr()) };
         }
-        // INVARIANT: the files point into `values`, which we keep.
+        // INVARIANT: The files point into `values`, which we keep.
         Ok(Self { values, dir })
     }
 
@@ -62,7 +62,7 @@ impl Counters {
 
 impl Drop for Counters {
     fn drop(&mut self) {
-        // SAFETY: removes the files before `values` is freed; null and
+        // SAFETY: Removes the files before `values` is freed; null and
         // error pointers are accepted.
         unsafe { sys::debugfs_remove(self.dir) };
     }

@@ -24,7 +24,7 @@ pub(crate) struct Owner {
 impl Owner {
     /// Records the arguments of a namespace callback.
     pub(super) fn new(idmap: *mut sys::mnt_idmap, dir: *mut sys::inode) -> Self {
-        // INVARIANT: only constructed inside such a callback.
+        // INVARIANT: Only constructed inside such a callback.
         Self { idmap, dir }
     }
 }
@@ -43,7 +43,7 @@ impl<T: FileSystem> SuperBlock<T> {
         ino: u64,
         rdev: u32,
     ) -> Result<NewInode<T>> {
-        // SAFETY: the superblock is valid.
+        // SAFETY: The superblock is valid.
         let inode = NonNull::new(unsafe { sys::new_inode(self.as_raw()) }).ok_or(ENOMEM)?;
         let i = inode.as_ptr();
         // SAFETY: `new_inode` returned an inode that only we know about; the
@@ -54,15 +54,15 @@ impl<T: FileSystem> SuperBlock<T> {
             sys::rsfs_inode_set_rdev(i, rdev);
             sys::rsfs_inode_set_times_now(i);
         }
-        // SAFETY: hashes the inode and marks it `I_NEW`, failing if an inode
+        // SAFETY: Hashes the inode and marks it `I_NEW`, failing if an inode
         // with that number is already hashed (a damaged bitmap).
         let ret = unsafe { sys::insert_inode_locked(i) };
         if ret != 0 {
-            // SAFETY: the inode is not hashed; drop our reference.
+            // SAFETY: The inode is not hashed; drop our reference.
             unsafe { sys::iput(i) };
             return Err(Error::from_errno(ret));
         }
-        // SAFETY: a new, locked inode of this filesystem whose reference we
+        // SAFETY: A new, locked inode of this filesystem whose reference we
         // own, from `new_inode`.
         Ok(unsafe { NewInode::from_raw(inode, true) })
     }
@@ -83,13 +83,13 @@ impl<T: FileSystem> Created<T> {
     /// `inode` must satisfy the type invariants; its reference passes to
     /// the returned object.
     pub(super) unsafe fn from_raw(inode: NonNull<sys::inode>) -> Self {
-        // INVARIANT: guaranteed by the caller.
+        // INVARIANT: Guaranteed by the caller.
         Self(inode, PhantomData)
     }
 
     /// The inode.
     pub(crate) fn inode(&self) -> &Inode<T> {
-        // SAFETY: the inode is initialised (type invariant); only its
+        // SAFETY: The inode is initialised (type invariant); only its
         // `I_NEW` flag remains, which `Inode`'s methods do not look at.
         unsafe { Inode::from_raw(self.0.as_ptr()) }
     }
@@ -104,7 +104,7 @@ impl<T: FileSystem> Created<T> {
 
 impl<T: FileSystem> Drop for Created<T> {
     fn drop(&mut self) {
-        // SAFETY: the inode is new and locked, and we own a reference.
+        // SAFETY: The inode is new and locked, and we own a reference.
         unsafe {
             sys::clear_nlink(self.0.as_ptr());
             sys::discard_new_inode(self.0.as_ptr());
@@ -171,7 +171,7 @@ impl DirEmitter {
     ///
     /// `ctx` must satisfy the type invariant.
     pub(super) unsafe fn from_raw(ctx: *mut sys::dir_context) -> Self {
-        // INVARIANT: guaranteed by the caller.
+        // INVARIANT: Guaranteed by the caller.
         Self { ctx }
     }
 

@@ -30,7 +30,7 @@ impl<T: FileSystem> Tables<T> {
         fh_to_dentry: Some(Self::fh_to_dentry),
         fh_to_parent: Some(Self::fh_to_parent),
         get_parent: Some(Self::get_parent),
-        // SAFETY: all-zero is a valid `export_operations`: every field is
+        // SAFETY: All-zero is a valid `export_operations`: every field is
         // an optional function pointer or a flags word.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -45,7 +45,8 @@ impl<T: FileSystem> Tables<T> {
         ino: u64,
         generation: u32,
     ) -> *mut sys::inode {
-        // SAFETY: per the safety requirement.
+        // SAFETY: `sb` is a live, set-up superblock of `T`, as the caller
+        // guarantees.
         let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
         match T::inode_for_handle(sb, ino, generation) {
             Ok(inode) => ARef::into_raw(inode).as_ptr().cast(),
@@ -65,8 +66,9 @@ impl<T: FileSystem> Tables<T> {
         fh_len: kernel::ffi::c_int,
         fh_type: kernel::ffi::c_int,
     ) -> *mut sys::dentry {
-        // SAFETY: per the safety requirement; the generic decoder checks
-        // the handle's length and type before it reads it.
+        // SAFETY: `sb` is one of our superblocks and `fid` a handle of
+        // `fh_len` words, as the caller guarantees; the generic decoder
+        // checks the handle's length and type before it reads it.
         unsafe { sys::generic_fh_to_dentry(sb, fid, fh_len, fh_type, Some(Self::handle_inode)) }
     }
 
@@ -81,7 +83,7 @@ impl<T: FileSystem> Tables<T> {
         fh_len: kernel::ffi::c_int,
         fh_type: kernel::ffi::c_int,
     ) -> *mut sys::dentry {
-        // SAFETY: as above.
+        // SAFETY: As above.
         unsafe { sys::generic_fh_to_parent(sb, fid, fh_len, fh_type, Some(Self::handle_inode)) }
     }
 
@@ -92,7 +94,7 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the exportfs code with a positive dentry of one of our
     /// directories, whose inode it holds a reference to.
     unsafe extern "C" fn get_parent(child: *mut sys::dentry) -> *mut sys::dentry {
-        // SAFETY: the dentry is positive and its inode one of ours
+        // SAFETY: The dentry is positive and its inode one of ours
         // (safety requirement).
         let dir = unsafe { Inode::<T>::from_raw((*child).d_inode) };
         alias_of(T::lookup(dir, b"..").and_then(|parent| parent.ok_or(ENOENT)))

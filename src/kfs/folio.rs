@@ -2,10 +2,9 @@
 
 //! Folios of a file's page cache.
 //!
-//! rsfs files use single-page folios (it does not enable large folios), so
-//! one folio is one 4 KiB block. A folio's private field caches the disk
-//! block that backs it, as a buffer head would, so that writeback needs no
-//! lock on the file's block map.
+//! A folio's private word (`folio->private`, with `PG_private`) belongs to
+//! the filesystem: [`LockedFolio::private_word`] and its setters give it a
+//! word to keep there, such as the disk block behind the folio.
 //!
 //! C header: [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h).
 
@@ -39,13 +38,13 @@ impl Folio {
 
     /// Locks the folio (sleeping until it is free) and takes a reference.
     pub(crate) fn lock(&self) -> LockedFolio {
-        // SAFETY: the folio is valid (type invariant); `folio_lock` sleeps,
+        // SAFETY: The folio is valid (type invariant); `folio_lock` sleeps,
         // which every caller (writeback, in process context) allows.
         unsafe {
             sys::rsfs_folio_get(self.as_raw());
             sys::rsfs_folio_lock(self.as_raw());
         }
-        // INVARIANT: locked and referenced just above.
+        // INVARIANT: Locked and referenced just above.
         LockedFolio(NonNull::from(&self.0).cast())
     }
 }
@@ -59,7 +58,7 @@ impl Folio {
 /// folio's lock is held on this object's behalf.
 pub(crate) struct LockedFolio(NonNull<sys::folio>);
 
-// SAFETY: a folio lock is not tied to the task that took it, and folio
+// SAFETY: A folio lock is not tied to the task that took it, and folio
 // references are atomic.
 unsafe impl Send for LockedFolio {}
 
@@ -71,7 +70,7 @@ impl LockedFolio {
     /// `folio` must be valid and locked, and the caller passes one
     /// reference and the lock to the new object.
     pub(super) unsafe fn from_raw(folio: NonNull<sys::folio>) -> Self {
-        // INVARIANT: guaranteed by the caller.
+        // INVARIANT: Guaranteed by the caller.
         Self(folio)
     }
 
@@ -82,9 +81,9 @@ impl LockedFolio {
     ///
     /// `folio` must be valid and locked; the lock passes to the new object.
     pub(super) unsafe fn from_locked(folio: *mut sys::folio) -> Self {
-        // SAFETY: the folio is valid per the safety requirement.
+        // SAFETY: The folio is valid, as the caller guarantees.
         unsafe { sys::rsfs_folio_get(folio) };
-        // INVARIANT: locked (the caller's lock), and referenced above.
+        // INVARIANT: Locked (the caller's lock), and referenced above.
         // SAFETY: `folio` is valid and so not null.
         Self(unsafe { NonNull::new_unchecked(folio) })
     }
@@ -111,13 +110,13 @@ impl LockedFolio {
 
     /// The folio's index in the file, in pages.
     pub(crate) fn index(&self) -> u64 {
-        // SAFETY: the folio is valid and locked, so `index` is stable.
+        // SAFETY: The folio is valid and locked, so `index` is stable.
         unsafe { sys::rsfs_folio_index(self.as_raw()) as u64 }
     }
 
     /// The folio's size in bytes.
     pub(crate) fn size(&self) -> usize {
-        // SAFETY: the folio is valid.
+        // SAFETY: The folio is valid.
         unsafe { sys::rsfs_folio_size(self.as_raw()) }
     }
 
@@ -127,69 +126,69 @@ impl LockedFolio {
         &self,
         mapping: &super::AddressSpace<T>,
     ) -> bool {
-        // SAFETY: the folio is locked, so `mapping` is stable.
+        // SAFETY: The folio is locked, so `mapping` is stable.
         unsafe { sys::rsfs_folio_mapping(self.as_raw()) == mapping.as_raw() }
     }
 
     /// Whether the folio's contents are valid.
     pub(crate) fn is_uptodate(&self) -> bool {
-        // SAFETY: the folio is valid.
+        // SAFETY: The folio is valid.
         unsafe { sys::rsfs_folio_test_uptodate(self.as_raw()) }
     }
 
     /// Marks the contents valid.
     pub(crate) fn mark_uptodate(&self) {
-        // SAFETY: the folio is locked.
+        // SAFETY: The folio is locked.
         unsafe { sys::rsfs_folio_mark_uptodate(self.as_raw()) };
     }
 
     /// Whether the folio is dirty.
     pub(crate) fn is_dirty(&self) -> bool {
-        // SAFETY: the folio is valid.
+        // SAFETY: The folio is valid.
         unsafe { sys::rsfs_folio_test_dirty(self.as_raw()) }
     }
 
     /// Marks the folio dirty (and its inode, for writeback).
     pub(crate) fn mark_dirty(&self) {
-        // SAFETY: the folio is locked and belongs to a mapping.
+        // SAFETY: The folio is locked and belongs to a mapping.
         unsafe { sys::folio_mark_dirty(self.as_raw()) };
     }
 
     /// Whether the folio is under writeback.
     pub(crate) fn is_writeback(&self) -> bool {
-        // SAFETY: the folio is valid.
+        // SAFETY: The folio is valid.
         unsafe { sys::rsfs_folio_test_writeback(self.as_raw()) }
     }
 
     /// Waits until the folio is no longer under writeback.
     pub(crate) fn wait_writeback(&self) {
-        // SAFETY: the folio is locked, so no new writeback can start.
+        // SAFETY: The folio is locked, so no new writeback can start.
         unsafe { sys::folio_wait_writeback(self.as_raw()) };
     }
 
     /// Waits until writeback no longer needs the folio's contents stable.
     pub(crate) fn wait_stable(&self) {
-        // SAFETY: the folio is locked.
+        // SAFETY: The folio is locked.
         unsafe { sys::folio_wait_stable(self.as_raw()) };
     }
 
     /// Clears the dirty bit before writing the folio (and the page tables'
     /// dirty bits). False if it was not dirty.
     pub(crate) fn clear_dirty_for_io(&self) -> bool {
-        // SAFETY: the folio is locked.
+        // SAFETY: The folio is locked.
         unsafe { sys::folio_clear_dirty_for_io(self.as_raw()) }
     }
 
     /// Marks the folio dirty again because it cannot be written now.
     pub(crate) fn redirty(&self, wbc: &mut WritebackControl<'_>) {
-        // SAFETY: the folio is locked, and `wbc` valid.
+        // SAFETY: The folio is locked, and `wbc` valid.
         unsafe { sys::folio_redirty_for_writepage(wbc.as_raw(), self.as_raw()) };
     }
 
     /// Zeroes bytes `s1..e1` and `s2..e2` of the folio.
     pub(crate) fn zero_segments(&self, s1: usize, e1: usize, s2: usize, e2: usize) {
         let size = self.size();
-        // SAFETY: the folio is locked, and the ranges are clamped to it.
+        // SAFETY: The folio is locked, and the ranges are clamped to it.
         unsafe {
             sys::rsfs_folio_zero_segments(
                 self.as_raw(),
@@ -201,23 +200,31 @@ impl LockedFolio {
         };
     }
 
-    /// The disk block cached in the folio, if any.
-    pub(crate) fn block(&self) -> Option<u64> {
-        // SAFETY: the folio is locked, so its private field is stable.
-        let b = unsafe { sys::rsfs_folio_block(self.as_raw()) };
-        (b != 0).then_some(b)
+    /// The folio's private word, 0 if it has none.
+    pub(crate) fn private_word(&self) -> usize {
+        // SAFETY: The folio is locked (type invariant), so its private
+        // field is stable.
+        unsafe { sys::rsfs_folio_private_word(self.as_raw()) }
     }
 
-    /// Caches the disk block that backs the folio.
-    pub(crate) fn set_block(&self, block: u64) {
-        // SAFETY: the folio is locked.
-        unsafe { sys::rsfs_folio_set_block(self.as_raw(), block) };
+    /// Keeps `word` in the folio's private field (`folio_attach_private`,
+    /// which holds a folio reference for it, or `folio_change_private`).
+    pub(crate) fn set_private_word(&self, word: usize) {
+        // SAFETY: The folio is locked (type invariant); the field holds a
+        // plain word, never dereferenced.
+        unsafe { sys::rsfs_folio_set_private_word(self.as_raw(), word) };
+    }
+
+    /// Clears the folio's private word (`folio_detach_private`), if set.
+    pub(crate) fn clear_private(&self) {
+        // SAFETY: The folio is locked (type invariant).
+        unsafe { sys::rsfs_folio_clear_private(self.as_raw()) };
     }
 
     /// Starts writeback and unlocks the folio: it can be read and dirtied
     /// again, and the bio it goes into ends the writeback.
     pub(crate) fn start_writeback(self) -> WritebackFolio {
-        // SAFETY: the folio is locked and its dirty bit was cleared for I/O;
+        // SAFETY: The folio is locked and its dirty bit was cleared for I/O;
         // this also clears the TOWRITE tag.
         unsafe {
             sys::rsfs_folio_start_writeback(self.as_raw());
@@ -235,7 +242,7 @@ impl LockedFolio {
 
 impl Drop for LockedFolio {
     fn drop(&mut self) {
-        // SAFETY: we hold the lock and a reference (type invariant).
+        // SAFETY: We hold the lock and a reference (type invariant).
         unsafe {
             sys::folio_unlock(self.as_raw());
             sys::rsfs_folio_put(self.as_raw());
@@ -251,7 +258,7 @@ impl Drop for LockedFolio {
 /// The folio is valid and this object owns one reference to it.
 pub(crate) struct FolioRef(NonNull<sys::folio>);
 
-// SAFETY: folio references are atomic.
+// SAFETY: Folio references are atomic.
 unsafe impl Send for FolioRef {}
 
 impl FolioRef {
@@ -262,7 +269,7 @@ impl FolioRef {
 
 impl Drop for FolioRef {
     fn drop(&mut self) {
-        // SAFETY: we own one reference (type invariant).
+        // SAFETY: We own one reference (type invariant).
         unsafe { sys::rsfs_folio_put(self.as_raw()) };
     }
 }
@@ -286,7 +293,7 @@ impl WritebackFolio {
 impl Drop for WritebackFolio {
     fn drop(&mut self) {
         let f = self.0.as_raw();
-        // SAFETY: the folio is under writeback on our behalf; its mapping is
+        // SAFETY: The folio is under writeback on our behalf; its mapping is
         // stable while it is.
         unsafe {
             sys::rsfs_mapping_set_error(
@@ -305,7 +312,7 @@ pub(crate) struct ReadFolio(FolioRef);
 impl ReadFolio {
     /// The folio, for a bio that will finish the read.
     pub(super) fn into_ref(self) -> FolioRef {
-        // SAFETY: as in `WritebackFolio::into_ref`.
+        // SAFETY: As in `WritebackFolio::into_ref`.
         let r = unsafe { core::ptr::read(&self.0) };
         core::mem::forget(self);
         r
@@ -314,7 +321,7 @@ impl ReadFolio {
 
 impl Drop for ReadFolio {
     fn drop(&mut self) {
-        // SAFETY: the folio is locked on our behalf.
+        // SAFETY: The folio is locked on our behalf.
         unsafe { sys::folio_end_read(self.0.as_raw(), false) };
     }
 }

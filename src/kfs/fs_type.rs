@@ -18,20 +18,22 @@ use kernel::{
 };
 
 use super::{
-    aops::{Fallocate, Fiemap, WritePage},
+    address_space,
     dir::{Created, DirEmitter, Owner, RenameFlags},
-    folio::LockedFolio,
+    file::{Fallocate, Fiemap},
     inode::{FileType, InodeBox},
-    super_block, sys,
-    writeback::{AddressSpace, Readahead, WritebackControl},
-    Inode, SuperBlock,
+    super_block, sys, vm, Inode, SuperBlock,
 };
 
 /// A block-device filesystem.
 ///
 /// The optional methods become entries of the C operation tables
 /// (`super_operations`, `inode_operations`, `file_operations`); `HAS_*`
-/// says which ones an implementation provides. Namespace methods are called
+/// says which ones an implementation provides. The page cache and the
+/// mappings of regular files have traits of their own
+/// ([`address_space::Operations`], [`vm::Operations`]), whose tables the
+/// filesystem names in [`FileSystem::FILE_AOPS`] and
+/// [`FileSystem::FILE_VM_OPS`]. Namespace methods are called
 /// with the VFS's locks held as `Documentation/filesystems/locking.rst`
 /// describes: the parent directory's `i_rwsem` exclusively for changes, and
 /// shared for `lookup` and `readdir`.
@@ -47,6 +49,12 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
 
     /// Per-inode state, stored next to each VFS inode.
     type InodeData: Send + Sync;
+
+    /// The page-cache operations of regular files.
+    const FILE_AOPS: address_space::Ops<Self>;
+
+    /// The operations of regular files' shared mappings.
+    const FILE_VM_OPS: vm::Ops<Self>;
 
     /// Reads and checks the on-disk superblock and returns the state of the
     /// new mount. Called once per mount, with the block device open.
@@ -188,70 +196,15 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
-    /// Reads a folio of a regular file, and unlocks it when done (now for a
-    /// hole, or in the bio's completion).
-    fn read_folio(inode: &Inode<Self>, folio: LockedFolio) -> Result;
-
-    /// Reads the folios of a readahead request.
-    fn readahead(inode: &Inode<Self>, ra: &mut Readahead<'_>);
-
-    /// Prepares the folio that will receive `len` bytes at `pos` of a
-    /// regular file: gives it disk space, and reads or zeroes what the
-    /// write will not cover. Returns it locked.
-    fn write_begin(inode: &Inode<Self>, pos: u64, len: usize) -> Result<LockedFolio>;
-
-    /// Finishes a write of `copied` of `len` bytes at `pos` into `folio`;
-    /// returns how many bytes count as written.
-    fn write_end(
-        inode: &Inode<Self>,
-        pos: u64,
-        len: usize,
-        copied: usize,
-        folio: LockedFolio,
-    ) -> usize;
-
-    /// Writes one locked folio of `inode` whose dirty bit was cleared for
-    /// I/O (memory reclaim's `pageout`). The caller holds no reference to
-    /// the inode: it stays alive only while the folio is locked or under
-    /// writeback not yet submitted, so nothing may touch the inode (or its
-    /// superblock) once the last bio is sent.
-    fn writepage(
-        inode: &Inode<Self>,
-        folio: LockedFolio,
-        wbc: &mut WritebackControl<'_>,
-    ) -> Result<WritePage>;
-
-    /// Writes the dirty folios of a file that `wbc` asks for.
-    fn writepages(mapping: &AddressSpace<Self>, wbc: &mut WritebackControl<'_>) -> Result;
-
-    /// A shared mapping is about to dirty `folio` (locked, within the
-    /// file): give it disk space now.
-    fn page_mkwrite(inode: &Inode<Self>, folio: &LockedFolio) -> Result;
-
     /// `fsync(2)` (`datasync`: `fdatasync(2)`) of bytes `start..=end` of a
     /// regular file, or of a directory (its entries, and what they name).
     fn fsync(
-        file: &super::aops::File,
+        file: &super::file::File,
         inode: &Inode<Self>,
         start: i64,
         end: i64,
         datasync: bool,
     ) -> Result;
-
-    /// A direct write failed after `map_blocks` may have given the file
-    /// blocks past its end (the size was not extended): give them back, so
-    /// that growing the file later cannot show what the write left there.
-    /// Called with the inode locked.
-    fn direct_write_failed(inode: &Inode<Self>);
-
-    /// Maps up to `max` file blocks from `lblk` for direct I/O; `write`
-    /// says the caller will write them.
-    fn map_blocks(
-        inode: &Inode<Self>,
-        lblk: u64,
-        max: u64,
-        write: bool,
-    ) -> Result<super::aops::BlockMapping>;
 
     /// The first byte at or after `offset` that is data (`hole` false) or
     /// in a hole (`hole` true); the end of the file counts as a hole. ENXIO
@@ -262,12 +215,6 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// extents that overlap bytes `start..start + len`. Called with the
     /// inode locked.
     fn fiemap(_inode: &Inode<Self>, _fiemap: &mut Fiemap<'_>, _start: u64, _len: u64) -> Result {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// The disk block of file block `lblk`, 0 for a hole (`FIBMAP`, and
-    /// `swapon(2)` of a file, which then writes those blocks directly).
-    fn bmap(_inode: &Inode<Self>, _lblk: u64) -> u64 {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -312,7 +259,7 @@ pub(crate) struct FsTypeStorage {
     debugfs: AtomicPtr<sys::dentry>,
 }
 
-// SAFETY: the only access to `fs_type` goes through the one `Registration`
+// SAFETY: The only access to `fs_type` goes through the one `Registration`
 // that owns it (see the invariant), and the kernel's own accesses are
 // serialised by the filesystem-type list lock.
 unsafe impl Sync for FsTypeStorage {}
@@ -329,7 +276,7 @@ impl FsTypeStorage {
 
     /// The debugfs directory of the filesystem type of `sb`.
     pub(super) fn debugfs_root_of<T: FileSystem, S>(sb: &SuperBlock<T, S>) -> *mut sys::dentry {
-        // SAFETY: every superblock of a filesystem registered through a
+        // SAFETY: Every superblock of a filesystem registered through a
         // `Registration` has `s_type` pointing at the `fs_type` field, the
         // first field of a `repr(C)` `FsTypeStorage`, which is static.
         let storage = unsafe { &*(*sb.as_raw()).s_type.cast::<FsTypeStorage>() };
@@ -376,18 +323,18 @@ impl Registration {
             storage.in_use.store(false, Ordering::Release);
             return Err(e);
         }
-        // SAFETY: the name is a static string; a failure gives an error
+        // SAFETY: The name is a static string; a failure gives an error
         // pointer, which debugfs accepts as a parent (and ignores).
         let dir = unsafe { sys::debugfs_create_dir(T::NAME.as_char_ptr(), core::ptr::null_mut()) };
         storage.debugfs.store(dir, Ordering::Release);
-        // INVARIANT: registered above, and `in_use` is set.
+        // INVARIANT: Registered above, and `in_use` is set.
         Ok(Self { storage })
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant the type is registered. The VFS
+        // SAFETY: By the type invariant the type is registered. The VFS
         // holds a reference on the module for every mounted superblock, so
         // no superblock of this type exists once the module is unloading.
         unsafe { sys::unregister_filesystem(self.storage.fs_type.get()) };
@@ -395,7 +342,7 @@ impl Drop for Registration {
             .storage
             .debugfs
             .swap(core::ptr::null_mut(), Ordering::AcqRel);
-        // SAFETY: no superblock is left, so nothing is below the directory.
+        // SAFETY: No superblock is left, so nothing is below the directory.
         unsafe { sys::debugfs_remove(dir) };
         self.storage.in_use.store(false, Ordering::Release);
     }
@@ -409,9 +356,10 @@ impl Drop for Registration {
 /// directory's lock) for `'a`.
 unsafe fn dentry_name<'a>(dentry: *mut sys::dentry) -> &'a [u8] {
     let mut len = 0u32;
-    // SAFETY: per the safety requirement.
+    // SAFETY: `dentry` is valid, as the caller guarantees, and `len` a
+    // local to write.
     let name = unsafe { sys::rsfs_dentry_name(dentry, &mut len) };
-    // SAFETY: `d_name` is `len` bytes long and stable per the requirement.
+    // SAFETY: `d_name` is `len` bytes long and stable, as the caller guarantees.
     unsafe { core::slice::from_raw_parts(name, len as usize) }
 }
 
@@ -422,7 +370,8 @@ unsafe fn dentry_name<'a>(dentry: *mut sys::dentry) -> &'a [u8] {
 /// `dentry` must be a valid positive dentry of filesystem `T`, and stay so
 /// for `'a`.
 unsafe fn dentry_inode<'a, T: FileSystem>(dentry: *mut sys::dentry) -> &'a Inode<T> {
-    // SAFETY: per the safety requirement `d_inode` is an initialised inode.
+    // SAFETY: `dentry` is a valid positive dentry of `T`, as the caller
+    // guarantees, so `d_inode` is a live, initialised inode of `T`.
     unsafe { Inode::from_raw((*dentry).d_inode) }
 }
 
@@ -457,7 +406,7 @@ impl<T: FileSystem> Tables<T> {
         evict_inode: Some(Self::evict_inode),
         sync_fs: if_has(T::HAS_SYNC_FS, Self::sync_fs),
         put_super: if_has(T::HAS_PUT_SUPER, Self::put_super),
-        // SAFETY: all-zero is a valid `super_operations`: every field is an
+        // SAFETY: All-zero is a valid `super_operations`: every field is an
         // optional function pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -477,7 +426,7 @@ impl<T: FileSystem> Tables<T> {
         getattr: if_has(T::HAS_FLAGS, Self::getattr),
         fileattr_get: if_has(T::HAS_FLAGS, Self::fileattr_get),
         fileattr_set: if_has(T::HAS_SET_FLAGS, Self::fileattr_set),
-        // SAFETY: all-zero is a valid `inode_operations`: every field is an
+        // SAFETY: All-zero is a valid `inode_operations`: every field is an
         // optional function pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -488,14 +437,14 @@ impl<T: FileSystem> Tables<T> {
         getattr: if_has(T::HAS_FLAGS, Self::getattr),
         fileattr_get: if_has(T::HAS_FLAGS, Self::fileattr_get),
         fileattr_set: if_has(T::HAS_SET_FLAGS, Self::fileattr_set),
-        // SAFETY: as above.
+        // SAFETY: As above.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
     const SYMLINK_INODE_OPS: sys::inode_operations = sys::inode_operations {
         get_link: if_has(T::HAS_GET_LINK, Self::get_link),
         setattr: Some(Self::setattr),
-        // SAFETY: as above.
+        // SAFETY: As above.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
@@ -503,7 +452,7 @@ impl<T: FileSystem> Tables<T> {
     /// operations (`init_special_inode`); only attributes are ours.
     const SPECIAL_INODE_OPS: sys::inode_operations = sys::inode_operations {
         setattr: Some(Self::setattr),
-        // SAFETY: as above.
+        // SAFETY: As above.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
@@ -512,7 +461,7 @@ impl<T: FileSystem> Tables<T> {
         read: Some(sys::generic_read_dir),
         iterate_shared: if_has(T::HAS_READDIR, Self::iterate_shared),
         fsync: Some(Self::file_fsync),
-        // SAFETY: all-zero is a valid `file_operations`: every field is an
+        // SAFETY: All-zero is a valid `file_operations`: every field is an
         // optional function pointer, an integer or the owner pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -525,7 +474,7 @@ impl<T: FileSystem> Tables<T> {
     /// (and, for a device, its `i_rdev`) set.
     pub(super) unsafe fn set_inode_ops(inode: *mut sys::inode, ftype: FileType) {
         if ftype.is_special() {
-            // SAFETY: the inode is new and locked per the safety
+            // SAFETY: The inode is new and locked per the safety
             // requirement; `init_special_inode` sets its file operations
             // and device from its mode and `i_rdev`.
             unsafe {
@@ -540,13 +489,13 @@ impl<T: FileSystem> Tables<T> {
                 FileType::Regular => (&Self::FILE_INODE_OPS, &Self::REG_FILE_OPS),
                 _ => (&Self::SYMLINK_INODE_OPS, core::ptr::null()),
             };
-        // SAFETY: the inode is new and locked per the safety requirement;
+        // SAFETY: The inode is new and locked as the caller guarantees;
         // the tables are promoted constants, so they live forever.
         unsafe {
             (*inode).i_op = iops;
             (*inode).__bindgen_anon_3.i_fop = fops;
             if ftype == FileType::Regular {
-                sys::rsfs_set_aops(inode, &Self::AOPS);
+                sys::rsfs_set_aops(inode, T::FILE_AOPS.as_raw());
             }
         }
     }
@@ -586,7 +535,7 @@ impl<T: FileSystem> Tables<T> {
     /// provides.
     unsafe extern "C" fn reconfigure(fc: *mut sys::fs_context) -> kernel::ffi::c_int {
         from_result(|| {
-            // SAFETY: per the function's safety requirement, `fc->root` is
+            // SAFETY: Per the function's safety requirement, `fc->root` is
             // the root of a mounted superblock of type `T`.
             let (sb, read_only, asked) = unsafe {
                 (
@@ -626,7 +575,7 @@ impl<T: FileSystem> Tables<T> {
                 }
             }
             let info = T::fill_super(new_sb)?;
-            // SAFETY: as above. From here on the superblock owns `info`;
+            // SAFETY: As above. From here on the superblock owns `info`;
             // `kill_sb` frees it, on this function's error paths too.
             unsafe { (*sb).s_fs_info = info.into_foreign() as *mut _ };
             // SAFETY: `s_fs_info` now holds a `Pin<KBox<T::Info>>`.
@@ -638,7 +587,7 @@ impl<T: FileSystem> Tables<T> {
             if dentry.is_null() {
                 return Err(ENOMEM);
             }
-            // SAFETY: the superblock is being set up and `s_root` is ours.
+            // SAFETY: The superblock is being set up and `s_root` is ours.
             unsafe { (*sb.as_raw()).s_root = dentry };
             Ok(0)
         })
@@ -657,7 +606,7 @@ impl<T: FileSystem> Tables<T> {
             (*sb).s_fs_info
         };
         if !info.is_null() {
-            // SAFETY: a non-null `s_fs_info` was set by `fill_super` from
+            // SAFETY: A non-null `s_fs_info` was set by `fill_super` from
             // `into_foreign`, and nothing uses it after `kill_block_super`
             // has shut the superblock down.
             drop(unsafe { <Pin<KBox<T::Info>> as ForeignOwnable>::from_foreign(info) });
@@ -675,11 +624,11 @@ impl<T: FileSystem> Tables<T> {
         buf: *mut sys::kstatfs,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            // SAFETY: per the safety requirement, `dentry` belongs to a
+            // SAFETY: As the caller guarantees, `dentry` belongs to a
             // mounted superblock of type `T`, whose `s_fs_info` is set.
             let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };
             let st = T::statfs(sb)?;
-            // SAFETY: `buf` is valid for writes per the safety requirement.
+            // SAFETY: `buf` is valid for writes as the caller guarantees.
             unsafe {
                 (*buf).f_type = sb.magic() as _;
                 (*buf).f_bsize = st.block_size as _;
@@ -706,9 +655,9 @@ impl<T: FileSystem> Tables<T> {
         wbc: *mut sys::writeback_control,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            // SAFETY: the VFS only writes back initialised inodes.
+            // SAFETY: The VFS only writes back initialised inodes.
             let inode = unsafe { Inode::<T>::from_raw(inode) };
-            // SAFETY: `wbc` is valid per the safety requirement.
+            // SAFETY: `wbc` is valid as the caller guarantees.
             let sync = unsafe { (*wbc).sync_mode } == sys::writeback_sync_modes_WB_SYNC_ALL;
             T::write_inode(inode, sync)?;
             Ok(0)
@@ -727,7 +676,7 @@ impl<T: FileSystem> Tables<T> {
         if flags as u32 & sys::RSFS_I_DIRTY_INODE == 0 {
             return;
         }
-        // SAFETY: the inode is valid per the safety requirement. `I_NEW` is
+        // SAFETY: The inode is valid as the caller guarantees. `I_NEW` is
         // only cleared by the task that set the inode up, which is the only
         // one that can be dirtying it while it is set, so one read is exact.
         let new = unsafe { sys::rsfs_inode_is_new(inode) };
@@ -738,7 +687,7 @@ impl<T: FileSystem> Tables<T> {
             return;
         }
         let datasync = flags as u32 & sys::RSFS_I_DIRTY_DATASYNC != 0;
-        // SAFETY: initialised, not new, and valid for the call.
+        // SAFETY: Initialised, not new, and valid for the call.
         T::dirty_inode(unsafe { Inode::<T>::from_raw(inode) }, datasync);
     }
 
@@ -748,17 +697,17 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// `inode` must be an inode of this filesystem being evicted.
     unsafe extern "C" fn evict_inode(inode: *mut sys::inode) {
-        // SAFETY: the page cache of an evicted inode goes first, as the VFS
+        // SAFETY: The page cache of an evicted inode goes first, as the VFS
         // requires of `evict_inode`.
         unsafe { sys::truncate_inode_pages_final(&mut (*inode).i_data) };
         // SAFETY: `inode` is embedded in an `InodeBox<T>`; `has_data` says
         // whether it was ever initialised (a failed `iget` leaves it unset).
         let initialised = unsafe { (*InodeBox::<T>::from_inode(inode)).has_data() };
         if initialised && T::HAS_EVICT_INODE {
-            // SAFETY: the inode is initialised and we hold the last reference.
+            // SAFETY: The inode is initialised and we hold the last reference.
             T::evict_inode(unsafe { Inode::<T>::from_raw(inode) });
         }
-        // SAFETY: the filesystem is done with the inode: detach the metadata
+        // SAFETY: The filesystem is done with the inode: detach the metadata
         // buffers tied to it (`BufferHead::mark_dirty_for`), then clear it.
         unsafe {
             sys::invalidate_inode_buffers(inode);
@@ -776,7 +725,8 @@ impl<T: FileSystem> Tables<T> {
         wait: kernel::ffi::c_int,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            // SAFETY: per the safety requirement.
+            // SAFETY: `sb` is a mounted superblock of `T`, as the caller
+            // guarantees.
             T::sync_fs(unsafe { SuperBlock::<T>::from_raw(sb) }, wait != 0)?;
             Ok(0)
         })
@@ -788,7 +738,8 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// `sb` must be a mounted superblock of this filesystem being shut down.
     unsafe extern "C" fn put_super(sb: *mut sys::super_block) {
-        // SAFETY: per the safety requirement; `s_fs_info` is still set.
+        // SAFETY: `sb` is a mounted superblock of `T`, as the caller
+        // guarantees; `s_fs_info` is still set while it shuts down.
         T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
     }
 
@@ -803,7 +754,8 @@ impl<T: FileSystem> Tables<T> {
         dentry: *mut sys::dentry,
         _flags: kernel::ffi::c_uint,
     ) -> *mut sys::dentry {
-        // SAFETY: per the safety requirement.
+        // SAFETY: `dir` is a live directory of `T`, locked, and `dentry` in
+        // it, so its name is stable, as the caller guarantees.
         let (d, name) = unsafe { (Inode::<T>::from_raw(dir), dentry_name(dentry)) };
         match T::lookup(d, name) {
             // SAFETY: `d_splice_alias` takes over the inode reference (or
@@ -832,7 +784,8 @@ impl<T: FileSystem> Tables<T> {
         rdev: u32,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            // SAFETY: per the safety requirement.
+            // SAFETY: `dir` is a live directory of `T`, locked, and `dentry` in
+            // it, so its name is stable, as the caller guarantees.
             let (d, name) = unsafe { (Inode::<T>::from_raw(dir), dentry_name(dentry)) };
             let owner = Owner::new(idmap, dir);
             let created = T::create(d, name, mode, target, rdev, &owner)?;
@@ -856,7 +809,7 @@ impl<T: FileSystem> Tables<T> {
         mode: sys::umode_t,
         _excl: bool,
     ) -> kernel::ffi::c_int {
-        // SAFETY: the VFS calls `create` with its locks held.
+        // SAFETY: The VFS calls `create` with its locks held.
         unsafe { Self::do_create(idmap, dir, dentry, mode, None, 0) }
     }
 
@@ -946,7 +899,7 @@ impl<T: FileSystem> Tables<T> {
         dentry: *mut sys::dentry,
         fa: *mut sys::fileattr,
     ) -> kernel::ffi::c_int {
-        // SAFETY: the dentry is positive and its inode one of ours.
+        // SAFETY: The dentry is positive and its inode one of ours.
         let inode = unsafe { dentry_inode::<T>(dentry) };
         // SAFETY: `fa` is valid (safety requirement).
         unsafe { sys::fileattr_fill_flags(fa, T::flags(inode)) };
@@ -966,7 +919,7 @@ impl<T: FileSystem> Tables<T> {
         fa: *mut sys::fileattr,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            // SAFETY: the dentry is positive and its inode one of ours.
+            // SAFETY: The dentry is positive and its inode one of ours.
             let inode = unsafe { dentry_inode::<T>(dentry) };
             // SAFETY: `fa` is valid (safety requirement). For
             // FS_IOC_FSSETXATTR the VFS has already turned the common
@@ -993,7 +946,7 @@ impl<T: FileSystem> Tables<T> {
         dentry: *mut sys::dentry,
         mode: sys::umode_t,
     ) -> kernel::ffi::c_int {
-        // SAFETY: the VFS calls `mkdir` with its locks held.
+        // SAFETY: The VFS calls `mkdir` with its locks held.
         unsafe { Self::do_create(idmap, dir, dentry, mode | sys::S_IFDIR as u16, None, 0) }
     }
 
@@ -1009,10 +962,10 @@ impl<T: FileSystem> Tables<T> {
         dentry: *mut sys::dentry,
         target: *const kernel::ffi::c_char,
     ) -> kernel::ffi::c_int {
-        // SAFETY: the VFS passes a NUL-terminated target that stays valid
+        // SAFETY: The VFS passes a NUL-terminated target that stays valid
         // for the call.
         let target = unsafe { CStr::from_char_ptr(target) }.as_bytes();
-        // SAFETY: the VFS calls `symlink` with its locks held.
+        // SAFETY: The VFS calls `symlink` with its locks held.
         unsafe {
             Self::do_create(
                 idmap,
@@ -1039,9 +992,9 @@ impl<T: FileSystem> Tables<T> {
         mode: sys::umode_t,
         dev: sys::dev_t,
     ) -> kernel::ffi::c_int {
-        // SAFETY: encoding a device number has no requirement.
+        // SAFETY: Encoding a device number has no requirement.
         let rdev = unsafe { sys::rsfs_encode_dev(dev) };
-        // SAFETY: the VFS calls `mknod` with its locks held.
+        // SAFETY: The VFS calls `mknod` with its locks held.
         unsafe { Self::do_create(idmap, dir, dentry, mode, None, rdev) }
     }
 
@@ -1057,7 +1010,7 @@ impl<T: FileSystem> Tables<T> {
         dentry: *mut sys::dentry,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            // SAFETY: the VFS holds `dir` and the source inode locked, and
+            // SAFETY: The VFS holds `dir` and the source inode locked, and
             // `old` is positive.
             let (inode, d, name) = unsafe {
                 (
@@ -1067,7 +1020,7 @@ impl<T: FileSystem> Tables<T> {
                 )
             };
             T::link(inode, d, name)?;
-            // SAFETY: the new dentry takes a reference of its own.
+            // SAFETY: The new dentry takes a reference of its own.
             unsafe {
                 sys::ihold(inode.as_raw());
                 sys::d_instantiate(dentry, inode.as_raw());
@@ -1087,7 +1040,7 @@ impl<T: FileSystem> Tables<T> {
         dentry: *mut sys::dentry,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            // SAFETY: the VFS holds `dir` and the victim locked, and
+            // SAFETY: The VFS holds `dir` and the victim locked, and
             // `dentry` is positive.
             let (d, name, inode) = unsafe {
                 (
@@ -1117,7 +1070,7 @@ impl<T: FileSystem> Tables<T> {
     ) -> kernel::ffi::c_int {
         from_result(|| {
             let flags = RenameFlags::from_raw(flags)?;
-            // SAFETY: the VFS holds both directories and both inodes locked
+            // SAFETY: The VFS holds both directories and both inodes locked
             // (`lock_rename` and `lock_two_nondirectories`).
             unsafe {
                 let new_inode = (*new_dentry).d_inode;
@@ -1148,9 +1101,9 @@ impl<T: FileSystem> Tables<T> {
         attr: *mut sys::iattr,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            // SAFETY: the VFS holds the inode locked; `dentry` is positive.
+            // SAFETY: The VFS holds the inode locked; `dentry` is positive.
             let inode = unsafe { dentry_inode::<T>(dentry) };
-            // SAFETY: all three pointers are valid per the VFS contract.
+            // SAFETY: All three pointers are valid per the VFS contract.
             to_result(unsafe { sys::setattr_prepare(idmap, dentry, attr) })?;
             // SAFETY: `attr` is valid.
             let (valid, size) = unsafe { ((*attr).ia_valid, (*attr).ia_size) };
@@ -1160,7 +1113,7 @@ impl<T: FileSystem> Tables<T> {
                 }
                 T::set_size(inode, size as u64)?;
             }
-            // SAFETY: as above; `setattr_copy` copies the checked changes.
+            // SAFETY: As above; `setattr_copy` copies the checked changes.
             unsafe { sys::setattr_copy(idmap, inode.as_raw(), attr) };
             inode.mark_dirty();
             Ok(0)
@@ -1178,7 +1131,7 @@ impl<T: FileSystem> Tables<T> {
         inode: *mut sys::inode,
         _done: *mut sys::delayed_call,
     ) -> *const kernel::ffi::c_char {
-        // SAFETY: the VFS passes an initialised symlink inode of ours, in
+        // SAFETY: The VFS passes an initialised symlink inode of ours, in
         // RCU mode too (with a NULL dentry): the target lives in the inode's
         // data, which is freed only after an RCU grace period.
         let inode = unsafe { Inode::<T>::from_raw(inode) };
@@ -1199,7 +1152,7 @@ impl<T: FileSystem> Tables<T> {
         ctx: *mut sys::dir_context,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            // SAFETY: the VFS holds the directory locked (shared), and the
+            // SAFETY: The VFS holds the directory locked (shared), and the
             // file's inode is one of ours.
             let dir = unsafe { Inode::<T>::from_raw(sys::rsfs_file_inode(file)) };
             // SAFETY: `ctx` is valid for the duration of the call.

@@ -77,7 +77,8 @@ impl<T: FileSystem> InodeBox<T> {
     ///
     /// `inode` must come from [`InodeBox::alloc_inode`] and be unused.
     pub(super) unsafe extern "C" fn free_inode(inode: *mut sys::inode) {
-        // SAFETY: per the safety requirement the box is ours to free.
+        // SAFETY: `inode` is embedded in an `InodeBox<T>` made by
+        // `alloc_inode`, and unused, as the caller guarantees.
         let b = unsafe { Self::from_inode(inode) };
         // SAFETY: `b` came from `KBox::into_raw` in `alloc_inode`; `data` is
         // initialised exactly when `has_data` is set.
@@ -105,19 +106,19 @@ pub(crate) struct Inode<T: FileSystem>(Opaque<sys::inode>, PhantomData<T>);
 // SAFETY: `ihold` and `iput` may be called from any thread, and the inode
 // state we expose is either stable or protected by the VFS's locks.
 unsafe impl<T: FileSystem> Send for Inode<T> {}
-// SAFETY: as above; `T::InodeData` is `Sync`.
+// SAFETY: As above; `T::InodeData` is `Sync`.
 unsafe impl<T: FileSystem> Sync for Inode<T> {}
 
-// SAFETY: the reference count of an inode is managed by `ihold`/`iput`, and
+// SAFETY: The reference count of an inode is managed by `ihold`/`iput`, and
 // an inode is not freed while a reference is held.
 unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
     fn inc_ref(&self) {
-        // SAFETY: the existence of `&self` means the count is non-zero.
+        // SAFETY: The existence of `&self` means the count is non-zero.
         unsafe { sys::ihold(self.0.get()) };
     }
 
     unsafe fn dec_ref(obj: NonNull<Self>) {
-        // SAFETY: the caller owns one reference, which it gives up here.
+        // SAFETY: The caller owns one reference, which it gives up here.
         unsafe { sys::iput(obj.as_ptr().cast()) };
     }
 }
@@ -229,7 +230,7 @@ impl<T: FileSystem> Inode<T> {
 
     /// The filesystem's own data for this inode.
     pub(crate) fn data(&self) -> &T::InodeData {
-        // SAFETY: by the type invariant the inode is embedded in an
+        // SAFETY: By the type invariant the inode is embedded in an
         // `InodeBox<T>` whose data is initialised and lives as long as the
         // inode.
         unsafe {
@@ -262,13 +263,13 @@ impl<T: FileSystem> Inode<T> {
     /// Writes the inode to disk now if it is dirty, and waits if `wait`
     /// (`sync_inode_metadata`).
     pub(crate) fn write_now(&self, wait: bool) -> Result {
-        // SAFETY: the inode is valid.
+        // SAFETY: The inode is valid.
         kernel::error::to_result(unsafe { sys::sync_inode_metadata(self.as_raw(), wait as i32) })
     }
 
     /// The file type and permission bits.
     pub(crate) fn mode(&self) -> u16 {
-        // SAFETY: the inode is valid; `i_mode` is read as `stat` does.
+        // SAFETY: The inode is valid; `i_mode` is read as `stat` does.
         unsafe { (*self.as_raw()).i_mode }
     }
 
@@ -280,20 +281,20 @@ impl<T: FileSystem> Inode<T> {
 
     /// The hard link count.
     pub(crate) fn nlink(&self) -> u32 {
-        // SAFETY: the inode is valid; `i_nlink` is read as `stat` does.
+        // SAFETY: The inode is valid; `i_nlink` is read as `stat` does.
         unsafe { (*self.as_raw()).__bindgen_anon_1.i_nlink }
     }
 
     /// The size in bytes (`i_size_read`).
     pub(crate) fn size(&self) -> u64 {
-        // SAFETY: the inode is valid.
+        // SAFETY: The inode is valid.
         unsafe { sys::rsfs_i_size_read(self.as_raw()) as u64 }
     }
 
     /// Sets the size in bytes (`i_size_write`); the caller holds the inode
     /// lock, as the VFS requires.
     pub(crate) fn set_size(&self, size: u64) {
-        // SAFETY: the inode is valid; `i_size_write` serialises with readers.
+        // SAFETY: The inode is valid; `i_size_write` serialises with readers.
         unsafe { sys::rsfs_i_size_write(self.as_raw(), size as i64) };
     }
 
@@ -304,7 +305,7 @@ impl<T: FileSystem> Inode<T> {
     /// an inode seen with neither bit has nothing left for `fdatasync`.
     /// (With `I_SYNC` alone, `write_now` waits for the flusher.)
     pub(crate) fn dirty_for_datasync(&self) -> bool {
-        // SAFETY: the inode is valid. `i_state` changes under `i_lock`; one
+        // SAFETY: The inode is valid. `i_state` changes under `i_lock`; one
         // volatile load (READ_ONCE) sees some state it had, which is all
         // this needs, as `generic_buffers_fsync` reads it unlocked too.
         let state = unsafe { core::ptr::read_volatile(&(*self.as_raw()).i_state) };
@@ -313,14 +314,14 @@ impl<T: FileSystem> Inode<T> {
 
     /// Waits for direct I/O in flight on the inode to finish.
     pub(crate) fn wait_for_direct_io(&self) {
-        // SAFETY: the inode is valid.
+        // SAFETY: The inode is valid.
         unsafe { sys::inode_dio_wait(self.as_raw()) };
     }
 
     /// Sets the size and drops the page cache past it (`truncate_setsize`);
     /// the caller holds the inode lock.
     pub(crate) fn truncate_pagecache(&self, size: u64) {
-        // SAFETY: the inode is valid and locked by the caller (setattr).
+        // SAFETY: The inode is valid and locked by the caller (setattr).
         unsafe { sys::truncate_setsize(self.as_raw(), size as i64) };
     }
 
@@ -328,7 +329,7 @@ impl<T: FileSystem> Inode<T> {
     /// the folios there; partial pages at either end are zeroed in the range
     /// (`truncate_pagecache_range`). The caller holds the inode lock.
     pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) {
-        // SAFETY: the inode is valid and locked by the caller.
+        // SAFETY: The inode is valid and locked by the caller.
         unsafe { sys::truncate_pagecache_range(self.as_raw(), start as i64, end as i64) };
     }
 
@@ -336,46 +337,56 @@ impl<T: FileSystem> Inode<T> {
     /// faults and reads that would bring folios into the page cache, until
     /// the guard is dropped (`filemap_invalidate_lock`).
     pub(crate) fn lock_invalidate(&self) -> InvalidateGuard<'_, T> {
-        // SAFETY: the inode is valid.
+        // SAFETY: The inode is valid.
         unsafe { sys::rsfs_invalidate_lock(self.as_raw()) };
-        // INVARIANT: locked just now.
+        // INVARIANT: Locked just now.
         InvalidateGuard(self)
+    }
+
+    /// Takes the mapping's invalidate lock shared, as page faults and
+    /// reads that bring folios into the page cache do, until the guard is
+    /// dropped (`filemap_invalidate_lock_shared`).
+    pub(crate) fn lock_invalidate_shared(&self) -> InvalidateSharedGuard<'_, T> {
+        // SAFETY: The inode is valid (type invariant).
+        unsafe { sys::rsfs_invalidate_lock_shared(self.as_raw()) };
+        // INVARIANT: Locked just now.
+        InvalidateSharedGuard(self)
     }
 
     /// Sets the number of 512-byte sectors the file uses.
     pub(crate) fn set_sectors(&self, sectors: u64) {
-        // SAFETY: the inode is valid; `i_blocks` is updated under the
+        // SAFETY: The inode is valid; `i_blocks` is updated under the
         // filesystem's own block-map lock and read racily by `stat`, as in C.
         unsafe { (*self.as_raw()).i_blocks = sectors };
     }
 
     /// Increments the link count.
     pub(crate) fn inc_nlink(&self) {
-        // SAFETY: the inode is valid; the caller holds the inode lock.
+        // SAFETY: The inode is valid; the caller holds the inode lock.
         unsafe { sys::inc_nlink(self.as_raw()) };
     }
 
     /// Decrements the link count.
     pub(crate) fn drop_nlink(&self) {
-        // SAFETY: the inode is valid; the caller holds the inode lock.
+        // SAFETY: The inode is valid; the caller holds the inode lock.
         unsafe { sys::drop_nlink(self.as_raw()) };
     }
 
     /// Sets the link count to zero.
     pub(crate) fn clear_nlink(&self) {
-        // SAFETY: the inode is valid; the caller holds the inode lock.
+        // SAFETY: The inode is valid; the caller holds the inode lock.
         unsafe { sys::clear_nlink(self.as_raw()) };
     }
 
     /// Sets ctime and mtime to now.
     pub(crate) fn touch_cmtime(&self) {
-        // SAFETY: the inode is valid; the caller holds the inode lock.
+        // SAFETY: The inode is valid; the caller holds the inode lock.
         unsafe { sys::rsfs_touch_cmtime(self.as_raw()) };
     }
 
     /// Sets ctime to now.
     pub(crate) fn touch_ctime(&self) {
-        // SAFETY: the inode is valid; the caller holds the inode lock.
+        // SAFETY: The inode is valid; the caller holds the inode lock.
         unsafe { sys::inode_set_ctime_current(self.as_raw()) };
     }
 
@@ -383,21 +394,21 @@ impl<T: FileSystem> Inode<T> {
     /// SYNC, IMMUTABLE, APPEND, NOATIME; others are the filesystem's to
     /// keep). Called with the inode locked, as `fileattr_set` is.
     pub(crate) fn set_flags(&self, flags: u32) {
-        // SAFETY: the inode is valid; `inode_set_flags` changes only the
+        // SAFETY: The inode is valid; `inode_set_flags` changes only the
         // bits of the mask, atomically.
         unsafe { sys::inode_set_flags(self.as_raw(), vfs_flags(flags), VFS_FLAGS) };
     }
 
     /// Marks the inode dirty, so that `write_inode` writes it back.
     pub(crate) fn mark_dirty(&self) {
-        // SAFETY: the inode is valid.
+        // SAFETY: The inode is valid.
         unsafe { sys::rsfs_mark_inode_dirty(self.as_raw()) };
     }
 
     /// The attributes to write to disk.
     pub(crate) fn attrs(&self) -> Attrs {
         let i = self.as_raw();
-        // SAFETY: the inode is valid; the fields are read as `stat` reads
+        // SAFETY: The inode is valid; the fields are read as `stat` reads
         // them, and the caller holds what keeps them consistent.
         unsafe {
             Attrs {
@@ -479,7 +490,7 @@ impl<T: FileSystem> NewInode<T> {
     /// passes to the returned object. `created` says whether it comes from
     /// `new_inode` (true) or `iget_locked` (false).
     pub(super) unsafe fn from_raw(inode: NonNull<sys::inode>, created: bool) -> Self {
-        // INVARIANT: guaranteed by the caller.
+        // INVARIANT: Guaranteed by the caller.
         Self {
             inode,
             created,
@@ -502,10 +513,10 @@ impl<T: FileSystem> NewInode<T> {
     /// the inode, which becomes visible to lookups.
     fn finish(self, data: impl PinInit<T::InodeData, Error>) -> Result<NonNull<sys::inode>> {
         let inode = self.as_raw();
-        // SAFETY: the inode is new and locked, so its fields are ours.
+        // SAFETY: The inode is new and locked, so its fields are ours.
         let mode = unsafe { (*inode).i_mode };
         let ftype = FileType::from_mode(mode).ok_or(EINVAL)?;
-        // SAFETY: as above; the tables are promoted constants.
+        // SAFETY: As above; the tables are promoted constants.
         unsafe { Tables::<T>::set_inode_ops(inode, ftype) };
         // SAFETY: `inode` is embedded in an `InodeBox<T>` without data; we
         // initialise `data` in place (it never moves: the box is pinned on
@@ -526,7 +537,7 @@ impl<T: FileSystem> NewInode<T> {
         data: impl PinInit<T::InodeData, Error>,
     ) -> Result<ARef<Inode<T>>> {
         let inode = self.as_raw();
-        // SAFETY: the inode is new and locked, so we are the only one
+        // SAFETY: The inode is new and locked, so we are the only one
         // touching its fields.
         unsafe {
             (*inode).i_mode = params.mode;
@@ -549,10 +560,10 @@ impl<T: FileSystem> NewInode<T> {
             );
         }
         let inode = self.finish(data)?;
-        // SAFETY: the inode is fully initialised; unlocking it makes it
+        // SAFETY: The inode is fully initialised; unlocking it makes it
         // visible to other lookups.
         unsafe { sys::unlock_new_inode(inode.as_ptr()) };
-        // SAFETY: we own the reference the `NewInode` held, and the inode
+        // SAFETY: We own the reference the `NewInode` held, and the inode
         // is now initialised, which is what `Inode` requires.
         Ok(unsafe { ARef::from_raw(inode.cast()) })
     }
@@ -566,20 +577,20 @@ impl<T: FileSystem> NewInode<T> {
         flags: u32,
         data: impl PinInit<T::InodeData, Error>,
     ) -> Result<Created<T>> {
-        // SAFETY: the inode is new and locked, so its fields are ours.
+        // SAFETY: The inode is new and locked, so its fields are ours.
         unsafe {
             (*self.as_raw()).i_generation = generation;
             sys::inode_set_flags(self.as_raw(), vfs_flags(flags), VFS_FLAGS);
         }
         let inode = self.finish(data)?;
-        // SAFETY: an initialised, still locked inode whose reference we own.
+        // SAFETY: An initialised, still locked inode whose reference we own.
         Ok(unsafe { Created::from_raw(inode) })
     }
 }
 
 impl<T: FileSystem> Drop for NewInode<T> {
     fn drop(&mut self) {
-        // SAFETY: the inode is new and locked, and we own a reference: both
+        // SAFETY: The inode is new and locked, and we own a reference: both
         // functions mark it bad, unlock it and drop that reference.
         unsafe {
             if self.created {
@@ -602,8 +613,23 @@ pub(crate) struct InvalidateGuard<'a, T: FileSystem>(&'a Inode<T>);
 
 impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant we hold the lock.
+        // SAFETY: By the type invariant we hold the lock.
         unsafe { sys::rsfs_invalidate_unlock(self.0.as_raw()) };
+    }
+}
+
+/// The invalidate lock of an inode's mapping, held shared (see
+/// [`Inode::lock_invalidate_shared`]).
+///
+/// # Invariants
+///
+/// The lock of `0`'s mapping is held shared by us.
+pub(crate) struct InvalidateSharedGuard<'a, T: FileSystem>(&'a Inode<T>);
+
+impl<T: FileSystem> Drop for InvalidateSharedGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we hold the lock shared.
+        unsafe { sys::rsfs_invalidate_unlock_shared(self.0.as_raw()) };
     }
 }
 

@@ -15,9 +15,12 @@
 //! - [`dir`]: what the namespace callbacks pass: [`Owner`], [`Created`],
 //!   [`RenameFlags`], [`DirEmitter`].
 //! - [`folio`]: [`LockedFolio`], a locked folio of a file's page cache.
+//! - [`address_space`]: the page cache's operations trait and table.
+//! - [`vm`]: the operations of shared file mappings (page faults).
+//! - [`iomap`]: block mapping for the kernel's iomap direct I/O.
+//! - [`file`]: open files, and the `file_operations` of regular files.
 //! - [`bio`]: [`BioBuilder`], block I/O of consecutive blocks.
 //! - [`writeback`]: [`WritebackControl`], [`AddressSpace`], [`FolioBatch`].
-//! - [`aops`]: the data path's C tables and their trampolines.
 //! - [`debugfs`]: [`Counters`], per-mount statistics.
 //! - [`buffer`]: [`BufferHead`], a metadata block read through the block
 //!   device's page cache.
@@ -25,25 +28,29 @@
 
 use kernel::error::Error;
 
-pub(crate) mod aops;
+pub(crate) mod address_space;
 pub(crate) mod bio;
 pub(crate) mod buffer;
 pub(crate) mod debugfs;
 pub(crate) mod dir;
 pub(crate) mod export;
+pub(crate) mod file;
 pub(crate) mod folio;
 pub(crate) mod fs_type;
 pub(crate) mod inode;
+pub(crate) mod iomap;
 pub(crate) mod super_block;
 mod sys;
 pub(crate) mod task;
+pub(crate) mod vm;
 pub(crate) mod writeback;
 
-pub(crate) use aops::{BlockMapping, Fallocate, Fiemap, File, WritePage};
+pub(crate) use address_space::WritePage;
 pub(crate) use bio::{write_copies, BioBuilder, BlockCopy, WriteMode};
 pub(crate) use buffer::BufferHead;
 pub(crate) use debugfs::Counters;
 pub(crate) use dir::{Created, DirEmitter, Owner, RenameFlags};
+pub(crate) use file::{Fallocate, Fiemap, File};
 pub(crate) use folio::LockedFolio;
 pub(crate) use fs_type::{FileSystem, FsTypeStorage, Registration};
 pub(crate) use inode::{Attrs, FileType, Inode, InodeParams, Lookup, Timestamp};
@@ -69,7 +76,7 @@ pub(crate) fn crc32c(data: &[u8]) -> u32 {
 pub(crate) fn crc32c_delta(len: usize, index: usize, delta: u8) -> u32 {
     // SAFETY: `delta` is one valid byte for the duration of the call.
     let c = unsafe { sys::crc32c(0, (&delta as *const u8).cast(), 1) };
-    // SAFETY: a pure function of its arguments.
+    // SAFETY: A pure function of its arguments.
     unsafe { sys::__crc32c_le_shift(c, len - index - 1) }
 }
 
@@ -102,7 +109,7 @@ pub(crate) fn estale() -> Error {
 
 /// The wall-clock time in seconds since the epoch.
 pub(crate) fn now_seconds() -> u64 {
-    // SAFETY: reads the clock; no preconditions.
+    // SAFETY: Reads the clock; no preconditions.
     unsafe { sys::ktime_get_real_seconds() as u64 }
 }
 
@@ -146,7 +153,7 @@ pub(crate) fn vec_pop<T, A: kernel::alloc::Allocator>(
     v: &mut kernel::alloc::Vec<T, A>,
 ) -> Option<T> {
     let len = v.len().checked_sub(1)?;
-    // SAFETY: element `len` is initialised (it is below the length); the
+    // SAFETY: Element `len` is initialised (it is below the length); the
     // length is lowered first, so the element is read out exactly once and
     // the vector no longer owns it.
     unsafe {
@@ -174,7 +181,7 @@ impl NoFs {
     pub(crate) fn enter() -> Self {
         // SAFETY: `memalloc_nofs_save` only changes the current task's flags.
         let flags = unsafe { sys::rsfs_memalloc_nofs_save() };
-        // INVARIANT: saved on this task just now.
+        // INVARIANT: Saved on this task just now.
         Self {
             flags,
             _task_bound: core::marker::PhantomData,
@@ -184,7 +191,7 @@ impl NoFs {
 
 impl Drop for NoFs {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant, `flags` came from
+        // SAFETY: By the type invariant, `flags` came from
         // `memalloc_nofs_save` on this same task.
         unsafe { sys::rsfs_memalloc_nofs_restore(self.flags) };
     }

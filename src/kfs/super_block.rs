@@ -81,27 +81,38 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
 
     /// The magic number set by [`SuperBlock::set_magic`].
     pub(crate) fn magic(&self) -> u64 {
-        // SAFETY: the superblock is valid by the type invariant.
+        // SAFETY: The superblock is valid by the type invariant.
         unsafe { (*self.as_raw()).s_magic as u64 }
     }
 
     /// `log2` of the block size.
     pub(crate) fn block_shift(&self) -> u32 {
-        // SAFETY: the superblock is valid; the block size is set before any
+        // SAFETY: The superblock is valid; the block size is set before any
         // I/O.
         unsafe { u32::from((*self.as_raw()).s_blocksize_bits) }
     }
 
+    /// Enters a page fault that will dirty the filesystem: waits while it is
+    /// frozen, and holds off a freeze until the guard is dropped
+    /// (`sb_start_pagefault`).
+    pub(crate) fn start_pagefault(&self) -> PagefaultGuard<'_, T, S> {
+        // SAFETY: The superblock is valid (type invariant); this may sleep,
+        // which a fault handler allows.
+        unsafe { sys::rsfs_sb_start_pagefault(self.as_raw()) };
+        // INVARIANT: Entered just now.
+        PagefaultGuard(self)
+    }
+
     /// Flushes the device's volatile write cache (`blkdev_issue_flush`).
     pub(crate) fn flush_device(&self) -> Result {
-        // SAFETY: the block device is open by the type invariant.
+        // SAFETY: The block device is open by the type invariant.
         kernel::error::to_result(unsafe { sys::blkdev_issue_flush((*self.as_raw()).s_bdev) })
     }
 
     /// Writes zeroes to `len` blocks from `block`, and waits.
     pub(crate) fn zero_blocks(&self, block: u64, len: u64) -> Result {
         let shift = self.block_shift() - 9;
-        // SAFETY: the block device is open by the type invariant.
+        // SAFETY: The block device is open by the type invariant.
         kernel::error::to_result(unsafe {
             sys::blkdev_issue_zeroout(
                 (*self.as_raw()).s_bdev,
@@ -117,13 +128,13 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
     /// about to hold file data, so that a stale metadata buffer of a freed
     /// block can never be written over the data later.
     pub(crate) fn forget_block_buffers(&self, block: u64, len: u64) {
-        // SAFETY: the block device is open by the type invariant.
+        // SAFETY: The block device is open by the type invariant.
         unsafe { sys::clean_bdev_aliases((*self.as_raw()).s_bdev, block, len) };
     }
 
     /// The size of the block device in bytes.
     pub(crate) fn device_bytes(&self) -> u64 {
-        // SAFETY: the block device is open by the type invariant.
+        // SAFETY: The block device is open by the type invariant.
         unsafe { sys::rsfs_bdev_nr_bytes((*self.as_raw()).s_bdev) }
     }
 
@@ -133,17 +144,17 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
     /// byte within one hold of the buffer lock, so that whoever copies the
     /// block meanwhile sees the old contents or the new, never zeroes.
     pub(crate) fn bnew(&self, block: u64) -> Result<BufferHead> {
-        // SAFETY: the superblock and its block device are valid, and its
+        // SAFETY: The superblock and its block device are valid, and its
         // block size is set.
         let bh = unsafe { sys::rsfs_sb_getblk_zeroed(self.as_raw(), block) };
-        // SAFETY: the helper returns null or an uptodate buffer with a
+        // SAFETY: The helper returns null or an uptodate buffer with a
         // reference that is now ours.
         unsafe { BufferHead::from_raw(bh) }.ok_or(ENOMEM)
     }
 
     /// Whether the filesystem is mounted read-only.
     pub(crate) fn is_read_only(&self) -> bool {
-        // SAFETY: the superblock is valid by the type invariant.
+        // SAFETY: The superblock is valid by the type invariant.
         unsafe { (*self.as_raw()).s_flags & sys::RSFS_SB_RDONLY != 0 }
     }
 
@@ -151,14 +162,14 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
     /// file data, inodes, `sync_fs`, then the block device's buffers
     /// (`sync_filesystem`). The caller holds `s_umount`, as in `remount`.
     pub(crate) fn sync_filesystem(&self) -> Result {
-        // SAFETY: the superblock is valid by the type invariant, and its
+        // SAFETY: The superblock is valid by the type invariant, and its
         // `s_umount` is held by the caller (the VFS, for `remount`).
         kernel::error::to_result(unsafe { sys::sync_filesystem(self.as_raw()) })
     }
 
     /// Writes all dirty buffers of the block device and waits for them.
     pub(crate) fn sync_device(&self) -> Result {
-        // SAFETY: the block device is open by the type invariant.
+        // SAFETY: The block device is open by the type invariant.
         kernel::error::to_result(unsafe { sys::sync_blockdev((*self.as_raw()).s_bdev) })
     }
 
@@ -170,7 +181,7 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
     /// must not be taken for current (fsck.rsfs reconciles it).
     pub(crate) fn bread(&self, block: u64) -> Result<BufferHead> {
         let mut lost = false;
-        // SAFETY: the superblock and its block device are valid by the type
+        // SAFETY: The superblock and its block device are valid by the type
         // invariant, and its block size is set.
         let bh = unsafe { sys::rsfs_sb_bread(self.as_raw(), block, &mut lost) };
         if lost {
@@ -188,7 +199,7 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
 impl<T: FileSystem> SuperBlock<T, New> {
     /// Sets the block size, which must be supported by the device.
     pub(crate) fn set_block_size(&self, size: u32) -> Result {
-        // SAFETY: the superblock is being set up and its block device open.
+        // SAFETY: The superblock is being set up and its block device open.
         let got = unsafe { sys::sb_set_blocksize(self.as_raw(), size as i32) };
         if got as u32 != size {
             return Err(EINVAL);
@@ -200,20 +211,20 @@ impl<T: FileSystem> SuperBlock<T, New> {
     /// every metadata block is read (and checked) afresh: whatever changed
     /// the disk while it was not mounted is seen.
     pub(crate) fn forget_cached_blocks(&self) {
-        // SAFETY: the block device is open; nothing of this mount is cached
+        // SAFETY: The block device is open; nothing of this mount is cached
         // yet.
         unsafe { sys::invalidate_bdev((*self.as_raw()).s_bdev) };
     }
 
     /// Sets the magic number reported by `statfs(2)`.
     pub(crate) fn set_magic(&self, magic: u64) {
-        // SAFETY: the superblock is being set up; its fields are ours.
+        // SAFETY: The superblock is being set up; its fields are ours.
         unsafe { (*self.as_raw()).s_magic = magic as _ };
     }
 
     /// Sets the largest file size.
     pub(crate) fn set_max_bytes(&self, max: i64) {
-        // SAFETY: the superblock is being set up; its fields are ours.
+        // SAFETY: The superblock is being set up; its fields are ours.
         unsafe { (*self.as_raw()).s_maxbytes = max };
     }
 }
@@ -221,7 +232,7 @@ impl<T: FileSystem> SuperBlock<T, New> {
 impl<T: FileSystem> SuperBlock<T, Ready> {
     /// The per-mount state that [`FileSystem::fill_super`] returned.
     pub(crate) fn info(&self) -> Pin<&T::Info> {
-        // SAFETY: by the type invariant `s_fs_info` holds a
+        // SAFETY: By the type invariant `s_fs_info` holds a
         // `Pin<KBox<T::Info>>` that lives as long as the superblock, so as
         // long as `self`.
         unsafe { <Pin<KBox<T::Info>> as ForeignOwnable>::borrow((*self.as_raw()).s_fs_info) }
@@ -230,23 +241,41 @@ impl<T: FileSystem> SuperBlock<T, Ready> {
     /// Finds inode `ino` in the inode cache or, if it is not there, returns
     /// a new locked inode for the caller to fill in from disk.
     pub(crate) fn iget(&self, ino: u64) -> Result<Lookup<T>> {
-        // SAFETY: the superblock is valid by the type invariant.
+        // SAFETY: The superblock is valid by the type invariant.
         let inode = unsafe { sys::iget_locked(self.as_raw(), ino as _) };
         let inode = core::ptr::NonNull::new(inode).ok_or(ENOMEM)?;
-        // SAFETY: `iget_locked` returned a referenced inode; `i_state` may be
-        // read under the inode's lock, but `I_NEW` can only be cleared by
+        // SAFETY: `iget_locked` returned a referenced inode. `i_state`
+        // changes under the inode's `i_lock`, which we do not hold: it is
+        // read once, as `READ_ONCE` would. `I_NEW` can only be cleared by
         // the holder of the new inode, which is us if it is set.
-        let is_new = unsafe { (*inode.as_ptr()).i_state & sys::RSFS_I_NEW != 0 };
+        let state =
+            unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*inode.as_ptr()).i_state)) };
+        let is_new = state & sys::RSFS_I_NEW != 0;
         if is_new {
-            // SAFETY: a new, locked inode with a reference we own.
+            // SAFETY: A new, locked inode with a reference we own.
             Ok(Lookup::New(unsafe {
                 NewInode::from_raw(inode.cast(), false)
             }))
         } else {
-            // SAFETY: an initialised inode with a reference we own.
+            // SAFETY: An initialised inode with a reference we own.
             Ok(Lookup::Cached(unsafe {
                 ARef::from_raw(inode.cast::<Inode<T>>())
             }))
         }
+    }
+}
+
+/// A page fault that holds off a freeze of the filesystem (see
+/// [`SuperBlock::start_pagefault`]).
+///
+/// # Invariants
+///
+/// `sb_start_pagefault` was called on `0` on our behalf.
+pub(crate) struct PagefaultGuard<'a, T: FileSystem, S>(&'a SuperBlock<T, S>);
+
+impl<T: FileSystem, S> Drop for PagefaultGuard<'_, T, S> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the fault was entered.
+        unsafe { sys::rsfs_sb_end_pagefault(self.0.as_raw()) };
     }
 }

@@ -30,7 +30,7 @@ pub(crate) fn fs_marker() -> usize {
 /// it.) rsfs sets it only inside its own operations, which are
 /// `memalloc_nofs` scopes and copy no user memory (see `crate::txn`).
 pub(crate) fn set_fs_marker(value: usize) {
-    // SAFETY: only the current task touches its own `journal_info`, and
+    // SAFETY: Only the current task touches its own `journal_info`, and
     // storing a word there is a plain store. What another filesystem would
     // make of it is the caller's obligation, stated above.
     unsafe { sys::rsfs_set_journal_info(value as _) };

@@ -37,7 +37,7 @@ impl WritebackControl<'_> {
     ///
     /// `wbc` must be valid and not used by anyone else for `'a`.
     pub(super) unsafe fn from_raw<'a>(wbc: *mut sys::writeback_control) -> WritebackControl<'a> {
-        // INVARIANT: guaranteed by the caller.
+        // INVARIANT: Guaranteed by the caller.
         WritebackControl(wbc, PhantomData)
     }
 
@@ -46,7 +46,7 @@ impl WritebackControl<'_> {
     }
 
     fn get(&self) -> &sys::writeback_control {
-        // SAFETY: valid for our lifetime (type invariant).
+        // SAFETY: Valid for our lifetime (type invariant).
         unsafe { &*self.0 }
     }
 
@@ -84,7 +84,7 @@ impl WritebackControl<'_> {
 
     /// Accounts for `pages` written.
     pub(crate) fn wrote(&mut self, pages: i64) {
-        // SAFETY: exclusively ours (type invariant).
+        // SAFETY: Exclusively ours (type invariant).
         unsafe { (*self.0).nr_to_write -= pages as isize };
     }
 }
@@ -102,7 +102,7 @@ impl<T: FileSystem> AddressSpace<T> {
     ///
     /// `ptr` must satisfy the type invariants for `'a`.
     pub(super) unsafe fn from_raw<'a>(ptr: *mut sys::address_space) -> &'a Self {
-        // SAFETY: transparent wrapper; validity from the caller.
+        // SAFETY: Transparent wrapper; validity from the caller.
         unsafe { &*ptr.cast() }
     }
 
@@ -119,20 +119,28 @@ impl<T: FileSystem> AddressSpace<T> {
 
     /// Where the last cyclic writeback walk stopped, in pages.
     pub(crate) fn writeback_index(&self) -> u64 {
-        // SAFETY: the mapping is valid; the field is read racily by design,
-        // as in C.
-        unsafe { (*self.as_raw()).writeback_index as u64 }
+        // SAFETY: The mapping is valid (type invariant). Concurrent walks
+        // read and write the field without a lock, by design, as in C: it
+        // is read once, as `READ_ONCE` would.
+        unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!((*self.as_raw()).writeback_index)) as u64
+        }
     }
 
     /// Records where the next cyclic walk starts.
     pub(crate) fn set_writeback_index(&self, index: u64) {
-        // SAFETY: as above; written by the walker, racily as in C.
-        unsafe { (*self.as_raw()).writeback_index = index as _ };
+        // SAFETY: As above; written once, as `WRITE_ONCE` would.
+        unsafe {
+            core::ptr::write_volatile(
+                core::ptr::addr_of_mut!((*self.as_raw()).writeback_index),
+                index as _,
+            )
+        };
     }
 
     /// Tags every dirty folio in pages `start..=end` TOWRITE.
     pub(crate) fn tag_for_writeback(&self, start: u64, end: u64) {
-        // SAFETY: the mapping is valid.
+        // SAFETY: The mapping is valid.
         unsafe { sys::tag_pages_for_writeback(self.as_raw(), start as _, end as _) };
     }
 
@@ -151,7 +159,7 @@ impl<T: FileSystem> AddressSpace<T> {
         };
         batch.release();
         let mut i = *index as kernel::ffi::c_ulong;
-        // SAFETY: the mapping and the batch are valid; the batch takes a
+        // SAFETY: The mapping and the batch are valid; the batch takes a
         // reference on each folio it returns.
         let n = unsafe {
             sys::filemap_get_folios_tag(self.as_raw(), &mut i, end as _, tag as _, batch.as_raw())
@@ -164,7 +172,7 @@ impl<T: FileSystem> AddressSpace<T> {
     /// (`filemap_write_and_wait_range` over the whole file). An error is
     /// also left in the mapping, for `fsync` to report.
     pub(crate) fn write_and_wait(&self) -> kernel::error::Result {
-        // SAFETY: the mapping is valid (type invariant); writing back a
+        // SAFETY: The mapping is valid (type invariant); writing back a
         // whole mapping and waiting for it only needs process context.
         kernel::error::to_result(unsafe {
             sys::filemap_write_and_wait_range(self.as_raw(), 0, i64::MAX)
@@ -175,22 +183,22 @@ impl<T: FileSystem> AddressSpace<T> {
     /// stable (not under writeback if the device needs stable pages), for
     /// a write.
     pub(crate) fn folio_for_write(&self, index: u64) -> kernel::error::Result<LockedFolio> {
-        // SAFETY: the mapping is valid; the helper returns an ERR_PTR or a
+        // SAFETY: The mapping is valid; the helper returns an ERR_PTR or a
         // locked folio with a reference.
         let f = unsafe { sys::rsfs_filemap_get_folio_write(self.as_raw(), index as _) };
         let f = kernel::error::from_err_ptr(f)?;
-        // SAFETY: locked and referenced, both passed to us.
+        // SAFETY: Locked and referenced, both passed to us.
         Ok(unsafe { LockedFolio::from_raw(core::ptr::NonNull::new_unchecked(f)) })
     }
 
     /// Reads the folio at page `index` (through `read_folio`) and returns
     /// it locked.
     pub(crate) fn read_folio(&self, index: u64) -> kernel::error::Result<LockedFolio> {
-        // SAFETY: the mapping is valid; the helper returns an ERR_PTR or an
+        // SAFETY: The mapping is valid; the helper returns an ERR_PTR or an
         // uptodate folio with a reference.
         let f = unsafe { sys::rsfs_read_mapping_folio(self.as_raw(), index as _) };
         let f = kernel::error::from_err_ptr(f)?;
-        // SAFETY: the folio is referenced; lock it, and the reference and
+        // SAFETY: The folio is referenced; lock it, and the reference and
         // the lock go to the new object.
         unsafe {
             sys::rsfs_folio_lock(f);
@@ -225,7 +233,7 @@ impl FolioBatch {
     /// The folios of the batch.
     pub(crate) fn folios(&self) -> impl Iterator<Item = &Folio> {
         let n = usize::from(self.0.nr);
-        // SAFETY: the first `nr` entries are referenced folios, alive as long
+        // SAFETY: The first `nr` entries are referenced folios, alive as long
         // as the batch is not released, which needs `&mut self`.
         self.0.folios[..n]
             .iter()
@@ -234,7 +242,7 @@ impl FolioBatch {
 
     /// Drops the batch's references and empties it.
     pub(crate) fn release(&mut self) {
-        // SAFETY: the batch is initialised.
+        // SAFETY: The batch is initialised.
         unsafe { sys::rsfs_folio_batch_release(self.as_raw()) };
     }
 }
@@ -253,14 +261,14 @@ pub(crate) fn with_plug<R>(f: impl FnOnce() -> R) -> R {
     // it; the plug does not move until `blk_finish_plug` below.
     unsafe { sys::blk_start_plug(plug.as_mut_ptr()) };
     let r = f();
-    // SAFETY: started above, on this same task.
+    // SAFETY: Started above, on this same task.
     unsafe { sys::blk_finish_plug(plug.as_mut_ptr()) };
     r
 }
 
 /// Gives the scheduler a chance to run something else.
 pub(crate) fn cond_resched() {
-    // SAFETY: no preconditions; called from process context.
+    // SAFETY: No preconditions; called from process context.
     unsafe { sys::rsfs_cond_resched() };
 }
 
@@ -282,13 +290,13 @@ impl Readahead<'_> {
 
     /// The next folio to read, locked, or `None` at the end.
     pub(crate) fn next_folio(&mut self) -> Option<LockedFolio> {
-        // SAFETY: valid per the type invariant; `readahead_folio` returns a
+        // SAFETY: Valid per the type invariant; `readahead_folio` returns a
         // locked folio whose reference the page cache holds.
         let f = unsafe { sys::rsfs_readahead_folio(self.0) };
         if f.is_null() {
             return None;
         }
-        // SAFETY: locked; `from_locked` takes a reference of its own.
+        // SAFETY: Locked; `from_locked` takes a reference of its own.
         Some(unsafe { LockedFolio::from_locked(f) })
     }
 }

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! iomap operations: how a file's blocks are mapped for the kernel's
+//! iomap direct I/O (`struct iomap_ops`, fs/iomap/direct-io.c), and the
+//! I/O request types that direct I/O is given ([`Kiocb`], [`IovIter`]).
+//!
+//! A filesystem implements [`Operations`] for a type of its own and calls
+//! [`direct_io`] with it from its `address_space_operations::direct_IO`.
+//!
+//! C header: [`include/linux/iomap.h`](srctree/include/linux/iomap.h).
+
+use core::marker::PhantomData;
+use kernel::prelude::*;
+
+use super::{fs_type::if_has, sys, FileSystem, Inode};
+
+/// An I/O request on an open file of filesystem `T` (`struct kiocb`),
+/// borrowed for one call.
+///
+/// # Invariants
+///
+/// `0` is valid, and its file is an open file of `T`, for `'a`.
+pub(crate) struct Kiocb<'a, T: FileSystem>(*mut sys::kiocb, PhantomData<(&'a mut (), T)>);
+
+impl<T: FileSystem> Kiocb<'_, T> {
+    /// # Safety
+    ///
+    /// `iocb` must be valid, of an open file of `T`, and not used by anyone
+    /// else for `'a`.
+    pub(super) unsafe fn from_raw<'a>(iocb: *mut sys::kiocb) -> Kiocb<'a, T> {
+        // INVARIANT: Guaranteed by the caller.
+        Kiocb(iocb, PhantomData)
+    }
+
+    /// The inode of the request's file.
+    pub(crate) fn inode(&self) -> &Inode<T> {
+        // SAFETY: The file is open and of `T` (type invariant), so its inode
+        // is a live, initialised inode of `T`.
+        unsafe { Inode::from_raw(sys::rsfs_kiocb_inode(self.0)) }
+    }
+}
+
+/// The user buffers of an I/O request (`struct iov_iter`), borrowed for one
+/// call.
+///
+/// # Invariants
+///
+/// `0` is valid for `'a`.
+pub(crate) struct IovIter<'a>(*mut sys::iov_iter, PhantomData<&'a mut ()>);
+
+impl IovIter<'_> {
+    /// # Safety
+    ///
+    /// `iter` must be valid and not used by anyone else for `'a`.
+    pub(super) unsafe fn from_raw<'a>(iter: *mut sys::iov_iter) -> IovIter<'a> {
+        // INVARIANT: Guaranteed by the caller.
+        IovIter(iter, PhantomData)
+    }
+
+    /// Whether the request writes to the file (and reads these buffers).
+    pub(crate) fn is_write(&self) -> bool {
+        // SAFETY: The iterator is valid (type invariant).
+        unsafe { sys::rsfs_iter_is_write(self.0) }
+    }
+}
+
+/// The mapping of file blocks that [`Operations::map_blocks`] reports.
+pub(crate) enum BlockMapping {
+    /// `len` blocks from disk block `block`; `new` if just allocated (the
+    /// parts of them a write does not cover are zeroed).
+    Mapped {
+        /// First disk block.
+        block: u64,
+        /// Blocks.
+        len: u64,
+        /// Newly allocated.
+        new: bool,
+    },
+    /// A hole of `len` blocks (reads as zeroes).
+    Hole {
+        /// Blocks.
+        len: u64,
+    },
+    /// Do not do this directly: [`direct_io`] stops here with ENOTBLK, and
+    /// what it did not do can be done with buffered I/O.
+    Fallback,
+}
+
+/// How a filesystem maps its files' blocks for iomap.
+#[vtable]
+pub(crate) trait Operations {
+    /// The filesystem whose files these are.
+    type FileSystem: FileSystem;
+
+    /// Maps up to `max` file blocks from `lblk`; `write` says the caller
+    /// will write them (a hole may then be allocated).
+    fn map_blocks(
+        _inode: &Inode<Self::FileSystem>,
+        _lblk: u64,
+        _max: u64,
+        _write: bool,
+    ) -> Result<BlockMapping> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// An `iomap_ops` table for the files of filesystem `T`.
+///
+/// # Invariants
+///
+/// `0` is a static table whose callbacks expect the files of `T`.
+pub(crate) struct Ops<T: FileSystem>(&'static sys::iomap_ops, PhantomData<T>);
+
+impl<T: FileSystem> Clone for Ops<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: FileSystem> Copy for Ops<T> {}
+
+impl<T: FileSystem> Ops<T> {
+    /// The table of `U`'s operations.
+    pub(crate) const fn new<U: Operations<FileSystem = T>>() -> Self {
+        // INVARIANT: A promoted constant built for `U::FileSystem`, `T`.
+        Self(&Table::<U>::TABLE, PhantomData)
+    }
+}
+
+/// Direct I/O of `iter` at the position of `iocb` through the kernel's
+/// iomap (`iomap_dio_rw`), with the block mapping of `ops`. Returns the
+/// bytes moved; ENOTBLK if [`BlockMapping::Fallback`] stopped it before any
+/// byte moved.
+///
+/// The callers of `->direct_IO` (`generic_file_direct_write`,
+/// `generic_file_read_iter`) advance `ki_pos` by what it returns, and
+/// extend `i_size` from there, while `iomap_dio_rw` has already advanced it
+/// itself: the position is put back, or an extending write would set the
+/// size to twice its length past the start. The I/O is waited for even
+/// when the request is asynchronous (`IOMAP_DIO_FORCE_WAIT`), since only
+/// the caller updates `i_size`.
+pub(crate) fn direct_io<T: FileSystem>(
+    ops: Ops<T>,
+    iocb: &mut Kiocb<'_, T>,
+    iter: &mut IovIter<'_>,
+) -> Result<usize> {
+    // SAFETY: `iocb` and `iter` are valid and ours for the call (type
+    // invariants); `ops.0` is a static table for the files of `T`, and the
+    // file of `iocb` is one of them (type invariant of `Kiocb`).
+    let ret = unsafe {
+        sys::iomap_dio_rw(
+            iocb.0,
+            iter.0,
+            ops.0,
+            core::ptr::null(),
+            sys::RSFS_IOMAP_DIO_FORCE_WAIT,
+            core::ptr::null_mut(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(Error::from_errno(ret as i32));
+    }
+    // SAFETY: `iocb` is valid and ours (type invariant); see above for why
+    // the position goes back.
+    unsafe { (*iocb.0).ki_pos -= ret as sys::loff_t };
+    Ok(ret as usize)
+}
+
+/// The C table of an [`Operations`] implementation, and its trampolines.
+struct Table<U>(PhantomData<U>);
+
+impl<U: Operations> Table<U> {
+    const TABLE: sys::iomap_ops = sys::iomap_ops {
+        iomap_begin: if_has(U::HAS_MAP_BLOCKS, Self::iomap_begin),
+        iomap_end: None,
+    };
+
+    /// `iomap_begin`: describes the mapping at byte `pos`.
+    ///
+    /// # Safety
+    ///
+    /// Called by iomap with a live inode of `U::FileSystem` and an `iomap`
+    /// that is ours to fill.
+    unsafe extern "C" fn iomap_begin(
+        inode: *mut sys::inode,
+        pos: sys::loff_t,
+        length: sys::loff_t,
+        flags: kernel::ffi::c_uint,
+        iomap: *mut sys::iomap,
+        _srcmap: *mut sys::iomap,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: A live inode of ours, as the caller guarantees.
+        let i = unsafe { Inode::<U::FileSystem>::from_raw(inode) };
+        let bs = 1u64 << i.super_block().block_shift();
+        let lblk = pos as u64 / bs;
+        let max = (pos as u64 + length as u64).div_ceil(bs) - lblk;
+        let write = flags & sys::RSFS_IOMAP_WRITE != 0;
+        let (kind, addr, len, new) = match U::map_blocks(i, lblk, max, write) {
+            Ok(BlockMapping::Mapped { block, len, new }) => {
+                (sys::RSFS_IOMAP_MAPPED, block * bs, len, new)
+            }
+            Ok(BlockMapping::Hole { len }) => {
+                (sys::RSFS_IOMAP_HOLE, sys::RSFS_IOMAP_NULL_ADDR, len, false)
+            }
+            Ok(BlockMapping::Fallback) => return ENOTBLK.to_errno(),
+            Err(e) => return e.to_errno(),
+        };
+        // SAFETY: `iomap` is ours to fill, and `inode` live, as the caller
+        // guarantees.
+        unsafe {
+            (*iomap).type_ = kind;
+            (*iomap).flags = if new { sys::RSFS_IOMAP_F_NEW } else { 0 };
+            (*iomap).addr = addr;
+            (*iomap).offset = (lblk * bs) as i64;
+            (*iomap).length = len * bs;
+            (*iomap).bdev = sys::rsfs_sb_bdev((*inode).i_sb);
+        }
+        0
+    }
+}

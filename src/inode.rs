@@ -10,7 +10,6 @@ use kernel::{
         lock::{mutex::MutexBackend, Guard},
         Mutex,
     },
-    types::ARef,
 };
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -19,7 +18,8 @@ use crate::{
     alloc,
     format::{self, INODE_EXTENTS},
     kfs::{
-        self, fs_flags, sb_err, Attrs, FileType, Inode, InodeParams, Lookup, SuperBlock, Timestamp,
+        self, fs_flags, sb_err, Attrs, FileType, Inode, InodeParams, InodeRef, Lookup, SuperBlock,
+        Timestamp,
     },
     map::BlockMap,
     txn, Rsfs,
@@ -122,7 +122,7 @@ pub(crate) fn iget_for_handle(
     sb: &SuperBlock<Rsfs>,
     ino: u64,
     generation: u32,
-) -> Result<ARef<Inode<Rsfs>>> {
+) -> Result<InodeRef<Rsfs>> {
     if ino == 0 || ino > sb.info().geo.inodes_count || !slot_in_use(sb, ino)? {
         return Err(kfs::estale());
     }
@@ -188,19 +188,19 @@ fn read_link(
 }
 
 /// Returns inode `ino`, from the inode cache or read from disk.
-pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>> {
+pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<InodeRef<Rsfs>> {
     load(sb, ino, false)
 }
 
 /// Returns inode `ino` of the orphan list, which has no links: for the
 /// mount to release it ([`crate::orphan::release_all`]).
-pub(crate) fn iget_orphan(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>> {
+pub(crate) fn iget_orphan(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<InodeRef<Rsfs>> {
     load(sb, ino, true)
 }
 
 /// Reads inode `ino` into the inode cache: an inode with links, or an
 /// orphan (none) if `orphan`.
-fn load(sb: &SuperBlock<Rsfs>, ino: u64, orphan: bool) -> Result<ARef<Inode<Rsfs>>> {
+fn load(sb: &SuperBlock<Rsfs>, ino: u64, orphan: bool) -> Result<InodeRef<Rsfs>> {
     let new = match sb.iget(ino)? {
         Lookup::Cached(inode) => return Ok(inode),
         Lookup::New(new) => new,
@@ -313,7 +313,7 @@ pub(crate) fn set_flags(inode: &Inode<Rsfs>, flags: u32) -> Result {
 }
 
 /// The root directory.
-pub(crate) fn root(sb: &SuperBlock<Rsfs>) -> Result<ARef<Inode<Rsfs>>> {
+pub(crate) fn root(sb: &SuperBlock<Rsfs>) -> Result<InodeRef<Rsfs>> {
     let root = iget(sb, format::ROOT_INO)?;
     if root.file_type() != FileType::Directory {
         sb_err!(sb, "the root inode is not a directory");

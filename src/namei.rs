@@ -4,13 +4,13 @@
 //! rmdir and rename. Each keeps link counts, sizes and times as a Unix
 //! filesystem must, and undoes what it did when a later step fails.
 
-use kernel::{prelude::*, types::ARef};
+use kernel::prelude::*;
 
 use crate::{
     alloc, dir,
     format::{self, BLOCK_SIZE, NAME_MAX},
     inode::{self, InodeInfo, INLINE_LINK_MAX},
-    kfs::{efscorrupted, fs_flags, sb_err, Created, FileType, Inode, Owner, RenameFlags},
+    kfs::{efscorrupted, fs_flags, sb_err, Created, FileType, Inode, InodeRef, Owner, RenameFlags},
     map::{BlockMap, Run},
     orphan, txn, Rsfs,
 };
@@ -33,7 +33,7 @@ fn check_name(name: &[u8]) -> Result {
 }
 
 /// `lookup`.
-pub(crate) fn lookup(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<ARef<Inode<Rsfs>>>> {
+pub(crate) fn lookup(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<InodeRef<Rsfs>>> {
     check_name(name)?;
     match dir::lookup(dir, name)? {
         Some(ino) => Ok(Some(inode::iget(dir.super_block(), ino)?)),

@@ -19,7 +19,7 @@
 //! - [`txn`]: handles and syncs: a sync never writes half an operation;
 //! - [`format`]: the on-disk format, shared with the userspace tools.
 
-use kernel::{c_str, prelude::*, types::ARef};
+use kernel::{c_str, prelude::*};
 
 mod alloc;
 mod dir;
@@ -84,7 +84,7 @@ impl kfs::FileSystem for Rsfs {
         super_::fill_super(sb)
     }
 
-    fn root(sb: &kfs::SuperBlock<Self>) -> Result<ARef<kfs::Inode<Self>>> {
+    fn root(sb: &kfs::SuperBlock<Self>) -> Result<kfs::InodeRef<Self>> {
         let root = inode::root(sb)?;
         orphan::release_all(sb)?;
         Ok(root)
@@ -118,7 +118,7 @@ impl kfs::FileSystem for Rsfs {
         super_::remount(sb, read_only)
     }
 
-    fn lookup(dir: &kfs::Inode<Self>, name: &[u8]) -> Result<Option<ARef<kfs::Inode<Self>>>> {
+    fn lookup(dir: &kfs::Inode<Self>, name: &[u8]) -> Result<Option<kfs::InodeRef<Self>>> {
         namei::lookup(dir, name)
     }
 
@@ -126,7 +126,7 @@ impl kfs::FileSystem for Rsfs {
         sb: &kfs::SuperBlock<Self>,
         ino: u64,
         generation: u32,
-    ) -> Result<ARef<kfs::Inode<Self>>> {
+    ) -> Result<kfs::InodeRef<Self>> {
         inode::iget_for_handle(sb, ino, generation)
     }
 

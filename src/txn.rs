@@ -54,11 +54,10 @@ use kernel::{
 };
 
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::types::ARef;
 
 use crate::{
     alloc, journal,
-    kfs::{self, task, BufferHead, Inode, SuperBlock},
+    kfs::{self, task, BufferHead, Inode, InodeRef, SuperBlock},
     Rsfs,
 };
 
@@ -81,7 +80,7 @@ pub(crate) struct Txns {
     changed: CondVar,
     /// Files given blocks since the last sync: their data goes first.
     #[pin]
-    ordered: Mutex<KVec<ARef<Inode<Rsfs>>>>,
+    ordered: Mutex<KVec<InodeRef<Rsfs>>>,
     /// The running transaction: every metadata buffer changed since the
     /// last commit.
     #[pin]
@@ -257,7 +256,7 @@ pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
 }
 
 /// The body of [`sync`], with the gate closed.
-fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[ARef<Inode<Rsfs>>]) -> Result {
+fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[InodeRef<Rsfs>]) -> Result {
     let txns = &sb.info().txns;
     for inode in ordered {
         inode.data().ordered.store(false, Ordering::Relaxed);
@@ -394,7 +393,14 @@ pub(crate) fn order_data(inode: &Inode<Rsfs>) -> Result {
     let txns = &inode.super_block().info().get_ref().txns;
     let mut list = txns.ordered.lock();
     if !inode.data().ordered.swap(true, Ordering::Relaxed) {
-        if let Err(e) = list.push(ARef::from(inode), GFP_KERNEL) {
+        // The callers (write_begin, page_mkwrite, direct I/O, fallocate)
+        // run for an open file, which holds a reference: an inode being
+        // freed never gets here, and would have no data left to order.
+        let Some(inode_ref) = inode.grab() else {
+            inode.data().ordered.store(false, Ordering::Relaxed);
+            return Ok(());
+        };
+        if let Err(e) = list.push(inode_ref, GFP_KERNEL) {
             inode.data().ordered.store(false, Ordering::Relaxed);
             return Err(e.into());
         }

@@ -10,16 +10,16 @@
 //!
 //! C header: [`include/linux/exportfs.h`](srctree/include/linux/exportfs.h).
 
-use kernel::{prelude::*, types::ARef};
+use kernel::prelude::*;
 
-use super::{fs_type::Tables, sys, FileSystem, Inode, SuperBlock};
+use super::{fs_type::Tables, sys, FileSystem, Inode, InodeRef, SuperBlock};
 
 /// An `ERR_PTR` for `e`, or the dentry of `inode`'s alias (which takes
 /// over the inode reference either way).
-fn alias_of<T: FileSystem>(inode: Result<ARef<Inode<T>>>) -> *mut sys::dentry {
+fn alias_of<T: FileSystem>(inode: Result<InodeRef<T>>) -> *mut sys::dentry {
     match inode {
         // SAFETY: `d_obtain_alias` takes the reference we own.
-        Ok(inode) => unsafe { sys::d_obtain_alias(ARef::into_raw(inode).as_ptr().cast()) },
+        Ok(inode) => unsafe { sys::d_obtain_alias(inode.into_raw()) },
         Err(e) => e.to_ptr(),
     }
 }
@@ -49,7 +49,7 @@ impl<T: FileSystem> Tables<T> {
         // guarantees.
         let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
         match T::inode_for_handle(sb, ino, generation) {
-            Ok(inode) => ARef::into_raw(inode).as_ptr().cast(),
+            Ok(inode) => inode.into_raw(),
             Err(e) => e.to_ptr(),
         }
     }

@@ -14,7 +14,7 @@ use core::{
 use kernel::{
     error::{from_result, to_result},
     prelude::*,
-    types::{ARef, ForeignOwnable, Opaque},
+    types::{ForeignOwnable, Opaque},
 };
 
 use super::{
@@ -22,7 +22,7 @@ use super::{
     dir::{Created, DirEmitter, Owner, RenameFlags},
     file::{Fallocate, Fiemap},
     inode::{FileType, InodeBox},
-    super_block, sys, vm, Inode, SuperBlock,
+    super_block, sys, vm, Inode, InodeRef, SuperBlock,
 };
 
 /// A block-device filesystem.
@@ -62,7 +62,7 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
 
     /// Returns the root directory's inode. Called right after
     /// [`FileSystem::fill_super`] succeeds.
-    fn root(sb: &SuperBlock<Self>) -> Result<ARef<Inode<Self>>>;
+    fn root(sb: &SuperBlock<Self>) -> Result<InodeRef<Self>>;
 
     /// Reports usage for `statfs(2)`.
     fn statfs(_sb: &SuperBlock<Self>) -> Result<super_block::StatFs> {
@@ -103,7 +103,7 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     }
 
     /// Finds `name` in directory `dir`.
-    fn lookup(_dir: &Inode<Self>, _name: &[u8]) -> Result<Option<ARef<Inode<Self>>>> {
+    fn lookup(_dir: &Inode<Self>, _name: &[u8]) -> Result<Option<InodeRef<Self>>> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -115,7 +115,7 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         _sb: &SuperBlock<Self>,
         _ino: u64,
         _generation: u32,
-    ) -> Result<ARef<Inode<Self>>> {
+    ) -> Result<InodeRef<Self>> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -583,7 +583,7 @@ impl<T: FileSystem> Tables<T> {
             let root = T::root(sb)?;
             // SAFETY: `d_make_root` takes over the inode reference, and
             // drops it itself if it fails.
-            let dentry = unsafe { sys::d_make_root(ARef::into_raw(root).as_ptr().cast()) };
+            let dentry = unsafe { sys::d_make_root(root.into_raw()) };
             if dentry.is_null() {
                 return Err(ENOMEM);
             }
@@ -762,7 +762,7 @@ impl<T: FileSystem> Tables<T> {
             // NULL for a negative entry).
             Ok(inode) => unsafe {
                 sys::d_splice_alias(
-                    inode.map_or(core::ptr::null_mut(), |i| ARef::into_raw(i).as_ptr().cast()),
+                    inode.map_or(core::ptr::null_mut(), |i| i.into_raw()),
                     dentry,
                 )
             },

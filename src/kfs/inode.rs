@@ -10,11 +10,7 @@
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
 
 use core::{marker::PhantomData, mem::MaybeUninit, ptr::NonNull};
-use kernel::{
-    init::PinInit,
-    prelude::*,
-    types::{ARef, AlwaysRefCounted, Opaque},
-};
+use kernel::{init::PinInit, prelude::*, types::Opaque};
 
 use super::{dir::Created, fs_type::Tables, sys, FileSystem, SuperBlock};
 
@@ -97,29 +93,82 @@ impl<T: FileSystem> InodeBox<T> {
 ///
 /// The wrapped inode is embedded in an [`InodeBox<T>`] whose data is
 /// initialised, belongs to a superblock of type `T` whose per-mount state is
-/// set, and is fully initialised (not `I_NEW`). Instances are only reached
-/// through a reference or an [`ARef`], so the reference count is non-zero
-/// while they exist.
+/// set, is fully initialised (not `I_NEW`), and stays allocated while the
+/// `&Inode<T>` lives.
+///
+/// Its reference count may be zero: `evict_inode` is given an inode that
+/// is being freed, and `writepage` one that only its locked folio keeps
+/// alive. So an `&Inode<T>` cannot be turned into a counted reference with
+/// `ihold`; only [`Inode::grab`] can make one, and it refuses an inode
+/// that is being freed. Counted references are [`InodeRef`]s.
 #[repr(transparent)]
 pub(crate) struct Inode<T: FileSystem>(Opaque<sys::inode>, PhantomData<T>);
 
-// SAFETY: `ihold` and `iput` may be called from any thread, and the inode
+// SAFETY: `igrab` and `iput` may be called from any thread, and the inode
 // state we expose is either stable or protected by the VFS's locks.
 unsafe impl<T: FileSystem> Send for Inode<T> {}
 // SAFETY: As above; `T::InodeData` is `Sync`.
 unsafe impl<T: FileSystem> Sync for Inode<T> {}
 
-// SAFETY: The reference count of an inode is managed by `ihold`/`iput`, and
-// an inode is not freed while a reference is held.
-unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
-    fn inc_ref(&self) {
-        // SAFETY: The existence of `&self` means the count is non-zero.
-        unsafe { sys::ihold(self.0.get()) };
+/// A counted reference to an inode of filesystem `T` (`ihold`/`igrab`, and
+/// `iput` when dropped).
+///
+/// # Invariants
+///
+/// `0` points to an inode that satisfies the invariants of [`Inode<T>`],
+/// and this object owns one reference to it, so its count is non-zero.
+pub(crate) struct InodeRef<T: FileSystem>(NonNull<Inode<T>>);
+
+// SAFETY: A reference may be dropped (`iput`) on any thread, and `Inode<T>`
+// is `Sync`.
+unsafe impl<T: FileSystem> Send for InodeRef<T> {}
+// SAFETY: Shared access only reaches `Inode<T>`, which is `Sync`.
+unsafe impl<T: FileSystem> Sync for InodeRef<T> {}
+
+impl<T: FileSystem> InodeRef<T> {
+    /// Takes over a counted reference.
+    ///
+    /// # Safety
+    ///
+    /// `inode` must satisfy the invariants of [`Inode<T>`], and the caller
+    /// passes one reference to it to the new object.
+    pub(super) unsafe fn from_raw(inode: NonNull<sys::inode>) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self(inode.cast())
     }
 
-    unsafe fn dec_ref(obj: NonNull<Self>) {
-        // SAFETY: The caller owns one reference, which it gives up here.
-        unsafe { sys::iput(obj.as_ptr().cast()) };
+    /// Gives up the wrapper: the caller gets the reference.
+    pub(super) fn into_raw(self) -> *mut sys::inode {
+        let inode = self.0.as_ptr().cast();
+        core::mem::forget(self);
+        inode
+    }
+}
+
+impl<T: FileSystem> core::ops::Deref for InodeRef<T> {
+    type Target = Inode<T>;
+
+    fn deref(&self) -> &Inode<T> {
+        // SAFETY: The inode lives while we hold our reference (type
+        // invariant).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<T: FileSystem> Clone for InodeRef<T> {
+    fn clone(&self) -> Self {
+        // SAFETY: We own a reference, so the count is non-zero and `ihold`
+        // may add one.
+        unsafe { sys::ihold(self.0.as_ptr().cast()) };
+        // INVARIANT: The new object owns the reference taken just now.
+        Self(self.0)
+    }
+}
+
+impl<T: FileSystem> Drop for InodeRef<T> {
+    fn drop(&mut self) {
+        // SAFETY: We own one reference (type invariant), given up here.
+        unsafe { sys::iput(self.0.as_ptr().cast()) };
     }
 }
 
@@ -226,6 +275,17 @@ impl<T: FileSystem> Inode<T> {
     /// The raw inode.
     pub(super) fn as_raw(&self) -> *mut sys::inode {
         self.0.get()
+    }
+
+    /// A counted reference to the inode (`igrab`), unless it is being freed
+    /// (`I_FREEING`, `I_WILL_FREE`): then `None`.
+    pub(crate) fn grab(&self) -> Option<InodeRef<T>> {
+        // SAFETY: The inode is allocated (type invariant); `igrab` takes
+        // `i_lock` and adds a reference only to an inode that is not being
+        // freed, whatever its count.
+        let inode = NonNull::new(unsafe { sys::igrab(self.as_raw()) })?;
+        // SAFETY: `igrab` returned this inode with a reference we own.
+        Some(unsafe { InodeRef::from_raw(inode) })
     }
 
     /// The filesystem's own data for this inode.
@@ -458,7 +518,7 @@ pub(crate) struct InodeParams {
 /// The result of [`SuperBlock::iget`].
 pub(crate) enum Lookup<T: FileSystem> {
     /// The inode was in the inode cache, ready to use.
-    Cached(ARef<Inode<T>>),
+    Cached(InodeRef<T>),
     /// The inode is new and must be read from disk and initialised.
     New(NewInode<T>),
 }
@@ -535,7 +595,7 @@ impl<T: FileSystem> NewInode<T> {
         self,
         params: InodeParams,
         data: impl PinInit<T::InodeData, Error>,
-    ) -> Result<ARef<Inode<T>>> {
+    ) -> Result<InodeRef<T>> {
         let inode = self.as_raw();
         // SAFETY: The inode is new and locked, so we are the only one
         // touching its fields.
@@ -565,7 +625,7 @@ impl<T: FileSystem> NewInode<T> {
         unsafe { sys::unlock_new_inode(inode.as_ptr()) };
         // SAFETY: We own the reference the `NewInode` held, and the inode
         // is now initialised, which is what `Inode` requires.
-        Ok(unsafe { ARef::from_raw(inode.cast()) })
+        Ok(unsafe { InodeRef::from_raw(inode) })
     }
 
     /// Finishes an inode created by a namespace operation: its owner, mode

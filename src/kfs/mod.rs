@@ -53,7 +53,7 @@ pub(crate) use dir::{Created, DirEmitter, Owner, RenameFlags};
 pub(crate) use file::{Fallocate, Fiemap, File};
 pub(crate) use folio::LockedFolio;
 pub(crate) use fs_type::{FileSystem, FsTypeStorage, Registration};
-pub(crate) use inode::{Attrs, FileType, Inode, InodeParams, Lookup, Timestamp};
+pub(crate) use inode::{Attrs, FileType, Inode, InodeParams, InodeRef, Lookup, Timestamp};
 pub(crate) use super_block::{New, StatFs, SuperBlock};
 pub(crate) use writeback::{
     cond_resched, with_plug, AddressSpace, FolioBatch, Readahead, Tag, WritebackControl,

@@ -8,12 +8,12 @@ use core::marker::PhantomData;
 use kernel::{
     prelude::*,
     str::CStr,
-    types::{ARef, ForeignOwnable, Opaque},
+    types::{ForeignOwnable, Opaque},
 };
 
 use super::{
     buffer::BufferHead,
-    inode::{Inode, Lookup, NewInode},
+    inode::{InodeRef, Lookup, NewInode},
     sb_err, sys, FileSystem,
 };
 
@@ -258,9 +258,7 @@ impl<T: FileSystem> SuperBlock<T, Ready> {
             }))
         } else {
             // SAFETY: An initialised inode with a reference we own.
-            Ok(Lookup::Cached(unsafe {
-                ARef::from_raw(inode.cast::<Inode<T>>())
-            }))
+            Ok(Lookup::Cached(unsafe { InodeRef::from_raw(inode.cast()) }))
         }
     }
 }

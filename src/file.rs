@@ -17,9 +17,11 @@ use kernel::prelude::*;
 use crate::{
     alloc,
     format::BLOCK_SIZE,
+    inode,
     kfs::{
         self,
         address_space::{self, WritePage},
+        inode_ops,
         iomap::{self, BlockMapping, IovIter, Kiocb},
         vm::{self, Fault, MkWrite},
         AddressSpace, BioBuilder, Fallocate, Fiemap, File, Inode, LockedFolio, Readahead,
@@ -253,46 +255,6 @@ pub(crate) fn seek_data_hole(inode: &Inode<Rsfs>, offset: u64, hole: bool) -> Re
         return Err(kfs::enxio());
     }
     Ok(pos)
-}
-
-/// `FS_IOC_FIEMAP`: each extent of the block map that overlaps bytes
-/// `start..start + len`, whole, as ext4 reports them. Blocks that are
-/// allocated but not yet written (rsfs allocates at write time, not at
-/// writeback) are reported like the others.
-pub(crate) fn fiemap(inode: &Inode<Rsfs>, fiemap: &mut Fiemap<'_>, start: u64, len: u64) -> Result {
-    const BATCH: usize = 32;
-    let bs = BLOCK_SIZE as u64;
-    let end = start.saturating_add(len).div_ceil(bs);
-    let mut at = start / bs;
-    loop {
-        // A batch at a time under the map lock, reported without it:
-        // reporting copies to user memory, and a fault there on a mapping
-        // of this very file would take the map lock in page_mkwrite.
-        let mut batch = [(0u64, 0u64, 0u64); BATCH];
-        let mut n = 0;
-        let next = {
-            let map = inode.data().map();
-            let mut extents = map.extents_from(at).peekable();
-            while let Some(&e) = extents.peek().filter(|e| e.0 < end && n < BATCH) {
-                batch[n] = e;
-                n += 1;
-                extents.next();
-            }
-            // The first block of the extent after the batch, if any.
-            extents.peek().map(|e| e.0)
-        };
-        for (i, &(first, count, disk)) in batch[..n].iter().enumerate() {
-            // The flag marks the file's last extent, not the range's.
-            let last = i + 1 == n && next.is_none();
-            if fiemap.fill(first * bs, disk * bs, count * bs, last)? {
-                return Ok(());
-            }
-        }
-        match next {
-            Some(first) if first < end && n > 0 => at = first,
-            _ => return Ok(()),
-        }
-    }
 }
 
 /// `fallocate(2)`, under the inode lock, in the modes rsfs has:
@@ -669,5 +631,69 @@ impl vm::Operations for Rsfs {
         folio.mark_dirty();
         folio.wait_stable();
         Ok(MkWrite::Locked(folio))
+    }
+}
+
+/// Regular files' inode operations: truncate, `chattr(1)` flags, and
+/// `FS_IOC_FIEMAP`.
+pub(crate) struct RegularFile;
+
+#[vtable]
+impl inode_ops::Operations for RegularFile {
+    type FileSystem = Rsfs;
+
+    const FLAGS: u32 = inode::FLAGS;
+
+    /// `truncate(2)` and `O_TRUNC` ([`inode::set_size`]).
+    fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
+        inode::set_size(inode, size)
+    }
+
+    fn flags(inode: &Inode<Rsfs>) -> u32 {
+        inode.data().flags()
+    }
+
+    fn set_flags(inode: &Inode<Rsfs>, flags: u32) -> Result {
+        inode::set_flags(inode, flags)
+    }
+
+    /// `FS_IOC_FIEMAP`: each extent of the block map that overlaps bytes
+    /// `start..start + len`, whole, as ext4 reports them. Blocks that are
+    /// allocated but not yet written (rsfs allocates at write time, not at
+    /// writeback) are reported like the others.
+    fn fiemap(inode: &Inode<Rsfs>, fiemap: &mut Fiemap<'_>, start: u64, len: u64) -> Result {
+        const BATCH: usize = 32;
+        let bs = BLOCK_SIZE as u64;
+        let end = start.saturating_add(len).div_ceil(bs);
+        let mut at = start / bs;
+        loop {
+            // A batch at a time under the map lock, reported without it:
+            // reporting copies to user memory, and a fault there on a mapping
+            // of this very file would take the map lock in page_mkwrite.
+            let mut batch = [(0u64, 0u64, 0u64); BATCH];
+            let mut n = 0;
+            let next = {
+                let map = inode.data().map();
+                let mut extents = map.extents_from(at).peekable();
+                while let Some(&e) = extents.peek().filter(|e| e.0 < end && n < BATCH) {
+                    batch[n] = e;
+                    n += 1;
+                    extents.next();
+                }
+                // The first block of the extent after the batch, if any.
+                extents.peek().map(|e| e.0)
+            };
+            for (i, &(first, count, disk)) in batch[..n].iter().enumerate() {
+                // The flag marks the file's last extent, not the range's.
+                let last = i + 1 == n && next.is_none();
+                if fiemap.fill(first * bs, disk * bs, count * bs, last)? {
+                    return Ok(());
+                }
+            }
+            match next {
+                Some(first) if first < end && n > 0 => at = first,
+                _ => return Ok(()),
+            }
+        }
     }
 }

@@ -15,14 +15,14 @@ use kernel::{
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::{
-    alloc,
+    alloc, file,
     format::{self, INODE_EXTENTS},
     kfs::{
-        self, fs_flags, sb_err, Attrs, FileType, Inode, InodeParams, InodeRef, Lookup, SuperBlock,
-        Timestamp,
+        self, fs_flags, inode_ops, sb_err, Attrs, FileType, Inode, InodeParams, InodeRef, Lookup,
+        SuperBlock, Timestamp,
     },
     map::BlockMap,
-    txn, Rsfs,
+    namei, txn, Rsfs,
 };
 
 /// What rsfs keeps beside each VFS inode.
@@ -270,6 +270,7 @@ fn load(sb: &SuperBlock<Rsfs>, ino: u64, orphan: bool) -> Result<InodeRef<Rsfs>>
             },
             flags,
         },
+        ops(ftype),
         InodeInfo::new(map, link, flags),
     )
 }
@@ -511,11 +512,39 @@ pub(crate) fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
     result
 }
 
-/// A symlink's target.
-pub(crate) fn get_link(inode: &Inode<Rsfs>) -> Result<&[u8]> {
-    let link = &inode.data().link;
-    if link.is_empty() {
-        return Err(EINVAL);
+/// The inode operations of each file type: those of directories are in
+/// [`crate::namei`], of regular files in [`crate::file`].
+pub(crate) fn ops(ftype: FileType) -> inode_ops::Ops<Rsfs> {
+    match ftype {
+        FileType::Directory => inode_ops::Ops::new::<namei::Directory>(),
+        FileType::Regular => inode_ops::Ops::new::<file::RegularFile>(),
+        FileType::Symlink => inode_ops::Ops::new::<Symlink>(),
+        _ => inode_ops::Ops::new::<Special>(),
     }
-    Ok(link)
+}
+
+/// Symlinks: their target, from the inode or its one block.
+struct Symlink;
+
+#[vtable]
+impl inode_ops::Operations for Symlink {
+    type FileSystem = Rsfs;
+
+    /// `get_link`: the target read when the inode was.
+    fn get_link(inode: &Inode<Rsfs>) -> Result<&[u8]> {
+        let link = &inode.data().link;
+        if link.is_empty() {
+            return Err(EINVAL);
+        }
+        Ok(link)
+    }
+}
+
+/// Devices, pipes and sockets: the VFS gives them their file operations;
+/// only their attributes are rsfs's (`setattr`).
+struct Special;
+
+#[vtable]
+impl inode_ops::Operations for Special {
+    type FileSystem = Rsfs;
 }

@@ -10,7 +10,10 @@ use crate::{
     alloc, dir,
     format::{self, BLOCK_SIZE, NAME_MAX},
     inode::{self, InodeInfo, INLINE_LINK_MAX},
-    kfs::{efscorrupted, fs_flags, sb_err, Created, FileType, Inode, InodeRef, Owner, RenameFlags},
+    kfs::{
+        efscorrupted, fs_flags, inode_ops, sb_err, Created, FileType, Inode, InodeRef, Owner,
+        RenameFlags,
+    },
     map::{BlockMap, Run},
     orphan, txn, Rsfs,
 };
@@ -32,12 +35,11 @@ fn check_name(name: &[u8]) -> Result {
     Ok(())
 }
 
-/// `lookup`.
-pub(crate) fn lookup(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<InodeRef<Rsfs>>> {
-    check_name(name)?;
-    match dir::lookup(dir, name)? {
-        Some(ino) => Ok(Some(inode::iget(dir.super_block(), ino)?)),
-        None => Ok(None),
+/// The parent of directory `dir`: its `..` entry.
+pub(crate) fn parent(dir: &Inode<Rsfs>) -> Result<InodeRef<Rsfs>> {
+    match dir::lookup(dir, b"..")? {
+        Some(ino) => inode::iget(dir.super_block(), ino),
+        None => Err(ENOENT),
     }
 }
 
@@ -73,67 +75,6 @@ fn first_block(dir: &Inode<Rsfs>, ino: u64, ftype: FileType, target: &[u8]) -> R
         return Err(e);
     }
     Ok(map)
-}
-
-/// `create`, `mkdir`, `symlink` and `mknod`.
-pub(crate) fn create(
-    dir: &Inode<Rsfs>,
-    name: &[u8],
-    mode: u16,
-    target: Option<&[u8]>,
-    rdev: u32,
-    owner: &Owner,
-) -> Result<Created<Rsfs>> {
-    check_name(name)?;
-    let ftype = FileType::from_mode(mode).ok_or(EINVAL)?;
-    let target = target.unwrap_or(&[]);
-    if target.len() >= BLOCK_SIZE {
-        return Err(enametoolong());
-    }
-    let sb = dir.super_block();
-    if sb.is_read_only() {
-        return Err(EROFS);
-    }
-    if ftype == FileType::Directory && dir.nlink() >= u32::from(u16::MAX) {
-        return Err(EMLINK);
-    }
-    let _handle = txn::begin(sb);
-    let created = new_inode(dir, ftype, mode, target, rdev, owner)?;
-    // From here on, dropping `created` releases everything: it is evicted
-    // with no links, which frees its blocks and its number.
-    let inode = created.inode();
-    // The inode goes into the inode table's buffer before its name goes
-    // into the directory's: whatever writes the directory block to disk
-    // (any fsync writes all dirty metadata) finds the inode there to write
-    // as well, so a name never survives a crash without its inode.
-    inode::write_inode(inode, false)?;
-    dir::add(dir, name, inode.ino(), dir::ft_of(ftype))?;
-    if ftype == FileType::Directory {
-        dir.inc_nlink(); // the new directory's ".."
-    }
-    inode.mark_dirty();
-    dir.touch_cmtime();
-    dir.mark_dirty();
-    Ok(created)
-}
-
-/// `O_TMPFILE`: a regular file with no name. It has no links on disk until
-/// `link` names it, and starts on the orphan list, which the mount after a
-/// crash releases. (The VFS drops the one link it comes with only after
-/// this returns, outside the transaction; its slot says 0 already, so
-/// that no commit has it both linked and listed.)
-pub(crate) fn tmpfile(dir: &Inode<Rsfs>, mode: u16, owner: &Owner) -> Result<Created<Rsfs>> {
-    let sb = dir.super_block();
-    if sb.is_read_only() {
-        return Err(EROFS);
-    }
-    let _handle = txn::begin(sb);
-    let created = new_inode(dir, FileType::Regular, mode, &[], 0, owner)?;
-    let ino = created.inode().ino();
-    created.inode().mark_dirty();
-    inode::set_slot_unlinked(sb, ino)?;
-    orphan::add(sb, ino)?;
-    Ok(created)
 }
 
 /// `inode` has lost its last name: it goes on the orphan list until its
@@ -211,6 +152,7 @@ fn new_inode(
         let created = new.init_created(
             sb.info().next_generation(),
             flags,
+            inode::ops(ftype),
             InodeInfo::new(map, link, flags),
         )?;
         Ok((created, blocks))
@@ -242,79 +184,6 @@ fn new_inode(
     }
     inode.set_sectors(blocks * (BLOCK_SIZE / 512) as u64);
     Ok(created)
-}
-
-/// `link`.
-pub(crate) fn link(inode: &Inode<Rsfs>, dir: &Inode<Rsfs>, name: &[u8]) -> Result {
-    check_name(name)?;
-    if inode.nlink() >= u32::from(u16::MAX) {
-        return Err(EMLINK);
-    }
-    let _handle = txn::begin(dir.super_block());
-    if inode.nlink() == 0 {
-        // An O_TMPFILE file getting its first name: as for a new file, the
-        // inode (with its link) goes into the inode table's buffer before
-        // the name goes into the directory's.
-        inode.inc_nlink();
-        if let Err(e) = inode::write_inode(inode, false)
-            .and_then(|()| dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type())))
-        {
-            inode.drop_nlink();
-            inode.mark_dirty();
-            return Err(e);
-        }
-        // Named: off the orphan list, in the same transaction. The name is
-        // there already; if this fails, the list keeps a linked inode,
-        // which the next mount takes off it.
-        if let Err(e) = orphan::remove(dir.super_block(), inode.ino()) {
-            sb_err!(
-                dir.super_block(),
-                "inode {}: cannot leave the orphan list (error {})",
-                inode.ino(),
-                e.to_errno()
-            );
-        }
-    } else {
-        dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type()))?;
-        inode.inc_nlink();
-    }
-    inode.touch_ctime();
-    inode.mark_dirty();
-    dir.touch_cmtime();
-    dir.mark_dirty();
-    Ok(())
-}
-
-/// `unlink` and `rmdir`. The inode's space is freed when its last user
-/// closes it (`evict_inode`).
-pub(crate) fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Result {
-    let is_dir = inode.file_type() == FileType::Directory;
-    let _handle = txn::begin(dir.super_block());
-    if is_dir && !dir::is_empty(inode)? {
-        return Err(enotempty());
-    }
-    check_link_counts(dir, inode, is_dir)?;
-    let ino = dir::remove(dir, name)?;
-    if ino != inode.ino() {
-        sb_err!(
-            dir.super_block(),
-            "directory {}: entry {} changed under us",
-            dir.ino(),
-            ino
-        );
-    }
-    if is_dir {
-        inode.clear_nlink();
-        dir.drop_nlink(); // the victim's ".."
-    } else {
-        inode.drop_nlink();
-    }
-    orphaned(inode);
-    inode.touch_ctime();
-    inode.mark_dirty();
-    dir.touch_cmtime();
-    dir.mark_dirty();
-    Ok(())
 }
 
 /// `RENAME_EXCHANGE`: each name takes the other's inode. When the two
@@ -393,76 +262,237 @@ fn check_link_counts(parent: &Inode<Rsfs>, victim: &Inode<Rsfs>, is_dir: bool) -
     Err(efscorrupted())
 }
 
-/// `rename`, with `RENAME_NOREPLACE` (which the VFS enforces) or
-/// `RENAME_EXCHANGE` (see [`exchange`]). Replacing an
-/// existing target is done by pointing its entry at the source, so the
-/// target name never disappears.
-pub(crate) fn rename(
-    old_dir: &Inode<Rsfs>,
-    old_name: &[u8],
-    old: &Inode<Rsfs>,
-    new_dir: &Inode<Rsfs>,
-    new_name: &[u8],
-    new: Option<&Inode<Rsfs>>,
-    flags: RenameFlags,
-) -> Result {
-    check_name(new_name)?;
-    let _handle = txn::begin(old_dir.super_block());
-    if flags.exchange() {
-        // The VFS gives RENAME_EXCHANGE only when both names exist.
-        let Some(new) = new else {
-            return Err(ENOENT);
-        };
-        return exchange(old_dir, old_name, old, new_dir, new_name, new);
-    }
-    let is_dir = old.file_type() == FileType::Directory;
-    let moves_dir = is_dir && old_dir.ino() != new_dir.ino();
-    let ft = dir::ft_of(old.file_type());
-    check_link_counts(old_dir, old, is_dir)?;
-    if let Some(victim) = new {
-        let victim_is_dir = victim.file_type() == FileType::Directory;
-        check_link_counts(new_dir, victim, victim_is_dir)?;
-    }
-    // Link counts follow ext2: the moved directory's ".." counts against
-    // its new parent unless it replaces a directory (whose ".." goes), and
-    // stops counting against the old parent.
-    match new {
-        Some(victim) => {
-            if victim.file_type() == FileType::Directory && !dir::is_empty(victim)? {
-                return Err(enotempty());
-            }
-            dir::retarget(new_dir, new_name, old.ino(), ft)?;
-            if victim.file_type() == FileType::Directory {
-                victim.clear_nlink();
-            } else {
-                victim.drop_nlink();
-            }
-            orphaned(victim);
-            victim.touch_ctime();
-            victim.mark_dirty();
-        }
-        None => {
-            if is_dir && new_dir.nlink() >= u32::from(u16::MAX) {
-                return Err(EMLINK);
-            }
-            dir::add(new_dir, new_name, old.ino(), ft)?;
-            if is_dir {
-                new_dir.inc_nlink();
-            }
+/// Directories: the namespace operations, and their `chattr(1)` flags.
+pub(crate) struct Directory;
+
+#[vtable]
+impl inode_ops::Operations for Directory {
+    type FileSystem = Rsfs;
+
+    const FLAGS: u32 = inode::FLAGS;
+
+    /// `lookup`.
+    fn lookup(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<InodeRef<Rsfs>>> {
+        check_name(name)?;
+        match dir::lookup(dir, name)? {
+            Some(ino) => Ok(Some(inode::iget(dir.super_block(), ino)?)),
+            None => Ok(None),
         }
     }
-    dir::remove(old_dir, old_name)?;
-    if is_dir {
-        if moves_dir {
-            dir::retarget(old, b"..", new_dir.ino(), format::FT_DIR)?;
+
+    /// `create`, `mkdir`, `symlink` and `mknod`.
+    fn create(
+        dir: &Inode<Rsfs>,
+        name: &[u8],
+        mode: u16,
+        target: Option<&[u8]>,
+        rdev: u32,
+        owner: &Owner,
+    ) -> Result<Created<Rsfs>> {
+        check_name(name)?;
+        let ftype = FileType::from_mode(mode).ok_or(EINVAL)?;
+        let target = target.unwrap_or(&[]);
+        if target.len() >= BLOCK_SIZE {
+            return Err(enametoolong());
         }
-        old_dir.drop_nlink();
+        let sb = dir.super_block();
+        if sb.is_read_only() {
+            return Err(EROFS);
+        }
+        if ftype == FileType::Directory && dir.nlink() >= u32::from(u16::MAX) {
+            return Err(EMLINK);
+        }
+        let _handle = txn::begin(sb);
+        let created = new_inode(dir, ftype, mode, target, rdev, owner)?;
+        // From here on, dropping `created` releases everything: it is evicted
+        // with no links, which frees its blocks and its number.
+        let inode = created.inode();
+        // The inode goes into the inode table's buffer before its name goes
+        // into the directory's: whatever writes the directory block to disk
+        // (any fsync writes all dirty metadata) finds the inode there to write
+        // as well, so a name never survives a crash without its inode.
+        inode::write_inode(inode, false)?;
+        dir::add(dir, name, inode.ino(), dir::ft_of(ftype))?;
+        if ftype == FileType::Directory {
+            dir.inc_nlink(); // the new directory's ".."
+        }
+        inode.mark_dirty();
+        dir.touch_cmtime();
+        dir.mark_dirty();
+        Ok(created)
     }
-    old.touch_ctime();
-    old.mark_dirty();
-    for d in [old_dir, new_dir] {
-        d.touch_cmtime();
-        d.mark_dirty();
+
+    /// `O_TMPFILE`: a regular file with no name. It has no links on disk until
+    /// `link` names it, and starts on the orphan list, which the mount after a
+    /// crash releases. (The VFS drops the one link it comes with only after
+    /// this returns, outside the transaction; its slot says 0 already, so
+    /// that no commit has it both linked and listed.)
+    fn tmpfile(dir: &Inode<Rsfs>, mode: u16, owner: &Owner) -> Result<Created<Rsfs>> {
+        let sb = dir.super_block();
+        if sb.is_read_only() {
+            return Err(EROFS);
+        }
+        let _handle = txn::begin(sb);
+        let created = new_inode(dir, FileType::Regular, mode, &[], 0, owner)?;
+        let ino = created.inode().ino();
+        created.inode().mark_dirty();
+        inode::set_slot_unlinked(sb, ino)?;
+        orphan::add(sb, ino)?;
+        Ok(created)
     }
-    Ok(())
+
+    /// `link`.
+    fn link(inode: &Inode<Rsfs>, dir: &Inode<Rsfs>, name: &[u8]) -> Result {
+        check_name(name)?;
+        if inode.nlink() >= u32::from(u16::MAX) {
+            return Err(EMLINK);
+        }
+        let _handle = txn::begin(dir.super_block());
+        if inode.nlink() == 0 {
+            // An O_TMPFILE file getting its first name: as for a new file, the
+            // inode (with its link) goes into the inode table's buffer before
+            // the name goes into the directory's.
+            inode.inc_nlink();
+            if let Err(e) = inode::write_inode(inode, false)
+                .and_then(|()| dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type())))
+            {
+                inode.drop_nlink();
+                inode.mark_dirty();
+                return Err(e);
+            }
+            // Named: off the orphan list, in the same transaction. The name is
+            // there already; if this fails, the list keeps a linked inode,
+            // which the next mount takes off it.
+            if let Err(e) = orphan::remove(dir.super_block(), inode.ino()) {
+                sb_err!(
+                    dir.super_block(),
+                    "inode {}: cannot leave the orphan list (error {})",
+                    inode.ino(),
+                    e.to_errno()
+                );
+            }
+        } else {
+            dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type()))?;
+            inode.inc_nlink();
+        }
+        inode.touch_ctime();
+        inode.mark_dirty();
+        dir.touch_cmtime();
+        dir.mark_dirty();
+        Ok(())
+    }
+
+    /// `unlink` and `rmdir`. The inode's space is freed when its last user
+    /// closes it (`evict_inode`).
+    fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Result {
+        let is_dir = inode.file_type() == FileType::Directory;
+        let _handle = txn::begin(dir.super_block());
+        if is_dir && !dir::is_empty(inode)? {
+            return Err(enotempty());
+        }
+        check_link_counts(dir, inode, is_dir)?;
+        let ino = dir::remove(dir, name)?;
+        if ino != inode.ino() {
+            sb_err!(
+                dir.super_block(),
+                "directory {}: entry {} changed under us",
+                dir.ino(),
+                ino
+            );
+        }
+        if is_dir {
+            inode.clear_nlink();
+            dir.drop_nlink(); // the victim's ".."
+        } else {
+            inode.drop_nlink();
+        }
+        orphaned(inode);
+        inode.touch_ctime();
+        inode.mark_dirty();
+        dir.touch_cmtime();
+        dir.mark_dirty();
+        Ok(())
+    }
+
+    /// `rename`, with `RENAME_NOREPLACE` (which the VFS enforces) or
+    /// `RENAME_EXCHANGE` (see [`exchange`]). Replacing an
+    /// existing target is done by pointing its entry at the source, so the
+    /// target name never disappears.
+    fn rename(
+        old_dir: &Inode<Rsfs>,
+        old_name: &[u8],
+        old: &Inode<Rsfs>,
+        new_dir: &Inode<Rsfs>,
+        new_name: &[u8],
+        new: Option<&Inode<Rsfs>>,
+        flags: RenameFlags,
+    ) -> Result {
+        check_name(new_name)?;
+        let _handle = txn::begin(old_dir.super_block());
+        if flags.exchange() {
+            // The VFS gives RENAME_EXCHANGE only when both names exist.
+            let Some(new) = new else {
+                return Err(ENOENT);
+            };
+            return exchange(old_dir, old_name, old, new_dir, new_name, new);
+        }
+        let is_dir = old.file_type() == FileType::Directory;
+        let moves_dir = is_dir && old_dir.ino() != new_dir.ino();
+        let ft = dir::ft_of(old.file_type());
+        check_link_counts(old_dir, old, is_dir)?;
+        if let Some(victim) = new {
+            let victim_is_dir = victim.file_type() == FileType::Directory;
+            check_link_counts(new_dir, victim, victim_is_dir)?;
+        }
+        // Link counts follow ext2: the moved directory's ".." counts against
+        // its new parent unless it replaces a directory (whose ".." goes), and
+        // stops counting against the old parent.
+        match new {
+            Some(victim) => {
+                if victim.file_type() == FileType::Directory && !dir::is_empty(victim)? {
+                    return Err(enotempty());
+                }
+                dir::retarget(new_dir, new_name, old.ino(), ft)?;
+                if victim.file_type() == FileType::Directory {
+                    victim.clear_nlink();
+                } else {
+                    victim.drop_nlink();
+                }
+                orphaned(victim);
+                victim.touch_ctime();
+                victim.mark_dirty();
+            }
+            None => {
+                if is_dir && new_dir.nlink() >= u32::from(u16::MAX) {
+                    return Err(EMLINK);
+                }
+                dir::add(new_dir, new_name, old.ino(), ft)?;
+                if is_dir {
+                    new_dir.inc_nlink();
+                }
+            }
+        }
+        dir::remove(old_dir, old_name)?;
+        if is_dir {
+            if moves_dir {
+                dir::retarget(old, b"..", new_dir.ino(), format::FT_DIR)?;
+            }
+            old_dir.drop_nlink();
+        }
+        old.touch_ctime();
+        old.mark_dirty();
+        for d in [old_dir, new_dir] {
+            d.touch_cmtime();
+            d.mark_dirty();
+        }
+        Ok(())
+    }
+
+    fn flags(inode: &Inode<Rsfs>) -> u32 {
+        inode.data().flags()
+    }
+
+    fn set_flags(inode: &Inode<Rsfs>, flags: u32) -> Result {
+        inode::set_flags(inode, flags)
+    }
 }

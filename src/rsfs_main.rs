@@ -118,10 +118,6 @@ impl kfs::FileSystem for Rsfs {
         super_::remount(sb, read_only)
     }
 
-    fn lookup(dir: &kfs::Inode<Self>, name: &[u8]) -> Result<Option<kfs::InodeRef<Self>>> {
-        namei::lookup(dir, name)
-    }
-
     fn inode_for_handle(
         sb: &kfs::SuperBlock<Self>,
         ino: u64,
@@ -130,61 +126,12 @@ impl kfs::FileSystem for Rsfs {
         inode::iget_for_handle(sb, ino, generation)
     }
 
-    const FLAGS: u32 = inode::FLAGS;
-
-    fn flags(inode: &kfs::Inode<Self>) -> u32 {
-        inode.data().flags()
-    }
-
-    fn set_flags(inode: &kfs::Inode<Self>, flags: u32) -> Result {
-        inode::set_flags(inode, flags)
+    fn parent(dir: &kfs::Inode<Self>) -> Result<kfs::InodeRef<Self>> {
+        namei::parent(dir)
     }
 
     fn readdir(dir: &kfs::Inode<Self>, emitter: &mut kfs::DirEmitter) -> Result {
         dir::readdir(dir, emitter)
-    }
-
-    fn create(
-        dir: &kfs::Inode<Self>,
-        name: &[u8],
-        mode: u16,
-        target: Option<&[u8]>,
-        rdev: u32,
-        owner: &kfs::Owner,
-    ) -> Result<kfs::Created<Self>> {
-        namei::create(dir, name, mode, target, rdev, owner)
-    }
-
-    fn tmpfile(
-        dir: &kfs::Inode<Self>,
-        mode: u16,
-        owner: &kfs::Owner,
-    ) -> Result<kfs::Created<Self>> {
-        namei::tmpfile(dir, mode, owner)
-    }
-
-    fn link(inode: &kfs::Inode<Self>, dir: &kfs::Inode<Self>, name: &[u8]) -> Result {
-        namei::link(inode, dir, name)
-    }
-
-    fn unlink(dir: &kfs::Inode<Self>, name: &[u8], inode: &kfs::Inode<Self>) -> Result {
-        namei::unlink(dir, name, inode)
-    }
-
-    fn rename(
-        old_dir: &kfs::Inode<Self>,
-        old_name: &[u8],
-        old: &kfs::Inode<Self>,
-        new_dir: &kfs::Inode<Self>,
-        new_name: &[u8],
-        new: Option<&kfs::Inode<Self>>,
-        flags: kfs::RenameFlags,
-    ) -> Result {
-        namei::rename(old_dir, old_name, old, new_dir, new_name, new, flags)
-    }
-
-    fn set_size(inode: &kfs::Inode<Self>, size: u64) -> Result {
-        inode::set_size(inode, size)
     }
 
     fn prepare_write(inode: &kfs::Inode<Self>, pos: u64) -> Result {
@@ -197,19 +144,6 @@ impl kfs::FileSystem for Rsfs {
 
     fn fallocate(inode: &kfs::Inode<Self>, mode: kfs::Fallocate, offset: u64, len: u64) -> Result {
         file::fallocate(inode, mode, offset, len)
-    }
-
-    fn fiemap(
-        inode: &kfs::Inode<Self>,
-        fiemap: &mut kfs::Fiemap<'_>,
-        start: u64,
-        len: u64,
-    ) -> Result {
-        file::fiemap(inode, fiemap, start, len)
-    }
-
-    fn get_link(inode: &kfs::Inode<Self>) -> Result<&[u8]> {
-        inode::get_link(inode)
     }
 
     fn fsync(

@@ -12,7 +12,10 @@
 
 use kernel::prelude::*;
 
-use super::{fs_type::Tables, sys, FileSystem, Inode, InodeRef, SuperBlock};
+use super::{
+    fs_type::{if_has, Tables},
+    sys, FileSystem, Inode, InodeRef, SuperBlock,
+};
 
 /// An `ERR_PTR` for `e`, or the dentry of `inode`'s alias (which takes
 /// over the inode reference either way).
@@ -29,7 +32,7 @@ impl<T: FileSystem> Tables<T> {
         encode_fh: Some(sys::generic_encode_ino32_fh),
         fh_to_dentry: Some(Self::fh_to_dentry),
         fh_to_parent: Some(Self::fh_to_parent),
-        get_parent: Some(Self::get_parent),
+        get_parent: if_has(T::HAS_PARENT, Self::get_parent),
         // SAFETY: All-zero is a valid `export_operations`: every field is
         // an optional function pointer or a flags word.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -97,6 +100,6 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: The dentry is positive and its inode one of ours
         // (safety requirement).
         let dir = unsafe { Inode::<T>::from_raw((*child).d_inode) };
-        alias_of(T::lookup(dir, b"..").and_then(|parent| parent.ok_or(ENOENT)))
+        alias_of(T::parent(dir))
     }
 }

@@ -86,7 +86,7 @@ impl Fallocate {
 }
 
 /// The extent list of one `FS_IOC_FIEMAP` call, which
-/// [`FileSystem::fiemap`] fills.
+/// [`super::inode_ops::Operations::fiemap`] fills.
 ///
 /// # Invariants
 ///
@@ -98,6 +98,14 @@ pub(crate) struct Fiemap<'a>(
 );
 
 impl Fiemap<'_> {
+    /// # Safety
+    ///
+    /// `fieinfo` must be valid, and accepted by `fiemap_prep`, for `'a`.
+    pub(super) unsafe fn from_raw<'a>(fieinfo: *mut sys::fiemap_extent_info) -> Fiemap<'a> {
+        // INVARIANT: Guaranteed by the caller.
+        Fiemap(fieinfo, core::marker::PhantomData)
+    }
+
     /// Reports file bytes `logical..logical + len` at disk byte `physical`;
     /// `last` marks the file's last extent. Returns whether the caller's
     /// array is now full, in which case the walk stops. Copies to user
@@ -205,43 +213,6 @@ impl<T: FileSystem> Tables<T> {
         unsafe {
             sys::rsfs_file_allow_odirect(file);
             sys::generic_file_open(inode, file)
-        }
-    }
-
-    /// `fiemap` of a regular file, under the inode lock as ext2 takes it:
-    /// the range is checked and trimmed by `fiemap_prep` (which also writes
-    /// the file back for FIEMAP_FLAG_SYNC), then [`FileSystem::fiemap`]
-    /// reports the extents.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with one of our inodes, referenced, and a valid
-    /// `fieinfo`.
-    pub(super) unsafe extern "C" fn fiemap(
-        raw: *mut sys::inode,
-        fieinfo: *mut sys::fiemap_extent_info,
-        start: u64,
-        len: u64,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: `raw` is one of our initialised inodes (safety requirement).
-        let inode = unsafe { Inode::<T>::from_raw(raw) };
-        let mut len = len;
-        // SAFETY: The inode is referenced; its lock keeps truncate and
-        // writes out while the extents are reported.
-        unsafe { sys::rsfs_inode_lock(raw) };
-        // SAFETY: Both pointers are valid (safety requirement).
-        let r =
-            kernel::error::to_result(unsafe { sys::fiemap_prep(raw, fieinfo, start, &mut len, 0) })
-                .and_then(|()| {
-                    // INVARIANT: `fieinfo` is valid for this call and prepared.
-                    let mut fiemap = Fiemap(fieinfo, core::marker::PhantomData);
-                    T::fiemap(inode, &mut fiemap, start, len)
-                });
-        // SAFETY: Locked above.
-        unsafe { sys::rsfs_inode_unlock(raw) };
-        match r {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
         }
     }
 

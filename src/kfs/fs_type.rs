@@ -8,7 +8,6 @@
 
 use core::{
     marker::PhantomData,
-    ptr::NonNull,
     sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
 use kernel::{
@@ -19,10 +18,10 @@ use kernel::{
 
 use super::{
     address_space,
-    dir::{Created, DirEmitter, Owner, RenameFlags},
-    file::{Fallocate, Fiemap},
+    dir::DirEmitter,
+    file::Fallocate,
     inode::{FileType, InodeBox},
-    super_block, sys, vm, Inode, InodeRef, SuperBlock,
+    inode_ops, super_block, sys, vm, Inode, InodeRef, SuperBlock,
 };
 
 /// A block-device filesystem.
@@ -102,11 +101,6 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
-    /// Finds `name` in directory `dir`.
-    fn lookup(_dir: &Inode<Self>, _name: &[u8]) -> Result<Option<InodeRef<Self>>> {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
     /// The inode a file handle names (`open_by_handle_at(2)`, NFS): number
     /// `ino` of generation `generation`, or ESTALE if that inode is gone
     /// or its number now belongs to another. With this method the
@@ -119,80 +113,14 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
-    /// The `chattr(1)` flags (`FS_*_FL`) that [`FileSystem::set_flags`]
-    /// accepts; others get EOPNOTSUPP before it is called.
-    const FLAGS: u32 = 0;
-
-    /// The `chattr(1)` flags of a regular file or directory (`FS_*_FL`).
-    fn flags(_inode: &Inode<Self>) -> u32 {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Sets the `chattr(1)` flags of a regular file or directory, all of
-    /// them within [`FileSystem::FLAGS`]. Called with the inode locked,
-    /// once the VFS has checked the caller may (CAP_LINUX_IMMUTABLE for
-    /// IMMUTABLE and APPEND).
-    fn set_flags(_inode: &Inode<Self>, _flags: u32) -> Result {
+    /// The parent of directory `dir` (its `..`), for a file handle of a
+    /// directory whose dentry is not cached (`export_operations`).
+    fn parent(_dir: &Inode<Self>) -> Result<InodeRef<Self>> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// Lists directory `dir` from `emitter.pos()` on.
     fn readdir(_dir: &Inode<Self>, _emitter: &mut DirEmitter) -> Result {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Creates an inode of type and permissions `mode` named `name` in
-    /// `dir`: a regular file, a directory, a symlink (with `target`), or a
-    /// device, pipe or socket (`mknod`; `rdev` is a device's number,
-    /// encoded as `new_encode_dev` does, and 0 otherwise).
-    fn create(
-        _dir: &Inode<Self>,
-        _name: &[u8],
-        _mode: u16,
-        _target: Option<&[u8]>,
-        _rdev: u32,
-        _owner: &Owner,
-    ) -> Result<Created<Self>> {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Creates a regular file of mode `mode` with no name, in `dir`
-    /// (`open(2)` with `O_TMPFILE`). It is returned with one link, which
-    /// the VFS drops at once: the file is freed on its last close unless
-    /// `linkat(2)` names it first ([`FileSystem::link`] with a link count
-    /// of 0).
-    fn tmpfile(_dir: &Inode<Self>, _mode: u16, _owner: &Owner) -> Result<Created<Self>> {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Adds a hard link `name` in `dir` to `inode`.
-    fn link(_inode: &Inode<Self>, _dir: &Inode<Self>, _name: &[u8]) -> Result {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Removes the entry `name` for `inode` from `dir` (`unlink` and
-    /// `rmdir`; for a directory the VFS has checked that it is one).
-    fn unlink(_dir: &Inode<Self>, _name: &[u8], _inode: &Inode<Self>) -> Result {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Renames `old_dir/old_name` (inode `old`) to `new_dir/new_name`,
-    /// which is `new` if it exists.
-    #[allow(clippy::too_many_arguments)]
-    fn rename(
-        _old_dir: &Inode<Self>,
-        _old_name: &[u8],
-        _old: &Inode<Self>,
-        _new_dir: &Inode<Self>,
-        _new_name: &[u8],
-        _new: Option<&Inode<Self>>,
-        _flags: RenameFlags,
-    ) -> Result {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// Changes the size of a regular file (`truncate(2)`, `O_TRUNC`).
-    fn set_size(_inode: &Inode<Self>, _size: u64) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -211,13 +139,6 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// if there is none (`lseek(2)`).
     fn seek_data_hole(inode: &Inode<Self>, offset: u64, hole: bool) -> Result<u64>;
 
-    /// `FS_IOC_FIEMAP` on a regular file: reports, through `fiemap`, the
-    /// extents that overlap bytes `start..start + len`. Called with the
-    /// inode locked.
-    fn fiemap(_inode: &Inode<Self>, _fiemap: &mut Fiemap<'_>, _start: u64, _len: u64) -> Result {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
     /// `fallocate(2)` of bytes `offset..offset + len` of a regular file in
     /// one of the [`Fallocate`] modes. Called with the inode locked, after
     /// `file_modified` (mtime, and the setuid bits dropped).
@@ -232,12 +153,6 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// before the VFS changes `SB_RDONLY`; to go read-only, the VFS has
     /// made sure that no file is open for writing.
     fn remount(_sb: &SuperBlock<Self>, _read_only: bool) -> Result {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// The target of symlink `inode`, NUL-terminated, living as long as the
-    /// inode's data.
-    fn get_link(_inode: &Inode<Self>) -> Result<&[u8]> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
@@ -348,33 +263,6 @@ impl Drop for Registration {
     }
 }
 
-/// The bytes of a dentry's name.
-///
-/// # Safety
-///
-/// `dentry` must be valid, and its name stable (the caller holds the parent
-/// directory's lock) for `'a`.
-unsafe fn dentry_name<'a>(dentry: *mut sys::dentry) -> &'a [u8] {
-    let mut len = 0u32;
-    // SAFETY: `dentry` is valid, as the caller guarantees, and `len` a
-    // local to write.
-    let name = unsafe { sys::rsfs_dentry_name(dentry, &mut len) };
-    // SAFETY: `d_name` is `len` bytes long and stable, as the caller guarantees.
-    unsafe { core::slice::from_raw_parts(name, len as usize) }
-}
-
-/// The inode of a positive dentry.
-///
-/// # Safety
-///
-/// `dentry` must be a valid positive dentry of filesystem `T`, and stay so
-/// for `'a`.
-unsafe fn dentry_inode<'a, T: FileSystem>(dentry: *mut sys::dentry) -> &'a Inode<T> {
-    // SAFETY: `dentry` is a valid positive dentry of `T`, as the caller
-    // guarantees, so `d_inode` is a live, initialised inode of `T`.
-    unsafe { Inode::from_raw((*dentry).d_inode) }
-}
-
 /// Returns `Some(f)` if the filesystem implements the method.
 pub(super) const fn if_has<F: Copy>(has: bool, f: F) -> Option<F> {
     if has {
@@ -411,51 +299,6 @@ impl<T: FileSystem> Tables<T> {
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
-    const DIR_INODE_OPS: sys::inode_operations = sys::inode_operations {
-        lookup: if_has(T::HAS_LOOKUP, Self::lookup),
-        create: if_has(T::HAS_CREATE, Self::create),
-        mkdir: if_has(T::HAS_CREATE, Self::mkdir),
-        symlink: if_has(T::HAS_CREATE, Self::symlink),
-        mknod: if_has(T::HAS_CREATE, Self::mknod),
-        link: if_has(T::HAS_LINK, Self::link),
-        unlink: if_has(T::HAS_UNLINK, Self::unlink),
-        rmdir: if_has(T::HAS_UNLINK, Self::unlink),
-        rename: if_has(T::HAS_RENAME, Self::rename),
-        tmpfile: if_has(T::HAS_TMPFILE, Self::tmpfile),
-        setattr: Some(Self::setattr),
-        getattr: if_has(T::HAS_FLAGS, Self::getattr),
-        fileattr_get: if_has(T::HAS_FLAGS, Self::fileattr_get),
-        fileattr_set: if_has(T::HAS_SET_FLAGS, Self::fileattr_set),
-        // SAFETY: All-zero is a valid `inode_operations`: every field is an
-        // optional function pointer.
-        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-    };
-
-    const FILE_INODE_OPS: sys::inode_operations = sys::inode_operations {
-        setattr: Some(Self::setattr),
-        fiemap: if_has(T::HAS_FIEMAP, Self::fiemap),
-        getattr: if_has(T::HAS_FLAGS, Self::getattr),
-        fileattr_get: if_has(T::HAS_FLAGS, Self::fileattr_get),
-        fileattr_set: if_has(T::HAS_SET_FLAGS, Self::fileattr_set),
-        // SAFETY: As above.
-        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-    };
-
-    const SYMLINK_INODE_OPS: sys::inode_operations = sys::inode_operations {
-        get_link: if_has(T::HAS_GET_LINK, Self::get_link),
-        setattr: Some(Self::setattr),
-        // SAFETY: As above.
-        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-    };
-
-    /// Devices, pipes and sockets: the VFS gives them their file
-    /// operations (`init_special_inode`); only attributes are ours.
-    const SPECIAL_INODE_OPS: sys::inode_operations = sys::inode_operations {
-        setattr: Some(Self::setattr),
-        // SAFETY: As above.
-        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-    };
-
     const DIR_FILE_OPS: sys::file_operations = sys::file_operations {
         llseek: Some(sys::generic_file_llseek),
         read: Some(sys::generic_read_dir),
@@ -466,37 +309,36 @@ impl<T: FileSystem> Tables<T> {
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
-    /// Points a new inode at the tables for its file type.
+    /// Points a new inode at its inode operations `iops`, and at the file
+    /// and address-space operations of its file type.
     ///
     /// # Safety
     ///
     /// `inode` must be a new, locked inode of filesystem `T`, with its mode
     /// (and, for a device, its `i_rdev`) set.
-    pub(super) unsafe fn set_inode_ops(inode: *mut sys::inode, ftype: FileType) {
-        if ftype.is_special() {
-            // SAFETY: The inode is new and locked per the safety
-            // requirement; `init_special_inode` sets its file operations
-            // and device from its mode and `i_rdev`.
-            unsafe {
-                sys::rsfs_init_special_inode(inode);
-                (*inode).i_op = &Self::SPECIAL_INODE_OPS;
-            }
-            return;
-        }
-        let (iops, fops): (&'static sys::inode_operations, *const sys::file_operations) =
-            match ftype {
-                FileType::Directory => (&Self::DIR_INODE_OPS, &Self::DIR_FILE_OPS),
-                FileType::Regular => (&Self::FILE_INODE_OPS, &Self::REG_FILE_OPS),
-                _ => (&Self::SYMLINK_INODE_OPS, core::ptr::null()),
-            };
-        // SAFETY: The inode is new and locked as the caller guarantees;
-        // the tables are promoted constants, so they live forever.
-        unsafe {
-            (*inode).i_op = iops;
-            (*inode).__bindgen_anon_3.i_fop = fops;
-            if ftype == FileType::Regular {
+    pub(super) unsafe fn set_inode_ops(
+        inode: *mut sys::inode,
+        ftype: FileType,
+        iops: inode_ops::Ops<T>,
+    ) {
+        // SAFETY: The inode is new and locked, so its fields are ours, as
+        // the caller guarantees; the tables are static.
+        unsafe { (*inode).i_op = iops.as_raw() };
+        match ftype {
+            // SAFETY: As above; `init_special_inode` sets the file
+            // operations and device of a device, pipe or socket from its
+            // mode and `i_rdev`.
+            t if t.is_special() => unsafe { sys::rsfs_init_special_inode(inode) },
+            // SAFETY: As above.
+            FileType::Directory => unsafe {
+                (*inode).__bindgen_anon_3.i_fop = &Self::DIR_FILE_OPS;
+            },
+            // SAFETY: As above.
+            FileType::Regular => unsafe {
+                (*inode).__bindgen_anon_3.i_fop = &Self::REG_FILE_OPS;
                 sys::rsfs_set_aops(inode, T::FILE_AOPS.as_raw());
-            }
+            },
+            _ => {}
         }
     }
 
@@ -741,404 +583,6 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: `sb` is a mounted superblock of `T`, as the caller
         // guarantees; `s_fs_info` is still set while it shuts down.
         T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
-    }
-
-    /// `inode_operations::lookup`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with `dir` locked (shared) and `dentry` a negative
-    /// dentry in it.
-    unsafe extern "C" fn lookup(
-        dir: *mut sys::inode,
-        dentry: *mut sys::dentry,
-        _flags: kernel::ffi::c_uint,
-    ) -> *mut sys::dentry {
-        // SAFETY: `dir` is a live directory of `T`, locked, and `dentry` in
-        // it, so its name is stable, as the caller guarantees.
-        let (d, name) = unsafe { (Inode::<T>::from_raw(dir), dentry_name(dentry)) };
-        match T::lookup(d, name) {
-            // SAFETY: `d_splice_alias` takes over the inode reference (or
-            // NULL for a negative entry).
-            Ok(inode) => unsafe {
-                sys::d_splice_alias(
-                    inode.map_or(core::ptr::null_mut(), |i| i.into_raw()),
-                    dentry,
-                )
-            },
-            Err(e) => e.to_ptr(),
-        }
-    }
-
-    /// Shared by `create`, `mkdir` and `symlink`.
-    ///
-    /// # Safety
-    ///
-    /// As for `inode_operations::create`.
-    unsafe fn do_create(
-        idmap: *mut sys::mnt_idmap,
-        dir: *mut sys::inode,
-        dentry: *mut sys::dentry,
-        mode: u16,
-        target: Option<&[u8]>,
-        rdev: u32,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: `dir` is a live directory of `T`, locked, and `dentry` in
-            // it, so its name is stable, as the caller guarantees.
-            let (d, name) = unsafe { (Inode::<T>::from_raw(dir), dentry_name(dentry)) };
-            let owner = Owner::new(idmap, dir);
-            let created = T::create(d, name, mode, target, rdev, &owner)?;
-            // SAFETY: `created` is a new, initialised inode with a reference
-            // we own; `d_instantiate_new` takes the reference and unlocks it.
-            unsafe { sys::d_instantiate_new(dentry, created.into_raw()) };
-            Ok(0)
-        })
-    }
-
-    /// `inode_operations::create`.
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with the arguments and locks its
-    /// `inode_operations`/`file_operations` contract gives.
-    unsafe extern "C" fn create(
-        idmap: *mut sys::mnt_idmap,
-        dir: *mut sys::inode,
-        dentry: *mut sys::dentry,
-        mode: sys::umode_t,
-        _excl: bool,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: The VFS calls `create` with its locks held.
-        unsafe { Self::do_create(idmap, dir, dentry, mode, None, 0) }
-    }
-
-    /// `inode_operations::tmpfile`: `O_TMPFILE`.
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with `dir` locked and `file` being opened
-    /// on a new negative dentry in it.
-    unsafe extern "C" fn tmpfile(
-        idmap: *mut sys::mnt_idmap,
-        dir: *mut sys::inode,
-        file: *mut sys::file,
-        mode: sys::umode_t,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: `dir` is one of our initialised inodes (safety
-            // requirement).
-            let d = unsafe { Inode::<T>::from_raw(dir) };
-            let owner = Owner::new(idmap, dir);
-            let raw = T::tmpfile(d, mode, &owner)?.into_raw();
-            // SAFETY: `raw` is a new, locked inode with a reference we own;
-            // `d_tmpfile` drops its one link, marks it linkable, and gives
-            // the reference to the file's dentry. The inode is then fully
-            // set up, so it is unlocked.
-            unsafe {
-                sys::d_tmpfile(file, raw);
-                sys::unlock_new_inode(raw);
-            }
-            // SAFETY: `file` is being opened and now has its inode.
-            to_result(unsafe { sys::rsfs_finish_open_simple(file) })?;
-            Ok(0)
-        })
-    }
-
-    /// `inode_operations::getattr`: what `generic_fillattr` reports, and
-    /// the `chattr(1)` flags that `statx(2)` has attributes for, as ext2
-    /// and ext4 report them: each of IMMUTABLE, APPEND and NODUMP that the
-    /// filesystem supports goes into the mask, and into the attributes if
-    /// the inode has it.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with a valid `path` to a positive dentry of ours
-    /// and a valid `stat` to fill.
-    unsafe extern "C" fn getattr(
-        idmap: *mut sys::mnt_idmap,
-        path: *const sys::path,
-        stat: *mut sys::kstat,
-        request_mask: u32,
-        _query_flags: kernel::ffi::c_uint,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: `path` is valid and its dentry positive and ours.
-        let inode = unsafe { dentry_inode::<T>((*path).dentry) };
-        // SAFETY: `stat` is valid (safety requirement) and `inode` is a
-        // live inode; the VFS holds a reference through the path.
-        unsafe { sys::generic_fillattr(idmap, request_mask, inode.as_raw(), stat) };
-        let pairs = [
-            (sys::FS_IMMUTABLE_FL, sys::STATX_ATTR_IMMUTABLE),
-            (sys::FS_APPEND_FL, sys::STATX_ATTR_APPEND),
-            (sys::FS_NODUMP_FL, sys::STATX_ATTR_NODUMP),
-        ];
-        let flags = T::flags(inode);
-        let (mut mask, mut set) = (0u64, 0u64);
-        for (fl, attr) in pairs {
-            if T::FLAGS & fl != 0 {
-                mask |= u64::from(attr);
-                if flags & fl != 0 {
-                    set |= u64::from(attr);
-                }
-            }
-        }
-        // SAFETY: `stat` is valid and `generic_fillattr` filled it.
-        unsafe {
-            (*stat).attributes |= set;
-            (*stat).attributes_mask |= mask;
-        }
-        0
-    }
-
-    /// `inode_operations::fileattr_get`: `FS_IOC_GETFLAGS` (`lsattr`).
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with a positive dentry of ours and a valid `fa`.
-    unsafe extern "C" fn fileattr_get(
-        dentry: *mut sys::dentry,
-        fa: *mut sys::fileattr,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: The dentry is positive and its inode one of ours.
-        let inode = unsafe { dentry_inode::<T>(dentry) };
-        // SAFETY: `fa` is valid (safety requirement).
-        unsafe { sys::fileattr_fill_flags(fa, T::flags(inode)) };
-        0
-    }
-
-    /// `inode_operations::fileattr_set`: `FS_IOC_SETFLAGS` (`chattr`).
-    /// The XFS-style attributes (`FS_IOC_FSSETXATTR`) are not supported.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with the inode of a positive dentry of ours
-    /// locked, and a valid `fa` that `fileattr_set_prepare` checked.
-    unsafe extern "C" fn fileattr_set(
-        _idmap: *mut sys::mnt_idmap,
-        dentry: *mut sys::dentry,
-        fa: *mut sys::fileattr,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: The dentry is positive and its inode one of ours.
-            let inode = unsafe { dentry_inode::<T>(dentry) };
-            // SAFETY: `fa` is valid (safety requirement). For
-            // FS_IOC_FSSETXATTR the VFS has already turned the common
-            // xflags into `flags`; what has no flag (an extent size, a
-            // project id, the other xflags) is refused, as on ext2.
-            let (fsx, flags) = unsafe { (sys::rsfs_fileattr_has_fsx(fa), (*fa).flags) };
-            if fsx || flags & !T::FLAGS != 0 {
-                return Err(Error::from_errno(-(sys::EOPNOTSUPP as i32)));
-            }
-            T::set_flags(inode, flags)?;
-            Ok(0)
-        })
-    }
-
-    /// `inode_operations::mkdir`.
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with the arguments and locks its
-    /// `inode_operations`/`file_operations` contract gives.
-    unsafe extern "C" fn mkdir(
-        idmap: *mut sys::mnt_idmap,
-        dir: *mut sys::inode,
-        dentry: *mut sys::dentry,
-        mode: sys::umode_t,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: The VFS calls `mkdir` with its locks held.
-        unsafe { Self::do_create(idmap, dir, dentry, mode | sys::S_IFDIR as u16, None, 0) }
-    }
-
-    /// `inode_operations::symlink`.
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with the arguments and locks its
-    /// `inode_operations`/`file_operations` contract gives.
-    unsafe extern "C" fn symlink(
-        idmap: *mut sys::mnt_idmap,
-        dir: *mut sys::inode,
-        dentry: *mut sys::dentry,
-        target: *const kernel::ffi::c_char,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: The VFS passes a NUL-terminated target that stays valid
-        // for the call.
-        let target = unsafe { CStr::from_char_ptr(target) }.as_bytes();
-        // SAFETY: The VFS calls `symlink` with its locks held.
-        unsafe {
-            Self::do_create(
-                idmap,
-                dir,
-                dentry,
-                (sys::S_IFLNK | 0o777) as u16,
-                Some(target),
-                0,
-            )
-        }
-    }
-
-    /// `inode_operations::mknod`: devices, pipes and sockets. (The VFS
-    /// sends regular files made by `mknod(2)` to `create`.)
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with the arguments and locks its
-    /// `inode_operations`/`file_operations` contract gives.
-    unsafe extern "C" fn mknod(
-        idmap: *mut sys::mnt_idmap,
-        dir: *mut sys::inode,
-        dentry: *mut sys::dentry,
-        mode: sys::umode_t,
-        dev: sys::dev_t,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: Encoding a device number has no requirement.
-        let rdev = unsafe { sys::rsfs_encode_dev(dev) };
-        // SAFETY: The VFS calls `mknod` with its locks held.
-        unsafe { Self::do_create(idmap, dir, dentry, mode, None, rdev) }
-    }
-
-    /// `inode_operations::link`.
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with the arguments and locks its
-    /// `inode_operations`/`file_operations` contract gives.
-    unsafe extern "C" fn link(
-        old: *mut sys::dentry,
-        dir: *mut sys::inode,
-        dentry: *mut sys::dentry,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: The VFS holds `dir` and the source inode locked, and
-            // `old` is positive.
-            let (inode, d, name) = unsafe {
-                (
-                    dentry_inode::<T>(old),
-                    Inode::<T>::from_raw(dir),
-                    dentry_name(dentry),
-                )
-            };
-            T::link(inode, d, name)?;
-            // SAFETY: The new dentry takes a reference of its own.
-            unsafe {
-                sys::ihold(inode.as_raw());
-                sys::d_instantiate(dentry, inode.as_raw());
-            }
-            Ok(0)
-        })
-    }
-
-    /// `inode_operations::unlink` and `rmdir`.
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with the arguments and locks its
-    /// `inode_operations`/`file_operations` contract gives.
-    unsafe extern "C" fn unlink(
-        dir: *mut sys::inode,
-        dentry: *mut sys::dentry,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: The VFS holds `dir` and the victim locked, and
-            // `dentry` is positive.
-            let (d, name, inode) = unsafe {
-                (
-                    Inode::<T>::from_raw(dir),
-                    dentry_name(dentry),
-                    dentry_inode::<T>(dentry),
-                )
-            };
-            T::unlink(d, name, inode)?;
-            Ok(0)
-        })
-    }
-
-    /// `inode_operations::rename`.
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with the arguments and locks its
-    /// `inode_operations`/`file_operations` contract gives.
-    unsafe extern "C" fn rename(
-        _idmap: *mut sys::mnt_idmap,
-        old_dir: *mut sys::inode,
-        old_dentry: *mut sys::dentry,
-        new_dir: *mut sys::inode,
-        new_dentry: *mut sys::dentry,
-        flags: kernel::ffi::c_uint,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            let flags = RenameFlags::from_raw(flags)?;
-            // SAFETY: The VFS holds both directories and both inodes locked
-            // (`lock_rename` and `lock_two_nondirectories`).
-            unsafe {
-                let new_inode = (*new_dentry).d_inode;
-                T::rename(
-                    Inode::<T>::from_raw(old_dir),
-                    dentry_name(old_dentry),
-                    dentry_inode::<T>(old_dentry),
-                    Inode::<T>::from_raw(new_dir),
-                    dentry_name(new_dentry),
-                    NonNull::new(new_inode).map(|i| Inode::<T>::from_raw(i.as_ptr())),
-                    flags,
-                )?;
-            }
-            Ok(0)
-        })
-    }
-
-    /// `inode_operations::setattr`: the VFS checks the change, rsfs resizes
-    /// the file if asked, then the new attributes are copied and written back.
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with the arguments and locks its
-    /// `inode_operations`/`file_operations` contract gives.
-    unsafe extern "C" fn setattr(
-        idmap: *mut sys::mnt_idmap,
-        dentry: *mut sys::dentry,
-        attr: *mut sys::iattr,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: The VFS holds the inode locked; `dentry` is positive.
-            let inode = unsafe { dentry_inode::<T>(dentry) };
-            // SAFETY: All three pointers are valid per the VFS contract.
-            to_result(unsafe { sys::setattr_prepare(idmap, dentry, attr) })?;
-            // SAFETY: `attr` is valid.
-            let (valid, size) = unsafe { ((*attr).ia_valid, (*attr).ia_size) };
-            if valid & sys::RSFS_ATTR_SIZE != 0 && size as u64 != inode.size() {
-                if !T::HAS_SET_SIZE || inode.file_type() != FileType::Regular {
-                    return Err(EINVAL);
-                }
-                T::set_size(inode, size as u64)?;
-            }
-            // SAFETY: As above; `setattr_copy` copies the checked changes.
-            unsafe { sys::setattr_copy(idmap, inode.as_raw(), attr) };
-            inode.mark_dirty();
-            Ok(0)
-        })
-    }
-
-    /// `inode_operations::get_link`.
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with the arguments and locks its
-    /// `inode_operations`/`file_operations` contract gives.
-    unsafe extern "C" fn get_link(
-        _dentry: *mut sys::dentry,
-        inode: *mut sys::inode,
-        _done: *mut sys::delayed_call,
-    ) -> *const kernel::ffi::c_char {
-        // SAFETY: The VFS passes an initialised symlink inode of ours, in
-        // RCU mode too (with a NULL dentry): the target lives in the inode's
-        // data, which is freed only after an RCU grace period.
-        let inode = unsafe { Inode::<T>::from_raw(inode) };
-        match T::get_link(inode) {
-            Ok(target) => target.as_ptr().cast(),
-            Err(e) => e.to_ptr(),
-        }
     }
 
     /// `file_operations::iterate_shared` (`readdir`).

@@ -12,7 +12,7 @@
 use core::{marker::PhantomData, mem::MaybeUninit, ptr::NonNull};
 use kernel::{init::PinInit, prelude::*, types::Opaque};
 
-use super::{dir::Created, fs_type::Tables, sys, FileSystem, SuperBlock};
+use super::{dir::Created, fs_type::Tables, inode_ops, sys, FileSystem, SuperBlock};
 
 /// The allocation that holds a VFS inode and the filesystem's data for it.
 ///
@@ -569,15 +569,19 @@ impl<T: FileSystem> NewInode<T> {
         unsafe { (*self.as_raw()).i_ino as u64 }
     }
 
-    /// Sets the operations for the file type, installs the data and unlocks
-    /// the inode, which becomes visible to lookups.
-    fn finish(self, data: impl PinInit<T::InodeData, Error>) -> Result<NonNull<sys::inode>> {
+    /// Sets the inode operations `iops` and those of the file type,
+    /// installs the data and gives up the wrapper.
+    fn finish(
+        self,
+        iops: inode_ops::Ops<T>,
+        data: impl PinInit<T::InodeData, Error>,
+    ) -> Result<NonNull<sys::inode>> {
         let inode = self.as_raw();
         // SAFETY: The inode is new and locked, so its fields are ours.
         let mode = unsafe { (*inode).i_mode };
         let ftype = FileType::from_mode(mode).ok_or(EINVAL)?;
         // SAFETY: As above; the tables are promoted constants.
-        unsafe { Tables::<T>::set_inode_ops(inode, ftype) };
+        unsafe { Tables::<T>::set_inode_ops(inode, ftype, iops) };
         // SAFETY: `inode` is embedded in an `InodeBox<T>` without data; we
         // initialise `data` in place (it never moves: the box is pinned on
         // the heap) and then record that it is there.
@@ -590,10 +594,12 @@ impl<T: FileSystem> NewInode<T> {
         Ok(this.inode)
     }
 
-    /// Fills in an inode read from disk, unlocks it and returns it.
+    /// Fills in an inode read from disk, with inode operations `iops`,
+    /// unlocks it and returns it.
     pub(crate) fn init(
         self,
         params: InodeParams,
+        iops: inode_ops::Ops<T>,
         data: impl PinInit<T::InodeData, Error>,
     ) -> Result<InodeRef<T>> {
         let inode = self.as_raw();
@@ -619,7 +625,7 @@ impl<T: FileSystem> NewInode<T> {
                 params.ctime.nsec,
             );
         }
-        let inode = self.finish(data)?;
+        let inode = self.finish(iops, data)?;
         // SAFETY: The inode is fully initialised; unlocking it makes it
         // visible to other lookups.
         unsafe { sys::unlock_new_inode(inode.as_ptr()) };
@@ -628,13 +634,15 @@ impl<T: FileSystem> NewInode<T> {
         Ok(unsafe { InodeRef::from_raw(inode) })
     }
 
-    /// Finishes an inode created by a namespace operation: its owner, mode
-    /// and times were set when it was allocated.
-    /// `flags` are its `chattr(1)` flags, as for [`Inode::set_flags`].
+    /// Finishes an inode created by a namespace operation, with inode
+    /// operations `iops`: its owner, mode and times were set when it was
+    /// allocated. `flags` are its `chattr(1)` flags, as for
+    /// [`Inode::set_flags`].
     pub(crate) fn init_created(
         self,
         generation: u32,
         flags: u32,
+        iops: inode_ops::Ops<T>,
         data: impl PinInit<T::InodeData, Error>,
     ) -> Result<Created<T>> {
         // SAFETY: The inode is new and locked, so its fields are ours.
@@ -642,7 +650,7 @@ impl<T: FileSystem> NewInode<T> {
             (*self.as_raw()).i_generation = generation;
             sys::inode_set_flags(self.as_raw(), vfs_flags(flags), VFS_FLAGS);
         }
-        let inode = self.finish(data)?;
+        let inode = self.finish(iops, data)?;
         // SAFETY: An initialised, still locked inode whose reference we own.
         Ok(unsafe { Created::from_raw(inode) })
     }

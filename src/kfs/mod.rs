@@ -12,6 +12,8 @@
 //! - [`super_block`]: [`SuperBlock`], a mounted (or mounting) filesystem.
 //! - [`inode`]: [`Inode`], a reference-counted VFS inode with the
 //!   filesystem's own data beside it, and `NewInode`, one being set up.
+//! - [`inode_ops`]: the inode operations trait and table (namespace,
+//!   attributes, extents, link targets).
 //! - [`dir`]: what the namespace callbacks pass: [`Owner`], [`Created`],
 //!   [`RenameFlags`], [`DirEmitter`].
 //! - [`folio`]: [`LockedFolio`], a locked folio of a file's page cache.
@@ -38,6 +40,7 @@ pub(crate) mod file;
 pub(crate) mod folio;
 pub(crate) mod fs_type;
 pub(crate) mod inode;
+pub(crate) mod inode_ops;
 pub(crate) mod iomap;
 pub(crate) mod super_block;
 mod sys;

@@ -1,0 +1,668 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Inode operations: the namespace of a directory, and the attributes,
+//! extents and link target of any inode (`struct inode_operations`).
+//!
+//! A filesystem implements [`Operations`] once per kind of inode that
+//! needs its own table (directories, regular files, symlinks, special
+//! files), and gives [`Ops::new`] of it to each inode as it initialises it
+//! ([`super::inode::NewInode::init`]). Every method is optional (`HAS_*`);
+//! `setattr` is always there, so that a size change never bypasses the
+//! filesystem.
+//!
+//! The VFS calls these with the locks that
+//! `Documentation/filesystems/locking.rst` describes: the parent
+//! directory's `i_rwsem` exclusively for changes to it, and shared for
+//! `lookup`; the inode's own for `setattr` and `fileattr_set`.
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
+
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{
+    error::{from_result, to_result},
+    prelude::*,
+};
+
+use super::{
+    dir::{Created, Owner, RenameFlags},
+    file::Fiemap,
+    fs_type::if_has,
+    sys, FileSystem, Inode, InodeRef,
+};
+
+/// The inode operations of one kind of inode of a filesystem.
+#[vtable]
+pub(crate) trait Operations {
+    /// The filesystem whose inodes these are.
+    type FileSystem: FileSystem;
+
+    /// The `chattr(1)` flags (`FS_*_FL`) these inodes support; see
+    /// [`Operations::flags`].
+    const FLAGS: u32 = 0;
+
+    /// Looks `name` up in directory `dir`: its inode, or `None` for a
+    /// negative entry.
+    fn lookup(
+        _dir: &Inode<Self::FileSystem>,
+        _name: &[u8],
+    ) -> Result<Option<InodeRef<Self::FileSystem>>> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Creates `name` in directory `dir`: a regular file, directory, device,
+    /// pipe or socket as `mode` says (`rdev`: the device, encoded as on
+    /// disk), or a symlink to `target`. Called for `create`, `mkdir`,
+    /// `mknod` and `symlink`.
+    fn create(
+        _dir: &Inode<Self::FileSystem>,
+        _name: &[u8],
+        _mode: u16,
+        _target: Option<&[u8]>,
+        _rdev: u32,
+        _owner: &Owner,
+    ) -> Result<Created<Self::FileSystem>> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Creates a regular file of mode `mode` with no name, in `dir`
+    /// (`open(2)` with `O_TMPFILE`). It is returned with one link, which
+    /// the VFS drops at once: the file is freed on its last close unless
+    /// `linkat(2)` names it first ([`Operations::link`] with a link count
+    /// of 0).
+    fn tmpfile(
+        _dir: &Inode<Self::FileSystem>,
+        _mode: u16,
+        _owner: &Owner,
+    ) -> Result<Created<Self::FileSystem>> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Adds the name `name` in `dir` for `inode` (`link(2)`).
+    fn link(
+        _inode: &Inode<Self::FileSystem>,
+        _dir: &Inode<Self::FileSystem>,
+        _name: &[u8],
+    ) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Removes the name `name` of `inode` from `dir`: `unlink(2)`, and
+    /// `rmdir(2)` (the VFS has checked that `inode` is a directory).
+    fn unlink(
+        _dir: &Inode<Self::FileSystem>,
+        _name: &[u8],
+        _inode: &Inode<Self::FileSystem>,
+    ) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `rename(2)` and `renameat2(2)` of `old` from `old_name` in `old_dir`
+    /// to `new_name` in `new_dir`, over `new` if that name exists.
+    #[allow(clippy::too_many_arguments)]
+    fn rename(
+        _old_dir: &Inode<Self::FileSystem>,
+        _old_name: &[u8],
+        _old: &Inode<Self::FileSystem>,
+        _new_dir: &Inode<Self::FileSystem>,
+        _new_name: &[u8],
+        _new: Option<&Inode<Self::FileSystem>>,
+        _flags: RenameFlags,
+    ) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Changes the size of a file (`truncate(2)`, `O_TRUNC`), under its
+    /// lock.
+    fn set_size(_inode: &Inode<Self::FileSystem>, _size: u64) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The inode's `chattr(1)` flags (`FS_IOC_GETFLAGS`, and `statx(2)`'s
+    /// attributes).
+    fn flags(_inode: &Inode<Self::FileSystem>) -> u32 {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Sets the inode's `chattr(1)` flags (`FS_IOC_SETFLAGS`), all of them
+    /// within [`Operations::FLAGS`] (others get EOPNOTSUPP before this is
+    /// called). Called with the inode locked, once the VFS has checked the
+    /// caller may (CAP_LINUX_IMMUTABLE for IMMUTABLE and APPEND).
+    fn set_flags(_inode: &Inode<Self::FileSystem>, _flags: u32) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `FS_IOC_FIEMAP`: reports, through `fiemap`, the extents that overlap
+    /// bytes `start..start + len`. Called with the inode locked.
+    fn fiemap(
+        _inode: &Inode<Self::FileSystem>,
+        _fiemap: &mut Fiemap<'_>,
+        _start: u64,
+        _len: u64,
+    ) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The target of a symlink, living as long as the inode's data.
+    fn get_link(_inode: &Inode<Self::FileSystem>) -> Result<&[u8]> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// An `inode_operations` table for inodes of filesystem `T`, built at
+/// compile time from an [`Operations`] implementation.
+///
+/// # Invariants
+///
+/// `0` is a static table whose callbacks expect inodes of `T`.
+pub(crate) struct Ops<T: FileSystem>(&'static sys::inode_operations, PhantomData<T>);
+
+impl<T: FileSystem> Clone for Ops<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: FileSystem> Copy for Ops<T> {}
+
+impl<T: FileSystem> Ops<T> {
+    /// The table of `U`'s operations.
+    pub(crate) const fn new<U: Operations<FileSystem = T>>() -> Self {
+        // INVARIANT: A promoted constant built for `U::FileSystem`, `T`.
+        Self(&Table::<U>::TABLE, PhantomData)
+    }
+
+    pub(super) fn as_raw(self) -> &'static sys::inode_operations {
+        self.0
+    }
+}
+
+/// The C table of an [`Operations`] implementation, and its trampolines.
+struct Table<U>(PhantomData<U>);
+
+impl<U: Operations> Table<U> {
+    const TABLE: sys::inode_operations = sys::inode_operations {
+        lookup: if_has(U::HAS_LOOKUP, Self::lookup),
+        create: if_has(U::HAS_CREATE, Self::create),
+        mkdir: if_has(U::HAS_CREATE, Self::mkdir),
+        symlink: if_has(U::HAS_CREATE, Self::symlink),
+        mknod: if_has(U::HAS_CREATE, Self::mknod),
+        link: if_has(U::HAS_LINK, Self::link),
+        unlink: if_has(U::HAS_UNLINK, Self::unlink),
+        rmdir: if_has(U::HAS_UNLINK, Self::unlink),
+        rename: if_has(U::HAS_RENAME, Self::rename),
+        tmpfile: if_has(U::HAS_TMPFILE, Self::tmpfile),
+        setattr: Some(Self::setattr),
+        getattr: if_has(U::HAS_FLAGS, Self::getattr),
+        fileattr_get: if_has(U::HAS_FLAGS, Self::fileattr_get),
+        fileattr_set: if_has(U::HAS_SET_FLAGS, Self::fileattr_set),
+        fiemap: if_has(U::HAS_FIEMAP, Self::fiemap),
+        get_link: if_has(U::HAS_GET_LINK, Self::get_link),
+        // SAFETY: All-zero is a valid `inode_operations`: every field is an
+        // optional function pointer.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// `inode_operations::lookup`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with `dir` locked (shared) and `dentry` a negative
+    /// dentry in it.
+    unsafe extern "C" fn lookup(
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        _flags: kernel::ffi::c_uint,
+    ) -> *mut sys::dentry {
+        // SAFETY: `dir` is a live directory of ours, locked, and `dentry` in
+        // it, so its name is stable, as the caller guarantees.
+        let (d, name) = unsafe { (Inode::<U::FileSystem>::from_raw(dir), dentry_name(dentry)) };
+        match U::lookup(d, name) {
+            // SAFETY: `d_splice_alias` takes over the inode reference (or
+            // NULL for a negative entry).
+            Ok(inode) => unsafe {
+                sys::d_splice_alias(
+                    inode.map_or(core::ptr::null_mut(), |i| i.into_raw()),
+                    dentry,
+                )
+            },
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    /// Shared by `create`, `mkdir` and `symlink`.
+    ///
+    /// # Safety
+    ///
+    /// As for `inode_operations::create`.
+    unsafe fn do_create(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        mode: u16,
+        target: Option<&[u8]>,
+        rdev: u32,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: `dir` is a live directory of ours, locked, and `dentry` in
+            // it, so its name is stable, as the caller guarantees.
+            let (d, name) = unsafe { (Inode::<U::FileSystem>::from_raw(dir), dentry_name(dentry)) };
+            let owner = Owner::new(idmap, dir);
+            let created = U::create(d, name, mode, target, rdev, &owner)?;
+            // SAFETY: `created` is a new, initialised inode with a reference
+            // we own; `d_instantiate_new` takes the reference and unlocks it.
+            unsafe { sys::d_instantiate_new(dentry, created.into_raw()) };
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::create`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn create(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        mode: sys::umode_t,
+        _excl: bool,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: The VFS calls `create` with its locks held.
+        unsafe { Self::do_create(idmap, dir, dentry, mode, None, 0) }
+    }
+
+    /// `inode_operations::tmpfile`: `O_TMPFILE`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with `dir` locked and `file` being opened
+    /// on a new negative dentry in it.
+    unsafe extern "C" fn tmpfile(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        file: *mut sys::file,
+        mode: sys::umode_t,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: `dir` is one of our initialised inodes (safety
+            // requirement).
+            let d = unsafe { Inode::<U::FileSystem>::from_raw(dir) };
+            let owner = Owner::new(idmap, dir);
+            let raw = U::tmpfile(d, mode, &owner)?.into_raw();
+            // SAFETY: `raw` is a new, locked inode with a reference we own;
+            // `d_tmpfile` drops its one link, marks it linkable, and gives
+            // the reference to the file's dentry. The inode is then fully
+            // set up, so it is unlocked.
+            unsafe {
+                sys::d_tmpfile(file, raw);
+                sys::unlock_new_inode(raw);
+            }
+            // SAFETY: `file` is being opened and now has its inode.
+            to_result(unsafe { sys::rsfs_finish_open_simple(file) })?;
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::getattr`: what `generic_fillattr` reports, and
+    /// the `chattr(1)` flags that `statx(2)` has attributes for, as ext2
+    /// and ext4 report them: each of IMMUTABLE, APPEND and NODUMP that the
+    /// filesystem supports goes into the mask, and into the attributes if
+    /// the inode has it.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid `path` to a positive dentry of ours
+    /// and a valid `stat` to fill.
+    unsafe extern "C" fn getattr(
+        idmap: *mut sys::mnt_idmap,
+        path: *const sys::path,
+        stat: *mut sys::kstat,
+        request_mask: u32,
+        _query_flags: kernel::ffi::c_uint,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: `path` is valid and its dentry positive and ours.
+        let inode = unsafe { dentry_inode::<U::FileSystem>((*path).dentry) };
+        // SAFETY: `stat` is valid (safety requirement) and `inode` is a
+        // live inode; the VFS holds a reference through the path.
+        unsafe { sys::generic_fillattr(idmap, request_mask, inode.as_raw(), stat) };
+        let pairs = [
+            (sys::FS_IMMUTABLE_FL, sys::STATX_ATTR_IMMUTABLE),
+            (sys::FS_APPEND_FL, sys::STATX_ATTR_APPEND),
+            (sys::FS_NODUMP_FL, sys::STATX_ATTR_NODUMP),
+        ];
+        let flags = U::flags(inode);
+        let (mut mask, mut set) = (0u64, 0u64);
+        for (fl, attr) in pairs {
+            if U::FLAGS & fl != 0 {
+                mask |= u64::from(attr);
+                if flags & fl != 0 {
+                    set |= u64::from(attr);
+                }
+            }
+        }
+        // SAFETY: `stat` is valid and `generic_fillattr` filled it.
+        unsafe {
+            (*stat).attributes |= set;
+            (*stat).attributes_mask |= mask;
+        }
+        0
+    }
+
+    /// `inode_operations::fileattr_get`: `FS_IOC_GETFLAGS` (`lsattr`).
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a positive dentry of ours and a valid `fa`.
+    unsafe extern "C" fn fileattr_get(
+        dentry: *mut sys::dentry,
+        fa: *mut sys::fileattr,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: The dentry is positive and its inode one of ours.
+        let inode = unsafe { dentry_inode::<U::FileSystem>(dentry) };
+        // SAFETY: `fa` is valid (safety requirement).
+        unsafe { sys::fileattr_fill_flags(fa, U::flags(inode)) };
+        0
+    }
+
+    /// `inode_operations::fileattr_set`: `FS_IOC_SETFLAGS` (`chattr`).
+    /// The XFS-style attributes (`FS_IOC_FSSETXATTR`) are not supported.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with the inode of a positive dentry of ours
+    /// locked, and a valid `fa` that `fileattr_set_prepare` checked.
+    unsafe extern "C" fn fileattr_set(
+        _idmap: *mut sys::mnt_idmap,
+        dentry: *mut sys::dentry,
+        fa: *mut sys::fileattr,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: The dentry is positive and its inode one of ours.
+            let inode = unsafe { dentry_inode::<U::FileSystem>(dentry) };
+            // SAFETY: `fa` is valid (safety requirement). For
+            // FS_IOC_FSSETXATTR the VFS has already turned the common
+            // xflags into `flags`; what has no flag (an extent size, a
+            // project id, the other xflags) is refused, as on ext2.
+            let (fsx, flags) = unsafe { (sys::rsfs_fileattr_has_fsx(fa), (*fa).flags) };
+            if fsx || flags & !U::FLAGS != 0 {
+                return Err(Error::from_errno(-(sys::EOPNOTSUPP as i32)));
+            }
+            U::set_flags(inode, flags)?;
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::mkdir`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn mkdir(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        mode: sys::umode_t,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: The VFS calls `mkdir` with its locks held.
+        unsafe { Self::do_create(idmap, dir, dentry, mode | sys::S_IFDIR as u16, None, 0) }
+    }
+
+    /// `inode_operations::symlink`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn symlink(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        target: *const kernel::ffi::c_char,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: The VFS passes a NUL-terminated target that stays valid
+        // for the call.
+        let target = unsafe { CStr::from_char_ptr(target) }.as_bytes();
+        // SAFETY: The VFS calls `symlink` with its locks held.
+        unsafe {
+            Self::do_create(
+                idmap,
+                dir,
+                dentry,
+                (sys::S_IFLNK | 0o777) as u16,
+                Some(target),
+                0,
+            )
+        }
+    }
+
+    /// `inode_operations::mknod`: devices, pipes and sockets. (The VFS
+    /// sends regular files made by `mknod(2)` to `create`.)
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn mknod(
+        idmap: *mut sys::mnt_idmap,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+        mode: sys::umode_t,
+        dev: sys::dev_t,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: Encoding a device number has no requirement.
+        let rdev = unsafe { sys::rsfs_encode_dev(dev) };
+        // SAFETY: The VFS calls `mknod` with its locks held.
+        unsafe { Self::do_create(idmap, dir, dentry, mode, None, rdev) }
+    }
+
+    /// `inode_operations::link`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn link(
+        old: *mut sys::dentry,
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: The VFS holds `dir` and the source inode locked, and
+            // `old` is positive.
+            let (inode, d, name) = unsafe {
+                (
+                    dentry_inode::<U::FileSystem>(old),
+                    Inode::<U::FileSystem>::from_raw(dir),
+                    dentry_name(dentry),
+                )
+            };
+            U::link(inode, d, name)?;
+            // SAFETY: The new dentry takes a reference of its own.
+            unsafe {
+                sys::ihold(inode.as_raw());
+                sys::d_instantiate(dentry, inode.as_raw());
+            }
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::unlink` and `rmdir`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn unlink(
+        dir: *mut sys::inode,
+        dentry: *mut sys::dentry,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: The VFS holds `dir` and the victim locked, and
+            // `dentry` is positive.
+            let (d, name, inode) = unsafe {
+                (
+                    Inode::<U::FileSystem>::from_raw(dir),
+                    dentry_name(dentry),
+                    dentry_inode::<U::FileSystem>(dentry),
+                )
+            };
+            U::unlink(d, name, inode)?;
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::rename`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn rename(
+        _idmap: *mut sys::mnt_idmap,
+        old_dir: *mut sys::inode,
+        old_dentry: *mut sys::dentry,
+        new_dir: *mut sys::inode,
+        new_dentry: *mut sys::dentry,
+        flags: kernel::ffi::c_uint,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            let flags = RenameFlags::from_raw(flags)?;
+            // SAFETY: The VFS holds both directories and both inodes locked
+            // (`lock_rename` and `lock_two_nondirectories`).
+            unsafe {
+                let new_inode = (*new_dentry).d_inode;
+                U::rename(
+                    Inode::<U::FileSystem>::from_raw(old_dir),
+                    dentry_name(old_dentry),
+                    dentry_inode::<U::FileSystem>(old_dentry),
+                    Inode::<U::FileSystem>::from_raw(new_dir),
+                    dentry_name(new_dentry),
+                    NonNull::new(new_inode).map(|i| Inode::<U::FileSystem>::from_raw(i.as_ptr())),
+                    flags,
+                )?;
+            }
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::setattr`: the VFS checks the change, the
+    /// filesystem resizes the file if asked ([`Operations::set_size`]; EINVAL
+    /// without it), then the new attributes are copied and written back.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn setattr(
+        idmap: *mut sys::mnt_idmap,
+        dentry: *mut sys::dentry,
+        attr: *mut sys::iattr,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: The VFS holds the inode locked; `dentry` is positive.
+            let inode = unsafe { dentry_inode::<U::FileSystem>(dentry) };
+            // SAFETY: All three pointers are valid per the VFS contract.
+            to_result(unsafe { sys::setattr_prepare(idmap, dentry, attr) })?;
+            // SAFETY: `attr` is valid.
+            let (valid, size) = unsafe { ((*attr).ia_valid, (*attr).ia_size) };
+            if valid & sys::RSFS_ATTR_SIZE != 0 && size as u64 != inode.size() {
+                if !U::HAS_SET_SIZE {
+                    return Err(EINVAL);
+                }
+                U::set_size(inode, size as u64)?;
+            }
+            // SAFETY: As above; `setattr_copy` copies the checked changes.
+            unsafe { sys::setattr_copy(idmap, inode.as_raw(), attr) };
+            inode.mark_dirty();
+            Ok(0)
+        })
+    }
+
+    /// `inode_operations::get_link`.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the VFS, with the arguments and locks its
+    /// `inode_operations`/`file_operations` contract gives.
+    unsafe extern "C" fn get_link(
+        _dentry: *mut sys::dentry,
+        inode: *mut sys::inode,
+        _done: *mut sys::delayed_call,
+    ) -> *const kernel::ffi::c_char {
+        // SAFETY: The VFS passes an initialised symlink inode of ours, in
+        // RCU mode too (with a NULL dentry): the target lives in the inode's
+        // data, which is freed only after an RCU grace period.
+        let inode = unsafe { Inode::<U::FileSystem>::from_raw(inode) };
+        match U::get_link(inode) {
+            Ok(target) => target.as_ptr().cast(),
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    /// `fiemap` of a regular file, under the inode lock as ext2 takes it:
+    /// the range is checked and trimmed by `fiemap_prep` (which also writes
+    /// the file back for FIEMAP_FLAG_SYNC), then [`Operations::fiemap`]
+    /// reports the extents.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with one of our inodes, referenced, and a valid
+    /// `fieinfo`.
+    unsafe extern "C" fn fiemap(
+        raw: *mut sys::inode,
+        fieinfo: *mut sys::fiemap_extent_info,
+        start: u64,
+        len: u64,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: `raw` is one of our initialised inodes (safety requirement).
+        let inode = unsafe { Inode::<U::FileSystem>::from_raw(raw) };
+        let mut len = len;
+        // SAFETY: The inode is referenced; its lock keeps truncate and
+        // writes out while the extents are reported.
+        unsafe { sys::rsfs_inode_lock(raw) };
+        // SAFETY: Both pointers are valid (safety requirement).
+        let r =
+            kernel::error::to_result(unsafe { sys::fiemap_prep(raw, fieinfo, start, &mut len, 0) })
+                .and_then(|()| {
+                    // SAFETY: `fieinfo` is valid for this call, as the caller
+                    // guarantees, and `fiemap_prep` accepted it.
+                    let mut fiemap = unsafe { Fiemap::from_raw(fieinfo) };
+                    U::fiemap(inode, &mut fiemap, start, len)
+                });
+        // SAFETY: Locked above.
+        unsafe { sys::rsfs_inode_unlock(raw) };
+        match r {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+}
+
+/// The bytes of a dentry's name.
+///
+/// # Safety
+///
+/// `dentry` must be valid, and its name stable (the caller holds the parent
+/// directory's lock) for `'a`.
+unsafe fn dentry_name<'a>(dentry: *mut sys::dentry) -> &'a [u8] {
+    let mut len = 0u32;
+    // SAFETY: `dentry` is valid, as the caller guarantees, and `len` a
+    // local to write.
+    let name = unsafe { sys::rsfs_dentry_name(dentry, &mut len) };
+    // SAFETY: `d_name` is `len` bytes long and stable, as the caller guarantees.
+    unsafe { core::slice::from_raw_parts(name, len as usize) }
+}
+
+/// The inode of a positive dentry.
+///
+/// # Safety
+///
+/// `dentry` must be a valid positive dentry of filesystem `T`, and stay so
+/// for `'a`.
+unsafe fn dentry_inode<'a, T: FileSystem>(dentry: *mut sys::dentry) -> &'a Inode<T> {
+    // SAFETY: `dentry` is a valid positive dentry of `T`, as the caller
+    // guarantees, so `d_inode` is a live, initialised inode of `T`.
+    unsafe { Inode::from_raw((*dentry).d_inode) }
+}

@@ -15,11 +15,12 @@
 use kernel::prelude::*;
 
 use crate::{
-    alloc,
+    alloc, file,
     format::{self, dir_rec_len, DirEntryHeader, BLOCK_SIZE, DIR_DATA_SIZE},
     inode::InodeInfo,
-    kfs::{self, sb_err, BufferHead, DirEmitter, FileType, Inode},
+    kfs::{self, sb_err, BufferHead, DirEmitter, File, FileType, Inode},
     map::Run,
+    namei::Directory,
     txn, Rsfs,
 };
 
@@ -366,35 +367,48 @@ pub(crate) fn is_empty(dir: &Inode<Rsfs>) -> Result<bool> {
     Ok(true)
 }
 
-/// `readdir`: emits the entries from the emitter's position on. Positions
-/// are byte offsets in the directory.
-pub(crate) fn readdir(dir: &Inode<Rsfs>, out: &mut DirEmitter) -> Result {
-    let size = dir.size() as i64;
-    while out.pos() < size {
-        let pos = out.pos() as u64;
-        let block = pos / BLOCK_SIZE as u64;
-        let in_block = (pos % BLOCK_SIZE as u64) as usize;
-        let bh = read_block(dir, block)?;
-        let g = bh.lock();
-        let data = g.data();
-        for e in entries(data) {
-            let e = e.map_err(|_| damaged(dir, block, "bad entry"))?;
-            // A position inside an entry (a stale seekdir) resumes at the
-            // next entry.
-            if e.off < in_block {
-                continue;
+/// Directories' file operations: `getdents(2)` and `fsync(2)`.
+#[vtable]
+impl kfs::file::Operations for Directory {
+    type FileSystem = Rsfs;
+
+    /// `readdir`: emits the entries from the emitter's position on. Positions
+    /// are byte offsets in the directory.
+    fn read_dir(dir: &Inode<Rsfs>, out: &mut DirEmitter) -> Result {
+        let size = dir.size() as i64;
+        while out.pos() < size {
+            let pos = out.pos() as u64;
+            let block = pos / BLOCK_SIZE as u64;
+            let in_block = (pos % BLOCK_SIZE as u64) as usize;
+            let bh = read_block(dir, block)?;
+            let g = bh.lock();
+            let data = g.data();
+            for e in entries(data) {
+                let e = e.map_err(|_| damaged(dir, block, "bad entry"))?;
+                // A position inside an entry (a stale seekdir) resumes at the
+                // next entry.
+                if e.off < in_block {
+                    continue;
+                }
+                let at = (block * BLOCK_SIZE as u64) as i64 + e.off as i64;
+                out.set_pos(at);
+                if e.ino != 0 && !out.emit(name_of(data, &e), e.ino, dtype(e.file_type)) {
+                    return Ok(());
+                }
+                // Past the entry: if a later one is damaged, the next call
+                // resumes there and fails, instead of giving this entry again
+                // (which made a reader loop forever on a fuzzed image).
+                out.set_pos(at + e.rec_len as i64);
             }
-            let at = (block * BLOCK_SIZE as u64) as i64 + e.off as i64;
-            out.set_pos(at);
-            if e.ino != 0 && !out.emit(name_of(data, &e), e.ino, dtype(e.file_type)) {
-                return Ok(());
-            }
-            // Past the entry: if a later one is damaged, the next call
-            // resumes there and fails, instead of giving this entry again
-            // (which made a reader loop forever on a fuzzed image).
-            out.set_pos(at + e.rec_len as i64);
+            out.set_pos(((block + 1) * BLOCK_SIZE as u64) as i64);
         }
-        out.set_pos(((block + 1) * BLOCK_SIZE as u64) as i64);
+        Ok(())
     }
-    Ok(())
+
+    /// `fsync` of a directory is the file fsync ([`file::fsync`]): its new
+    /// names become durable with the inodes, link counts and blocks they
+    /// need.
+    fn fsync(file: &File, dir: &Inode<Rsfs>, start: i64, end: i64, datasync: bool) -> Result {
+        file::fsync(file, dir, start, end, datasync)
+    }
 }

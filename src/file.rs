@@ -21,8 +21,9 @@ use crate::{
     kfs::{
         self,
         address_space::{self, WritePage},
+        file::{IovIter, Kiocb, Mmap, Opening},
         inode_ops,
-        iomap::{self, BlockMapping, IovIter, Kiocb},
+        iomap::{self, BlockMapping},
         vm::{self, Fault, MkWrite},
         AddressSpace, BioBuilder, Fallocate, Fiemap, File, Inode, LockedFolio, Readahead,
         WritebackControl,
@@ -119,7 +120,7 @@ fn fill_hole(folio: LockedFolio) {
 /// (see [`zero_tail`]). The blocks that the last write allocated are
 /// forgotten: this write's own go on the list (see
 /// [`drop_fresh_blocks`]).
-pub(crate) fn prepare_write(inode: &Inode<Rsfs>, pos: u64) -> Result {
+fn prepare_write(inode: &Inode<Rsfs>, pos: u64) -> Result {
     // The write's blocks are given under folio locks, where no sync may
     // run: room is made here, if blocks freed before wait for one.
     txn::make_room(inode.super_block());
@@ -232,68 +233,6 @@ fn zero_range(inode: &Inode<Rsfs>, from: u64, to: u64) -> Result {
     }
 }
 
-/// `lseek(2)` with SEEK_DATA or SEEK_HOLE, from the block map (rsfs gives
-/// blocks to data as soon as it is written, so dirty page cache is never
-/// over a hole).
-pub(crate) fn seek_data_hole(inode: &Inode<Rsfs>, offset: u64, hole: bool) -> Result<u64> {
-    let size = inode.size();
-    if offset >= size {
-        return Err(kfs::enxio());
-    }
-    let bs = BLOCK_SIZE as u64;
-    let map = inode.data().map();
-    let pos = if hole {
-        // The end of the file counts as a hole.
-        (map.next_hole(offset / bs) * bs).max(offset).min(size)
-    } else {
-        match map.next_mapped(offset / bs) {
-            Some(b) => (b * bs).max(offset),
-            None => return Err(kfs::enxio()),
-        }
-    };
-    if pos >= size && !hole {
-        return Err(kfs::enxio());
-    }
-    Ok(pos)
-}
-
-/// `fallocate(2)`, under the inode lock, in the modes rsfs has:
-/// preallocation (growing the file unless KEEP_SIZE), PUNCH_HOLE and
-/// ZERO_RANGE.
-pub(crate) fn fallocate(inode: &Inode<Rsfs>, mode: Fallocate, offset: u64, len: u64) -> Result {
-    let end = offset.checked_add(len).ok_or(EFBIG)?;
-    if len == 0 {
-        return Err(EINVAL);
-    }
-    if end > crate::format::MAX_FILE_SIZE {
-        return Err(EFBIG);
-    }
-    // Each run allocated, and the hole punched, is an operation of its
-    // own (see `allocate` and `punch_hole`): a sync may come between two
-    // runs of a long preallocation, rather than wait for all of it.
-    let grow = |keep_size: bool| -> Result {
-        if !keep_size && end > inode.size() {
-            zero_tail(inode, inode.size())?;
-            inode.set_size(end);
-        }
-        Ok(())
-    };
-    let result = match mode {
-        Fallocate::Allocate { keep_size } => {
-            allocate(inode, offset, end).and_then(|()| grow(keep_size))
-        }
-        Fallocate::PunchHole => punch_hole(inode, offset, end),
-        // The range reads as zeroes and has disk space: its blocks go, and
-        // new ones zeroed on disk take their place.
-        Fallocate::ZeroRange { keep_size } => punch_hole(inode, offset, end)
-            .and_then(|()| allocate(inode, offset, end))
-            .and_then(|()| grow(keep_size)),
-    };
-    inode.touch_ctime();
-    inode.mark_dirty();
-    result
-}
-
 /// Gives the holes in bytes `offset..end` disk space, zeroed on disk so
 /// that it reads as zeroes, in runs as long as the allocator finds them.
 /// Space allocated before a failure (ENOSPC) stays, as on ext4.
@@ -384,7 +323,7 @@ fn punch_hole(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
 /// writeback through rsfs's own `write_cache_pages`
 /// ([`writeback::writepages`]).
 #[vtable]
-impl address_space::Operations for Rsfs {
+impl address_space::Operations for RegularFile {
     type FileSystem = Rsfs;
 
     /// `read_folio`: a hole is zeroes, without I/O.
@@ -555,10 +494,10 @@ impl address_space::Operations for Rsfs {
 }
 
 /// The block mapping of rsfs's direct I/O.
-const IOMAP_OPS: iomap::Ops<Rsfs> = iomap::Ops::new::<Rsfs>();
+const IOMAP_OPS: iomap::Ops<Rsfs> = iomap::Ops::new::<RegularFile>();
 
 #[vtable]
-impl iomap::Operations for Rsfs {
+impl iomap::Operations for RegularFile {
     type FileSystem = Rsfs;
 
     /// The block mapping of direct I/O: up to `max` blocks from file block
@@ -606,7 +545,7 @@ impl iomap::Operations for Rsfs {
 /// Shared mappings of rsfs's regular files: a store gets its disk space at
 /// the fault, so that it cannot fail later.
 #[vtable]
-impl vm::Operations for Rsfs {
+impl vm::Operations for RegularFile {
     type FileSystem = Rsfs;
 
     /// `page_mkwrite`: a shared mapping is about to write to a folio. It is
@@ -695,5 +634,138 @@ impl inode_ops::Operations for RegularFile {
                 _ => return Ok(()),
             }
         }
+    }
+}
+
+/// The VM operations of mappings of regular files.
+const VM_OPS: vm::Ops<Rsfs> = vm::Ops::new::<RegularFile>();
+
+/// Regular files' file operations: the VFS's generic read and write paths
+/// around rsfs's page cache, seeking data and holes, `fallocate` and
+/// `fsync`.
+#[vtable]
+impl kfs::file::Operations for RegularFile {
+    type FileSystem = Rsfs;
+
+    /// `open`: direct I/O is allowed (through `direct_IO` above).
+    fn open(_inode: &Inode<Rsfs>, file: &mut Opening<'_>) -> Result {
+        file.allow_direct_io();
+        Ok(())
+    }
+
+    /// `read_iter`: the VFS's. A direct read holds the inode lock shared,
+    /// as ext2 and ext4 do: the blocks it maps must not be freed (by a
+    /// truncate, which holds the lock exclusively) and given to another
+    /// file before its bios are done.
+    fn read_iter(iocb: &mut Kiocb<'_, Rsfs>, to: &mut IovIter<'_>) -> Result<usize> {
+        if !iocb.is_direct() {
+            return kfs::file::generic_file_read_iter(iocb, to);
+        }
+        let inode = iocb.inode();
+        let lock = inode.lock_shared();
+        kfs::file::generic_file_read_iter_shared(iocb, to, &lock)
+    }
+
+    /// `write_iter`, buffered or direct: under the inode lock, the VFS's
+    /// checks, then [`prepare_write`], then the VFS's write
+    /// (`__generic_file_write_iter`, mm/filemap.c). As its comment says,
+    /// that does not sync O_SYNC/O_DSYNC writes: `generic_write_sync` does,
+    /// once the lock is dropped.
+    fn write_iter(iocb: &mut Kiocb<'_, Rsfs>, from: &mut IovIter<'_>) -> Result<usize> {
+        let inode = iocb.inode();
+        let written = {
+            let lock = inode.lock();
+            if kfs::file::generic_write_checks(iocb, from, &lock)? == 0 {
+                return Ok(0);
+            }
+            prepare_write(inode, iocb.pos())?;
+            kfs::file::generic_file_write_iter_locked(iocb, from, &lock)?
+        };
+        if written == 0 {
+            return Ok(0);
+        }
+        kfs::file::generic_write_sync(iocb, written)
+    }
+
+    /// `mmap`: faults through the page cache, with rsfs's `page_mkwrite`.
+    fn mmap(_file: &File, mmap: &mut Mmap<'_, Rsfs>) -> Result {
+        mmap.set_ops(VM_OPS);
+        Ok(())
+    }
+
+    /// `lseek(2)` with SEEK_DATA or SEEK_HOLE, from the block map (rsfs gives
+    /// blocks to data as soon as it is written, so dirty page cache is never
+    /// over a hole).
+    fn seek_data_hole(inode: &Inode<Rsfs>, offset: u64, hole: bool) -> Result<u64> {
+        let size = inode.size();
+        if offset >= size {
+            return Err(kfs::enxio());
+        }
+        let bs = BLOCK_SIZE as u64;
+        let map = inode.data().map();
+        let pos = if hole {
+            // The end of the file counts as a hole.
+            (map.next_hole(offset / bs) * bs).max(offset).min(size)
+        } else {
+            match map.next_mapped(offset / bs) {
+                Some(b) => (b * bs).max(offset),
+                None => return Err(kfs::enxio()),
+            }
+        };
+        if pos >= size && !hole {
+            return Err(kfs::enxio());
+        }
+        Ok(pos)
+    }
+
+    /// `fallocate(2)`, under the inode lock, in the modes rsfs has:
+    /// preallocation (growing the file unless KEEP_SIZE), PUNCH_HOLE and
+    /// ZERO_RANGE.
+    fn fallocate(
+        file: &File,
+        inode: &Inode<Rsfs>,
+        mode: Fallocate,
+        offset: u64,
+        len: u64,
+    ) -> Result {
+        // Under the inode lock, after `file_modified` (mtime, and the setuid
+        // bits dropped), as ext4's fallocate runs.
+        let lock = inode.lock();
+        file.modified(&lock)?;
+        let end = offset.checked_add(len).ok_or(EFBIG)?;
+        if len == 0 {
+            return Err(EINVAL);
+        }
+        if end > crate::format::MAX_FILE_SIZE {
+            return Err(EFBIG);
+        }
+        // Each run allocated, and the hole punched, is an operation of its
+        // own (see `allocate` and `punch_hole`): a sync may come between two
+        // runs of a long preallocation, rather than wait for all of it.
+        let grow = |keep_size: bool| -> Result {
+            if !keep_size && end > inode.size() {
+                zero_tail(inode, inode.size())?;
+                inode.set_size(end);
+            }
+            Ok(())
+        };
+        let result = match mode {
+            Fallocate::Allocate { keep_size } => {
+                allocate(inode, offset, end).and_then(|()| grow(keep_size))
+            }
+            Fallocate::PunchHole => punch_hole(inode, offset, end),
+            // The range reads as zeroes and has disk space: its blocks go, and
+            // new ones zeroed on disk take their place.
+            Fallocate::ZeroRange { keep_size } => punch_hole(inode, offset, end)
+                .and_then(|()| allocate(inode, offset, end))
+                .and_then(|()| grow(keep_size)),
+        };
+        inode.touch_ctime();
+        inode.mark_dirty();
+        result
+    }
+
+    fn fsync(file: &File, inode: &Inode<Rsfs>, start: i64, end: i64, datasync: bool) -> Result {
+        fsync(file, inode, start, end, datasync)
     }
 }

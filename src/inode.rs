@@ -18,8 +18,8 @@ use crate::{
     alloc, file,
     format::{self, INODE_EXTENTS},
     kfs::{
-        self, fs_flags, inode_ops, sb_err, Attrs, FileType, Inode, InodeParams, InodeRef, Lookup,
-        SuperBlock, Timestamp,
+        self, address_space, fs_flags, inode_ops, sb_err, Attrs, FileType, Inode, InodeOps,
+        InodeParams, InodeRef, Lookup, SuperBlock, Timestamp,
     },
     map::BlockMap,
     namei, txn, Rsfs,
@@ -512,14 +512,31 @@ pub(crate) fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
     result
 }
 
-/// The inode operations of each file type: those of directories are in
-/// [`crate::namei`], of regular files in [`crate::file`].
-pub(crate) fn ops(ftype: FileType) -> inode_ops::Ops<Rsfs> {
+/// The operations tables of each file type: directories' are in
+/// [`crate::namei`] (the namespace) and [`crate::dir`] (reading them),
+/// regular files' in [`crate::file`].
+pub(crate) fn ops(ftype: FileType) -> InodeOps<Rsfs> {
     match ftype {
-        FileType::Directory => inode_ops::Ops::new::<namei::Directory>(),
-        FileType::Regular => inode_ops::Ops::new::<file::RegularFile>(),
-        FileType::Symlink => inode_ops::Ops::new::<Symlink>(),
-        _ => inode_ops::Ops::new::<Special>(),
+        FileType::Directory => InodeOps {
+            inode: inode_ops::Ops::new::<namei::Directory>(),
+            file: Some(kfs::file::Ops::new::<namei::Directory>()),
+            pages: None,
+        },
+        FileType::Regular => InodeOps {
+            inode: inode_ops::Ops::new::<file::RegularFile>(),
+            file: Some(kfs::file::Ops::new::<file::RegularFile>()),
+            pages: Some(address_space::Ops::new::<file::RegularFile>()),
+        },
+        FileType::Symlink => InodeOps {
+            inode: inode_ops::Ops::new::<Symlink>(),
+            file: None,
+            pages: None,
+        },
+        _ => InodeOps {
+            inode: inode_ops::Ops::new::<Special>(),
+            file: None,
+            pages: None,
+        },
     }
 }
 

@@ -19,7 +19,7 @@
 //! - [`txn`]: handles and syncs: a sync never writes half an operation;
 //! - [`format`]: the on-disk format, shared with the userspace tools.
 
-use kernel::{c_str, prelude::*};
+use kernel::prelude::*;
 
 mod alloc;
 mod dir;
@@ -66,93 +66,9 @@ impl kernel::Module for RsfsModule {
     }
 }
 
-/// The rsfs filesystem type. The page cache, mappings and direct I/O of its
-/// regular files are implemented in [`file`] (`address_space`, `vm` and
-/// `iomap` operations); each method of the rest hands over to the file that
-/// does the work.
+/// The rsfs filesystem type. Its operations are implemented where their
+/// work is done: [`kfs::FileSystem`] (mount, the superblock) in [`super_`],
+/// the inode and file operations of directories in [`namei`] and [`dir`],
+/// of regular files (with their page cache, mappings and direct I/O) in
+/// [`file`], and of symlinks in [`inode`].
 pub(crate) struct Rsfs;
-
-#[vtable]
-impl kfs::FileSystem for Rsfs {
-    const NAME: &'static CStr = c_str!("rsfs");
-    type Info = super_::Info;
-    type InodeData = inode::InodeInfo;
-    const FILE_AOPS: kfs::address_space::Ops<Self> = kfs::address_space::Ops::new::<Self>();
-    const FILE_VM_OPS: kfs::vm::Ops<Self> = kfs::vm::Ops::new::<Self>();
-
-    fn fill_super(sb: &kfs::SuperBlock<Self, kfs::New>) -> Result<Pin<KBox<Self::Info>>> {
-        super_::fill_super(sb)
-    }
-
-    fn root(sb: &kfs::SuperBlock<Self>) -> Result<kfs::InodeRef<Self>> {
-        let root = inode::root(sb)?;
-        orphan::release_all(sb)?;
-        Ok(root)
-    }
-
-    fn statfs(sb: &kfs::SuperBlock<Self>) -> Result<kfs::StatFs> {
-        Ok(super_::statfs(sb))
-    }
-
-    fn write_inode(inode: &kfs::Inode<Self>, sync: bool) -> Result {
-        inode::write_inode(inode, sync)
-    }
-
-    fn dirty_inode(inode: &kfs::Inode<Self>, datasync: bool) {
-        inode::dirty_inode(inode, datasync)
-    }
-
-    fn evict_inode(inode: &kfs::Inode<Self>) {
-        inode::evict(inode)
-    }
-
-    fn sync_fs(sb: &kfs::SuperBlock<Self>, wait: bool) -> Result {
-        super_::sync_fs(sb, wait)
-    }
-
-    fn put_super(sb: &kfs::SuperBlock<Self>) {
-        super_::put_super(sb)
-    }
-
-    fn remount(sb: &kfs::SuperBlock<Self>, read_only: bool) -> Result {
-        super_::remount(sb, read_only)
-    }
-
-    fn inode_for_handle(
-        sb: &kfs::SuperBlock<Self>,
-        ino: u64,
-        generation: u32,
-    ) -> Result<kfs::InodeRef<Self>> {
-        inode::iget_for_handle(sb, ino, generation)
-    }
-
-    fn parent(dir: &kfs::Inode<Self>) -> Result<kfs::InodeRef<Self>> {
-        namei::parent(dir)
-    }
-
-    fn readdir(dir: &kfs::Inode<Self>, emitter: &mut kfs::DirEmitter) -> Result {
-        dir::readdir(dir, emitter)
-    }
-
-    fn prepare_write(inode: &kfs::Inode<Self>, pos: u64) -> Result {
-        file::prepare_write(inode, pos)
-    }
-
-    fn seek_data_hole(inode: &kfs::Inode<Self>, offset: u64, hole: bool) -> Result<u64> {
-        file::seek_data_hole(inode, offset, hole)
-    }
-
-    fn fallocate(inode: &kfs::Inode<Self>, mode: kfs::Fallocate, offset: u64, len: u64) -> Result {
-        file::fallocate(inode, mode, offset, len)
-    }
-
-    fn fsync(
-        file: &kfs::File,
-        inode: &kfs::Inode<Self>,
-        start: i64,
-        end: i64,
-        datasync: bool,
-    ) -> Result {
-        file::fsync(file, inode, start, end, datasync)
-    }
-}

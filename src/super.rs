@@ -9,9 +9,10 @@ use kernel::{c_str, new_mutex, prelude::*, sync::Mutex};
 use crate::{
     alloc::{self, AllocState},
     format::{self, FormatError, Geometry, Superblock},
-    journal,
-    kfs::{self, sb_err, Counters, New, StatFs, SuperBlock},
-    orphan::Orphans,
+    inode, journal,
+    kfs::{self, sb_err, Counters, Inode, InodeRef, New, StatFs, SuperBlock},
+    namei,
+    orphan::{self, Orphans},
     txn::{self, Txns},
     Rsfs,
 };
@@ -138,95 +139,6 @@ fn errno(e: FormatError) -> Error {
     }
 }
 
-/// Reads and checks the superblock of a filesystem being mounted, counts the
-/// free blocks and inodes from the bitmaps, and marks the disk as mounted.
-pub(crate) fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Info>>> {
-    // Metadata blocks are checked once when read from disk (see
-    // `BufferHead::set_verified`); start from the disk, not from a cache
-    // that may have been written to while the filesystem was unmounted.
-    sb.forget_cached_blocks();
-    sb.set_block_size(format::BLOCK_SIZE as u32)
-        .inspect_err(|_| {
-            sb_err!(
-                sb,
-                "device does not support {}-byte blocks",
-                format::BLOCK_SIZE
-            )
-        })?;
-    let bh = sb
-        .bread(format::SUPERBLOCK_BLOCK)
-        .inspect_err(|_| sb_err!(sb, "cannot read the superblock"))?;
-    let disk = Superblock::validate(bh.lock().data(), kfs::crc32c).map_err(|e| {
-        sb_err!(sb, "superblock: {}", e.as_str());
-        errno(e)
-    })?;
-    let device_blocks = sb.device_bytes() >> format::BLOCK_SHIFT;
-    let geo = Geometry::from_superblock(&disk, device_blocks).map_err(|e| {
-        sb_err!(
-            sb,
-            "superblock: {} ({} blocks, {} inodes, device has {} blocks)",
-            e.as_str(),
-            disk.blocks_count.get(),
-            disk.inodes_count.get(),
-            device_blocks
-        );
-        errno(e)
-    })?;
-    // The journal's last committed transaction, if a power cut left one,
-    // goes in place before anything else is read: the superblock too may
-    // be part of it.
-    let mut disk = disk;
-    if let Some(t) = journal::replay(sb, &geo)? {
-        pr_info!(
-            "rsfs ({}): journal: replayed transaction {} ({} blocks)\n",
-            sb.id(),
-            t.seq,
-            t.blocks
-        );
-        let replayed = Superblock::validate(bh.lock().data(), kfs::crc32c).map_err(|e| {
-            sb_err!(sb, "superblock after journal replay: {}", e.as_str());
-            errno(e)
-        })?;
-        if Geometry::from_superblock(&replayed, device_blocks) != Ok(geo) {
-            sb_err!(sb, "journal replay changed the layout; run fsck.rsfs");
-            return Err(kfs::efscorrupted());
-        }
-        disk = replayed;
-    }
-    drop(bh);
-    if disk.root_ino.get() != format::ROOT_INO {
-        sb_err!(sb, "superblock: root inode is {}", disk.root_ino.get());
-        return Err(kfs::efscorrupted());
-    }
-    // The counters in the superblock are only as fresh as the last clean
-    // unmount; the bitmaps are the truth.
-    let (free_blocks, free_inodes) = alloc::count_free(sb, &geo)?;
-    sb.set_magic(format::MAGIC.into());
-    sb.set_max_bytes(format::MAX_FILE_SIZE as i64);
-    let stats = Stats(Counters::new(sb, &STAT_NAMES)?);
-    // Sequence numbers are unique across mounts (this mount's count in the
-    // high half): a commit block left in the log by an earlier mount never
-    // matches a descriptor of this one.
-    let seq = u64::from(disk.mount_count.get().wrapping_add(1)) << 32;
-    let capacity = format::journal_capacity(geo.journal_blocks) as usize;
-    let info = KBox::pin_init(
-        try_pin_init!(Info {
-            geo,
-            disk,
-            alloc <- new_mutex!(AllocState::new(free_blocks, free_inodes), "rsfs:alloc"),
-            txns <- Txns::new(seq, capacity),
-            orphans <- new_mutex!(Orphans::new(), "rsfs:orphans"),
-            generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
-            stats,
-        }),
-        GFP_KERNEL,
-    )?;
-    if !sb.is_read_only() {
-        write_superblock(sb, &info, format::STATE_DIRTY, true)?;
-    }
-    Ok(info)
-}
-
 /// Writes the superblock in place with the current counters and `state`,
 /// and waits for it: at mount, at unmount and across a read-only spell,
 /// when no transaction is running. (`syncfs` puts the counters in the
@@ -286,41 +198,6 @@ fn change_superblock<S>(
     Ok(bh)
 }
 
-/// What `statfs(2)` reports.
-pub(crate) fn statfs(sb: &SuperBlock<Rsfs>) -> StatFs {
-    let info = sb.info();
-    // Blocks freed since the last sync count as free: only their reuse
-    // waits for the sync.
-    let (free_blocks, free_inodes) = {
-        let a = info.alloc.lock();
-        (a.free_blocks, a.free_inodes)
-    };
-    let uuid = info.disk.uuid;
-    StatFs {
-        block_size: format::BLOCK_SIZE as u32,
-        blocks: info.geo.blocks_count,
-        free_blocks,
-        inodes: info.geo.inodes_count,
-        free_inodes,
-        name_max: format::NAME_MAX as u32,
-        fsid: [
-            i32::from_le_bytes([uuid[0], uuid[1], uuid[2], uuid[3]]),
-            i32::from_le_bytes([uuid[4], uuid[5], uuid[6], uuid[7]]),
-        ],
-    }
-}
-
-/// `sync(2)`, `syncfs(2)`: by now the VFS has written the dirty data and
-/// inodes; every finished operation's metadata goes to the disk, and the
-/// device's cache is flushed ([`txn::sync`]).
-pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
-    if sb.is_read_only() || !wait {
-        return Ok(());
-    }
-    write_counters(sb)?;
-    txn::sync(sb)
-}
-
 /// The superblock names `ino` as the head of the orphan list, in the running
 /// transaction ([`crate::orphan`]).
 pub(crate) fn set_orphan_head(sb: &SuperBlock<Rsfs>, ino: u64) -> Result {
@@ -337,22 +214,6 @@ fn write_counters(sb: &SuperBlock<Rsfs>) -> Result {
     Ok(())
 }
 
-/// `mount -o remount,ro` and `remount,rw`, as `ext2_reconfigure` does.
-/// Going read-only, everything dirty reaches the disk before the
-/// superblock says "clean"; going read-write, the superblock says
-/// "mounted" before anything else is written. The free counters stay
-/// right across a read-only spell: nothing was allocated or freed.
-pub(crate) fn remount(sb: &SuperBlock<Rsfs>, read_only: bool) -> Result {
-    let info = sb.info();
-    if read_only {
-        sb.sync_filesystem()?;
-        clean_up(sb)?;
-        write_superblock(sb, &info, format::STATE_CLEAN, false)
-    } else {
-        write_superblock(sb, &info, format::STATE_DIRTY, true)
-    }
-}
-
 /// Before the superblock says "clean": blocks freed since the last sync
 /// (by the inodes evicted at unmount, say) are released, and the bitmaps
 /// with them reach the disk, so that the clean superblock's counters are
@@ -363,14 +224,198 @@ fn clean_up(sb: &SuperBlock<Rsfs>) -> Result {
     journal::clear(sb, &sb.info().geo)
 }
 
-/// Unmount: every inode has been written and evicted; mark the disk clean.
-pub(crate) fn put_super(sb: &SuperBlock<Rsfs>) {
-    let info = sb.info();
-    if sb.is_read_only() {
-        return;
+/// rsfs as a filesystem type: mount, the superblock's operations
+/// (`super_operations`), and file handles. The inode's own operations
+/// (reading, writing and evicting one) are in [`crate::inode`], as ext2's
+/// table in super.c points into inode.c.
+#[vtable]
+impl kfs::FileSystem for Rsfs {
+    const NAME: &'static CStr = c_str!("rsfs");
+    type Info = Info;
+    type InodeData = inode::InodeInfo;
+
+    /// Reads and checks the superblock of a filesystem being mounted, counts the
+    /// free blocks and inodes from the bitmaps, and marks the disk as mounted.
+    fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Self::Info>>> {
+        // Metadata blocks are checked once when read from disk (see
+        // `BufferHead::set_verified`); start from the disk, not from a cache
+        // that may have been written to while the filesystem was unmounted.
+        sb.forget_cached_blocks();
+        sb.set_block_size(format::BLOCK_SIZE as u32)
+            .inspect_err(|_| {
+                sb_err!(
+                    sb,
+                    "device does not support {}-byte blocks",
+                    format::BLOCK_SIZE
+                )
+            })?;
+        let bh = sb
+            .bread(format::SUPERBLOCK_BLOCK)
+            .inspect_err(|_| sb_err!(sb, "cannot read the superblock"))?;
+        let disk = Superblock::validate(bh.lock().data(), kfs::crc32c).map_err(|e| {
+            sb_err!(sb, "superblock: {}", e.as_str());
+            errno(e)
+        })?;
+        let device_blocks = sb.device_bytes() >> format::BLOCK_SHIFT;
+        let geo = Geometry::from_superblock(&disk, device_blocks).map_err(|e| {
+            sb_err!(
+                sb,
+                "superblock: {} ({} blocks, {} inodes, device has {} blocks)",
+                e.as_str(),
+                disk.blocks_count.get(),
+                disk.inodes_count.get(),
+                device_blocks
+            );
+            errno(e)
+        })?;
+        // The journal's last committed transaction, if a power cut left one,
+        // goes in place before anything else is read: the superblock too may
+        // be part of it.
+        let mut disk = disk;
+        if let Some(t) = journal::replay(sb, &geo)? {
+            pr_info!(
+                "rsfs ({}): journal: replayed transaction {} ({} blocks)\n",
+                sb.id(),
+                t.seq,
+                t.blocks
+            );
+            let replayed = Superblock::validate(bh.lock().data(), kfs::crc32c).map_err(|e| {
+                sb_err!(sb, "superblock after journal replay: {}", e.as_str());
+                errno(e)
+            })?;
+            if Geometry::from_superblock(&replayed, device_blocks) != Ok(geo) {
+                sb_err!(sb, "journal replay changed the layout; run fsck.rsfs");
+                return Err(kfs::efscorrupted());
+            }
+            disk = replayed;
+        }
+        drop(bh);
+        if disk.root_ino.get() != format::ROOT_INO {
+            sb_err!(sb, "superblock: root inode is {}", disk.root_ino.get());
+            return Err(kfs::efscorrupted());
+        }
+        // The counters in the superblock are only as fresh as the last clean
+        // unmount; the bitmaps are the truth.
+        let (free_blocks, free_inodes) = alloc::count_free(sb, &geo)?;
+        sb.set_magic(format::MAGIC.into());
+        sb.set_max_bytes(format::MAX_FILE_SIZE as i64);
+        let stats = Stats(Counters::new(sb, &STAT_NAMES)?);
+        // Sequence numbers are unique across mounts (this mount's count in the
+        // high half): a commit block left in the log by an earlier mount never
+        // matches a descriptor of this one.
+        let seq = u64::from(disk.mount_count.get().wrapping_add(1)) << 32;
+        let capacity = format::journal_capacity(geo.journal_blocks) as usize;
+        let info = KBox::pin_init(
+            try_pin_init!(Info {
+                geo,
+                disk,
+                alloc <- new_mutex!(AllocState::new(free_blocks, free_inodes), "rsfs:alloc"),
+                txns <- Txns::new(seq, capacity),
+                orphans <- new_mutex!(Orphans::new(), "rsfs:orphans"),
+                generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
+                stats,
+            }),
+            GFP_KERNEL,
+        )?;
+        if !sb.is_read_only() {
+            write_superblock(sb, &info, format::STATE_DIRTY, true)?;
+        }
+        Ok(info)
     }
-    // Everything else reaches the disk before the superblock says "clean".
-    if clean_up(sb).is_err() || write_superblock(sb, &info, format::STATE_CLEAN, false).is_err() {
-        sb_err!(sb, "cannot mark the filesystem clean at unmount");
+
+    /// The root directory, once the orphans of a read-write mount are
+    /// released ([`orphan::release_all`]).
+    fn root(sb: &SuperBlock<Rsfs>) -> Result<InodeRef<Rsfs>> {
+        let root = inode::root(sb)?;
+        orphan::release_all(sb)?;
+        Ok(root)
+    }
+
+    /// What `statfs(2)` reports.
+    fn statfs(sb: &SuperBlock<Rsfs>) -> Result<StatFs> {
+        let info = sb.info();
+        // Blocks freed since the last sync count as free: only their reuse
+        // waits for the sync.
+        let (free_blocks, free_inodes) = {
+            let a = info.alloc.lock();
+            (a.free_blocks, a.free_inodes)
+        };
+        let uuid = info.disk.uuid;
+        Ok(StatFs {
+            block_size: format::BLOCK_SIZE as u32,
+            blocks: info.geo.blocks_count,
+            free_blocks,
+            inodes: info.geo.inodes_count,
+            free_inodes,
+            name_max: format::NAME_MAX as u32,
+            fsid: [
+                i32::from_le_bytes([uuid[0], uuid[1], uuid[2], uuid[3]]),
+                i32::from_le_bytes([uuid[4], uuid[5], uuid[6], uuid[7]]),
+            ],
+        })
+    }
+
+    fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
+        inode::write_inode(inode, sync)
+    }
+
+    fn dirty_inode(inode: &Inode<Rsfs>, datasync: bool) {
+        inode::dirty_inode(inode, datasync)
+    }
+
+    fn evict_inode(inode: &Inode<Rsfs>) {
+        inode::evict(inode)
+    }
+
+    /// `sync(2)`, `syncfs(2)`: by now the VFS has written the dirty data and
+    /// inodes; every finished operation's metadata goes to the disk, and the
+    /// device's cache is flushed ([`txn::sync`]).
+    fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
+        if sb.is_read_only() || !wait {
+            return Ok(());
+        }
+        write_counters(sb)?;
+        txn::sync(sb)
+    }
+
+    /// Unmount: every inode has been written and evicted; mark the disk clean.
+    fn put_super(sb: &SuperBlock<Rsfs>) {
+        let info = sb.info();
+        if sb.is_read_only() {
+            return;
+        }
+        // Everything else reaches the disk before the superblock says "clean".
+        if clean_up(sb).is_err() || write_superblock(sb, &info, format::STATE_CLEAN, false).is_err()
+        {
+            sb_err!(sb, "cannot mark the filesystem clean at unmount");
+        }
+    }
+
+    /// `mount -o remount,ro` and `remount,rw`, as `ext2_reconfigure` does.
+    /// Going read-only, everything dirty reaches the disk before the
+    /// superblock says "clean"; going read-write, the superblock says
+    /// "mounted" before anything else is written. The free counters stay
+    /// right across a read-only spell: nothing was allocated or freed.
+    fn remount(sb: &SuperBlock<Rsfs>, read_only: bool) -> Result {
+        let info = sb.info();
+        if read_only {
+            sb.sync_filesystem()?;
+            clean_up(sb)?;
+            write_superblock(sb, &info, format::STATE_CLEAN, false)
+        } else {
+            write_superblock(sb, &info, format::STATE_DIRTY, true)
+        }
+    }
+
+    fn inode_for_handle(
+        sb: &SuperBlock<Rsfs>,
+        ino: u64,
+        generation: u32,
+    ) -> Result<InodeRef<Rsfs>> {
+        inode::iget_for_handle(sb, ino, generation)
+    }
+
+    fn parent(dir: &Inode<Rsfs>) -> Result<InodeRef<Rsfs>> {
+        namei::parent(dir)
     }
 }

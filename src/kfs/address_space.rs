@@ -21,8 +21,8 @@ use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*};
 
 use super::{
+    file::{IovIter, Kiocb},
     fs_type::if_has,
-    iomap::{IovIter, Kiocb},
     sys,
     writeback::{AddressSpace, Readahead, WritebackControl},
     FileSystem, Inode, LockedFolio,

@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Open files (`struct file`) and the `file_operations` of regular files.
+//! Open files: the `file_operations` trait and its table, and what file
+//! I/O is given ([`File`], [`Kiocb`], [`IovIter`]) with the VFS's generic
+//! helpers that a filesystem composes its I/O from.
 //!
-//! `write_iter` takes the inode lock and runs the VFS's
-//! `__generic_file_write_iter`, which reaches the filesystem through its
-//! `address_space_operations` (see [`super::address_space`]).
+//! A buffered `write(2)` travels: [`Operations::write_iter`] → the VFS's
+//! [`generic_file_write_iter_locked`] (`__generic_file_write_iter`) →
+//! `generic_perform_write` → the filesystem's `address_space_operations`
+//! (see [`super::address_space`]).
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
 
 use kernel::{error::from_result, prelude::*};
 
-use super::{fs_type::Tables, sys, FileSystem, Inode};
+use core::marker::PhantomData;
+
+use super::{
+    dir::DirEmitter,
+    fs_type::if_has,
+    inode::{InodeGuard, InodeSharedGuard},
+    sys, vm, FileSystem, Inode,
+};
 
 /// An open file (`struct file`), borrowed for one call.
 ///
@@ -39,6 +49,14 @@ impl File {
         unsafe { sys::file_update_time(self.0.get()) };
     }
 
+    /// Notes a change of the file by a write-like operation: updates its
+    /// times and drops its setuid bits (`file_modified`), under its lock.
+    pub(crate) fn modified<T: FileSystem>(&self, _lock: &InodeGuard<'_, T>) -> Result {
+        // SAFETY: The file is valid (type invariant), and its inode locked,
+        // as the guard shows.
+        kernel::error::to_result(unsafe { sys::file_modified(self.0.get()) })
+    }
+
     /// Writes and waits for the file's dirty page cache in bytes
     /// `start..=end`, and reports a writeback error that this open file
     /// has not seen yet (errseq: once per open file description).
@@ -50,7 +68,7 @@ impl File {
     }
 }
 
-/// The modes of `fallocate(2)` that [`FileSystem::fallocate`] is given;
+/// The modes of `fallocate(2)` that [`Operations::fallocate`] is given;
 /// the others get EOPNOTSUPP.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fallocate {
@@ -126,102 +144,339 @@ impl Fiemap<'_> {
     }
 }
 
-impl<T: FileSystem> Tables<T> {
-    pub(super) const REG_FILE_OPS: sys::file_operations = sys::file_operations {
-        open: Some(Self::open),
-        llseek: Some(Self::llseek),
-        read_iter: Some(Self::read_iter),
-        fallocate: Some(Self::fallocate),
-        write_iter: Some(Self::write_iter),
-        mmap: Some(Self::mmap),
-        splice_read: Some(sys::filemap_splice_read),
+/// A file being opened (`struct file` inside `->open`), borrowed for the
+/// call.
+///
+/// # Invariants
+///
+/// `0` is valid and being opened by the VFS: its mode bits are still ours
+/// to set.
+pub(crate) struct Opening<'a>(*mut sys::file, PhantomData<&'a mut ()>);
+
+impl Opening<'_> {
+    /// Lets the file be opened and used with `O_DIRECT` (`FMODE_CAN_ODIRECT`).
+    pub(crate) fn allow_direct_io(&mut self) {
+        // SAFETY: The file is being opened (type invariant).
+        unsafe { sys::rsfs_file_allow_odirect(self.0) };
+    }
+}
+
+/// An I/O request on an open file of filesystem `T` (`struct kiocb`),
+/// borrowed for one call.
+///
+/// # Invariants
+///
+/// `0` is valid, and its file is an open file of `T`, for `'a`.
+pub(crate) struct Kiocb<'a, T: FileSystem>(*mut sys::kiocb, PhantomData<(&'a mut (), T)>);
+
+impl<'a, T: FileSystem> Kiocb<'a, T> {
+    /// # Safety
+    ///
+    /// `iocb` must be valid, of an open file of `T`, and not used by anyone
+    /// else for `'a`.
+    pub(super) unsafe fn from_raw(iocb: *mut sys::kiocb) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Kiocb(iocb, PhantomData)
+    }
+
+    pub(super) fn as_raw(&mut self) -> *mut sys::kiocb {
+        self.0
+    }
+
+    /// The inode of the request's file, which lives while the request does.
+    pub(crate) fn inode(&self) -> &'a Inode<T> {
+        // SAFETY: The file is open and of `T` (type invariant), so its inode
+        // is a live, initialised inode of `T`.
+        unsafe { Inode::from_raw(sys::rsfs_kiocb_inode(self.0)) }
+    }
+
+    /// The file position of the request, in bytes.
+    pub(crate) fn pos(&self) -> u64 {
+        // SAFETY: The request is valid and ours (type invariant).
+        unsafe { (*self.0).ki_pos as u64 }
+    }
+
+    /// Whether this is direct I/O (`O_DIRECT`, `IOCB_DIRECT`).
+    pub(crate) fn is_direct(&self) -> bool {
+        // SAFETY: The request is valid (type invariant).
+        unsafe { sys::rsfs_kiocb_is_direct(self.0) }
+    }
+}
+
+/// The user buffers of an I/O request (`struct iov_iter`), borrowed for one
+/// call.
+///
+/// # Invariants
+///
+/// `0` is valid for `'a`.
+pub(crate) struct IovIter<'a>(*mut sys::iov_iter, PhantomData<&'a mut ()>);
+
+impl IovIter<'_> {
+    /// # Safety
+    ///
+    /// `iter` must be valid and not used by anyone else for `'a`.
+    pub(super) unsafe fn from_raw<'a>(iter: *mut sys::iov_iter) -> IovIter<'a> {
+        // INVARIANT: Guaranteed by the caller.
+        IovIter(iter, PhantomData)
+    }
+
+    pub(super) fn as_raw(&mut self) -> *mut sys::iov_iter {
+        self.0
+    }
+
+    /// Whether the request writes to the file (and reads these buffers).
+    pub(crate) fn is_write(&self) -> bool {
+        // SAFETY: The iterator is valid (type invariant).
+        unsafe { sys::rsfs_iter_is_write(self.0) }
+    }
+}
+
+/// Maps an `ssize_t` result of the VFS to a byte count or an error.
+fn bytes(ret: isize) -> Result<usize> {
+    if ret < 0 {
+        Err(Error::from_errno(ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// The VFS's checks of a write (`generic_write_checks`): limits, `O_APPEND`
+/// (which moves the position to the end), and the file size limit, which
+/// may shorten `from`. Returns the bytes to write; 0 means nothing to do.
+pub(crate) fn generic_write_checks<T: FileSystem>(
+    iocb: &mut Kiocb<'_, T>,
+    from: &mut IovIter<'_>,
+    _lock: &InodeGuard<'_, T>,
+) -> Result<usize> {
+    // SAFETY: Both are valid and ours (type invariants), and the inode is
+    // locked, as the guard shows.
+    bytes(unsafe { sys::generic_write_checks(iocb.as_raw(), from.as_raw()) })
+}
+
+/// The VFS's write of a locked file (`__generic_file_write_iter`): direct
+/// I/O through the `direct_IO` operation, falling back to buffered writes
+/// through `write_begin`/`write_end`. It does not sync `O_SYNC`/`O_DSYNC`
+/// writes: see [`generic_write_sync`].
+pub(crate) fn generic_file_write_iter_locked<T: FileSystem>(
+    iocb: &mut Kiocb<'_, T>,
+    from: &mut IovIter<'_>,
+    _lock: &InodeGuard<'_, T>,
+) -> Result<usize> {
+    // SAFETY: Both are valid and ours (type invariants), and the inode is
+    // locked, as the guard shows and the function requires.
+    bytes(unsafe { sys::__generic_file_write_iter(iocb.as_raw(), from.as_raw()) })
+}
+
+/// Syncs `written` bytes just written at the request's position if the
+/// file or the request asks for it (`O_SYNC`, `O_DSYNC`, `RWF_*SYNC`), with
+/// the filesystem's `fsync` (`generic_write_sync`). Called without the
+/// inode lock, which `fsync` does not expect.
+pub(crate) fn generic_write_sync<T: FileSystem>(
+    iocb: &mut Kiocb<'_, T>,
+    written: usize,
+) -> Result<usize> {
+    // SAFETY: The request is valid and ours (type invariant).
+    bytes(unsafe { sys::rsfs_generic_write_sync(iocb.as_raw(), written as isize) })
+}
+
+/// The VFS's read (`generic_file_read_iter`): buffered through the page
+/// cache, or direct through the `direct_IO` operation.
+pub(crate) fn generic_file_read_iter<T: FileSystem>(
+    iocb: &mut Kiocb<'_, T>,
+    to: &mut IovIter<'_>,
+) -> Result<usize> {
+    // SAFETY: Both are valid and ours (type invariants).
+    bytes(unsafe { sys::generic_file_read_iter(iocb.as_raw(), to.as_raw()) })
+}
+
+/// The VFS's direct read, under the inode lock held shared (the same as
+/// [`generic_file_read_iter`]; the guard documents that it is held).
+pub(crate) fn generic_file_read_iter_shared<T: FileSystem>(
+    iocb: &mut Kiocb<'_, T>,
+    to: &mut IovIter<'_>,
+    _lock: &InodeSharedGuard<'_, T>,
+) -> Result<usize> {
+    generic_file_read_iter(iocb, to)
+}
+
+/// A shared or private mapping of a file being set up (`->mmap`).
+///
+/// # Invariants
+///
+/// `file` and `vma` are valid, and the VMA maps the file, being set up by
+/// the VFS, for `'a`.
+pub(crate) struct Mmap<'a, T: FileSystem> {
+    file: *mut sys::file,
+    vma: *mut sys::vm_area_struct,
+    _p: PhantomData<(&'a mut (), T)>,
+}
+
+impl<T: FileSystem> Mmap<'_, T> {
+    /// Serves the mapping's faults from the page cache with `ops`, as
+    /// `generic_file_mmap` does (`file_accessed`, then `vm_ops`).
+    pub(crate) fn set_ops(&mut self, ops: vm::Ops<T>) {
+        // SAFETY: Both are valid and being set up (type invariant); the
+        // table is static, and built for the files of `T`, which this is.
+        unsafe { sys::rsfs_file_mmap_set_ops(self.file, self.vma, ops.as_raw()) };
+    }
+}
+
+/// The file operations of a filesystem's files of one kind.
+#[vtable]
+pub(crate) trait Operations {
+    /// The filesystem whose files these are.
+    type FileSystem: FileSystem;
+
+    /// Opens `inode` as `file` (after the VFS's permission checks).
+    fn open(_inode: &Inode<Self::FileSystem>, _file: &mut Opening<'_>) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Reads from the file into `to` at the request's position; returns the
+    /// bytes read. Also serves `splice(2)` and `sendfile(2)` from the file.
+    fn read_iter(_iocb: &mut Kiocb<'_, Self::FileSystem>, _to: &mut IovIter<'_>) -> Result<usize> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Writes `from` to the file at the request's position; returns the
+    /// bytes written. Also serves `splice(2)`, `sendfile(2)` and
+    /// `copy_file_range(2)` into the file.
+    fn write_iter(
+        _iocb: &mut Kiocb<'_, Self::FileSystem>,
+        _from: &mut IovIter<'_>,
+    ) -> Result<usize> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Sets up a mapping of the file (`mmap(2)`).
+    fn mmap(_file: &File, _mmap: &mut Mmap<'_, Self::FileSystem>) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Lists directory `dir` from `emitter.pos()` on (`getdents(2)`), with
+    /// the directory locked shared.
+    fn read_dir(_dir: &Inode<Self::FileSystem>, _emitter: &mut DirEmitter) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The first byte at or after `offset` that is data (`hole` false) or
+    /// in a hole (`hole` true); the end of the file counts as a hole. ENXIO
+    /// if there is none (`lseek(2)`'s SEEK_DATA and SEEK_HOLE; the other
+    /// whences are the VFS's).
+    fn seek_data_hole(_inode: &Inode<Self::FileSystem>, _offset: u64, _hole: bool) -> Result<u64> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `fallocate(2)` of bytes `offset..offset + len` in one of the
+    /// [`Fallocate`] modes (the others get EOPNOTSUPP).
+    fn fallocate(
+        _file: &File,
+        _inode: &Inode<Self::FileSystem>,
+        _mode: Fallocate,
+        _offset: u64,
+        _len: u64,
+    ) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `fsync(2)` (`datasync`: `fdatasync(2)`) of bytes `start..=end` of
+    /// the file.
+    fn fsync(
+        _file: &File,
+        _inode: &Inode<Self::FileSystem>,
+        _start: i64,
+        _end: i64,
+        _datasync: bool,
+    ) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// A `file_operations` table for the files of filesystem `T`, built at
+/// compile time from an [`Operations`] implementation.
+///
+/// # Invariants
+///
+/// `0` is a static table whose callbacks expect the files of `T`.
+pub(crate) struct Ops<T: FileSystem>(&'static sys::file_operations, PhantomData<T>);
+
+impl<T: FileSystem> Clone for Ops<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: FileSystem> Copy for Ops<T> {}
+
+impl<T: FileSystem> Ops<T> {
+    /// The table of `U`'s operations.
+    pub(crate) const fn new<U: Operations<FileSystem = T>>() -> Self {
+        // INVARIANT: A promoted constant built for `U::FileSystem`, `T`.
+        Self(&Table::<U>::TABLE, PhantomData)
+    }
+
+    pub(super) fn as_raw(self) -> &'static sys::file_operations {
+        self.0
+    }
+}
+
+/// The C table of an [`Operations`] implementation, and its trampolines.
+struct Table<U>(PhantomData<U>);
+
+impl<U: Operations> Table<U> {
+    const TABLE: sys::file_operations = sys::file_operations {
+        open: if_has(U::HAS_OPEN, Self::open),
+        llseek: if U::HAS_SEEK_DATA_HOLE {
+            Some(Self::llseek)
+        } else {
+            Some(sys::generic_file_llseek)
+        },
+        read: if_has(U::HAS_READ_DIR, sys::generic_read_dir),
+        read_iter: if_has(U::HAS_READ_ITER, Self::read_iter),
+        write_iter: if_has(U::HAS_WRITE_ITER, Self::write_iter),
+        iterate_shared: if_has(U::HAS_READ_DIR, Self::iterate_shared),
+        mmap: if_has(U::HAS_MMAP, Self::mmap),
+        fallocate: if_has(U::HAS_FALLOCATE, Self::fallocate),
+        fsync: if_has(U::HAS_FSYNC, Self::fsync),
+        // Through the page cache, with `read_iter`'s data.
+        splice_read: if_has(U::HAS_READ_ITER, sys::filemap_splice_read),
         // splice(2) and sendfile(2) into a file, and copy_file_range(2)
         // (which the VFS does with splice): through `write_iter`.
-        splice_write: Some(sys::iter_file_splice_write),
-        fsync: Some(Self::file_fsync),
-        // SAFETY: All-zero is a valid `file_operations`.
+        splice_write: if_has(U::HAS_WRITE_ITER, sys::iter_file_splice_write),
+        // SAFETY: All-zero is a valid `file_operations`: every field is an
+        // optional function pointer, an integer or the owner pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
-    /// `write_iter`: the buffered (and direct) write. The VFS's
-    /// `__generic_file_write_iter` does the work under the inode lock; as
-    /// its comment says, it does not sync O_SYNC/O_DSYNC writes, so this
-    /// calls `generic_write_sync` after dropping the lock.
+    /// `open`: the filesystem's, then the VFS's generic checks
+    /// (`generic_file_open`: `O_LARGEFILE`).
     ///
     /// # Safety
     ///
-    /// Called by the VFS with a valid kiocb and iterator.
-    unsafe extern "C" fn write_iter(iocb: *mut sys::kiocb, from: *mut sys::iov_iter) -> isize {
-        // SAFETY: `iocb` and `from` are valid and `iocb`'s file is an open
-        // file of `T`, as the caller guarantees, so its inode is live. The
-        // inode lock is taken and released around the write, as
-        // `generic_file_write_iter` does, and `__generic_file_write_iter`
-        // requires it.
-        unsafe {
-            let inode = sys::rsfs_kiocb_inode(iocb);
-            sys::rsfs_inode_lock(inode);
-            let mut ret = sys::generic_write_checks(iocb, from);
-            if ret > 0 {
-                if let Err(e) = T::prepare_write(Inode::<T>::from_raw(inode), (*iocb).ki_pos as u64)
-                {
-                    ret = e.to_errno() as isize;
-                }
-            }
-            if ret > 0 {
-                ret = sys::__generic_file_write_iter(iocb, from);
-            }
-            sys::rsfs_inode_unlock(inode);
-            if ret > 0 {
-                ret = sys::rsfs_generic_write_sync(iocb, ret);
-            }
-            ret
-        }
-    }
-
-    /// `read_iter`: `generic_file_read_iter`. A direct read holds the inode
-    /// lock shared, as ext2 and ext4 do: the blocks it maps must not be
-    /// freed (by a truncate, which holds the lock exclusively) and given to
-    /// another file before its bios are done.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with a valid kiocb and iterator of one of our files.
-    unsafe extern "C" fn read_iter(iocb: *mut sys::kiocb, to: *mut sys::iov_iter) -> isize {
-        // SAFETY: `iocb` and `to` are valid and `iocb`'s file is an open file
-        // of ours, as the caller guarantees, so its inode is live; the
-        // shared lock is released before returning.
-        unsafe {
-            if !sys::rsfs_kiocb_is_direct(iocb) {
-                return sys::generic_file_read_iter(iocb, to);
-            }
-            let inode = sys::rsfs_kiocb_inode(iocb);
-            sys::rsfs_inode_lock_shared(inode);
-            let ret = sys::generic_file_read_iter(iocb, to);
-            sys::rsfs_inode_unlock_shared(inode);
-            ret
-        }
-    }
-
-    /// `open` of a regular file: the generic checks, and O_DIRECT allowed.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with a valid inode and file.
+    /// Called by the VFS with a live inode of `U::FileSystem` and the file
+    /// being opened on it.
     unsafe extern "C" fn open(inode: *mut sys::inode, file: *mut sys::file) -> kernel::ffi::c_int {
-        // SAFETY: `inode` and `file` are valid, and `file` is being opened
-        // (its `f_mode` is still ours to set), as the caller guarantees.
-        unsafe {
-            sys::rsfs_file_allow_odirect(file);
-            sys::generic_file_open(inode, file)
+        // SAFETY: A live inode of ours, and a file being opened, as the
+        // caller guarantees.
+        let (i, mut opening) = unsafe {
+            (
+                Inode::<U::FileSystem>::from_raw(inode),
+                Opening(file, PhantomData),
+            )
+        };
+        if let Err(e) = U::open(i, &mut opening) {
+            return e.to_errno();
         }
+        // SAFETY: As above.
+        unsafe { sys::generic_file_open(inode, file) }
     }
 
-    /// `llseek`: SEEK_DATA and SEEK_HOLE follow the file's block map; the
-    /// other whences are the generic ones.
+    /// `llseek`: SEEK_DATA and SEEK_HOLE from [`Operations::seek_data_hole`],
+    /// the other whences the VFS's.
     ///
     /// # Safety
     ///
-    /// Called by the VFS with an open file of ours.
+    /// Called by the VFS with an open file of `U::FileSystem`.
     unsafe extern "C" fn llseek(
         file: *mut sys::file,
         offset: sys::loff_t,
@@ -233,14 +488,14 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: `file` is an open file, as the caller guarantees.
             _ => return unsafe { sys::generic_file_llseek(file, offset, whence) },
         };
-        // SAFETY: `file` is an open file of `T`, as the caller guarantees,
-        // so its inode is a live, initialised inode of `T`.
-        let inode = unsafe { Inode::<T>::from_raw(sys::rsfs_file_inode(file)) };
         if offset < 0 {
             return EINVAL.to_errno() as _;
         }
-        match T::seek_data_hole(inode, offset as u64, hole) {
-            // SAFETY: The file is valid; `vfs_setpos` checks the limit.
+        // SAFETY: `file` is an open file of ours, as the caller guarantees,
+        // so its inode is a live, initialised inode of ours.
+        let inode = unsafe { Inode::<U::FileSystem>::from_raw(sys::rsfs_file_inode(file)) };
+        match U::seek_data_hole(inode, offset as u64, hole) {
+            // SAFETY: The file is open; `vfs_setpos` checks the limit.
             Ok(pos) => unsafe {
                 sys::vfs_setpos(file, pos as _, (*(*inode.as_raw()).i_sb).s_maxbytes)
             },
@@ -248,13 +503,97 @@ impl<T: FileSystem> Tables<T> {
         }
     }
 
-    /// `fallocate`, in the modes of [`Fallocate`]; the others are not
-    /// supported (EOPNOTSUPP). Runs under the inode lock, after
-    /// `file_modified`, as ext4's does.
+    /// `read_iter`.
     ///
     /// # Safety
     ///
-    /// Called by the VFS with an open file of ours.
+    /// Called by the VFS with a valid kiocb of an open file of
+    /// `U::FileSystem` and a valid iterator.
+    unsafe extern "C" fn read_iter(iocb: *mut sys::kiocb, to: *mut sys::iov_iter) -> isize {
+        // SAFETY: Both are valid and ours for the call, as the caller
+        // guarantees.
+        let (mut iocb, mut to) = unsafe {
+            (
+                Kiocb::<U::FileSystem>::from_raw(iocb),
+                IovIter::from_raw(to),
+            )
+        };
+        match U::read_iter(&mut iocb, &mut to) {
+            Ok(n) => n as isize,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+
+    /// `write_iter`.
+    ///
+    /// # Safety
+    ///
+    /// As for `read_iter`.
+    unsafe extern "C" fn write_iter(iocb: *mut sys::kiocb, from: *mut sys::iov_iter) -> isize {
+        // SAFETY: As for `read_iter`.
+        let (mut iocb, mut from) = unsafe {
+            (
+                Kiocb::<U::FileSystem>::from_raw(iocb),
+                IovIter::from_raw(from),
+            )
+        };
+        match U::write_iter(&mut iocb, &mut from) {
+            Ok(n) => n as isize,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+
+    /// `iterate_shared` (`readdir`).
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with an open directory of `U::FileSystem`, locked
+    /// shared, and a valid `ctx`.
+    unsafe extern "C" fn iterate_shared(
+        file: *mut sys::file,
+        ctx: *mut sys::dir_context,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: The file is an open directory of ours, as the caller
+            // guarantees, so its inode is live.
+            let dir = unsafe { Inode::<U::FileSystem>::from_raw(sys::rsfs_file_inode(file)) };
+            // SAFETY: `ctx` is valid for the call, as the caller guarantees.
+            let mut emitter = unsafe { DirEmitter::from_raw(ctx) };
+            U::read_dir(dir, &mut emitter)?;
+            Ok(0)
+        })
+    }
+
+    /// `mmap`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with an open file of `U::FileSystem` and the VMA
+    /// it sets up to map it.
+    unsafe extern "C" fn mmap(
+        file: *mut sys::file,
+        vma: *mut sys::vm_area_struct,
+    ) -> kernel::ffi::c_int {
+        // INVARIANT: As the caller guarantees.
+        let mut mmap = Mmap::<U::FileSystem> {
+            file,
+            vma,
+            _p: PhantomData,
+        };
+        from_result(|| {
+            // SAFETY: `file` is an open file, valid for the call, as the
+            // caller guarantees.
+            U::mmap(unsafe { File::from_raw(file) }, &mut mmap)?;
+            Ok(0)
+        })
+    }
+
+    /// `fallocate`, in the modes of [`Fallocate`]; the others are not
+    /// supported (EOPNOTSUPP).
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with an open file of `U::FileSystem`.
     unsafe extern "C" fn fallocate(
         file: *mut sys::file,
         mode: kernel::ffi::c_int,
@@ -264,62 +603,41 @@ impl<T: FileSystem> Tables<T> {
         let Some(mode) = Fallocate::from_flags(mode as u32) else {
             return Error::from_errno(-(sys::EOPNOTSUPP as i32)).to_errno() as _;
         };
-        // SAFETY: `file` is an open file, as the caller guarantees.
-        let raw = unsafe { sys::rsfs_file_inode(file) };
-        // SAFETY: `raw` is one of our initialised inodes.
-        let inode = unsafe { Inode::<T>::from_raw(raw) };
-        // SAFETY: The inode is valid; the lock serialises with writes and
-        // truncate, as for ext2/ext4.
-        unsafe { sys::rsfs_inode_lock(raw) };
-        // SAFETY: `file` is open and its inode locked.
-        let r = kernel::error::to_result(unsafe { sys::file_modified(file) })
-            .and_then(|()| T::fallocate(inode, mode, offset as u64, len as u64));
-        // SAFETY: Locked above.
-        unsafe { sys::rsfs_inode_unlock(raw) };
-        match r {
+        // SAFETY: `file` is an open file of ours, valid for the call, as the
+        // caller guarantees, so its inode is live.
+        let (f, inode) = unsafe {
+            (
+                File::from_raw(file),
+                Inode::<U::FileSystem>::from_raw(sys::rsfs_file_inode(file)),
+            )
+        };
+        match U::fallocate(f, inode, mode, offset as u64, len as u64) {
             Ok(()) => 0,
             Err(e) => e.to_errno() as _,
         }
     }
 
-    /// `mmap`: the page cache's fault handlers, with the filesystem's
-    /// [`FileSystem::FILE_VM_OPS`].
+    /// `fsync`.
     ///
     /// # Safety
     ///
-    /// Called by the VFS with a valid file and VMA.
-    unsafe extern "C" fn mmap(
-        file: *mut sys::file,
-        vma: *mut sys::vm_area_struct,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: Both are valid, as the caller guarantees; the table is
-        // static, and built for the files of `T`.
-        unsafe { sys::rsfs_file_mmap_set_ops(file, vma, T::FILE_VM_OPS.as_raw()) };
-        0
-    }
-
-    /// `fsync` of a regular file or a directory.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with an open file of ours.
-    pub(super) unsafe extern "C" fn file_fsync(
+    /// Called by the VFS with an open file of `U::FileSystem`.
+    unsafe extern "C" fn fsync(
         file: *mut sys::file,
         start: sys::loff_t,
         end: sys::loff_t,
         datasync: kernel::ffi::c_int,
     ) -> kernel::ffi::c_int {
-        // SAFETY: `file` is an open file of `T`, as the caller guarantees,
-        // valid for the call, and its inode a live, initialised inode of
-        // `T`.
+        // SAFETY: `file` is an open file of ours, valid for the call, as the
+        // caller guarantees, so its inode is live.
         let (f, inode) = unsafe {
             (
                 File::from_raw(file),
-                Inode::<T>::from_raw(sys::rsfs_file_inode(file)),
+                Inode::<U::FileSystem>::from_raw(sys::rsfs_file_inode(file)),
             )
         };
         from_result(|| {
-            T::fsync(f, inode, start, end, datasync != 0)?;
+            U::fsync(f, inode, start, end, datasync != 0)?;
             Ok(0)
         })
     }

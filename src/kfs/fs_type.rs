@@ -17,25 +17,18 @@ use kernel::{
 };
 
 use super::{
-    address_space,
-    dir::DirEmitter,
-    file::Fallocate,
-    inode::{FileType, InodeBox},
-    inode_ops, super_block, sys, vm, Inode, InodeRef, SuperBlock,
+    inode::{FileType, InodeBox, InodeOps},
+    super_block, sys, Inode, InodeRef, SuperBlock,
 };
 
-/// A block-device filesystem.
+/// A block-device filesystem: its type, its superblock's operations
+/// (`super_operations`, and `fs_context_operations` for mount and
+/// remount), and the `export_operations` of its file handles.
 ///
-/// The optional methods become entries of the C operation tables
-/// (`super_operations`, `inode_operations`, `file_operations`); `HAS_*`
-/// says which ones an implementation provides. The page cache and the
-/// mappings of regular files have traits of their own
-/// ([`address_space::Operations`], [`vm::Operations`]), whose tables the
-/// filesystem names in [`FileSystem::FILE_AOPS`] and
-/// [`FileSystem::FILE_VM_OPS`]. Namespace methods are called
-/// with the VFS's locks held as `Documentation/filesystems/locking.rst`
-/// describes: the parent directory's `i_rwsem` exclusively for changes, and
-/// shared for `lookup` and `readdir`.
+/// The optional methods become entries of those tables; `HAS_*` says which
+/// ones an implementation provides. Inodes and open files have their own
+/// traits ([`super::inode_ops`], [`super::file`], [`super::address_space`]),
+/// and the filesystem gives each inode the tables it chose ([`InodeOps`]).
 #[vtable]
 pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// The name under which the filesystem type is registered.
@@ -48,12 +41,6 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
 
     /// Per-inode state, stored next to each VFS inode.
     type InodeData: Send + Sync;
-
-    /// The page-cache operations of regular files.
-    const FILE_AOPS: address_space::Ops<Self>;
-
-    /// The operations of regular files' shared mappings.
-    const FILE_VM_OPS: vm::Ops<Self>;
 
     /// Reads and checks the on-disk superblock and returns the state of the
     /// new mount. Called once per mount, with the block device open.
@@ -118,35 +105,6 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     fn parent(_dir: &Inode<Self>) -> Result<InodeRef<Self>> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
-
-    /// Lists directory `dir` from `emitter.pos()` on.
-    fn readdir(_dir: &Inode<Self>, _emitter: &mut DirEmitter) -> Result {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// `fsync(2)` (`datasync`: `fdatasync(2)`) of bytes `start..=end` of a
-    /// regular file, or of a directory (its entries, and what they name).
-    fn fsync(
-        file: &super::file::File,
-        inode: &Inode<Self>,
-        start: i64,
-        end: i64,
-        datasync: bool,
-    ) -> Result;
-
-    /// The first byte at or after `offset` that is data (`hole` false) or
-    /// in a hole (`hole` true); the end of the file counts as a hole. ENXIO
-    /// if there is none (`lseek(2)`).
-    fn seek_data_hole(inode: &Inode<Self>, offset: u64, hole: bool) -> Result<u64>;
-
-    /// `fallocate(2)` of bytes `offset..offset + len` of a regular file in
-    /// one of the [`Fallocate`] modes. Called with the inode locked, after
-    /// `file_modified` (mtime, and the setuid bits dropped).
-    fn fallocate(inode: &Inode<Self>, mode: Fallocate, offset: u64, len: u64) -> Result;
-
-    /// Called with the inode locked before every write (buffered or
-    /// direct) at `pos`, once the VFS's `generic_write_checks` passed.
-    fn prepare_write(inode: &Inode<Self>, pos: u64) -> Result;
 
     /// Switches a mounted filesystem between read-only and read-write
     /// (`mount -o remount,ro|rw`). Called only when the state changes,
@@ -299,46 +257,28 @@ impl<T: FileSystem> Tables<T> {
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
-    const DIR_FILE_OPS: sys::file_operations = sys::file_operations {
-        llseek: Some(sys::generic_file_llseek),
-        read: Some(sys::generic_read_dir),
-        iterate_shared: if_has(T::HAS_READDIR, Self::iterate_shared),
-        fsync: Some(Self::file_fsync),
-        // SAFETY: All-zero is a valid `file_operations`: every field is an
-        // optional function pointer, an integer or the owner pointer.
-        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-    };
-
-    /// Points a new inode at its inode operations `iops`, and at the file
-    /// and address-space operations of its file type.
+    /// Points a new inode at the tables the filesystem chose for it, and
+    /// sets a device, pipe or socket up as the VFS does.
     ///
     /// # Safety
     ///
     /// `inode` must be a new, locked inode of filesystem `T`, with its mode
     /// (and, for a device, its `i_rdev`) set.
-    pub(super) unsafe fn set_inode_ops(
-        inode: *mut sys::inode,
-        ftype: FileType,
-        iops: inode_ops::Ops<T>,
-    ) {
+    pub(super) unsafe fn set_inode_ops(inode: *mut sys::inode, ftype: FileType, ops: InodeOps<T>) {
         // SAFETY: The inode is new and locked, so its fields are ours, as
-        // the caller guarantees; the tables are static.
-        unsafe { (*inode).i_op = iops.as_raw() };
-        match ftype {
-            // SAFETY: As above; `init_special_inode` sets the file
-            // operations and device of a device, pipe or socket from its
-            // mode and `i_rdev`.
-            t if t.is_special() => unsafe { sys::rsfs_init_special_inode(inode) },
-            // SAFETY: As above.
-            FileType::Directory => unsafe {
-                (*inode).__bindgen_anon_3.i_fop = &Self::DIR_FILE_OPS;
-            },
-            // SAFETY: As above.
-            FileType::Regular => unsafe {
-                (*inode).__bindgen_anon_3.i_fop = &Self::REG_FILE_OPS;
-                sys::rsfs_set_aops(inode, T::FILE_AOPS.as_raw());
-            },
-            _ => {}
+        // the caller guarantees; the tables are static, built for `T`.
+        unsafe {
+            (*inode).i_op = ops.inode.as_raw();
+            if ftype.is_special() {
+                // Sets the file operations and device of a device, pipe or
+                // socket from its mode and `i_rdev`.
+                sys::rsfs_init_special_inode(inode);
+                return;
+            }
+            (*inode).__bindgen_anon_3.i_fop = ops.file.map_or(core::ptr::null(), |f| f.as_raw());
+            if let Some(pages) = ops.pages {
+                sys::rsfs_set_aops(inode, pages.as_raw());
+            }
         }
     }
 
@@ -583,26 +523,5 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: `sb` is a mounted superblock of `T`, as the caller
         // guarantees; `s_fs_info` is still set while it shuts down.
         T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
-    }
-
-    /// `file_operations::iterate_shared` (`readdir`).
-    ///
-    /// # Safety
-    ///
-    /// Called only by the VFS, with the arguments and locks its
-    /// `inode_operations`/`file_operations` contract gives.
-    unsafe extern "C" fn iterate_shared(
-        file: *mut sys::file,
-        ctx: *mut sys::dir_context,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: The VFS holds the directory locked (shared), and the
-            // file's inode is one of ours.
-            let dir = unsafe { Inode::<T>::from_raw(sys::rsfs_file_inode(file)) };
-            // SAFETY: `ctx` is valid for the duration of the call.
-            let mut emitter = unsafe { DirEmitter::from_raw(ctx) };
-            T::readdir(dir, &mut emitter)?;
-            Ok(0)
-        })
     }
 }

@@ -12,7 +12,9 @@
 use core::{marker::PhantomData, mem::MaybeUninit, ptr::NonNull};
 use kernel::{init::PinInit, prelude::*, types::Opaque};
 
-use super::{dir::Created, fs_type::Tables, inode_ops, sys, FileSystem, SuperBlock};
+use super::{
+    address_space, dir::Created, file, fs_type::Tables, inode_ops, sys, FileSystem, SuperBlock,
+};
 
 /// The allocation that holds a VFS inode and the filesystem's data for it.
 ///
@@ -393,6 +395,26 @@ impl<T: FileSystem> Inode<T> {
         unsafe { sys::truncate_pagecache_range(self.as_raw(), start as i64, end as i64) };
     }
 
+    /// Takes the inode's lock (`i_rwsem`) exclusively, as writes, truncate
+    /// and `fallocate` do, until the guard is dropped (`inode_lock`). The
+    /// guard is the token of the functions that need the lock held.
+    pub(crate) fn lock(&self) -> InodeGuard<'_, T> {
+        // SAFETY: The inode is valid (type invariant); this may sleep, which
+        // every caller (a system call) allows.
+        unsafe { sys::rsfs_inode_lock(self.as_raw()) };
+        // INVARIANT: Locked just now.
+        InodeGuard(self)
+    }
+
+    /// Takes the inode's lock shared (`inode_lock_shared`), as direct reads
+    /// do, until the guard is dropped.
+    pub(crate) fn lock_shared(&self) -> InodeSharedGuard<'_, T> {
+        // SAFETY: As for `lock`.
+        unsafe { sys::rsfs_inode_lock_shared(self.as_raw()) };
+        // INVARIANT: Locked just now.
+        InodeSharedGuard(self)
+    }
+
     /// Takes the mapping's invalidate lock exclusively, holding off page
     /// faults and reads that would bring folios into the page cache, until
     /// the guard is dropped (`filemap_invalidate_lock`).
@@ -515,6 +537,26 @@ pub(crate) struct InodeParams {
     pub(crate) flags: u32,
 }
 
+/// The operations tables of an inode, which the filesystem chooses as it
+/// initialises it ([`NewInode::init`], [`NewInode::init_created`]).
+pub(crate) struct InodeOps<T: FileSystem> {
+    /// Its inode operations.
+    pub(crate) inode: inode_ops::Ops<T>,
+    /// The operations of the inode's open files; `None` for a symlink. A
+    /// device, pipe or socket gets the VFS's instead (`init_special_inode`).
+    pub(crate) file: Option<file::Ops<T>>,
+    /// The operations of its page cache, for a file whose data is there.
+    pub(crate) pages: Option<address_space::Ops<T>>,
+}
+
+impl<T: FileSystem> Clone for InodeOps<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: FileSystem> Copy for InodeOps<T> {}
+
 /// The result of [`SuperBlock::iget`].
 pub(crate) enum Lookup<T: FileSystem> {
     /// The inode was in the inode cache, ready to use.
@@ -569,11 +611,11 @@ impl<T: FileSystem> NewInode<T> {
         unsafe { (*self.as_raw()).i_ino as u64 }
     }
 
-    /// Sets the inode operations `iops` and those of the file type,
-    /// installs the data and gives up the wrapper.
+    /// Sets the operations tables `ops`, installs the data and gives up
+    /// the wrapper.
     fn finish(
         self,
-        iops: inode_ops::Ops<T>,
+        ops: InodeOps<T>,
         data: impl PinInit<T::InodeData, Error>,
     ) -> Result<NonNull<sys::inode>> {
         let inode = self.as_raw();
@@ -581,7 +623,7 @@ impl<T: FileSystem> NewInode<T> {
         let mode = unsafe { (*inode).i_mode };
         let ftype = FileType::from_mode(mode).ok_or(EINVAL)?;
         // SAFETY: As above; the tables are promoted constants.
-        unsafe { Tables::<T>::set_inode_ops(inode, ftype, iops) };
+        unsafe { Tables::<T>::set_inode_ops(inode, ftype, ops) };
         // SAFETY: `inode` is embedded in an `InodeBox<T>` without data; we
         // initialise `data` in place (it never moves: the box is pinned on
         // the heap) and then record that it is there.
@@ -594,12 +636,12 @@ impl<T: FileSystem> NewInode<T> {
         Ok(this.inode)
     }
 
-    /// Fills in an inode read from disk, with inode operations `iops`,
+    /// Fills in an inode read from disk, with operations tables `ops`,
     /// unlocks it and returns it.
     pub(crate) fn init(
         self,
         params: InodeParams,
-        iops: inode_ops::Ops<T>,
+        ops: InodeOps<T>,
         data: impl PinInit<T::InodeData, Error>,
     ) -> Result<InodeRef<T>> {
         let inode = self.as_raw();
@@ -625,7 +667,7 @@ impl<T: FileSystem> NewInode<T> {
                 params.ctime.nsec,
             );
         }
-        let inode = self.finish(iops, data)?;
+        let inode = self.finish(ops, data)?;
         // SAFETY: The inode is fully initialised; unlocking it makes it
         // visible to other lookups.
         unsafe { sys::unlock_new_inode(inode.as_ptr()) };
@@ -634,15 +676,15 @@ impl<T: FileSystem> NewInode<T> {
         Ok(unsafe { InodeRef::from_raw(inode) })
     }
 
-    /// Finishes an inode created by a namespace operation, with inode
-    /// operations `iops`: its owner, mode and times were set when it was
+    /// Finishes an inode created by a namespace operation, with operations
+    /// tables `ops`: its owner, mode and times were set when it was
     /// allocated. `flags` are its `chattr(1)` flags, as for
     /// [`Inode::set_flags`].
     pub(crate) fn init_created(
         self,
         generation: u32,
         flags: u32,
-        iops: inode_ops::Ops<T>,
+        ops: InodeOps<T>,
         data: impl PinInit<T::InodeData, Error>,
     ) -> Result<Created<T>> {
         // SAFETY: The inode is new and locked, so its fields are ours.
@@ -650,7 +692,7 @@ impl<T: FileSystem> NewInode<T> {
             (*self.as_raw()).i_generation = generation;
             sys::inode_set_flags(self.as_raw(), vfs_flags(flags), VFS_FLAGS);
         }
-        let inode = self.finish(iops, data)?;
+        let inode = self.finish(ops, data)?;
         // SAFETY: An initialised, still locked inode whose reference we own.
         Ok(unsafe { Created::from_raw(inode) })
     }
@@ -683,6 +725,34 @@ impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we hold the lock.
         unsafe { sys::rsfs_invalidate_unlock(self.0.as_raw()) };
+    }
+}
+
+/// An inode's lock (`i_rwsem`), held exclusively (see [`Inode::lock`]).
+///
+/// # Invariants
+///
+/// `0`'s lock is held exclusively by us.
+pub(crate) struct InodeGuard<'a, T: FileSystem>(&'a Inode<T>);
+
+impl<T: FileSystem> Drop for InodeGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we hold the lock.
+        unsafe { sys::rsfs_inode_unlock(self.0.as_raw()) };
+    }
+}
+
+/// An inode's lock (`i_rwsem`), held shared (see [`Inode::lock_shared`]).
+///
+/// # Invariants
+///
+/// `0`'s lock is held shared by us.
+pub(crate) struct InodeSharedGuard<'a, T: FileSystem>(&'a Inode<T>);
+
+impl<T: FileSystem> Drop for InodeSharedGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we hold the lock shared.
+        unsafe { sys::rsfs_inode_unlock_shared(self.0.as_raw()) };
     }
 }
 

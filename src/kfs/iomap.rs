@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! iomap operations: how a file's blocks are mapped for the kernel's
-//! iomap direct I/O (`struct iomap_ops`, fs/iomap/direct-io.c), and the
-//! I/O request types that direct I/O is given ([`Kiocb`], [`IovIter`]).
+//! iomap direct I/O (`struct iomap_ops`, fs/iomap/direct-io.c).
 //!
 //! A filesystem implements [`Operations`] for a type of its own and calls
 //! [`direct_io`] with it from its `address_space_operations::direct_IO`.
@@ -12,57 +11,11 @@
 use core::marker::PhantomData;
 use kernel::prelude::*;
 
-use super::{fs_type::if_has, sys, FileSystem, Inode};
-
-/// An I/O request on an open file of filesystem `T` (`struct kiocb`),
-/// borrowed for one call.
-///
-/// # Invariants
-///
-/// `0` is valid, and its file is an open file of `T`, for `'a`.
-pub(crate) struct Kiocb<'a, T: FileSystem>(*mut sys::kiocb, PhantomData<(&'a mut (), T)>);
-
-impl<T: FileSystem> Kiocb<'_, T> {
-    /// # Safety
-    ///
-    /// `iocb` must be valid, of an open file of `T`, and not used by anyone
-    /// else for `'a`.
-    pub(super) unsafe fn from_raw<'a>(iocb: *mut sys::kiocb) -> Kiocb<'a, T> {
-        // INVARIANT: Guaranteed by the caller.
-        Kiocb(iocb, PhantomData)
-    }
-
-    /// The inode of the request's file.
-    pub(crate) fn inode(&self) -> &Inode<T> {
-        // SAFETY: The file is open and of `T` (type invariant), so its inode
-        // is a live, initialised inode of `T`.
-        unsafe { Inode::from_raw(sys::rsfs_kiocb_inode(self.0)) }
-    }
-}
-
-/// The user buffers of an I/O request (`struct iov_iter`), borrowed for one
-/// call.
-///
-/// # Invariants
-///
-/// `0` is valid for `'a`.
-pub(crate) struct IovIter<'a>(*mut sys::iov_iter, PhantomData<&'a mut ()>);
-
-impl IovIter<'_> {
-    /// # Safety
-    ///
-    /// `iter` must be valid and not used by anyone else for `'a`.
-    pub(super) unsafe fn from_raw<'a>(iter: *mut sys::iov_iter) -> IovIter<'a> {
-        // INVARIANT: Guaranteed by the caller.
-        IovIter(iter, PhantomData)
-    }
-
-    /// Whether the request writes to the file (and reads these buffers).
-    pub(crate) fn is_write(&self) -> bool {
-        // SAFETY: The iterator is valid (type invariant).
-        unsafe { sys::rsfs_iter_is_write(self.0) }
-    }
-}
+use super::{
+    file::{IovIter, Kiocb},
+    fs_type::if_has,
+    sys, FileSystem, Inode,
+};
 
 /// The mapping of file blocks that [`Operations::map_blocks`] reports.
 pub(crate) enum BlockMapping {
@@ -149,8 +102,8 @@ pub(crate) fn direct_io<T: FileSystem>(
     // file of `iocb` is one of them (type invariant of `Kiocb`).
     let ret = unsafe {
         sys::iomap_dio_rw(
-            iocb.0,
-            iter.0,
+            iocb.as_raw(),
+            iter.as_raw(),
             ops.0,
             core::ptr::null(),
             sys::RSFS_IOMAP_DIO_FORCE_WAIT,
@@ -163,7 +116,7 @@ pub(crate) fn direct_io<T: FileSystem>(
     }
     // SAFETY: `iocb` is valid and ours (type invariant); see above for why
     // the position goes back.
-    unsafe { (*iocb.0).ki_pos -= ret as sys::loff_t };
+    unsafe { (*iocb.as_raw()).ki_pos -= ret as sys::loff_t };
     Ok(ret as usize)
 }
 

@@ -20,7 +20,8 @@
 //! - [`address_space`]: the page cache's operations trait and table.
 //! - [`vm`]: the operations of shared file mappings (page faults).
 //! - [`iomap`]: block mapping for the kernel's iomap direct I/O.
-//! - [`file`]: open files, and the `file_operations` of regular files.
+//! - [`file`]: open files, the file operations trait and table, and the
+//!   VFS's generic I/O helpers.
 //! - [`bio`]: [`BioBuilder`], block I/O of consecutive blocks.
 //! - [`writeback`]: [`WritebackControl`], [`AddressSpace`], [`FolioBatch`].
 //! - [`debugfs`]: [`Counters`], per-mount statistics.
@@ -56,7 +57,9 @@ pub(crate) use dir::{Created, DirEmitter, Owner, RenameFlags};
 pub(crate) use file::{Fallocate, Fiemap, File};
 pub(crate) use folio::LockedFolio;
 pub(crate) use fs_type::{FileSystem, FsTypeStorage, Registration};
-pub(crate) use inode::{Attrs, FileType, Inode, InodeParams, InodeRef, Lookup, Timestamp};
+pub(crate) use inode::{
+    Attrs, FileType, Inode, InodeOps, InodeParams, InodeRef, Lookup, Timestamp,
+};
 pub(crate) use super_block::{New, StatFs, SuperBlock};
 pub(crate) use writeback::{
     cond_resched, with_plug, AddressSpace, FolioBatch, Readahead, Tag, WritebackControl,

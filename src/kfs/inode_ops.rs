@@ -150,29 +150,14 @@ pub(crate) trait Operations {
 
 /// An `inode_operations` table for inodes of filesystem `T`, built at
 /// compile time from an [`Operations`] implementation.
-///
-/// # Invariants
-///
-/// `0` is a static table whose callbacks expect inodes of `T`.
-pub(crate) struct Ops<T: FileSystem>(&'static sys::inode_operations, PhantomData<T>);
-
-impl<T: FileSystem> Clone for Ops<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T: FileSystem> Copy for Ops<T> {}
+pub(crate) type Ops<T> = super::ops::Ops<sys::inode_operations, T>;
 
 impl<T: FileSystem> Ops<T> {
     /// The table of `U`'s operations.
     pub(crate) const fn new<U: Operations<FileSystem = T>>() -> Self {
-        // INVARIANT: A promoted constant built for `U::FileSystem`, `T`.
-        Self(&Table::<U>::TABLE, PhantomData)
-    }
-
-    pub(super) fn as_raw(self) -> &'static sys::inode_operations {
-        self.0
+        // SAFETY: `Table::<U>::TABLE` is a promoted constant whose callbacks
+        // expect the objects of `U::FileSystem`, which is `T`.
+        unsafe { Self::from_table(&Table::<U>::TABLE) }
     }
 }
 

@@ -58,25 +58,14 @@ pub(crate) trait Operations {
 }
 
 /// An `iomap_ops` table for the files of filesystem `T`.
-///
-/// # Invariants
-///
-/// `0` is a static table whose callbacks expect the files of `T`.
-pub(crate) struct Ops<T: FileSystem>(&'static sys::iomap_ops, PhantomData<T>);
-
-impl<T: FileSystem> Clone for Ops<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T: FileSystem> Copy for Ops<T> {}
+pub(crate) type Ops<T> = super::ops::Ops<sys::iomap_ops, T>;
 
 impl<T: FileSystem> Ops<T> {
     /// The table of `U`'s operations.
     pub(crate) const fn new<U: Operations<FileSystem = T>>() -> Self {
-        // INVARIANT: A promoted constant built for `U::FileSystem`, `T`.
-        Self(&Table::<U>::TABLE, PhantomData)
+        // SAFETY: `Table::<U>::TABLE` is a promoted constant whose callbacks
+        // expect the objects of `U::FileSystem`, which is `T`.
+        unsafe { Self::from_table(&Table::<U>::TABLE) }
     }
 }
 
@@ -98,13 +87,13 @@ pub(crate) fn direct_io<T: FileSystem>(
     iter: &mut IovIter<'_>,
 ) -> Result<usize> {
     // SAFETY: `iocb` and `iter` are valid and ours for the call (type
-    // invariants); `ops.0` is a static table for the files of `T`, and the
+    // invariants); `ops` is a static table for the files of `T`, and the
     // file of `iocb` is one of them (type invariant of `Kiocb`).
     let ret = unsafe {
         sys::iomap_dio_rw(
             iocb.as_raw(),
             iter.as_raw(),
-            ops.0,
+            ops.as_raw(),
             core::ptr::null(),
             sys::RSFS_IOMAP_DIO_FORCE_WAIT,
             core::ptr::null_mut(),

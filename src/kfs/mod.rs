@@ -43,6 +43,7 @@ pub(crate) mod fs_type;
 pub(crate) mod inode;
 pub(crate) mod inode_ops;
 pub(crate) mod iomap;
+mod ops;
 pub(crate) mod super_block;
 mod sys;
 pub(crate) mod task;

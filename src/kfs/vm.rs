@@ -77,29 +77,14 @@ pub(crate) trait Operations {
 }
 
 /// A `vm_operations_struct` table for the files of filesystem `T`.
-///
-/// # Invariants
-///
-/// `0` is a static table whose callbacks expect the files of `T`.
-pub(crate) struct Ops<T: FileSystem>(&'static sys::vm_operations_struct, PhantomData<T>);
-
-impl<T: FileSystem> Clone for Ops<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T: FileSystem> Copy for Ops<T> {}
+pub(crate) type Ops<T> = super::ops::Ops<sys::vm_operations_struct, T>;
 
 impl<T: FileSystem> Ops<T> {
     /// The table of `U`'s operations.
     pub(crate) const fn new<U: Operations<FileSystem = T>>() -> Self {
-        // INVARIANT: A promoted constant built for `U::FileSystem`, `T`.
-        Self(&Table::<U>::TABLE, PhantomData)
-    }
-
-    pub(super) fn as_raw(self) -> &'static sys::vm_operations_struct {
-        self.0
+        // SAFETY: `Table::<U>::TABLE` is a promoted constant whose callbacks
+        // expect the objects of `U::FileSystem`, which is `T`.
+        unsafe { Self::from_table(&Table::<U>::TABLE) }
     }
 }
 

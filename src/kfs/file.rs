@@ -51,7 +51,11 @@ impl File {
 
     /// Notes a change of the file by a write-like operation: updates its
     /// times and drops its setuid bits (`file_modified`), under its lock.
-    pub(crate) fn modified<T: FileSystem>(&self, _lock: &InodeGuard<'_, T>) -> Result {
+    pub(crate) fn modified<T: FileSystem>(&self, lock: &InodeGuard<'_, T>) -> Result {
+        // SAFETY: The file is valid (type invariant).
+        if !lock.locks(unsafe { sys::rsfs_file_inode(self.0.get()) }) {
+            return Err(EINVAL);
+        }
         // SAFETY: The file is valid (type invariant), and its inode locked,
         // as the guard shows.
         kernel::error::to_result(unsafe { sys::file_modified(self.0.get()) })
@@ -246,8 +250,11 @@ fn bytes(ret: isize) -> Result<usize> {
 pub(crate) fn generic_write_checks<T: FileSystem>(
     iocb: &mut Kiocb<'_, T>,
     from: &mut IovIter<'_>,
-    _lock: &InodeGuard<'_, T>,
+    lock: &InodeGuard<'_, T>,
 ) -> Result<usize> {
+    if !lock.locks(iocb.inode().as_raw()) {
+        return Err(EINVAL);
+    }
     // SAFETY: Both are valid and ours (type invariants), and the inode is
     // locked, as the guard shows.
     bytes(unsafe { sys::generic_write_checks(iocb.as_raw(), from.as_raw()) })
@@ -260,8 +267,11 @@ pub(crate) fn generic_write_checks<T: FileSystem>(
 pub(crate) fn generic_file_write_iter_locked<T: FileSystem>(
     iocb: &mut Kiocb<'_, T>,
     from: &mut IovIter<'_>,
-    _lock: &InodeGuard<'_, T>,
+    lock: &InodeGuard<'_, T>,
 ) -> Result<usize> {
+    if !lock.locks(iocb.inode().as_raw()) {
+        return Err(EINVAL);
+    }
     // SAFETY: Both are valid and ours (type invariants), and the inode is
     // locked, as the guard shows and the function requires.
     bytes(unsafe { sys::__generic_file_write_iter(iocb.as_raw(), from.as_raw()) })
@@ -290,12 +300,15 @@ pub(crate) fn generic_file_read_iter<T: FileSystem>(
 }
 
 /// The VFS's direct read, under the inode lock held shared (the same as
-/// [`generic_file_read_iter`]; the guard documents that it is held).
+/// [`generic_file_read_iter`]; the guard shows that it is held).
 pub(crate) fn generic_file_read_iter_shared<T: FileSystem>(
     iocb: &mut Kiocb<'_, T>,
     to: &mut IovIter<'_>,
-    _lock: &InodeSharedGuard<'_, T>,
+    lock: &InodeSharedGuard<'_, T>,
 ) -> Result<usize> {
+    if !lock.locks(iocb.inode().as_raw()) {
+        return Err(EINVAL);
+    }
     generic_file_read_iter(iocb, to)
 }
 

@@ -735,6 +735,13 @@ impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
 /// `0`'s lock is held exclusively by us.
 pub(crate) struct InodeGuard<'a, T: FileSystem>(&'a Inode<T>);
 
+impl<T: FileSystem> InodeGuard<'_, T> {
+    /// Whether this is the lock of `inode`.
+    pub(super) fn locks(&self, inode: *mut sys::inode) -> bool {
+        self.0.as_raw() == inode
+    }
+}
+
 impl<T: FileSystem> Drop for InodeGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we hold the lock.
@@ -748,6 +755,13 @@ impl<T: FileSystem> Drop for InodeGuard<'_, T> {
 ///
 /// `0`'s lock is held shared by us.
 pub(crate) struct InodeSharedGuard<'a, T: FileSystem>(&'a Inode<T>);
+
+impl<T: FileSystem> InodeSharedGuard<'_, T> {
+    /// Whether this is the lock of `inode`.
+    pub(super) fn locks(&self, inode: *mut sys::inode) -> bool {
+        self.0.as_raw() == inode
+    }
+}
 
 impl<T: FileSystem> Drop for InodeSharedGuard<'_, T> {
     fn drop(&mut self) {

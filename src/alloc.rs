@@ -20,7 +20,7 @@ use kernel::prelude::*;
 use crate::{
     format::{self, Geometry, BITS_PER_BITMAP_BLOCK},
     kfs::{self, sb_err, BufferHead, SuperBlock},
-    txn, Rsfs,
+    super_, txn, Rsfs,
 };
 
 /// Free counters and where to look next; protected by `Info::alloc`.
@@ -142,7 +142,7 @@ fn read_bitmap<S>(
     index: u64,
 ) -> Result<BufferHead> {
     let (start, _, _) = bitmap.region(geo);
-    let bh = sb.bread(start + index)?;
+    let bh = super_::read_block(sb, start + index)?;
     if !bh.is_verified() {
         if !format::csum_ok(bh.lock().data(), kfs::crc32c) {
             sb_err!(sb, "{} block {}: checksum mismatch", bitmap.name(), index);

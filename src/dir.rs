@@ -21,7 +21,7 @@ use crate::{
     kfs::{self, sb_err, BufferHead, DirEmitter, File, FileType, Inode},
     map::Run,
     namei::Directory,
-    txn, Rsfs,
+    super_, txn, Rsfs,
 };
 
 /// The `FT_*` value stored for a file type.
@@ -140,7 +140,7 @@ fn read_block(dir: &Inode<Rsfs>, block: u64) -> Result<BufferHead> {
     let Some((phys, _)) = dir.data().map().lookup(block) else {
         return Err(damaged(dir, block, "hole in a directory"));
     };
-    let bh = dir.super_block().bread(phys)?;
+    let bh = super_::read_block(dir.super_block(), phys)?;
     if !bh.is_verified() {
         if !format::csum_ok(bh.lock().data(), kfs::crc32c) {
             return Err(damaged(dir, block, "checksum mismatch"));

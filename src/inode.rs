@@ -22,7 +22,7 @@ use crate::{
         InodeParams, InodeRef, Lookup, SuperBlock, Timestamp,
     },
     map::BlockMap,
-    namei, txn, Rsfs,
+    namei, super_, txn, Rsfs,
 };
 
 /// What rsfs keeps beside each VFS inode.
@@ -108,7 +108,7 @@ fn timestamp(sec: u64, nsec: u32) -> Timestamp {
 /// links): the inode bitmap had better not call it free.
 pub(crate) fn slot_in_use(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<bool> {
     let (block, offset) = sb.info().geo.inode_location(ino);
-    let bh = sb.bread(block)?;
+    let bh = super_::read_block(sb, block)?;
     let g = bh.lock();
     let raw = &g.data()[offset..offset + format::INODE_SIZE];
     Ok(format::csum_ok(raw, kfs::crc32c) && format::Inode::decode(raw).links.get() != 0)
@@ -141,7 +141,7 @@ fn read_disk_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<format::Inode> {
         return Err(kfs::efscorrupted());
     }
     let (block, offset) = geo.inode_location(ino);
-    let bh = sb.bread(block)?;
+    let bh = super_::read_block(sb, block)?;
     let g = bh.lock();
     let raw = &g.data()[offset..offset + format::INODE_SIZE];
     if !format::csum_ok(raw, kfs::crc32c) {
@@ -177,7 +177,7 @@ fn read_link(
         link.extend_from_slice(&area[..len], GFP_KERNEL)?;
     } else {
         let (block, _) = map.lookup(0).ok_or_else(bad)?;
-        let bh = sb.bread(block)?;
+        let bh = super_::read_block(sb, block)?;
         link.extend_from_slice(&bh.lock().data()[..len], GFP_KERNEL)?;
     }
     if link.contains(&0) {
@@ -363,7 +363,7 @@ fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
 /// buffer's lock; the buffer joins the running transaction.
 fn update_slot(sb: &SuperBlock<Rsfs>, ino: u64, change: impl FnOnce(&mut format::Inode)) -> Result {
     let (block, offset) = sb.info().geo.inode_location(ino);
-    let bh = sb.bread(block)?;
+    let bh = super_::read_block(sb, block)?;
     {
         let mut g = bh.lock();
         let slot = &mut g.data_mut()[offset..offset + format::INODE_SIZE];
@@ -404,7 +404,7 @@ pub(crate) fn orphan_link(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<Option<(u64
         return Ok(None);
     }
     let (block, offset) = sb.info().geo.inode_location(ino);
-    let bh = sb.bread(block)?;
+    let bh = super_::read_block(sb, block)?;
     let g = bh.lock();
     let raw = &g.data()[offset..offset + format::INODE_SIZE];
     let d = format::Inode::decode(raw);

@@ -47,7 +47,7 @@ use crate::{
         JournalTag, Le32, Le64, JOURNAL_COMMIT_MAGIC, JOURNAL_DESC_MAGIC, JOURNAL_TAGS_PER_DESC,
     },
     kfs::{self, sb_err, write_copies, BlockCopy, BufferHead, SuperBlock, WriteMode},
-    Rsfs,
+    super_, Rsfs,
 };
 
 /// Writes the transaction `bufs` (sorted by block, none repeated) with
@@ -161,8 +161,7 @@ pub(crate) struct Replayed {
 /// Reads block `n` of the device and checks nothing: log blocks carry
 /// their own checksums.
 fn read<S>(sb: &SuperBlock<Rsfs, S>, n: u64) -> Result<BufferHead> {
-    sb.bread(n)
-        .inspect_err(|_| sb_err!(sb, "journal: cannot read block {}", n))
+    super_::read_block(sb, n).inspect_err(|_| sb_err!(sb, "journal: cannot read block {}", n))
 }
 
 /// The homes of the logged blocks of the committed transaction in the

@@ -26,7 +26,7 @@ use crate::{
     alloc,
     format::{self, Extent, ExtentBlockHeader, Geometry, EXTENT_BLOCK_EXTENTS, INODE_EXTENTS},
     kfs::{self, sb_err, Inode, SuperBlock},
-    txn, Rsfs,
+    super_, txn, Rsfs,
 };
 
 /// One run of blocks, in native byte order.
@@ -215,7 +215,7 @@ impl BlockMap {
                 sb_err!(sb, "inode {}: bad extent block {}", ino, next);
                 return Err(kfs::efscorrupted());
             }
-            let bh = sb.bread(next)?;
+            let bh = super_::read_block(sb, next)?;
             let g = bh.lock();
             let data = g.data();
             let h = ExtentBlockHeader::decode(data);

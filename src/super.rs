@@ -10,7 +10,9 @@ use crate::{
     alloc::{self, AllocState},
     format::{self, FormatError, Geometry, Superblock},
     inode, journal,
-    kfs::{self, sb_err, Counters, Inode, InodeRef, New, StatFs, SuperBlock},
+    kfs::{
+        self, sb_err, BufferHead, Counters, Inode, InodeRef, New, ReadError, StatFs, SuperBlock,
+    },
     namei,
     orphan::{self, Orphans},
     txn::{self, Txns},
@@ -129,6 +131,21 @@ impl Info {
 /// The errno for a superblock the format rejects: EINVAL for a disk that is
 /// not rsfs or not one this module supports, EUCLEAN (EFSCORRUPTED) for a
 /// damaged one.
+/// Reads a metadata block. A block whose last write failed gives EIO until
+/// the next mount: the older copy on disk must not be taken for current
+/// (fsck.rsfs reconciles it).
+pub(crate) fn read_block<S>(sb: &SuperBlock<Rsfs, S>, block: u64) -> Result<BufferHead> {
+    sb.bread(block).map_err(|e| {
+        if e == ReadError::WriteLost {
+            sb_err!(
+                sb,
+                "block {block}: its last write failed; not using the older copy on disk (unmount and run fsck.rsfs)"
+            );
+        }
+        EIO
+    })
+}
+
 fn errno(e: FormatError) -> Error {
     match e {
         FormatError::BadMagic
@@ -186,7 +203,7 @@ fn change_superblock<S>(
     sb: &SuperBlock<Rsfs, S>,
     change: impl FnOnce(&mut Superblock),
 ) -> Result<kfs::BufferHead> {
-    let bh = sb.bread(format::SUPERBLOCK_BLOCK)?;
+    let bh = read_block(sb, format::SUPERBLOCK_BLOCK)?;
     {
         let mut g = bh.lock();
         let data = g.data_mut();
@@ -249,8 +266,7 @@ impl kfs::FileSystem for Rsfs {
                     format::BLOCK_SIZE
                 )
             })?;
-        let bh = sb
-            .bread(format::SUPERBLOCK_BLOCK)
+        let bh = read_block(sb, format::SUPERBLOCK_BLOCK)
             .inspect_err(|_| sb_err!(sb, "cannot read the superblock"))?;
         let disk = Superblock::validate(bh.lock().data(), kfs::crc32c).map_err(|e| {
             sb_err!(sb, "superblock: {}", e.as_str());

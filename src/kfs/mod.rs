@@ -61,7 +61,7 @@ pub(crate) use fs_type::{FileSystem, FsTypeStorage, Registration};
 pub(crate) use inode::{
     Attrs, FileType, Inode, InodeOps, InodeParams, InodeRef, Lookup, Timestamp,
 };
-pub(crate) use super_block::{New, StatFs, SuperBlock};
+pub(crate) use super_block::{New, ReadError, StatFs, SuperBlock};
 pub(crate) use writeback::{
     cond_resched, with_plug, AddressSpace, FolioBatch, Readahead, Tag, WritebackControl,
 };

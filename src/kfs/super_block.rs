@@ -14,7 +14,7 @@ use kernel::{
 use super::{
     buffer::BufferHead,
     inode::{InodeRef, Lookup, NewInode},
-    sb_err, sys, FileSystem,
+    sys, FileSystem,
 };
 
 /// Type state of a superblock that is still being filled: its per-mount
@@ -176,23 +176,21 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
     /// Reads block `block` (in units of the block size) of the device,
     /// through the block device's page cache.
     ///
-    /// A block whose last write failed gives EIO until the next mount: the
-    /// kernel dropped the buffer's new contents, and the older copy on disk
-    /// must not be taken for current (fsck.rsfs reconciles it).
-    pub(crate) fn bread(&self, block: u64) -> Result<BufferHead> {
+    /// A block whose last write failed is not read: the kernel dropped the
+    /// buffer's new contents (`buffer_write_io_error`), so the copy on disk
+    /// is older than what was last written, and the caller decides what
+    /// that means ([`ReadError::WriteLost`]).
+    pub(crate) fn bread(&self, block: u64) -> core::result::Result<BufferHead, ReadError> {
         let mut lost = false;
         // SAFETY: The superblock and its block device are valid by the type
         // invariant, and its block size is set.
         let bh = unsafe { sys::rsfs_sb_bread(self.as_raw(), block, &mut lost) };
         if lost {
-            sb_err!(
-                self,
-                "block {block}: its last write failed; not using the older copy on disk (unmount and run fsck.rsfs)"
-            );
+            return Err(ReadError::WriteLost);
         }
         // SAFETY: `rsfs_sb_bread` returns null or an uptodate buffer with a
         // reference that is now ours.
-        unsafe { BufferHead::from_raw(bh) }.ok_or(EIO)
+        unsafe { BufferHead::from_raw(bh) }.ok_or(ReadError::Io)
     }
 }
 
@@ -260,6 +258,22 @@ impl<T: FileSystem> SuperBlock<T, Ready> {
             // SAFETY: An initialised inode with a reference we own.
             Ok(Lookup::Cached(unsafe { InodeRef::from_raw(inode.cast()) }))
         }
+    }
+}
+
+/// Why [`SuperBlock::bread`] gave no buffer. Either is EIO to `?`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ReadError {
+    /// The block's last write failed, so the disk holds an older copy than
+    /// the one last written, which the kernel dropped; it was not read.
+    WriteLost,
+    /// The read failed, or there was no memory for the buffer.
+    Io,
+}
+
+impl From<ReadError> for Error {
+    fn from(_: ReadError) -> Error {
+        EIO
     }
 }
 

@@ -447,21 +447,6 @@ impl address_space::Operations for RegularFile {
         writeback::writepages(mapping, wbc)
     }
 
-    /// `invalidate_folio`: when the whole folio leaves the file (truncate,
-    /// hole punch), its cached disk block goes with it.
-    fn invalidate_folio(folio: &LockedFolio, offset: usize, len: usize) {
-        if offset == 0 && len >= folio.size() {
-            folio.clear_private();
-        }
-    }
-
-    /// `release_folio`: a clean folio is about to be freed; its cached block
-    /// is only a cache, so it can always go.
-    fn release_folio(folio: &LockedFolio) -> bool {
-        folio.clear_private();
-        true
-    }
-
     /// `direct_IO`: the kernel's iomap direct I/O, with the mapping of
     /// [`iomap::Operations::map_blocks`] below. When that mapping asks for it
     /// (a write into a hole inside the file), nothing more is done directly
@@ -649,8 +634,7 @@ impl kfs::file::Operations for RegularFile {
 
     /// `open`: direct I/O is allowed (through `direct_IO` above).
     fn open(_inode: &Inode<Rsfs>, file: &mut Opening<'_>) -> Result {
-        file.allow_direct_io();
-        Ok(())
+        file.allow_direct_io()
     }
 
     /// `read_iter`: the VFS's. A direct read holds the inode lock shared,
@@ -689,8 +673,7 @@ impl kfs::file::Operations for RegularFile {
 
     /// `mmap`: faults through the page cache, with rsfs's `page_mkwrite`.
     fn mmap(_file: &File, mmap: &mut Mmap<'_, Rsfs>) -> Result {
-        mmap.set_ops(VM_OPS);
-        Ok(())
+        mmap.set_ops(VM_OPS)
     }
 
     /// `lseek(2)` with SEEK_DATA or SEEK_HOLE, from the block map (rsfs gives

@@ -102,14 +102,9 @@ pub(crate) trait Operations {
 
     /// Bytes `offset..offset + len` of a locked folio are going away
     /// (truncate, hole punch); `offset == 0` and `len` the folio's size
-    /// mean the whole folio.
+    /// mean the whole folio. Whether or not this is implemented, the
+    /// folio's private word is cleared afterwards when the whole folio goes.
     fn invalidate_folio(_folio: &LockedFolio, _offset: usize, _len: usize) {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
-
-    /// A clean, locked folio with private data is about to be freed:
-    /// returns whether its private data was let go, so that it may be.
-    fn release_folio(_folio: &LockedFolio) -> bool {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -155,8 +150,12 @@ impl<U: Operations> Table<U> {
         writepage: if_has(U::HAS_WRITEPAGE, Self::writepage),
         writepages: if_has(U::HAS_WRITEPAGES, Self::writepages),
         dirty_folio: Some(sys::filemap_dirty_folio),
-        invalidate_folio: if_has(U::HAS_INVALIDATE_FOLIO, Self::invalidate_folio),
-        release_folio: if_has(U::HAS_RELEASE_FOLIO, Self::release_folio),
+        // Always there: a folio's private word is a plain word
+        // (`LockedFolio::set_private_word`), which must be detached before
+        // the folio is freed; without these the VFS would free it still
+        // attached, or take it for buffer heads (`try_to_free_buffers`).
+        invalidate_folio: Some(Self::invalidate_folio),
+        release_folio: Some(Self::release_folio),
         // Moves the folio's private word along with its contents.
         migrate_folio: Some(sys::filemap_migrate_folio),
         direct_IO: if_has(U::HAS_DIRECT_IO, Self::direct_io),
@@ -321,7 +320,8 @@ impl<U: Operations> Table<U> {
         })
     }
 
-    /// `invalidate_folio`.
+    /// `invalidate_folio`: the filesystem's, then the private word goes
+    /// with a whole folio.
     ///
     /// # Safety
     ///
@@ -330,24 +330,27 @@ impl<U: Operations> Table<U> {
         // SAFETY: The folio is valid and locked, as the caller guarantees;
         // the caller's lock is lent to `LockedFolio` and taken back below.
         let folio = core::mem::ManuallyDrop::new(unsafe { LockedFolio::from_locked(folio) });
-        U::invalidate_folio(&folio, offset, len);
+        if U::HAS_INVALIDATE_FOLIO {
+            U::invalidate_folio(&folio, offset, len);
+        }
+        if offset == 0 && len >= folio.size() {
+            folio.clear_private();
+        }
         // SAFETY: `from_locked` took one reference, which is dropped here;
         // the lock stays the caller's.
         unsafe { sys::rsfs_folio_put(folio.as_raw()) };
     }
 
-    /// `release_folio`.
+    /// `release_folio`: a clean folio is about to be freed. Its private
+    /// word is only a word, so it can always go.
     ///
     /// # Safety
     ///
     /// Called with a locked folio of a file of `U::FileSystem`.
     unsafe extern "C" fn release_folio(folio: *mut sys::folio, _gfp: sys::gfp_t) -> bool {
-        // SAFETY: As for `invalidate_folio`.
-        let folio = core::mem::ManuallyDrop::new(unsafe { LockedFolio::from_locked(folio) });
-        let released = U::release_folio(&folio);
-        // SAFETY: As for `invalidate_folio`.
-        unsafe { sys::rsfs_folio_put(folio.as_raw()) };
-        released
+        // SAFETY: The folio is valid and locked, as the caller guarantees.
+        unsafe { sys::rsfs_folio_clear_private(folio) };
+        true
     }
 
     /// `direct_IO`.
@@ -357,8 +360,9 @@ impl<U: Operations> Table<U> {
     /// Called by the VFS with a valid kiocb and iterator of a file of
     /// `U::FileSystem`, a write with the inode locked.
     unsafe extern "C" fn direct_io(iocb: *mut sys::kiocb, iter: *mut sys::iov_iter) -> isize {
-        // SAFETY: Both are valid and ours for the call, as the caller
-        // guarantees.
+        // SAFETY: Both are valid and ours for the call, and the request's
+        // file is an open file of `U::FileSystem` (what `Kiocb` requires),
+        // as the caller guarantees.
         let (mut iocb, mut iter) = unsafe {
             (
                 Kiocb::<U::FileSystem>::from_raw(iocb),

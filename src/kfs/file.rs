@@ -159,9 +159,16 @@ pub(crate) struct Opening<'a>(*mut sys::file, PhantomData<&'a mut ()>);
 
 impl Opening<'_> {
     /// Lets the file be opened and used with `O_DIRECT` (`FMODE_CAN_ODIRECT`).
-    pub(crate) fn allow_direct_io(&mut self) {
+    /// EINVAL if its page cache has no `direct_IO`, which the VFS would
+    /// call.
+    pub(crate) fn allow_direct_io(&mut self) -> Result {
+        // SAFETY: The file is valid (type invariant).
+        if !unsafe { has_aops(self.0, Needs::Direct) } {
+            return Err(EINVAL);
+        }
         // SAFETY: The file is being opened (type invariant).
         unsafe { sys::rsfs_file_allow_odirect(self.0) };
+        Ok(())
     }
 }
 
@@ -235,6 +242,55 @@ impl IovIter<'_> {
     }
 }
 
+/// Page-cache operations that the VFS's generic helpers call unchecked.
+#[derive(Clone, Copy)]
+enum Needs {
+    /// `read_folio` (buffered reads, and faults).
+    Read,
+    /// `write_begin` and `write_end` (buffered writes).
+    Write,
+    /// `direct_IO`.
+    Direct,
+}
+
+/// Whether the page-cache operations of `file`'s mapping have what
+/// `needs` says: a file whose mapping lacks them gets EINVAL from the
+/// helpers below, not a call through a null pointer.
+///
+/// # Safety
+///
+/// `file` must be valid.
+unsafe fn has_aops(file: *mut sys::file, needs: Needs) -> bool {
+    // SAFETY: `file` is valid, as the caller guarantees, and so are its
+    // mapping and that mapping's operations table (the VFS's `empty_aops`
+    // when the filesystem set none).
+    let a = unsafe { &*(*(*file).f_mapping).a_ops };
+    match needs {
+        Needs::Read => a.read_folio.is_some(),
+        Needs::Write => a.write_begin.is_some() && a.write_end.is_some(),
+        Needs::Direct => a.direct_IO.is_some(),
+    }
+}
+
+impl<T: FileSystem> Kiocb<'_, T> {
+    /// Whether the request's file has the page-cache operations that the
+    /// generic read (`write`: write) path will call.
+    fn has_aops_for(&mut self, write: bool) -> bool {
+        let needs = match (self.is_direct(), write) {
+            (true, _) => Needs::Direct,
+            (false, false) => Needs::Read,
+            (false, true) => Needs::Write,
+        };
+        // SAFETY: The request is valid (type invariant), so is its file. A
+        // direct write that stops short goes on buffered: it needs
+        // `write_begin` too.
+        unsafe {
+            let file = (*self.as_raw()).ki_filp;
+            has_aops(file, needs) && (!(write && self.is_direct()) || has_aops(file, Needs::Write))
+        }
+    }
+}
+
 /// Maps an `ssize_t` result of the VFS to a byte count or an error.
 fn bytes(ret: isize) -> Result<usize> {
     if ret < 0 {
@@ -269,11 +325,12 @@ pub(crate) fn generic_file_write_iter_locked<T: FileSystem>(
     from: &mut IovIter<'_>,
     lock: &InodeGuard<'_, T>,
 ) -> Result<usize> {
-    if !lock.locks(iocb.inode().as_raw()) {
+    if !lock.locks(iocb.inode().as_raw()) || !iocb.has_aops_for(true) {
         return Err(EINVAL);
     }
     // SAFETY: Both are valid and ours (type invariants), and the inode is
-    // locked, as the guard shows and the function requires.
+    // locked, as the guard shows and the function requires; the mapping
+    // has the operations it calls (checked above).
     bytes(unsafe { sys::__generic_file_write_iter(iocb.as_raw(), from.as_raw()) })
 }
 
@@ -295,7 +352,11 @@ pub(crate) fn generic_file_read_iter<T: FileSystem>(
     iocb: &mut Kiocb<'_, T>,
     to: &mut IovIter<'_>,
 ) -> Result<usize> {
-    // SAFETY: Both are valid and ours (type invariants).
+    if !iocb.has_aops_for(false) {
+        return Err(EINVAL);
+    }
+    // SAFETY: Both are valid and ours (type invariants), and the mapping
+    // has the operations it calls (checked above).
     bytes(unsafe { sys::generic_file_read_iter(iocb.as_raw(), to.as_raw()) })
 }
 
@@ -326,11 +387,17 @@ pub(crate) struct Mmap<'a, T: FileSystem> {
 
 impl<T: FileSystem> Mmap<'_, T> {
     /// Serves the mapping's faults from the page cache with `ops`, as
-    /// `generic_file_mmap` does (`file_accessed`, then `vm_ops`).
-    pub(crate) fn set_ops(&mut self, ops: vm::Ops<T>) {
+    /// `generic_file_mmap` does (`file_accessed`, then `vm_ops`). EINVAL
+    /// if the file's page cache has no `read_folio`, which faults call.
+    pub(crate) fn set_ops(&mut self, ops: vm::Ops<T>) -> Result {
+        // SAFETY: The file is valid (type invariant).
+        if !unsafe { has_aops(self.file, Needs::Read) } {
+            return Err(EINVAL);
+        }
         // SAFETY: Both are valid and being set up (type invariant); the
         // table is static, and built for the files of `T`, which this is.
         unsafe { sys::rsfs_file_mmap_set_ops(self.file, self.vma, ops.as_raw()) };
+        Ok(())
     }
 }
 
@@ -454,8 +521,8 @@ impl<U: Operations> Table<U> {
     /// Called by the VFS with a live inode of `U::FileSystem` and the file
     /// being opened on it.
     unsafe extern "C" fn open(inode: *mut sys::inode, file: *mut sys::file) -> kernel::ffi::c_int {
-        // SAFETY: A live inode of ours, and a file being opened, as the
-        // caller guarantees.
+        // SAFETY: A live inode of ours, as the caller guarantees.
+        // INVARIANT: `file` is being opened, as the caller guarantees.
         let (i, mut opening) = unsafe {
             (
                 Inode::<U::FileSystem>::from_raw(inode),

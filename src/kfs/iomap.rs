@@ -13,7 +13,6 @@ use kernel::prelude::*;
 
 use super::{
     file::{IovIter, Kiocb},
-    fs_type::if_has,
     sys, FileSystem, Inode,
 };
 
@@ -47,14 +46,13 @@ pub(crate) trait Operations {
 
     /// Maps up to `max` file blocks from `lblk`; `write` says the caller
     /// will write them (a hole may then be allocated).
+    /// Required: iomap calls it for every range.
     fn map_blocks(
-        _inode: &Inode<Self::FileSystem>,
-        _lblk: u64,
-        _max: u64,
-        _write: bool,
-    ) -> Result<BlockMapping> {
-        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
-    }
+        inode: &Inode<Self::FileSystem>,
+        lblk: u64,
+        max: u64,
+        write: bool,
+    ) -> Result<BlockMapping>;
 }
 
 /// An `iomap_ops` table for the files of filesystem `T`.
@@ -114,7 +112,7 @@ struct Table<U>(PhantomData<U>);
 
 impl<U: Operations> Table<U> {
     const TABLE: sys::iomap_ops = sys::iomap_ops {
-        iomap_begin: if_has(U::HAS_MAP_BLOCKS, Self::iomap_begin),
+        iomap_begin: Some(Self::iomap_begin),
         iomap_end: None,
     };
 

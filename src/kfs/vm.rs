@@ -5,8 +5,8 @@
 //!
 //! Faults read through the page cache (`filemap_fault`,
 //! `filemap_map_pages`); a filesystem implements [`Operations`] for what it
-//! must add, and names [`Ops::new`] of its type as its regular files'
-//! [`super::FileSystem::FILE_VM_OPS`].
+//! must add, and gives [`Ops::new`] of its type to
+//! [`super::file::Mmap::set_ops`] when a file is mapped.
 //!
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h).
 
@@ -55,7 +55,9 @@ impl<T: FileSystem> Fault<'_, T> {
 /// What [`Operations::page_mkwrite`] did.
 pub(crate) enum MkWrite {
     /// The folio may now be written through the mapping: it is dirty, and
-    /// stays locked until the fault has mapped it (`VM_FAULT_LOCKED`).
+    /// stays locked until the fault has mapped it (`VM_FAULT_LOCKED`). It
+    /// must be the faulting folio ([`Fault::lock_folio`]); any other gets
+    /// the writer SIGBUS.
     Locked(LockedFolio),
     /// The folio left the file meanwhile (truncated): the fault is retried
     /// from the start (`VM_FAULT_NOPAGE`).
@@ -110,7 +112,16 @@ impl<U: Operations> Table<U> {
     unsafe extern "C" fn page_mkwrite(vmf: *mut sys::vm_fault) -> sys::vm_fault_t {
         // INVARIANT: As the caller guarantees.
         let fault = Fault::<U::FileSystem>(vmf, PhantomData);
+        // SAFETY: `vmf` is valid, as the caller guarantees.
+        let faulting = unsafe { sys::rsfs_vmf_folio(vmf) };
         match U::page_mkwrite(&fault) {
+            Ok(MkWrite::Locked(folio)) if folio.as_raw() != faulting => {
+                // Not the faulting folio: the fault handler would unlock a
+                // folio it never locked. Unlock this one and fail.
+                drop(folio);
+                // SAFETY: A pure function of its argument.
+                unsafe { sys::rsfs_vmf_fs_error(EINVAL.to_errno()) }
+            }
             Ok(MkWrite::Locked(folio)) => {
                 // The fault handler unlocks the folio: keep the lock, drop
                 // only the reference `lock_folio` took.

@@ -18,7 +18,7 @@ use crate::{
     alloc, file,
     format::{self, dir_rec_len, DirEntryHeader, BLOCK_SIZE, DIR_DATA_SIZE},
     inode::InodeInfo,
-    kfs::{self, sb_err, BufferHead, DirEmitter, File, FileType, Inode},
+    kfs::{self, sb_err, BufferHead, DirEmitter, File, FileType, Inode, Locked},
     map::Run,
     namei::Directory,
     super_, txn, Rsfs,
@@ -232,7 +232,8 @@ pub(crate) fn init_block(data: &mut [u8], items: &[(&[u8], u64, u8)]) {
 
 /// Adds the entry `name` → `ino` to `dir`, reusing free space in a block or
 /// appending a new block.
-pub(crate) fn add(dir: &Inode<Rsfs>, name: &[u8], ino: u64, ft: u8) -> Result {
+pub(crate) fn add(locked: Locked<'_, Rsfs>, name: &[u8], ino: u64, ft: u8) -> Result {
+    let dir = locked.inode();
     let need = dir_rec_len(name.len());
     for block in 0..nblocks(dir) {
         let bh = read_block(dir, block)?;
@@ -274,11 +275,12 @@ pub(crate) fn add(dir: &Inode<Rsfs>, name: &[u8], ino: u64, ft: u8) -> Result {
             return Ok(());
         }
     }
-    append_block(dir, &[(name, ino, ft)])
+    append_block(locked, &[(name, ino, ft)])
 }
 
 /// Gives `dir` a new last block holding `items`.
-pub(crate) fn append_block(dir: &Inode<Rsfs>, items: &[(&[u8], u64, u8)]) -> Result {
+pub(crate) fn append_block(locked: Locked<'_, Rsfs>, items: &[(&[u8], u64, u8)]) -> Result {
+    let dir = locked.inode();
     let sb = dir.super_block();
     let block = nblocks(dir);
     let info: &InodeInfo = dir.data();
@@ -307,7 +309,7 @@ pub(crate) fn append_block(dir: &Inode<Rsfs>, items: &[(&[u8], u64, u8)]) -> Res
     }
     dir.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
     drop(map);
-    dir.set_size(dir.size() + BLOCK_SIZE as u64);
+    locked.set_size(dir.size() + BLOCK_SIZE as u64);
     Ok(())
 }
 

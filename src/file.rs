@@ -25,7 +25,7 @@ use crate::{
         inode_ops,
         iomap::{self, BlockMapping},
         vm::{self, Fault, MkWrite},
-        AddressSpace, BioBuilder, Fallocate, Fiemap, File, Inode, LockedFolio, Readahead,
+        AddressSpace, BioBuilder, Fallocate, Fiemap, File, Inode, Locked, LockedFolio, Readahead,
         WritebackControl,
     },
     map::Run,
@@ -139,7 +139,7 @@ fn prepare_write(inode: &Inode<Rsfs>, pos: u64) -> Result {
 /// left on them (as `ext2_write_failed` does). Blocks that were there
 /// before the write, preallocated by fallocate, stay. Runs under the inode
 /// lock.
-pub(crate) fn drop_fresh_blocks(inode: &Inode<Rsfs>) {
+pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>) {
     let size = inode.size();
     let first = size.div_ceil(BLOCK_SIZE as u64);
     let sb = inode.super_block();
@@ -290,7 +290,8 @@ fn allocate(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
 /// moment the page cache of the range is dropped until its blocks are
 /// unmapped, so that nothing reads a block back in or maps it for writing
 /// once it is on its way to being freed.
-fn punch_hole(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
+fn punch_hole(locked: Locked<'_, Rsfs>, offset: u64, end: u64) -> Result {
+    let inode = locked.inode();
     let bs = BLOCK_SIZE as u64;
     let sb = inode.super_block();
     inode.wait_for_direct_io();
@@ -308,7 +309,7 @@ fn punch_hole(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
         }
     }
     if first_whole < end_whole {
-        inode.truncate_pagecache_range(first_whole * bs, end_whole * bs - 1);
+        locked.truncate_pagecache_range(first_whole * bs, end_whole * bs - 1);
         let _handle = txn::begin(sb);
         let mut map = inode.data().map();
         let result = map.punch(sb, first_whole, end_whole);
@@ -359,13 +360,13 @@ impl address_space::Operations for RegularFile {
 
     /// `write_begin`: the folio for `len` bytes at `pos`, locked, with a disk
     /// block, and with whatever the write does not cover read or zeroed.
-    fn write_begin(inode: &Inode<Rsfs>, pos: u64, len: usize) -> Result<LockedFolio> {
+    fn write_begin(inode: Locked<'_, Rsfs>, pos: u64, len: usize) -> Result<LockedFolio> {
         let index = pos / BLOCK_SIZE as u64;
         let folio = inode.mapping().folio_for_write(index)?;
         let (block, new) = match cached_block(&folio) {
             Some(b) => (b, false),
             None => {
-                let (b, new) = block_for_write(inode, index, true)?;
+                let (b, new) = block_for_write(&inode, index, true)?;
                 cache_block(&folio, b);
                 (b, new)
             }
@@ -397,7 +398,7 @@ impl address_space::Operations for RegularFile {
     /// grows only now, after the data is in the folio, and while the folio is
     /// still locked, so that writeback never sees the new size without it.
     fn write_end(
-        inode: &Inode<Rsfs>,
+        inode: Locked<'_, Rsfs>,
         pos: u64,
         len: usize,
         copied: usize,
@@ -454,12 +455,16 @@ impl address_space::Operations for RegularFile {
     /// waits for that range and drops it from the cache
     /// (`__generic_file_write_iter`, mm/filemap.c). A failed direct write
     /// gives back the blocks it took past the end of the file.
-    fn direct_io(iocb: &mut Kiocb<'_, Rsfs>, iter: &mut IovIter<'_>) -> Result<usize> {
+    fn direct_io(
+        iocb: &mut Kiocb<'_, Rsfs>,
+        iter: &mut IovIter<'_>,
+        locked: Option<Locked<'_, Rsfs>>,
+    ) -> Result<usize> {
         match iomap::direct_io(IOMAP_OPS, iocb, iter) {
             Err(e) if e == ENOTBLK => Ok(0),
             Err(e) => {
-                if iter.is_write() {
-                    drop_fresh_blocks(iocb.inode());
+                if let Some(inode) = locked {
+                    drop_fresh_blocks(inode);
                 }
                 Err(e)
             }
@@ -569,7 +574,7 @@ impl inode_ops::Operations for RegularFile {
     const FLAGS: u32 = inode::FLAGS;
 
     /// `truncate(2)` and `O_TRUNC` ([`inode::set_size`]).
-    fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
+    fn set_size(inode: Locked<'_, Rsfs>, size: u64) -> Result {
         inode::set_size(inode, size)
     }
 
@@ -577,7 +582,7 @@ impl inode_ops::Operations for RegularFile {
         inode.data().flags()
     }
 
-    fn set_flags(inode: &Inode<Rsfs>, flags: u32) -> Result {
+    fn set_flags(inode: Locked<'_, Rsfs>, flags: u32) -> Result {
         inode::set_flags(inode, flags)
     }
 
@@ -715,6 +720,7 @@ impl kfs::file::Operations for RegularFile {
         // bits dropped), as ext4's fallocate runs.
         let lock = inode.lock();
         file.modified(&lock)?;
+        let locked = lock.locked();
         let end = offset.checked_add(len).ok_or(EFBIG)?;
         if len == 0 {
             return Err(EINVAL);
@@ -728,7 +734,7 @@ impl kfs::file::Operations for RegularFile {
         let grow = |keep_size: bool| -> Result {
             if !keep_size && end > inode.size() {
                 zero_tail(inode, inode.size())?;
-                inode.set_size(end);
+                locked.set_size(end);
             }
             Ok(())
         };
@@ -736,10 +742,10 @@ impl kfs::file::Operations for RegularFile {
             Fallocate::Allocate { keep_size } => {
                 allocate(inode, offset, end).and_then(|()| grow(keep_size))
             }
-            Fallocate::PunchHole => punch_hole(inode, offset, end),
+            Fallocate::PunchHole => punch_hole(locked, offset, end),
             // The range reads as zeroes and has disk space: its blocks go, and
             // new ones zeroed on disk take their place.
-            Fallocate::ZeroRange { keep_size } => punch_hole(inode, offset, end)
+            Fallocate::ZeroRange { keep_size } => punch_hole(locked, offset, end)
                 .and_then(|()| allocate(inode, offset, end))
                 .and_then(|()| grow(keep_size)),
         };

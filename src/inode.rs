@@ -19,7 +19,7 @@ use crate::{
     format::{self, INODE_EXTENTS},
     kfs::{
         self, address_space, fs_flags, inode_ops, sb_err, Attrs, FileType, Inode, InodeOps,
-        InodeParams, InodeRef, Lookup, SuperBlock, Timestamp,
+        InodeParams, InodeRef, Locked, Lookup, SuperBlock, Timestamp,
     },
     map::BlockMap,
     namei, super_, txn, Rsfs,
@@ -305,7 +305,7 @@ fn flags_to_disk(flags: u32) -> u32 {
 /// `chattr(1)` on a regular file or directory, under the inode lock. The
 /// VFS enforces the flags from here on (`kfs::Inode::set_flags`); the
 /// change is a change of the inode (ctime), written back with it.
-pub(crate) fn set_flags(inode: &Inode<Rsfs>, flags: u32) -> Result {
+pub(crate) fn set_flags(inode: Locked<'_, Rsfs>, flags: u32) -> Result {
     inode.data().flags.store(flags, Ordering::Relaxed);
     inode.set_flags(flags);
     inode.touch_ctime();
@@ -489,7 +489,7 @@ pub(crate) fn evict(inode: &Inode<Rsfs>) {
 /// the new size. Growing keeps the blocks that fallocate(KEEP_SIZE) placed
 /// past the old end; shrinking frees every block past the new end,
 /// preallocated ones too, as ext4 does.
-pub(crate) fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
+pub(crate) fn set_size(inode: Locked<'_, Rsfs>, size: u64) -> Result {
     if size > format::MAX_FILE_SIZE {
         return Err(EFBIG);
     }
@@ -499,7 +499,7 @@ pub(crate) fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
     let old = inode.size();
     // Growing, the old last block's tail becomes file data; shrinking, the
     // new last block's tail must not come back if the file grows again.
-    crate::file::zero_tail(inode, old.min(size))?;
+    crate::file::zero_tail(&inode, old.min(size))?;
     inode.truncate_pagecache(size);
     let mut result = Ok(());
     if size < old {

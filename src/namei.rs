@@ -11,8 +11,8 @@ use crate::{
     format::{self, BLOCK_SIZE, NAME_MAX},
     inode::{self, InodeInfo, INLINE_LINK_MAX},
     kfs::{
-        efscorrupted, fs_flags, inode_ops, sb_err, Created, FileType, Inode, InodeRef, Owner,
-        RenameFlags,
+        efscorrupted, fs_flags, inode_ops, sb_err, Created, FileType, Inode, InodeRef, Locked,
+        Owner, RenameFlags, RenameTarget,
     },
     map::{BlockMap, Run},
     orphan, txn, Rsfs,
@@ -173,7 +173,7 @@ fn new_inode(
             return Err(e);
         }
     };
-    let inode = created.inode();
+    let inode = created.locked();
     match ftype {
         FileType::Directory => {
             inode.inc_nlink(); // "." (new_inode starts at 1: the entry)
@@ -192,10 +192,10 @@ fn new_inode(
 /// when both are directories, each ".." follows its directory and the
 /// counts stay.
 fn exchange(
-    a_dir: &Inode<Rsfs>,
+    a_dir: Locked<'_, Rsfs>,
     a_name: &[u8],
     a: &Inode<Rsfs>,
-    b_dir: &Inode<Rsfs>,
+    b_dir: Locked<'_, Rsfs>,
     b_name: &[u8],
     b: &Inode<Rsfs>,
 ) -> Result {
@@ -210,13 +210,13 @@ fn exchange(
         _ => None,
     };
     if let Some((from, dir, to)) = moved {
-        check_link_counts(from, dir, true)?;
+        check_link_counts(&from, dir, true)?;
         if to.nlink() >= u32::from(u16::MAX) {
             return Err(EMLINK);
         }
     }
-    dir::retarget(a_dir, a_name, b.ino(), dir::ft_of(b.file_type()))?;
-    dir::retarget(b_dir, b_name, a.ino(), dir::ft_of(a.file_type()))?;
+    dir::retarget(&a_dir, a_name, b.ino(), dir::ft_of(b.file_type()))?;
+    dir::retarget(&b_dir, b_name, a.ino(), dir::ft_of(a.file_type()))?;
     if across {
         if a_is_dir {
             dir::retarget(a, b"..", b_dir.ino(), format::FT_DIR)?;
@@ -282,7 +282,7 @@ impl inode_ops::Operations for Directory {
 
     /// `create`, `mkdir`, `symlink` and `mknod`.
     fn create(
-        dir: &Inode<Rsfs>,
+        dir: Locked<'_, Rsfs>,
         name: &[u8],
         mode: u16,
         target: Option<&[u8]>,
@@ -303,7 +303,7 @@ impl inode_ops::Operations for Directory {
             return Err(EMLINK);
         }
         let _handle = txn::begin(sb);
-        let created = new_inode(dir, ftype, mode, target, rdev, owner)?;
+        let created = new_inode(&dir, ftype, mode, target, rdev, owner)?;
         // From here on, dropping `created` releases everything: it is evicted
         // with no links, which frees its blocks and its number.
         let inode = created.inode();
@@ -327,13 +327,13 @@ impl inode_ops::Operations for Directory {
     /// crash releases. (The VFS drops the one link it comes with only after
     /// this returns, outside the transaction; its slot says 0 already, so
     /// that no commit has it both linked and listed.)
-    fn tmpfile(dir: &Inode<Rsfs>, mode: u16, owner: &Owner) -> Result<Created<Rsfs>> {
+    fn tmpfile(dir: Locked<'_, Rsfs>, mode: u16, owner: &Owner) -> Result<Created<Rsfs>> {
         let sb = dir.super_block();
         if sb.is_read_only() {
             return Err(EROFS);
         }
         let _handle = txn::begin(sb);
-        let created = new_inode(dir, FileType::Regular, mode, &[], 0, owner)?;
+        let created = new_inode(&dir, FileType::Regular, mode, &[], 0, owner)?;
         let ino = created.inode().ino();
         created.inode().mark_dirty();
         inode::set_slot_unlinked(sb, ino)?;
@@ -342,7 +342,7 @@ impl inode_ops::Operations for Directory {
     }
 
     /// `link`.
-    fn link(inode: &Inode<Rsfs>, dir: &Inode<Rsfs>, name: &[u8]) -> Result {
+    fn link(inode: Locked<'_, Rsfs>, dir: Locked<'_, Rsfs>, name: &[u8]) -> Result {
         check_name(name)?;
         if inode.nlink() >= u32::from(u16::MAX) {
             return Err(EMLINK);
@@ -353,7 +353,7 @@ impl inode_ops::Operations for Directory {
             // inode (with its link) goes into the inode table's buffer before
             // the name goes into the directory's.
             inode.inc_nlink();
-            if let Err(e) = inode::write_inode(inode, false)
+            if let Err(e) = inode::write_inode(&inode, false)
                 .and_then(|()| dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type())))
             {
                 inode.drop_nlink();
@@ -384,14 +384,14 @@ impl inode_ops::Operations for Directory {
 
     /// `unlink` and `rmdir`. The inode's space is freed when its last user
     /// closes it (`evict_inode`).
-    fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Result {
+    fn unlink(dir: Locked<'_, Rsfs>, name: &[u8], inode: Locked<'_, Rsfs>) -> Result {
         let is_dir = inode.file_type() == FileType::Directory;
         let _handle = txn::begin(dir.super_block());
-        if is_dir && !dir::is_empty(inode)? {
+        if is_dir && !dir::is_empty(&inode)? {
             return Err(enotempty());
         }
-        check_link_counts(dir, inode, is_dir)?;
-        let ino = dir::remove(dir, name)?;
+        check_link_counts(&dir, &inode, is_dir)?;
+        let ino = dir::remove(&dir, name)?;
         if ino != inode.ino() {
             sb_err!(
                 dir.super_block(),
@@ -406,7 +406,7 @@ impl inode_ops::Operations for Directory {
         } else {
             inode.drop_nlink();
         }
-        orphaned(inode);
+        orphaned(&inode);
         inode.touch_ctime();
         inode.mark_dirty();
         dir.touch_cmtime();
@@ -419,46 +419,51 @@ impl inode_ops::Operations for Directory {
     /// existing target is done by pointing its entry at the source, so the
     /// target name never disappears.
     fn rename(
-        old_dir: &Inode<Rsfs>,
+        old_dir: Locked<'_, Rsfs>,
         old_name: &[u8],
         old: &Inode<Rsfs>,
-        new_dir: &Inode<Rsfs>,
+        new_dir: Locked<'_, Rsfs>,
         new_name: &[u8],
-        new: Option<&Inode<Rsfs>>,
+        new: RenameTarget<'_, Rsfs>,
         flags: RenameFlags,
     ) -> Result {
+        // RENAME_WHITEOUT (overlayfs) is not implemented: EINVAL, as on
+        // ext2. RENAME_NOREPLACE is the VFS's to enforce.
+        if flags.has_others() {
+            return Err(EINVAL);
+        }
         check_name(new_name)?;
         let _handle = txn::begin(old_dir.super_block());
-        if flags.exchange() {
-            // The VFS gives RENAME_EXCHANGE only when both names exist.
-            let Some(new) = new else {
-                return Err(ENOENT);
-            };
-            return exchange(old_dir, old_name, old, new_dir, new_name, new);
-        }
+        let new = match new {
+            RenameTarget::Exchange(new) => {
+                return exchange(old_dir, old_name, old, new_dir, new_name, new);
+            }
+            RenameTarget::Replace(victim) => Some(victim),
+            RenameTarget::Free => None,
+        };
         let is_dir = old.file_type() == FileType::Directory;
         let moves_dir = is_dir && old_dir.ino() != new_dir.ino();
         let ft = dir::ft_of(old.file_type());
-        check_link_counts(old_dir, old, is_dir)?;
+        check_link_counts(&old_dir, old, is_dir)?;
         if let Some(victim) = new {
             let victim_is_dir = victim.file_type() == FileType::Directory;
-            check_link_counts(new_dir, victim, victim_is_dir)?;
+            check_link_counts(&new_dir, &victim, victim_is_dir)?;
         }
         // Link counts follow ext2: the moved directory's ".." counts against
         // its new parent unless it replaces a directory (whose ".." goes), and
         // stops counting against the old parent.
         match new {
             Some(victim) => {
-                if victim.file_type() == FileType::Directory && !dir::is_empty(victim)? {
+                if victim.file_type() == FileType::Directory && !dir::is_empty(&victim)? {
                     return Err(enotempty());
                 }
-                dir::retarget(new_dir, new_name, old.ino(), ft)?;
+                dir::retarget(&new_dir, new_name, old.ino(), ft)?;
                 if victim.file_type() == FileType::Directory {
                     victim.clear_nlink();
                 } else {
                     victim.drop_nlink();
                 }
-                orphaned(victim);
+                orphaned(&victim);
                 victim.touch_ctime();
                 victim.mark_dirty();
             }
@@ -472,7 +477,7 @@ impl inode_ops::Operations for Directory {
                 }
             }
         }
-        dir::remove(old_dir, old_name)?;
+        dir::remove(&old_dir, old_name)?;
         if is_dir {
             if moves_dir {
                 dir::retarget(old, b"..", new_dir.ino(), format::FT_DIR)?;
@@ -492,7 +497,7 @@ impl inode_ops::Operations for Directory {
         inode.data().flags()
     }
 
-    fn set_flags(inode: &Inode<Rsfs>, flags: u32) -> Result {
+    fn set_flags(inode: Locked<'_, Rsfs>, flags: u32) -> Result {
         inode::set_flags(inode, flags)
     }
 }

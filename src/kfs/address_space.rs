@@ -23,6 +23,7 @@ use kernel::{error::from_result, prelude::*};
 use super::{
     file::{IovIter, Kiocb},
     fs_type::if_has,
+    inode::Locked,
     sys,
     writeback::{AddressSpace, Readahead, WritebackControl},
     FileSystem, Inode, LockedFolio,
@@ -57,9 +58,12 @@ pub(crate) trait Operations {
 
     /// Prepares the folio that will receive `len` bytes at `pos`: gives it
     /// disk space, and reads or zeroes what the write will not cover.
-    /// Returns it locked. Called with the inode locked.
+    /// Returns it locked. The inode is locked: kfs reaches the VFS's
+    /// buffered write only through
+    /// [`super::file::generic_file_write_iter_locked`], which takes the
+    /// lock's guard.
     fn write_begin(
-        _inode: &Inode<Self::FileSystem>,
+        _inode: Locked<'_, Self::FileSystem>,
         _pos: u64,
         _len: usize,
     ) -> Result<LockedFolio> {
@@ -68,9 +72,9 @@ pub(crate) trait Operations {
 
     /// Finishes a write of `copied` of `len` bytes at `pos` into `folio`
     /// (from [`Operations::write_begin`]); returns how many bytes count as
-    /// written.
+    /// written. The inode is locked, as for `write_begin`.
     fn write_end(
-        _inode: &Inode<Self::FileSystem>,
+        _inode: Locked<'_, Self::FileSystem>,
         _pos: u64,
         _len: usize,
         _copied: usize,
@@ -109,11 +113,13 @@ pub(crate) trait Operations {
     }
 
     /// Direct I/O (`O_DIRECT`) of `iter` at the position of `iocb`: returns
-    /// the bytes moved, and 0 to let the VFS do all of it buffered. A read
-    /// holds the inode lock at least shared, and a write exclusively.
+    /// the bytes moved, and 0 to let the VFS do all of it buffered. A write
+    /// holds the inode lock (`locked`: kfs reaches it only through
+    /// [`super::file::generic_file_write_iter_locked`]); a read is `None`.
     fn direct_io(
         _iocb: &mut Kiocb<'_, Self::FileSystem>,
         _iter: &mut IovIter<'_>,
+        _locked: Option<Locked<'_, Self::FileSystem>>,
     ) -> Result<usize> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
@@ -218,8 +224,12 @@ impl<U: Operations> Table<U> {
         // SAFETY: The mapping is that of a live file of ours, as the caller
         // guarantees.
         let mapping = unsafe { AddressSpace::<U::FileSystem>::from_raw(mapping) };
+        // SAFETY: kfs reaches `generic_perform_write`, the caller, only
+        // through `generic_file_write_iter_locked`, which holds the inode
+        // lock (its guard) for the whole write.
+        let inode = unsafe { Locked::new(mapping.host()) };
         from_result(|| {
-            let folio = U::write_begin(mapping.host(), pos as u64, len as usize)?;
+            let folio = U::write_begin(inode, pos as u64, len as usize)?;
             // SAFETY: `foliop` is valid for writes, as the caller
             // guarantees. The VFS takes the lock and the reference, and
             // gives both back to `write_end`.
@@ -252,13 +262,9 @@ impl<U: Operations> Table<U> {
                 LockedFolio::from_raw(core::ptr::NonNull::new_unchecked(folio)),
             )
         };
-        U::write_end(
-            mapping.host(),
-            pos as u64,
-            len as usize,
-            copied as usize,
-            folio,
-        ) as _
+        // SAFETY: As in `write_begin`.
+        let inode = unsafe { Locked::new(mapping.host()) };
+        U::write_end(inode, pos as u64, len as usize, copied as usize, folio) as _
     }
 
     /// `writepage`: one folio, from reclaim.
@@ -369,7 +375,13 @@ impl<U: Operations> Table<U> {
                 IovIter::from_raw(iter),
             )
         };
-        match U::direct_io(&mut iocb, &mut iter) {
+        // SAFETY: A direct write comes from `generic_file_direct_write`,
+        // which kfs reaches only through `generic_file_write_iter_locked`,
+        // which holds the inode lock.
+        let locked = iter
+            .is_write()
+            .then(|| unsafe { Locked::new(iocb.inode()) });
+        match U::direct_io(&mut iocb, &mut iter, locked) {
             Ok(n) => n as isize,
             Err(e) => e.to_errno() as isize,
         }

@@ -7,7 +7,10 @@
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::prelude::*;
 
-use super::{inode::NewInode, sys, FileSystem, Inode, SuperBlock};
+use super::{
+    inode::{Locked, NewInode},
+    sys, FileSystem, Inode, SuperBlock,
+};
 
 /// Who creates a new inode, and where: what `inode_init_owner` needs to set
 /// the new inode's owner, group and set-group-ID bit.
@@ -94,6 +97,13 @@ impl<T: FileSystem> Created<T> {
         unsafe { Inode::from_raw(self.0.as_ptr()) }
     }
 
+    /// The inode, to finish setting up: nobody else can reach it yet.
+    pub(crate) fn locked(&self) -> Locked<'_, T> {
+        // SAFETY: An `I_NEW` inode (type invariant) is reachable by nobody
+        // else until `d_instantiate_new` unlocks it.
+        unsafe { Locked::new(self.inode()) }
+    }
+
     /// Gives up the wrapper and returns the raw inode, with its reference.
     pub(super) fn into_raw(self) -> *mut sys::inode {
         let inode = self.0.as_ptr();
@@ -112,31 +122,39 @@ impl<T: FileSystem> Drop for Created<T> {
     }
 }
 
-/// The flags of a `renameat2(2)` that rsfs accepts: none,
-/// `RENAME_NOREPLACE`, which the VFS enforces itself (EEXIST) before it
-/// calls the filesystem, or `RENAME_EXCHANGE`, for which the VFS has
-/// checked that both names exist. `RENAME_WHITEOUT` gets EINVAL, as on
-/// ext2.
+/// The flags of a `renameat2(2)`, as the VFS passes them (it has checked
+/// them against one another, enforced `RENAME_NOREPLACE` itself (EEXIST),
+/// and made sure that both names exist for `RENAME_EXCHANGE`).
 #[derive(Clone, Copy)]
-pub(crate) struct RenameFlags {
-    exchange: bool,
-}
+pub(crate) struct RenameFlags(u32);
 
 impl RenameFlags {
-    /// Checks the flags, refusing those rsfs does not implement.
-    pub(super) fn from_raw(flags: u32) -> Result<Self> {
-        if flags & !(sys::RENAME_NOREPLACE | sys::RENAME_EXCHANGE) != 0 {
-            return Err(EINVAL);
-        }
-        Ok(Self {
-            exchange: flags & sys::RENAME_EXCHANGE != 0,
-        })
+    pub(super) fn from_raw(flags: u32) -> Self {
+        Self(flags)
     }
 
     /// `RENAME_EXCHANGE`: the two names swap inodes.
     pub(crate) fn exchange(self) -> bool {
-        self.exchange
+        self.0 & sys::RENAME_EXCHANGE != 0
     }
+
+    /// Whether any flag other than `RENAME_NOREPLACE` and `RENAME_EXCHANGE`
+    /// is set (`RENAME_WHITEOUT`, for overlayfs).
+    pub(crate) fn has_others(self) -> bool {
+        self.0 & !(sys::RENAME_NOREPLACE | sys::RENAME_EXCHANGE) != 0
+    }
+}
+
+/// The name a `rename` goes to, and what it holds, with the locks the VFS
+/// holds on it (`vfs_rename`).
+pub(crate) enum RenameTarget<'a, T: FileSystem> {
+    /// The name does not exist.
+    Free,
+    /// The name exists; its inode, which the VFS holds locked, loses it.
+    Replace(Locked<'a, T>),
+    /// `RENAME_EXCHANGE`: the name exists and its inode takes the source's
+    /// name. A directory exchanged within one parent is not locked.
+    Exchange(&'a Inode<T>),
 }
 
 /// The cursor of a `readdir`: its position and where entries go.

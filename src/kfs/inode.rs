@@ -353,13 +353,6 @@ impl<T: FileSystem> Inode<T> {
         unsafe { sys::rsfs_i_size_read(self.as_raw()) as u64 }
     }
 
-    /// Sets the size in bytes (`i_size_write`); the caller holds the inode
-    /// lock, as the VFS requires.
-    pub(crate) fn set_size(&self, size: u64) {
-        // SAFETY: The inode is valid; `i_size_write` serialises with readers.
-        unsafe { sys::rsfs_i_size_write(self.as_raw(), size as i64) };
-    }
-
     /// Whether `fdatasync` must write the inode: it has changes other than
     /// timestamps (`I_DIRTY_DATASYNC`), or the flusher is writing it back
     /// right now (`I_SYNC`). The flusher clears the dirty bits before it
@@ -378,21 +371,6 @@ impl<T: FileSystem> Inode<T> {
     pub(crate) fn wait_for_direct_io(&self) {
         // SAFETY: The inode is valid.
         unsafe { sys::inode_dio_wait(self.as_raw()) };
-    }
-
-    /// Sets the size and drops the page cache past it (`truncate_setsize`);
-    /// the caller holds the inode lock.
-    pub(crate) fn truncate_pagecache(&self, size: u64) {
-        // SAFETY: The inode is valid and locked by the caller (setattr).
-        unsafe { sys::truncate_setsize(self.as_raw(), size as i64) };
-    }
-
-    /// Drops the page cache of bytes `start..=end`, waiting for writeback of
-    /// the folios there; partial pages at either end are zeroed in the range
-    /// (`truncate_pagecache_range`). The caller holds the inode lock.
-    pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) {
-        // SAFETY: The inode is valid and locked by the caller.
-        unsafe { sys::truncate_pagecache_range(self.as_raw(), start as i64, end as i64) };
     }
 
     /// Takes the inode's lock (`i_rwsem`) exclusively, as writes, truncate
@@ -442,43 +420,19 @@ impl<T: FileSystem> Inode<T> {
         unsafe { (*self.as_raw()).i_blocks = sectors };
     }
 
-    /// Increments the link count.
-    pub(crate) fn inc_nlink(&self) {
-        // SAFETY: The inode is valid; the caller holds the inode lock.
-        unsafe { sys::inc_nlink(self.as_raw()) };
-    }
-
-    /// Decrements the link count.
-    pub(crate) fn drop_nlink(&self) {
-        // SAFETY: The inode is valid; the caller holds the inode lock.
-        unsafe { sys::drop_nlink(self.as_raw()) };
-    }
-
-    /// Sets the link count to zero.
-    pub(crate) fn clear_nlink(&self) {
-        // SAFETY: The inode is valid; the caller holds the inode lock.
-        unsafe { sys::clear_nlink(self.as_raw()) };
-    }
-
     /// Sets ctime and mtime to now.
     pub(crate) fn touch_cmtime(&self) {
-        // SAFETY: The inode is valid; the caller holds the inode lock.
+        // SAFETY: The inode is valid (type invariant). Timestamps are plain
+        // fields that the kernel also sets without the inode lock
+        // (`file_update_time` in page faults) and `stat` reads racily; no
+        // lock is needed for memory safety.
         unsafe { sys::rsfs_touch_cmtime(self.as_raw()) };
     }
 
     /// Sets ctime to now.
     pub(crate) fn touch_ctime(&self) {
-        // SAFETY: The inode is valid; the caller holds the inode lock.
+        // SAFETY: As for `touch_cmtime`.
         unsafe { sys::inode_set_ctime_current(self.as_raw()) };
-    }
-
-    /// Makes the VFS enforce the `chattr(1)` flags `flags` (`FS_*_FL`:
-    /// SYNC, IMMUTABLE, APPEND, NOATIME; others are the filesystem's to
-    /// keep). Called with the inode locked, as `fileattr_set` is.
-    pub(crate) fn set_flags(&self, flags: u32) {
-        // SAFETY: The inode is valid; `inode_set_flags` changes only the
-        // bits of the mask, atomically.
-        unsafe { sys::inode_set_flags(self.as_raw(), vfs_flags(flags), VFS_FLAGS) };
     }
 
     /// Marks the inode dirty, so that `write_inode` writes it back.
@@ -728,6 +682,106 @@ impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
     }
 }
 
+/// A token that an inode's lock (`i_rwsem`) is held exclusively, which the
+/// VFS requires for changes of its size, link count and flags (as
+/// `Locked<&INode>` in Wedson Almeida Filho's fs series). It comes from
+/// [`InodeGuard::locked`], or from a callback that the VFS calls with the
+/// lock held (the namespace operations, `setattr`, `fileattr_set`, the
+/// buffered write), or for an inode nobody else can reach (being set up,
+/// being evicted).
+///
+/// # Invariants
+///
+/// The lock of `0` is held exclusively, or `0` is reachable by nobody
+/// else, for `'a`.
+pub(crate) struct Locked<'a, T: FileSystem>(&'a Inode<T>);
+
+impl<T: FileSystem> Clone for Locked<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: FileSystem> Copy for Locked<'_, T> {}
+
+impl<'a, T: FileSystem> Locked<'a, T> {
+    /// # Safety
+    ///
+    /// `inode`'s lock must be held exclusively for `'a`, or nobody else
+    /// reach it.
+    pub(super) unsafe fn new(inode: &'a Inode<T>) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self(inode)
+    }
+
+    /// The inode, for everything that needs no lock.
+    pub(crate) fn inode(self) -> &'a Inode<T> {
+        self.0
+    }
+
+    /// Sets the size in bytes (`i_size_write`, which the inode lock
+    /// serialises).
+    pub(crate) fn set_size(&self, size: u64) {
+        // SAFETY: The inode is valid, and locked (type invariant), which
+        // serialises `i_size_write` with other writers; readers use
+        // `i_size_read`.
+        unsafe { sys::rsfs_i_size_write(self.0.as_raw(), size as i64) };
+    }
+
+    /// Sets the size and drops the page cache past it (`truncate_setsize`).
+    pub(crate) fn truncate_pagecache(&self, size: u64) {
+        // SAFETY: The inode is valid and locked (type invariant), as
+        // `truncate_setsize` requires.
+        unsafe { sys::truncate_setsize(self.0.as_raw(), size as i64) };
+    }
+
+    /// Drops the page cache of bytes `start..=end`, waiting for writeback of
+    /// the folios there; partial pages at either end are zeroed in the range
+    /// (`truncate_pagecache_range`).
+    pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) {
+        // SAFETY: The inode is valid and locked (type invariant).
+        unsafe { sys::truncate_pagecache_range(self.0.as_raw(), start as i64, end as i64) };
+    }
+
+    /// Increments the link count.
+    pub(crate) fn inc_nlink(&self) {
+        // SAFETY: The inode is valid, and locked (type invariant), which
+        // serialises changes of the link count.
+        unsafe { sys::inc_nlink(self.0.as_raw()) };
+    }
+
+    /// Decrements the link count.
+    pub(crate) fn drop_nlink(&self) {
+        // SAFETY: The inode is valid, and locked (type invariant), which
+        // serialises changes of the link count.
+        unsafe { sys::drop_nlink(self.0.as_raw()) };
+    }
+
+    /// Sets the link count to zero.
+    pub(crate) fn clear_nlink(&self) {
+        // SAFETY: The inode is valid, and locked (type invariant), which
+        // serialises changes of the link count.
+        unsafe { sys::clear_nlink(self.0.as_raw()) };
+    }
+
+    /// Makes the VFS enforce the `chattr(1)` flags `flags` (`FS_*_FL`:
+    /// SYNC, IMMUTABLE, APPEND, NOATIME; others are the filesystem's to
+    /// keep).
+    pub(crate) fn set_flags(&self, flags: u32) {
+        // SAFETY: The inode is valid; `inode_set_flags` changes only the
+        // bits of the mask, atomically.
+        unsafe { sys::inode_set_flags(self.0.as_raw(), vfs_flags(flags), VFS_FLAGS) };
+    }
+}
+
+impl<T: FileSystem> core::ops::Deref for Locked<'_, T> {
+    type Target = Inode<T>;
+
+    fn deref(&self) -> &Inode<T> {
+        self.0
+    }
+}
+
 /// An inode's lock (`i_rwsem`), held exclusively (see [`Inode::lock`]).
 ///
 /// # Invariants
@@ -736,6 +790,13 @@ impl<T: FileSystem> Drop for InvalidateGuard<'_, T> {
 pub(crate) struct InodeGuard<'a, T: FileSystem>(&'a Inode<T>);
 
 impl<T: FileSystem> InodeGuard<'_, T> {
+    /// The token of the lock this guard holds.
+    pub(crate) fn locked(&self) -> Locked<'_, T> {
+        // SAFETY: We hold the lock (type invariant) while the token's
+        // borrow of the guard lasts.
+        unsafe { Locked::new(self.0) }
+    }
+
     /// Whether this is the lock of `inode`.
     pub(super) fn locks(&self, inode: *mut sys::inode) -> bool {
         self.0.as_raw() == inode

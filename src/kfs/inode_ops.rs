@@ -24,9 +24,10 @@ use kernel::{
 };
 
 use super::{
-    dir::{Created, Owner, RenameFlags},
+    dir::{Created, Owner, RenameFlags, RenameTarget},
     file::Fiemap,
     fs_type::if_has,
+    inode::Locked,
     sys, FileSystem, Inode, InodeRef,
 };
 
@@ -54,7 +55,7 @@ pub(crate) trait Operations {
     /// disk), or a symlink to `target`. Called for `create`, `mkdir`,
     /// `mknod` and `symlink`.
     fn create(
-        _dir: &Inode<Self::FileSystem>,
+        _dir: Locked<'_, Self::FileSystem>,
         _name: &[u8],
         _mode: u16,
         _target: Option<&[u8]>,
@@ -70,7 +71,7 @@ pub(crate) trait Operations {
     /// `linkat(2)` names it first ([`Operations::link`] with a link count
     /// of 0).
     fn tmpfile(
-        _dir: &Inode<Self::FileSystem>,
+        _dir: Locked<'_, Self::FileSystem>,
         _mode: u16,
         _owner: &Owner,
     ) -> Result<Created<Self::FileSystem>> {
@@ -79,8 +80,8 @@ pub(crate) trait Operations {
 
     /// Adds the name `name` in `dir` for `inode` (`link(2)`).
     fn link(
-        _inode: &Inode<Self::FileSystem>,
-        _dir: &Inode<Self::FileSystem>,
+        _inode: Locked<'_, Self::FileSystem>,
+        _dir: Locked<'_, Self::FileSystem>,
         _name: &[u8],
     ) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -89,23 +90,25 @@ pub(crate) trait Operations {
     /// Removes the name `name` of `inode` from `dir`: `unlink(2)`, and
     /// `rmdir(2)` (the VFS has checked that `inode` is a directory).
     fn unlink(
-        _dir: &Inode<Self::FileSystem>,
+        _dir: Locked<'_, Self::FileSystem>,
         _name: &[u8],
-        _inode: &Inode<Self::FileSystem>,
+        _inode: Locked<'_, Self::FileSystem>,
     ) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// `rename(2)` and `renameat2(2)` of `old` from `old_name` in `old_dir`
-    /// to `new_name` in `new_dir`, over `new` if that name exists.
+    /// to `new_name` in `new_dir`, whose inode, if it exists, is `new`. Both
+    /// directories are locked; `old` is locked unless it is a directory
+    /// (`vfs_rename`).
     #[allow(clippy::too_many_arguments)]
     fn rename(
-        _old_dir: &Inode<Self::FileSystem>,
+        _old_dir: Locked<'_, Self::FileSystem>,
         _old_name: &[u8],
         _old: &Inode<Self::FileSystem>,
-        _new_dir: &Inode<Self::FileSystem>,
+        _new_dir: Locked<'_, Self::FileSystem>,
         _new_name: &[u8],
-        _new: Option<&Inode<Self::FileSystem>>,
+        _new: RenameTarget<'_, Self::FileSystem>,
         _flags: RenameFlags,
     ) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -113,7 +116,7 @@ pub(crate) trait Operations {
 
     /// Changes the size of a file (`truncate(2)`, `O_TRUNC`), under its
     /// lock.
-    fn set_size(_inode: &Inode<Self::FileSystem>, _size: u64) -> Result {
+    fn set_size(_inode: Locked<'_, Self::FileSystem>, _size: u64) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -127,7 +130,7 @@ pub(crate) trait Operations {
     /// within [`Operations::FLAGS`] (others get EOPNOTSUPP before this is
     /// called). Called with the inode locked, once the VFS has checked the
     /// caller may (CAP_LINUX_IMMUTABLE for IMMUTABLE and APPEND).
-    fn set_flags(_inode: &Inode<Self::FileSystem>, _flags: u32) -> Result {
+    fn set_flags(_inode: Locked<'_, Self::FileSystem>, _flags: u32) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -232,7 +235,9 @@ impl<U: Operations> Table<U> {
             // it, so its name is stable, as the caller guarantees.
             let (d, name) = unsafe { (Inode::<U::FileSystem>::from_raw(dir), dentry_name(dentry)) };
             let owner = Owner::new(idmap, dir);
-            let created = U::create(d, name, mode, target, rdev, &owner)?;
+            // SAFETY: The VFS holds `dir` locked for `create`, `mkdir`,
+            // `mknod` and `symlink`.
+            let created = U::create(unsafe { Locked::new(d) }, name, mode, target, rdev, &owner)?;
             // SAFETY: `created` is a new, initialised inode with a reference
             // we own; `d_instantiate_new` takes the reference and unlocks it.
             unsafe { sys::d_instantiate_new(dentry, created.into_raw()) };
@@ -274,7 +279,8 @@ impl<U: Operations> Table<U> {
             // requirement).
             let d = unsafe { Inode::<U::FileSystem>::from_raw(dir) };
             let owner = Owner::new(idmap, dir);
-            let raw = U::tmpfile(d, mode, &owner)?.into_raw();
+            // SAFETY: The VFS holds `dir` locked for `tmpfile`.
+            let raw = U::tmpfile(unsafe { Locked::new(d) }, mode, &owner)?.into_raw();
             // SAFETY: `raw` is a new, locked inode with a reference we own;
             // `d_tmpfile` drops its one link, marks it linkable, and gives
             // the reference to the file's dentry. The inode is then fully
@@ -373,7 +379,8 @@ impl<U: Operations> Table<U> {
             if fsx || flags & !U::FLAGS != 0 {
                 return Err(Error::from_errno(-(sys::EOPNOTSUPP as i32)));
             }
-            U::set_flags(inode, flags)?;
+            // SAFETY: The VFS holds the inode locked for `fileattr_set`.
+            U::set_flags(unsafe { Locked::new(inode) }, flags)?;
             Ok(0)
         })
     }
@@ -463,7 +470,9 @@ impl<U: Operations> Table<U> {
                     dentry_name(dentry),
                 )
             };
-            U::link(inode, d, name)?;
+            // SAFETY: As above: both are locked.
+            let (locked_inode, locked_dir) = unsafe { (Locked::new(inode), Locked::new(d)) };
+            U::link(locked_inode, locked_dir, name)?;
             // SAFETY: The new dentry takes a reference of its own.
             unsafe {
                 sys::ihold(inode.as_raw());
@@ -493,7 +502,9 @@ impl<U: Operations> Table<U> {
                     dentry_inode::<U::FileSystem>(dentry),
                 )
             };
-            U::unlink(d, name, inode)?;
+            // SAFETY: As above: both are locked.
+            let (locked_dir, locked_inode) = unsafe { (Locked::new(d), Locked::new(inode)) };
+            U::unlink(locked_dir, name, locked_inode)?;
             Ok(0)
         })
     }
@@ -513,18 +524,28 @@ impl<U: Operations> Table<U> {
         flags: kernel::ffi::c_uint,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            let flags = RenameFlags::from_raw(flags)?;
-            // SAFETY: The VFS holds both directories and both inodes locked
-            // (`lock_rename` and `lock_two_nondirectories`).
+            let flags = RenameFlags::from_raw(flags);
+            // SAFETY: The VFS holds both directories locked
+            // (`lock_rename`); the dentries are valid, `old_dentry` positive,
+            // and their names and inodes stable under those locks. Without
+            // RENAME_EXCHANGE it also holds the target inode locked
+            // (`vfs_rename`).
             unsafe {
-                let new_inode = (*new_dentry).d_inode;
+                let new = NonNull::new((*new_dentry).d_inode)
+                    .map(|i| Inode::<U::FileSystem>::from_raw(i.as_ptr()));
+                let target = match new {
+                    None if flags.exchange() => return Err(ENOENT),
+                    None => RenameTarget::Free,
+                    Some(i) if flags.exchange() => RenameTarget::Exchange(i),
+                    Some(i) => RenameTarget::Replace(Locked::new(i)),
+                };
                 U::rename(
-                    Inode::<U::FileSystem>::from_raw(old_dir),
+                    Locked::new(Inode::<U::FileSystem>::from_raw(old_dir)),
                     dentry_name(old_dentry),
                     dentry_inode::<U::FileSystem>(old_dentry),
-                    Inode::<U::FileSystem>::from_raw(new_dir),
+                    Locked::new(Inode::<U::FileSystem>::from_raw(new_dir)),
                     dentry_name(new_dentry),
-                    NonNull::new(new_inode).map(|i| Inode::<U::FileSystem>::from_raw(i.as_ptr())),
+                    target,
                     flags,
                 )?;
             }
@@ -556,7 +577,8 @@ impl<U: Operations> Table<U> {
                 if !U::HAS_SET_SIZE {
                     return Err(EINVAL);
                 }
-                U::set_size(inode, size as u64)?;
+                // SAFETY: The VFS holds the inode locked for `setattr`.
+                U::set_size(unsafe { Locked::new(inode) }, size as u64)?;
             }
             // SAFETY: As above; `setattr_copy` copies the checked changes.
             unsafe { sys::setattr_copy(idmap, inode.as_raw(), attr) };

@@ -54,12 +54,12 @@ pub(crate) use address_space::WritePage;
 pub(crate) use bio::{write_copies, BioBuilder, BlockCopy, WriteMode};
 pub(crate) use buffer::BufferHead;
 pub(crate) use debugfs::Counters;
-pub(crate) use dir::{Created, DirEmitter, Owner, RenameFlags};
+pub(crate) use dir::{Created, DirEmitter, Owner, RenameFlags, RenameTarget};
 pub(crate) use file::{Fallocate, Fiemap, File};
 pub(crate) use folio::LockedFolio;
 pub(crate) use fs_type::{FileSystem, FsTypeStorage, Registration};
 pub(crate) use inode::{
-    Attrs, FileType, Inode, InodeOps, InodeParams, InodeRef, Lookup, Timestamp,
+    Attrs, FileType, Inode, InodeOps, InodeParams, InodeRef, Locked, Lookup, Timestamp,
 };
 pub(crate) use super_block::{New, ReadError, StatFs, SuperBlock};
 pub(crate) use writeback::{

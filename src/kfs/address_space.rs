@@ -224,9 +224,9 @@ impl<U: Operations> Table<U> {
         // SAFETY: The mapping is that of a live file of ours, as the caller
         // guarantees.
         let mapping = unsafe { AddressSpace::<U::FileSystem>::from_raw(mapping) };
-        // SAFETY: kfs reaches `generic_perform_write`, the caller, only
-        // through `generic_file_write_iter_locked`, which holds the inode
-        // lock (its guard) for the whole write.
+        // SAFETY: The caller, `generic_perform_write`, is reached from kfs
+        // only through `generic_file_write_iter_locked`, which holds the
+        // inode lock (its guard) for the whole write.
         let inode = unsafe { Locked::new(mapping.host()) };
         from_result(|| {
             let folio = U::write_begin(inode, pos as u64, len as usize)?;

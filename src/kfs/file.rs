@@ -276,18 +276,14 @@ impl<T: FileSystem> Kiocb<'_, T> {
     /// Whether the request's file has the page-cache operations that the
     /// generic read (`write`: write) path will call.
     fn has_aops_for(&mut self, write: bool) -> bool {
-        let needs = match (self.is_direct(), write) {
-            (true, _) => Needs::Direct,
-            (false, false) => Needs::Read,
-            (false, true) => Needs::Write,
-        };
-        // SAFETY: The request is valid (type invariant), so is its file. A
-        // direct write that stops short goes on buffered: it needs
-        // `write_begin` too.
-        unsafe {
-            let file = (*self.as_raw()).ki_filp;
-            has_aops(file, needs) && (!(write && self.is_direct()) || has_aops(file, Needs::Write))
-        }
+        let buffered = if write { Needs::Write } else { Needs::Read };
+        let direct = self.is_direct();
+        // SAFETY: The request is valid (type invariant), so is its file.
+        let file = unsafe { (*self.as_raw()).ki_filp };
+        // SAFETY: `file` is valid, as just said. Direct I/O that stops short
+        // goes on buffered (`generic_file_read_iter`,
+        // `__generic_file_write_iter`), so it needs both.
+        unsafe { has_aops(file, buffered) && (!direct || has_aops(file, Needs::Direct)) }
     }
 }
 

@@ -239,7 +239,7 @@ check)
 		--disk "$BUILD/disks/vdb.img" --slow-disk "$BUILD/disks/vdc.img" \
 		--extra-disk "$BUILD/disks/vdd.img" \
 		--extra-disk "$BUILD/disks/vde.img,throttling.iops-read=50" \
-		--timeout "${TIMEOUT:-1800}" --ktap --log "$BUILD/logs/check.log" |
+		--timeout "${TIMEOUT:-3000}" --ktap --log "$BUILD/logs/check.log" |
 		tee "$BUILD/logs/ktap.out" || status=1
 	echo "== make run: a command with \$ in it reaches the guest unchanged"
 	# Through make itself, as a user types it: make must not expand the $.

@@ -333,18 +333,22 @@ impl<U: Operations> Table<U> {
     ///
     /// Called with a locked folio of a file of `U::FileSystem`.
     unsafe extern "C" fn invalidate_folio(folio: *mut sys::folio, offset: usize, len: usize) {
-        // SAFETY: The folio is valid and locked, as the caller guarantees;
-        // the caller's lock is lent to `LockedFolio` and taken back below.
-        let folio = core::mem::ManuallyDrop::new(unsafe { LockedFolio::from_locked(folio) });
         if U::HAS_INVALIDATE_FOLIO {
-            U::invalidate_folio(&folio, offset, len);
+            // SAFETY: The folio is valid and locked, as the caller
+            // guarantees; the caller's lock is lent to `LockedFolio` and
+            // taken back below.
+            let locked = core::mem::ManuallyDrop::new(unsafe { LockedFolio::from_locked(folio) });
+            U::invalidate_folio(&locked, offset, len);
+            // SAFETY: `from_locked` took one reference, which is dropped
+            // here; the lock stays the caller's.
+            unsafe { sys::rsfs_folio_put(folio) };
         }
-        if offset == 0 && len >= folio.size() {
-            folio.clear_private();
+        // SAFETY: The folio is valid and locked, as the caller guarantees.
+        unsafe {
+            if offset == 0 && len >= sys::rsfs_folio_size(folio) {
+                sys::rsfs_folio_clear_private(folio);
+            }
         }
-        // SAFETY: `from_locked` took one reference, which is dropped here;
-        // the lock stays the caller's.
-        unsafe { sys::rsfs_folio_put(folio.as_raw()) };
     }
 
     /// `release_folio`: a clean folio is about to be freed. Its private

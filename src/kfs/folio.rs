@@ -3,8 +3,10 @@
 //! Folios of a file's page cache.
 //!
 //! A folio's private word (`folio->private`, with `PG_private`) belongs to
-//! the filesystem: [`LockedFolio::private_word`] and its setters give it a
-//! word to keep there, such as the disk block behind the folio.
+//! the filesystem: [`LockedFolio::private_word`] and
+//! [`LockedFolio::set_private_word`] give it a word to keep there, such as
+//! the disk block behind the folio. The address-space table detaches it
+//! when the folio leaves the page cache (see [`super::address_space`]).
 //!
 //! C header: [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h).
 
@@ -213,12 +215,6 @@ impl LockedFolio {
         // SAFETY: The folio is locked (type invariant); the field holds a
         // plain word, never dereferenced.
         unsafe { sys::rsfs_folio_set_private_word(self.as_raw(), word) };
-    }
-
-    /// Clears the folio's private word (`folio_detach_private`), if set.
-    pub(crate) fn clear_private(&self) {
-        // SAFETY: The folio is locked (type invariant).
-        unsafe { sys::rsfs_folio_clear_private(self.as_raw()) };
     }
 
     /// Starts writeback and unlocks the folio: it can be read and dirtied

@@ -116,7 +116,9 @@ pub fn load(img: &Image, geo: &Geometry, d: &Inode) -> Result<Result<Map, String
         if !csum_ok(&b, crc) {
             return Ok(Err(format!("extent block {next}: checksum mismatch")));
         }
-        if h.magic.get() != EXTENT_BLOCK_MAGIC || n > EXTENT_BLOCK_EXTENTS {
+        // The kernel never writes an empty overflow block (it frees one
+        // that a truncate empties) and refuses to load one.
+        if h.magic.get() != EXTENT_BLOCK_MAGIC || n == 0 || n > EXTENT_BLOCK_EXTENTS {
             return Ok(Err(format!("extent block {next}: bad header")));
         }
         map.overflow.push(next);
@@ -127,6 +129,19 @@ pub fn load(img: &Image, geo: &Geometry, d: &Inode) -> Result<Result<Map, String
             }
         }
         next = h.next.get();
+    }
+    // No disk block twice in one map: two extents of the file, or an
+    // extent and an overflow block. Freeing the file would free the block
+    // twice. (Blocks two inodes claim are settled by the caller.)
+    let mut spans: Vec<(u64, u64)> = map
+        .runs
+        .iter()
+        .map(|r| (r.start, r.start + u64::from(r.len)))
+        .chain(map.overflow.iter().map(|&b| (b, b + 1)))
+        .collect();
+    spans.sort_unstable();
+    if let Some(w) = spans.windows(2).find(|w| w[1].0 < w[0].1) {
+        return Ok(Err(format!("block {} is mapped twice", w[1].0)));
     }
     Ok(Ok(map))
 }

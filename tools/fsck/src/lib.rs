@@ -31,7 +31,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use rsfs_format::{
-    Extent, Inode, BLOCK_SIZE, FT_DIR, INODE_EXTENTS, INODE_FLAGS_USER, INODE_FLAG_INLINE,
+    Extent, Field, Inode, BLOCK_SIZE, FT_DIR, INODE_EXTENTS, INODE_FLAGS_USER, INODE_FLAG_INLINE,
     MAX_FILE_SIZE, ROOT_INO,
 };
 
@@ -492,6 +492,9 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
             };
             if bad_size {
                 fatal = Some(format!("size {size} does not match its type or block map"));
+            } else if ft == S_IFLNK && symlink_target(img, &d, &map, inline)?.contains(&0) {
+                // The kernel refuses such a target (src/inode.rs, read_link).
+                fatal = Some("symlink target holds a NUL byte".into());
             }
         }
         if let Some(m) = fatal {
@@ -1026,6 +1029,20 @@ fn make_root(img: &Image, geo: &rsfs_format::Geometry, want_b: &mut [bool]) -> R
     let mut d = new_dir_inode(phys);
     d.mode = 0o040755.into();
     inode::write(img, geo, ROOT_INO, Some(&d))
+}
+
+/// The `d.size` bytes of a symlink's target: in the inode's extent area
+/// when `inline`, else at the start of file block 0 (the caller has checked
+/// that both fit).
+fn symlink_target(img: &Image, d: &Inode, map: &Map, inline: bool) -> Result<Vec<u8>> {
+    let len = d.size.get() as usize;
+    if inline {
+        let mut area = [0u8; INLINE_LINK_MAX as usize];
+        Field::write(&d.extents, &mut area);
+        return Ok(area[..len].to_vec());
+    }
+    let block = map.lookup(0).expect("the caller checked block 0");
+    Ok(img.read(block)?[..len].to_vec())
 }
 
 /// A directory inode of one block, `phys`, with two links.

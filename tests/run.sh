@@ -16,9 +16,24 @@ echo "KTAP version 1"
 # One more than the programs: the host runner (qemu/vm.py) adds the last
 # test, kernel_log_clean, which fails on any kernel splat in the run.
 echo "1..$((total + 1))"
+# Indents a program's KTAP output as a subtest, and adds after each test
+# case a line with the seconds it took (from /proc/uptime).
+nest() {
+	local line up start=0
+	while IFS= read -r line || [ -n "$line" ]; do
+		printf '  %s\n' "$line"
+		read -r up _ </proc/uptime
+		up=${up%.*}
+		case $line in
+		"#  RUN "*) start=$up ;;
+		"ok "* | "not ok "*) echo "  # took $((up - start)) s" ;;
+		esac
+	done
+}
+
 for t in $tests; do
 	i=$((i + 1))
-	/tests/bin/"$t" 2>&1 | tee /tmp/ktap.out | sed 's/^/  /'
+	/tests/bin/"$t" 2>&1 | tee /tmp/ktap.out | nest
 	rc=$?
 	totals=$(grep '^# Totals:' /tmp/ktap.out)
 	p=$(echo "$totals" | sed -n 's/.* pass:\([0-9]*\).*/\1/p')

@@ -21,8 +21,9 @@ use crate::{
     kfs::{
         self,
         address_space::{self, WritePage},
-        file::{IovIter, Kiocb, Mmap, Opening},
+        file::{Mmap, Opening},
         inode_ops,
+        io::{IovIter, Kiocb},
         iomap::{self, BlockMapping},
         vm::{self, Fault, MkWrite},
         AddressSpace, BioBuilder, Fallocate, Fiemap, File, Inode, Locked, LockedFolio, Readahead,
@@ -648,11 +649,11 @@ impl kfs::file::Operations for RegularFile {
     /// file before its bios are done.
     fn read_iter(iocb: &mut Kiocb<'_, Rsfs>, to: &mut IovIter<'_>) -> Result<usize> {
         if !iocb.is_direct() {
-            return kfs::file::generic_file_read_iter(iocb, to);
+            return kfs::io::generic_file_read_iter(iocb, to);
         }
         let inode = iocb.inode();
         let lock = inode.lock_shared();
-        kfs::file::generic_file_read_iter_shared(iocb, to, &lock)
+        kfs::io::generic_file_read_iter_shared(iocb, to, &lock)
     }
 
     /// `write_iter`, buffered or direct: under the inode lock, the VFS's
@@ -664,16 +665,16 @@ impl kfs::file::Operations for RegularFile {
         let inode = iocb.inode();
         let written = {
             let lock = inode.lock();
-            if kfs::file::generic_write_checks(iocb, from, &lock)? == 0 {
+            if kfs::io::generic_write_checks(iocb, from, &lock)? == 0 {
                 return Ok(0);
             }
             prepare_write(inode, iocb.pos())?;
-            kfs::file::generic_file_write_iter_locked(iocb, from, &lock)?
+            kfs::io::generic_file_write_iter_locked(iocb, from, &lock)?
         };
         if written == 0 {
             return Ok(0);
         }
-        kfs::file::generic_write_sync(iocb, written)
+        kfs::io::generic_write_sync(iocb, written)
     }
 
     /// `mmap`: faults through the page cache, with rsfs's `page_mkwrite`.

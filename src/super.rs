@@ -241,6 +241,13 @@ fn clean_up(sb: &SuperBlock<Rsfs>) -> Result {
     journal::clear(sb, &sb.info().geo)
 }
 
+/// What rsfs keeps beside the kernel's objects: [`Info`] per mount, and
+/// [`inode::InodeInfo`] per inode.
+impl kfs::FsData for Rsfs {
+    type Info = Info;
+    type InodeData = inode::InodeInfo;
+}
+
 /// rsfs as a filesystem type: mount, the superblock's operations
 /// (`super_operations`), and file handles. The inode's own operations
 /// (reading, writing and evicting one) are in [`crate::inode`], as ext2's
@@ -248,8 +255,6 @@ fn clean_up(sb: &SuperBlock<Rsfs>) -> Result {
 #[vtable]
 impl kfs::FileSystem for Rsfs {
     const NAME: &'static CStr = c_str!("rsfs");
-    type Info = Info;
-    type InodeData = inode::InodeInfo;
 
     /// Reads and checks the superblock of a filesystem being mounted, counts the
     /// free blocks and inodes from the bitmaps, and marks the disk as mounted.

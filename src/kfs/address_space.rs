@@ -21,12 +21,12 @@ use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*};
 
 use super::{
-    file::{IovIter, Kiocb},
-    fs_type::if_has,
-    inode::Locked,
+    io::{IovIter, Kiocb},
+    lock::Locked,
+    ops::if_has,
     sys,
     writeback::{AddressSpace, Readahead, WritebackControl},
-    FileSystem, Inode, LockedFolio,
+    FsData, Inode, LockedFolio,
 };
 
 /// What [`Operations::writepage`] did with the folio.
@@ -43,7 +43,7 @@ pub(crate) enum WritePage {
 #[vtable]
 pub(crate) trait Operations {
     /// The filesystem whose files these are.
-    type FileSystem: FileSystem;
+    type FileSystem: FsData;
 
     /// Reads a folio, and unlocks it when done: now (for a hole, or on an
     /// error) or in the bio's completion.
@@ -60,7 +60,7 @@ pub(crate) trait Operations {
     /// disk space, and reads or zeroes what the write will not cover.
     /// Returns it locked. The inode is locked: kfs reaches the VFS's
     /// buffered write only through
-    /// [`super::file::generic_file_write_iter_locked`], which takes the
+    /// [`super::io::generic_file_write_iter_locked`], which takes the
     /// lock's guard.
     fn write_begin(
         _inode: Locked<'_, Self::FileSystem>,
@@ -115,7 +115,7 @@ pub(crate) trait Operations {
     /// Direct I/O (`O_DIRECT`) of `iter` at the position of `iocb`: returns
     /// the bytes moved, and 0 to let the VFS do all of it buffered. A write
     /// holds the inode lock (`locked`: kfs reaches it only through
-    /// [`super::file::generic_file_write_iter_locked`]); a read is `None`.
+    /// [`super::io::generic_file_write_iter_locked`]); a read is `None`.
     fn direct_io(
         _iocb: &mut Kiocb<'_, Self::FileSystem>,
         _iter: &mut IovIter<'_>,
@@ -135,7 +135,7 @@ pub(crate) trait Operations {
 /// built at compile time from an [`Operations`] implementation.
 pub(crate) type Ops<T> = super::ops::Ops<sys::address_space_operations, T>;
 
-impl<T: FileSystem> Ops<T> {
+impl<T: FsData> Ops<T> {
     /// The table of `U`'s operations.
     pub(crate) const fn new<U: Operations<FileSystem = T>>() -> Self {
         // SAFETY: `Table::<U>::TABLE` is a promoted constant whose callbacks

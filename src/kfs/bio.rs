@@ -18,7 +18,7 @@ use super::{
     folio::{FolioRef, ReadFolio, WritebackFolio},
     sys,
     writeback::WritebackControl,
-    FileSystem, SuperBlock,
+    FsData, SuperBlock,
 };
 
 /// Folios per bio at most: 256 pages, 1 MiB. The block layer splits a bio
@@ -48,7 +48,7 @@ enum Dir {
 /// `bio`, when set, is a bio allocated by us and not yet submitted, whose
 /// folios are all locked for reading or under writeback on our behalf, and
 /// whose next block would be `next`.
-pub(crate) struct BioBuilder<'a, T: FileSystem> {
+pub(crate) struct BioBuilder<'a, T: FsData> {
     sb: &'a SuperBlock<T>,
     dir: Dir,
     bio: Option<NonNull<sys::bio>>,
@@ -56,7 +56,7 @@ pub(crate) struct BioBuilder<'a, T: FileSystem> {
     done: Submitted,
 }
 
-impl<'a, T: FileSystem> BioBuilder<'a, T> {
+impl<'a, T: FsData> BioBuilder<'a, T> {
     /// A builder of write bios for the writeback that `wbc` describes:
     /// data-integrity writeback (WB_SYNC_ALL) marks them REQ_SYNC, as
     /// `wbc_to_write_flags` says, so the block layer does not hold them
@@ -170,7 +170,7 @@ impl<'a, T: FileSystem> BioBuilder<'a, T> {
     }
 }
 
-impl<T: FileSystem> Drop for BioBuilder<'_, T> {
+impl<T: FsData> Drop for BioBuilder<'_, T> {
     fn drop(&mut self) {
         // Folios in a bio must reach their completion.
         self.submit();
@@ -187,7 +187,7 @@ fn folio_size(f: &FolioRef) -> usize {
 /// # Safety
 ///
 /// `bio` must have been built by [`BioBuilder`] for filesystem `T`.
-unsafe fn bio_sb<'a, T: FileSystem>(bio: *mut sys::bio) -> &'a SuperBlock<T> {
+unsafe fn bio_sb<'a, T: FsData>(bio: *mut sys::bio) -> &'a SuperBlock<T> {
     // SAFETY: `bi_private` is the superblock, which outlives its I/O.
     unsafe { SuperBlock::from_raw(sys::rsfs_bio_private(bio).cast()) }
 }
@@ -226,7 +226,7 @@ unsafe extern "C" fn end_read_folio(folio: *mut sys::folio, ok: *mut kernel::ffi
 /// # Safety
 ///
 /// Called by the block layer once, for a bio built by [`BioBuilder`].
-unsafe extern "C" fn write_end_io<T: FileSystem>(bio: *mut sys::bio) {
+unsafe extern "C" fn write_end_io<T: FsData>(bio: *mut sys::bio) {
     // SAFETY: `bio` is a valid, completed bio, as the caller guarantees.
     let err = unsafe { sys::rsfs_bio_status(bio) };
     if err != 0 && super::err_ratelimit() {
@@ -251,7 +251,7 @@ unsafe extern "C" fn write_end_io<T: FileSystem>(bio: *mut sys::bio) {
 /// # Safety
 ///
 /// Called by the block layer once, for a bio built by [`BioBuilder`].
-unsafe extern "C" fn read_end_io<T: FileSystem>(bio: *mut sys::bio) {
+unsafe extern "C" fn read_end_io<T: FsData>(bio: *mut sys::bio) {
     // SAFETY: `bio` is a valid, completed bio, as the caller guarantees.
     let err = unsafe { sys::rsfs_bio_status(bio) };
     if err != 0 && super::err_ratelimit() {
@@ -274,7 +274,7 @@ unsafe extern "C" fn read_end_io<T: FileSystem>(bio: *mut sys::bio) {
 
 /// Reads disk block `block` into a locked folio and waits, keeping the
 /// folio locked (for a partial write that needs the rest of the block).
-pub(crate) fn read_sync<T: FileSystem>(
+pub(crate) fn read_sync<T: FsData>(
     sb: &SuperBlock<T>,
     folio: &super::LockedFolio,
     block: u64,
@@ -340,7 +340,7 @@ pub(crate) enum WriteMode {
 /// Copies for consecutive blocks share a bio; each bio is chained to the
 /// next (`bio_chain`), so that waiting for the last waits for them all and
 /// reports the first error of any.
-pub(crate) fn write_copies<T: FileSystem, S>(
+pub(crate) fn write_copies<T: FsData, S>(
     sb: &SuperBlock<T, S>,
     writes: &[(u64, &BlockCopy)],
     mode: WriteMode,

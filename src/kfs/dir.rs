@@ -7,10 +7,7 @@
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::prelude::*;
 
-use super::{
-    inode::{Locked, NewInode},
-    sys, FileSystem, Inode, SuperBlock,
-};
+use super::{lock::Locked, new_inode::NewInode, sys, FsData, Inode, SuperBlock};
 
 /// Who creates a new inode, and where: what `inode_init_owner` needs to set
 /// the new inode's owner, group and set-group-ID bit.
@@ -32,7 +29,7 @@ impl Owner {
     }
 }
 
-impl<T: FileSystem> SuperBlock<T> {
+impl<T: FsData> SuperBlock<T> {
     /// Allocates a VFS inode numbered `ino` for a file being created: its
     /// owner, group and mode come from `owner` and `mode`, its times are
     /// now. The caller writes it to disk and then calls
@@ -78,9 +75,9 @@ impl<T: FileSystem> SuperBlock<T> {
 /// # Invariants
 ///
 /// The inode is initialised, `I_NEW`, and this object owns a reference.
-pub(crate) struct Created<T: FileSystem>(NonNull<sys::inode>, PhantomData<T>);
+pub(crate) struct Created<T: FsData>(NonNull<sys::inode>, PhantomData<T>);
 
-impl<T: FileSystem> Created<T> {
+impl<T: FsData> Created<T> {
     /// # Safety
     ///
     /// `inode` must satisfy the type invariants; its reference passes to
@@ -112,7 +109,7 @@ impl<T: FileSystem> Created<T> {
     }
 }
 
-impl<T: FileSystem> Drop for Created<T> {
+impl<T: FsData> Drop for Created<T> {
     fn drop(&mut self) {
         // SAFETY: The inode is new and locked, and we own a reference.
         unsafe {
@@ -147,7 +144,7 @@ impl RenameFlags {
 
 /// The name a `rename` goes to, and what it holds, with the locks the VFS
 /// holds on it (`vfs_rename`).
-pub(crate) enum RenameTarget<'a, T: FileSystem> {
+pub(crate) enum RenameTarget<'a, T: FsData> {
     /// The name does not exist.
     Free,
     /// The name exists; its inode, which the VFS holds locked, loses it.

@@ -12,10 +12,7 @@
 
 use kernel::prelude::*;
 
-use super::{
-    fs_type::{if_has, Tables},
-    sys, FileSystem, Inode, InodeRef, SuperBlock,
-};
+use super::{fs_type::Tables, ops::if_has, sys, FileSystem, Inode, InodeRef, SuperBlock};
 
 /// An `ERR_PTR` for `e`, or the dentry of `inode`'s alias (which takes
 /// over the inode reference either way).

@@ -124,10 +124,7 @@ impl LockedFolio {
 
     /// Whether the folio still belongs to `mapping` (truncation detaches
     /// folios from their mapping).
-    pub(crate) fn belongs_to<T: super::FileSystem>(
-        &self,
-        mapping: &super::AddressSpace<T>,
-    ) -> bool {
+    pub(crate) fn belongs_to<T: super::FsData>(&self, mapping: &super::AddressSpace<T>) -> bool {
         // SAFETY: The folio is locked, so `mapping` is stable.
         unsafe { sys::rsfs_folio_mapping(self.as_raw()) == mapping.as_raw() }
     }

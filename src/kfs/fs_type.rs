@@ -16,10 +16,7 @@ use kernel::{
     types::{ForeignOwnable, Opaque},
 };
 
-use super::{
-    inode::{FileType, InodeBox, InodeOps},
-    super_block, sys, Inode, InodeRef, SuperBlock,
-};
+use super::{inode::InodeBox, ops::if_has, super_block, sys, FsData, Inode, InodeRef, SuperBlock};
 
 /// A block-device filesystem: its type, its superblock's operations
 /// (`super_operations`, and `fs_context_operations` for mount and
@@ -30,17 +27,9 @@ use super::{
 /// traits ([`super::inode_ops`], [`super::file`], [`super::address_space`]),
 /// and the filesystem gives each inode the tables it chose ([`InodeOps`]).
 #[vtable]
-pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
+pub(crate) trait FileSystem: FsData {
     /// The name under which the filesystem type is registered.
     const NAME: &'static CStr;
-
-    /// Per-mount state, owned by the superblock (`s_fs_info`) from the
-    /// moment [`FileSystem::fill_super`] returns it until the superblock is
-    /// destroyed.
-    type Info: Send + Sync;
-
-    /// Per-inode state, stored next to each VFS inode.
-    type InodeData: Send + Sync;
 
     /// Reads and checks the on-disk superblock and returns the state of the
     /// new mount. Called once per mount, with the block device open.
@@ -221,15 +210,6 @@ impl Drop for Registration {
     }
 }
 
-/// Returns `Some(f)` if the filesystem implements the method.
-pub(super) const fn if_has<F: Copy>(has: bool, f: F) -> Option<F> {
-    if has {
-        Some(f)
-    } else {
-        None
-    }
-}
-
 /// The C callback tables of filesystem `T`, built at compile time.
 pub(super) struct Tables<T>(PhantomData<T>);
 
@@ -256,31 +236,6 @@ impl<T: FileSystem> Tables<T> {
         // optional function pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
-
-    /// Points a new inode at the tables the filesystem chose for it, and
-    /// sets a device, pipe or socket up as the VFS does.
-    ///
-    /// # Safety
-    ///
-    /// `inode` must be a new, locked inode of filesystem `T`, with its mode
-    /// (and, for a device, its `i_rdev`) set.
-    pub(super) unsafe fn set_inode_ops(inode: *mut sys::inode, ftype: FileType, ops: InodeOps<T>) {
-        // SAFETY: The inode is new and locked, so its fields are ours, as
-        // the caller guarantees; the tables are static, built for `T`.
-        unsafe {
-            (*inode).i_op = ops.inode.as_raw();
-            if ftype.is_special() {
-                // Sets the file operations and device of a device, pipe or
-                // socket from its mode and `i_rdev`.
-                sys::rsfs_init_special_inode(inode);
-                return;
-            }
-            (*inode).__bindgen_anon_3.i_fop = ops.file.map_or(core::ptr::null(), |f| f.as_raw());
-            if let Some(pages) = ops.pages {
-                sys::rsfs_set_aops(inode, pages.as_raw());
-            }
-        }
-    }
 
     /// `file_system_type::init_fs_context`.
     ///

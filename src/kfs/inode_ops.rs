@@ -6,7 +6,7 @@
 //! A filesystem implements [`Operations`] once per kind of inode that
 //! needs its own table (directories, regular files, symlinks, special
 //! files), and gives [`Ops::new`] of it to each inode as it initialises it
-//! ([`super::inode::NewInode::init`]). Every method is optional (`HAS_*`);
+//! ([`super::new_inode::NewInode::init`]). Every method is optional (`HAS_*`);
 //! `setattr` is always there, so that a size change never bypasses the
 //! filesystem.
 //!
@@ -25,17 +25,17 @@ use kernel::{
 
 use super::{
     dir::{Created, Owner, RenameFlags, RenameTarget},
-    file::Fiemap,
-    fs_type::if_has,
-    inode::Locked,
-    sys, FileSystem, Inode, InodeRef,
+    io::Fiemap,
+    lock::Locked,
+    ops::if_has,
+    sys, FsData, Inode, InodeRef,
 };
 
 /// The inode operations of one kind of inode of a filesystem.
 #[vtable]
 pub(crate) trait Operations {
     /// The filesystem whose inodes these are.
-    type FileSystem: FileSystem;
+    type FileSystem: FsData;
 
     /// The `chattr(1)` flags (`FS_*_FL`) these inodes support; see
     /// [`Operations::flags`].
@@ -155,7 +155,7 @@ pub(crate) trait Operations {
 /// compile time from an [`Operations`] implementation.
 pub(crate) type Ops<T> = super::ops::Ops<sys::inode_operations, T>;
 
-impl<T: FileSystem> Ops<T> {
+impl<T: FsData> Ops<T> {
     /// The table of `U`'s operations.
     pub(crate) const fn new<U: Operations<FileSystem = T>>() -> Self {
         // SAFETY: `Table::<U>::TABLE` is a promoted constant whose callbacks
@@ -668,7 +668,7 @@ unsafe fn dentry_name<'a>(dentry: *mut sys::dentry) -> &'a [u8] {
 ///
 /// `dentry` must be a valid positive dentry of filesystem `T`, and stay so
 /// for `'a`.
-unsafe fn dentry_inode<'a, T: FileSystem>(dentry: *mut sys::dentry) -> &'a Inode<T> {
+unsafe fn dentry_inode<'a, T: FsData>(dentry: *mut sys::dentry) -> &'a Inode<T> {
     // SAFETY: `dentry` is a valid positive dentry of `T`, as the caller
     // guarantees, so `d_inode` is a live, initialised inode of `T`.
     unsafe { Inode::from_raw((*dentry).d_inode) }

@@ -12,8 +12,8 @@ use core::marker::PhantomData;
 use kernel::prelude::*;
 
 use super::{
-    file::{IovIter, Kiocb},
-    sys, FileSystem, Inode,
+    io::{IovIter, Kiocb},
+    sys, FsData, Inode,
 };
 
 /// The mapping of file blocks that [`Operations::map_blocks`] reports.
@@ -42,7 +42,7 @@ pub(crate) enum BlockMapping {
 #[vtable]
 pub(crate) trait Operations {
     /// The filesystem whose files these are.
-    type FileSystem: FileSystem;
+    type FileSystem: FsData;
 
     /// Maps up to `max` file blocks from `lblk`; `write` says the caller
     /// will write them (a hole may then be allocated).
@@ -58,7 +58,7 @@ pub(crate) trait Operations {
 /// An `iomap_ops` table for the files of filesystem `T`.
 pub(crate) type Ops<T> = super::ops::Ops<sys::iomap_ops, T>;
 
-impl<T: FileSystem> Ops<T> {
+impl<T: FsData> Ops<T> {
     /// The table of `U`'s operations.
     pub(crate) const fn new<U: Operations<FileSystem = T>>() -> Self {
         // SAFETY: `Table::<U>::TABLE` is a promoted constant whose callbacks
@@ -79,7 +79,7 @@ impl<T: FileSystem> Ops<T> {
 /// size to twice its length past the start. The I/O is waited for even
 /// when the request is asynchronous (`IOMAP_DIO_FORCE_WAIT`), since only
 /// the caller updates `i_size`.
-pub(crate) fn direct_io<T: FileSystem>(
+pub(crate) fn direct_io<T: FsData>(
     ops: Ops<T>,
     iocb: &mut Kiocb<'_, T>,
     iter: &mut IovIter<'_>,

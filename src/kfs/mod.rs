@@ -10,8 +10,13 @@
 //! - [`fs_type`]: [`FileSystem`], the trait a filesystem implements, and
 //!   [`Registration`] of its `file_system_type`.
 //! - [`super_block`]: [`SuperBlock`], a mounted (or mounting) filesystem.
-//! - [`inode`]: [`Inode`], a reference-counted VFS inode with the
-//!   filesystem's own data beside it, and `NewInode`, one being set up.
+//! - [`inode`]: [`Inode`], a VFS inode with the filesystem's own data
+//!   beside it, and [`InodeRef`], a counted reference to one.
+//! - [`attrs`]: an inode's [`FileType`], [`Attrs`] and [`InodeParams`].
+//! - [`new_inode`]: `NewInode`, an inode being set up, and [`InodeOps`],
+//!   the tables the filesystem picks for it.
+//! - [`lock`]: an inode's locks, and [`Locked`], the token of the changes
+//!   that need its lock.
 //! - [`inode_ops`]: the inode operations trait and table (namespace,
 //!   attributes, extents, link targets).
 //! - [`dir`]: what the namespace callbacks pass: [`Owner`], [`Created`],
@@ -32,6 +37,7 @@
 use kernel::error::Error;
 
 pub(crate) mod address_space;
+pub(crate) mod attrs;
 pub(crate) mod bio;
 pub(crate) mod buffer;
 pub(crate) mod debugfs;
@@ -39,10 +45,14 @@ pub(crate) mod dir;
 pub(crate) mod export;
 pub(crate) mod file;
 pub(crate) mod folio;
+pub(crate) mod fs_data;
 pub(crate) mod fs_type;
 pub(crate) mod inode;
 pub(crate) mod inode_ops;
+pub(crate) mod io;
 pub(crate) mod iomap;
+pub(crate) mod lock;
+pub(crate) mod new_inode;
 mod ops;
 pub(crate) mod super_block;
 mod sys;
@@ -51,16 +61,19 @@ pub(crate) mod vm;
 pub(crate) mod writeback;
 
 pub(crate) use address_space::WritePage;
+pub(crate) use attrs::{Attrs, FileType, InodeParams, Timestamp};
 pub(crate) use bio::{write_copies, BioBuilder, BlockCopy, WriteMode};
 pub(crate) use buffer::BufferHead;
 pub(crate) use debugfs::Counters;
 pub(crate) use dir::{Created, DirEmitter, Owner, RenameFlags, RenameTarget};
-pub(crate) use file::{Fallocate, Fiemap, File};
+pub(crate) use file::File;
 pub(crate) use folio::LockedFolio;
+pub(crate) use fs_data::FsData;
 pub(crate) use fs_type::{FileSystem, FsTypeStorage, Registration};
-pub(crate) use inode::{
-    Attrs, FileType, Inode, InodeOps, InodeParams, InodeRef, Locked, Lookup, Timestamp,
-};
+pub(crate) use inode::{Inode, InodeRef};
+pub(crate) use io::{Fallocate, Fiemap};
+pub(crate) use lock::Locked;
+pub(crate) use new_inode::{InodeOps, Lookup};
 pub(crate) use super_block::{New, ReadError, StatFs, SuperBlock};
 pub(crate) use writeback::{
     cond_resched, with_plug, AddressSpace, FolioBatch, Readahead, Tag, WritebackControl,

@@ -7,7 +7,7 @@
 
 use core::marker::PhantomData;
 
-use super::FileSystem;
+use super::FsData;
 
 /// A C operations table of type `C` for filesystem `T`, built at compile
 /// time.
@@ -16,17 +16,17 @@ use super::FileSystem;
 ///
 /// `0` is a static table whose callbacks expect the objects (inodes, files,
 /// mappings) of filesystem `T`.
-pub(crate) struct Ops<C: 'static, T: FileSystem>(&'static C, PhantomData<T>);
+pub(crate) struct Ops<C: 'static, T: FsData>(&'static C, PhantomData<T>);
 
-impl<C, T: FileSystem> Clone for Ops<C, T> {
+impl<C, T: FsData> Clone for Ops<C, T> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<C, T: FileSystem> Copy for Ops<C, T> {}
+impl<C, T: FsData> Copy for Ops<C, T> {}
 
-impl<C, T: FileSystem> Ops<C, T> {
+impl<C, T: FsData> Ops<C, T> {
     /// Wraps a table.
     ///
     /// # Safety
@@ -40,5 +40,14 @@ impl<C, T: FileSystem> Ops<C, T> {
     /// The C table.
     pub(super) fn as_raw(self) -> &'static C {
         self.0
+    }
+}
+
+/// Returns `Some(f)` if the filesystem implements the method.
+pub(super) const fn if_has<F: Copy>(has: bool, f: F) -> Option<F> {
+    if has {
+        Some(f)
+    } else {
+        None
     }
 }

@@ -13,8 +13,9 @@ use kernel::{
 
 use super::{
     buffer::BufferHead,
-    inode::{InodeRef, Lookup, NewInode},
-    sys, FileSystem,
+    inode::InodeRef,
+    new_inode::{Lookup, NewInode},
+    sys, FsData,
 };
 
 /// Type state of a superblock that is still being filled: its per-mount
@@ -50,12 +51,9 @@ pub(crate) struct StatFs {
 /// `S` is [`Ready`], `s_fs_info` holds a `Pin<KBox<T::Info>>` from
 /// [`ForeignOwnable::into_foreign`].
 #[repr(transparent)]
-pub(crate) struct SuperBlock<T: FileSystem, S = Ready>(
-    Opaque<sys::super_block>,
-    PhantomData<(T, S)>,
-);
+pub(crate) struct SuperBlock<T: FsData, S = Ready>(Opaque<sys::super_block>, PhantomData<(T, S)>);
 
-impl<T: FileSystem, S> SuperBlock<T, S> {
+impl<T: FsData, S> SuperBlock<T, S> {
     /// Wraps a raw superblock.
     ///
     /// # Safety
@@ -194,7 +192,7 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
     }
 }
 
-impl<T: FileSystem> SuperBlock<T, New> {
+impl<T: FsData> SuperBlock<T, New> {
     /// Sets the block size, which must be supported by the device.
     pub(crate) fn set_block_size(&self, size: u32) -> Result {
         // SAFETY: The superblock is being set up and its block device open.
@@ -227,7 +225,7 @@ impl<T: FileSystem> SuperBlock<T, New> {
     }
 }
 
-impl<T: FileSystem> SuperBlock<T, Ready> {
+impl<T: FsData> SuperBlock<T, Ready> {
     /// The per-mount state that [`FileSystem::fill_super`] returned.
     pub(crate) fn info(&self) -> Pin<&T::Info> {
         // SAFETY: By the type invariant `s_fs_info` holds a
@@ -283,9 +281,9 @@ impl From<ReadError> for Error {
 /// # Invariants
 ///
 /// `sb_start_pagefault` was called on `0` on our behalf.
-pub(crate) struct PagefaultGuard<'a, T: FileSystem, S>(&'a SuperBlock<T, S>);
+pub(crate) struct PagefaultGuard<'a, T: FsData, S>(&'a SuperBlock<T, S>);
 
-impl<T: FileSystem, S> Drop for PagefaultGuard<'_, T, S> {
+impl<T: FsData, S> Drop for PagefaultGuard<'_, T, S> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant the fault was entered.
         unsafe { sys::rsfs_sb_end_pagefault(self.0.as_raw()) };

@@ -13,7 +13,7 @@
 use core::marker::PhantomData;
 use kernel::prelude::*;
 
-use super::{file::File, fs_type::if_has, sys, FileSystem, Inode, LockedFolio};
+use super::{file::File, ops::if_has, sys, FsData, Inode, LockedFolio};
 
 /// A page fault on a mapped file of filesystem `T` (`struct vm_fault`),
 /// borrowed for one call.
@@ -22,9 +22,9 @@ use super::{file::File, fs_type::if_has, sys, FileSystem, Inode, LockedFolio};
 ///
 /// `0` is valid for `'a`, and its VMA maps an open file of `T`, whose page
 /// cache holds the faulting folio, referenced for the fault.
-pub(crate) struct Fault<'a, T: FileSystem>(*mut sys::vm_fault, PhantomData<(&'a (), T)>);
+pub(crate) struct Fault<'a, T: FsData>(*mut sys::vm_fault, PhantomData<(&'a (), T)>);
 
-impl<T: FileSystem> Fault<'_, T> {
+impl<T: FsData> Fault<'_, T> {
     /// The mapped file.
     pub(crate) fn file(&self) -> &File {
         // SAFETY: The VMA of a valid fault maps an open file (type
@@ -68,7 +68,7 @@ pub(crate) enum MkWrite {
 #[vtable]
 pub(crate) trait Operations {
     /// The filesystem whose files these are.
-    type FileSystem: FileSystem;
+    type FileSystem: FsData;
 
     /// A read-only page of a shared mapping is about to become writable:
     /// make its folio ready to be dirtied (disk space, above all). An error
@@ -81,7 +81,7 @@ pub(crate) trait Operations {
 /// A `vm_operations_struct` table for the files of filesystem `T`.
 pub(crate) type Ops<T> = super::ops::Ops<sys::vm_operations_struct, T>;
 
-impl<T: FileSystem> Ops<T> {
+impl<T: FsData> Ops<T> {
     /// The table of `U`'s operations.
     pub(crate) const fn new<U: Operations<FileSystem = T>>() -> Self {
         // SAFETY: `Table::<U>::TABLE` is a promoted constant whose callbacks

@@ -12,7 +12,7 @@ use kernel::types::Opaque;
 
 use super::{
     folio::{Folio, LockedFolio},
-    sys, FileSystem, Inode,
+    sys, FsData, Inode,
 };
 
 /// The page-cache tags a writeback walk can follow.
@@ -95,9 +95,9 @@ impl WritebackControl<'_> {
 ///
 /// The wrapped mapping is the `i_data` of a live inode of filesystem `T`.
 #[repr(transparent)]
-pub(crate) struct AddressSpace<T: FileSystem>(Opaque<sys::address_space>, PhantomData<T>);
+pub(crate) struct AddressSpace<T: FsData>(Opaque<sys::address_space>, PhantomData<T>);
 
-impl<T: FileSystem> AddressSpace<T> {
+impl<T: FsData> AddressSpace<T> {
     /// # Safety
     ///
     /// `ptr` must satisfy the type invariants for `'a`.

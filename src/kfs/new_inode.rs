@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Inodes being set up: [`NewInode`], a locked inode (`I_NEW`) from
+//! `iget_locked` or `new_inode`, which the filesystem fills in with the
+//! attributes and the operations tables it chooses ([`InodeOps`]).
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
+
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{init::PinInit, prelude::*};
+
+use super::{
+    address_space,
+    attrs::{vfs_flags, FileType, InodeParams, VFS_FLAGS},
+    dir::Created,
+    file,
+    inode::{InodeBox, InodeRef},
+    inode_ops, sys, FsData,
+};
+
+/// The operations tables of an inode, which the filesystem chooses as it
+/// initialises it ([`NewInode::init`], [`NewInode::init_created`]).
+pub(crate) struct InodeOps<T: FsData> {
+    /// Its inode operations.
+    pub(crate) inode: inode_ops::Ops<T>,
+    /// The operations of the inode's open files; `None` for a symlink. A
+    /// device, pipe or socket gets the VFS's instead (`init_special_inode`).
+    pub(crate) file: Option<file::Ops<T>>,
+    /// The operations of its page cache, for a file whose data is there.
+    pub(crate) pages: Option<address_space::Ops<T>>,
+}
+
+impl<T: FsData> Clone for InodeOps<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: FsData> Copy for InodeOps<T> {}
+
+/// The result of [`SuperBlock::iget`].
+pub(crate) enum Lookup<T: FsData> {
+    /// The inode was in the inode cache, ready to use.
+    Cached(InodeRef<T>),
+    /// The inode is new and must be read from disk and initialised.
+    New(NewInode<T>),
+}
+
+/// A new inode, locked (`I_NEW`), that the caller must initialise.
+///
+/// Dropping it without calling [`NewInode::init`] or
+/// [`NewInode::init_created`] releases it as failed (`iget_failed` for an
+/// inode being read, `discard_new_inode` for one being created), so that an
+/// error leaves nothing half-made behind.
+///
+/// # Invariants
+///
+/// The wrapped inode is `I_NEW`, is embedded in an [`InodeBox<T>`] without
+/// data, belongs to a ready superblock of type `T`, and this object owns one
+/// reference to it.
+pub(crate) struct NewInode<T: FsData> {
+    inode: NonNull<sys::inode>,
+    created: bool,
+    _p: PhantomData<T>,
+}
+
+impl<T: FsData> NewInode<T> {
+    /// Wraps a new inode.
+    ///
+    /// # Safety
+    ///
+    /// `inode` must satisfy the type invariants; ownership of its reference
+    /// passes to the returned object. `created` says whether it comes from
+    /// `new_inode` (true) or `iget_locked` (false).
+    pub(super) unsafe fn from_raw(inode: NonNull<sys::inode>, created: bool) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self {
+            inode,
+            created,
+            _p: PhantomData,
+        }
+    }
+
+    /// The raw inode.
+    pub(super) fn as_raw(&self) -> *mut sys::inode {
+        self.inode.as_ptr()
+    }
+
+    /// The inode number.
+    pub(crate) fn ino(&self) -> u64 {
+        // SAFETY: `i_ino` is set before the inode is handed out.
+        unsafe { (*self.as_raw()).i_ino as u64 }
+    }
+
+    /// Sets the operations tables `ops`, installs the data and gives up
+    /// the wrapper.
+    fn finish(
+        self,
+        ops: InodeOps<T>,
+        data: impl PinInit<T::InodeData, Error>,
+    ) -> Result<NonNull<sys::inode>> {
+        let inode = self.as_raw();
+        // SAFETY: The inode is new and locked, so its fields are ours.
+        let mode = unsafe { (*inode).i_mode };
+        let ftype = FileType::from_mode(mode).ok_or(EINVAL)?;
+        // SAFETY: As above; the tables are promoted constants.
+        unsafe { set_inode_ops(inode, ftype, ops) };
+        // SAFETY: `inode` is new (type invariant), so it is embedded in an
+        // `InodeBox<T>` without data, and locked, so the box is ours.
+        unsafe { InodeBox::<T>::init_data(inode, data)? };
+        let this = core::mem::ManuallyDrop::new(self);
+        Ok(this.inode)
+    }
+
+    /// Fills in an inode read from disk, with operations tables `ops`,
+    /// unlocks it and returns it.
+    pub(crate) fn init(
+        self,
+        params: InodeParams,
+        ops: InodeOps<T>,
+        data: impl PinInit<T::InodeData, Error>,
+    ) -> Result<InodeRef<T>> {
+        let inode = self.as_raw();
+        // SAFETY: The inode is new and locked, so we are the only one
+        // touching its fields.
+        unsafe {
+            (*inode).i_mode = params.mode;
+            sys::set_nlink(inode, params.nlink);
+            sys::rsfs_i_uid_write(inode, params.uid);
+            sys::rsfs_i_gid_write(inode, params.gid);
+            sys::rsfs_i_size_write(inode, params.size as i64);
+            (*inode).i_blocks = params.sectors;
+            (*inode).i_generation = params.generation;
+            sys::rsfs_inode_set_rdev(inode, params.rdev);
+            sys::inode_set_flags(inode, vfs_flags(params.flags), VFS_FLAGS);
+            sys::rsfs_inode_set_times(
+                inode,
+                params.atime.sec,
+                params.atime.nsec,
+                params.mtime.sec,
+                params.mtime.nsec,
+                params.ctime.sec,
+                params.ctime.nsec,
+            );
+        }
+        let inode = self.finish(ops, data)?;
+        // SAFETY: The inode is fully initialised; unlocking it makes it
+        // visible to other lookups.
+        unsafe { sys::unlock_new_inode(inode.as_ptr()) };
+        // SAFETY: We own the reference the `NewInode` held, and the inode
+        // is now initialised, which is what `Inode` requires.
+        Ok(unsafe { InodeRef::from_raw(inode) })
+    }
+
+    /// Finishes an inode created by a namespace operation, with operations
+    /// tables `ops`: its owner, mode and times were set when it was
+    /// allocated. `flags` are its `chattr(1)` flags, as for
+    /// [`Inode::set_flags`].
+    pub(crate) fn init_created(
+        self,
+        generation: u32,
+        flags: u32,
+        ops: InodeOps<T>,
+        data: impl PinInit<T::InodeData, Error>,
+    ) -> Result<Created<T>> {
+        // SAFETY: The inode is new and locked, so its fields are ours.
+        unsafe {
+            (*self.as_raw()).i_generation = generation;
+            sys::inode_set_flags(self.as_raw(), vfs_flags(flags), VFS_FLAGS);
+        }
+        let inode = self.finish(ops, data)?;
+        // SAFETY: An initialised, still locked inode whose reference we own.
+        Ok(unsafe { Created::from_raw(inode) })
+    }
+}
+
+impl<T: FsData> Drop for NewInode<T> {
+    fn drop(&mut self) {
+        // SAFETY: The inode is new and locked, and we own a reference: both
+        // functions mark it bad, unlock it and drop that reference.
+        unsafe {
+            if self.created {
+                sys::clear_nlink(self.as_raw());
+                sys::discard_new_inode(self.as_raw());
+            } else {
+                sys::iget_failed(self.as_raw());
+            }
+        }
+    }
+}
+
+/// Points a new inode at the tables the filesystem chose for it, and
+/// sets a device, pipe or socket up as the VFS does.
+///
+/// # Safety
+///
+/// `inode` must be a new, locked inode of filesystem `T`, with its mode
+/// (and, for a device, its `i_rdev`) set.
+unsafe fn set_inode_ops<T: FsData>(inode: *mut sys::inode, ftype: FileType, ops: InodeOps<T>) {
+    // SAFETY: The inode is new and locked, so its fields are ours, as
+    // the caller guarantees; the tables are static, built for `T`.
+    unsafe {
+        (*inode).i_op = ops.inode.as_raw();
+        if ftype.is_special() {
+            // Sets the file operations and device of a device, pipe or
+            // socket from its mode and `i_rdev`.
+            sys::rsfs_init_special_inode(inode);
+            return;
+        }
+        (*inode).__bindgen_anon_3.i_fop = ops.file.map_or(core::ptr::null(), |f| f.as_raw());
+        if let Some(pages) = ops.pages {
+            sys::rsfs_set_aops(inode, pages.as_raw());
+        }
+    }
+}

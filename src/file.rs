@@ -21,11 +21,11 @@ use crate::{
     kfs::{
         self,
         address_space::{self, WritePage},
-        file::{Mmap, Opening},
+        file::Opening,
         inode_ops,
         io::{IovIter, Kiocb},
         iomap::{self, BlockMapping},
-        vm::{self, Fault, MkWrite},
+        vm::{self, Fault, MkWrite, Mmap},
         AddressSpace, BioBuilder, Fallocate, Fiemap, File, Inode, Locked, LockedFolio, Readahead,
         WritebackControl,
     },

@@ -8,7 +8,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 
-use super::{fs_type::FsTypeStorage, sys, FileSystem, SuperBlock};
+use super::{registration::FsTypeStorage, sys, FileSystem, SuperBlock};
 
 /// A set of named counters, readable in debugfs.
 ///

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Open files: the `file_operations` trait and its table, with the open
-//! file ([`File`]), a file being opened ([`Opening`]) and a mapping being
-//! set up ([`Mmap`]). The I/O requests the read and write methods are
-//! given, and the VFS's generic helpers that a filesystem composes its I/O
-//! from, are in [`super::io`].
+//! Open files: the `file_operations` trait and its table, and a file being
+//! opened ([`Opening`]). The open file ([`File`]), the I/O requests the
+//! read and write methods are given, and the VFS's generic helpers that a
+//! filesystem composes its I/O from are in [`super::io`]; a mapping being
+//! set up ([`Mmap`]) is in [`super::vm`].
 //!
 //! A buffered `write(2)` travels: [`Operations::write_iter`] → the VFS's
 //! [`generic_file_write_iter_locked`](super::io::generic_file_write_iter_locked)
@@ -19,61 +19,12 @@ use core::marker::PhantomData;
 
 use super::{
     dir::DirEmitter,
-    io::{has_aops, Fallocate, IovIter, Kiocb, Needs},
-    lock::InodeGuard,
+    io::{has_aops, Fallocate, File, IovIter, Kiocb, Needs},
     ops::if_has,
-    sys, vm, FsData, Inode,
+    sys,
+    vm::Mmap,
+    FsData, Inode,
 };
-
-/// An open file (`struct file`), borrowed for one call.
-///
-/// # Invariants
-///
-/// The wrapped file is valid for the lifetime of `&File`.
-#[repr(transparent)]
-pub(crate) struct File(kernel::types::Opaque<sys::file>);
-
-impl File {
-    /// # Safety
-    ///
-    /// `file` must be valid for `'a`.
-    pub(super) unsafe fn from_raw<'a>(file: *mut sys::file) -> &'a Self {
-        // SAFETY: `File` is a transparent wrapper; the caller guarantees
-        // validity for `'a`.
-        unsafe { &*file.cast() }
-    }
-
-    /// Updates the file's modification and change times, as a write does
-    /// (`file_update_time`). A failure to note the time is not the
-    /// writer's: like the kernel's own callers in fault paths, it is
-    /// ignored.
-    pub(crate) fn update_time(&self) {
-        // SAFETY: The file is valid (type invariant).
-        unsafe { sys::file_update_time(self.0.get()) };
-    }
-
-    /// Notes a change of the file by a write-like operation: updates its
-    /// times and drops its setuid bits (`file_modified`), under its lock.
-    pub(crate) fn modified<T: FsData>(&self, lock: &InodeGuard<'_, T>) -> Result {
-        // SAFETY: The file is valid (type invariant).
-        if !lock.locks(unsafe { sys::rsfs_file_inode(self.0.get()) }) {
-            return Err(EINVAL);
-        }
-        // SAFETY: The file is valid (type invariant), and its inode locked,
-        // as the guard shows.
-        kernel::error::to_result(unsafe { sys::file_modified(self.0.get()) })
-    }
-
-    /// Writes and waits for the file's dirty page cache in bytes
-    /// `start..=end`, and reports a writeback error that this open file
-    /// has not seen yet (errseq: once per open file description).
-    pub(crate) fn write_and_wait_range(&self, start: i64, end: i64) -> Result {
-        // SAFETY: The file is valid (type invariant).
-        kernel::error::to_result(unsafe {
-            sys::file_write_and_wait_range(self.0.get(), start, end)
-        })
-    }
-}
 
 /// A file being opened (`struct file` inside `->open`), borrowed for the
 /// call.
@@ -95,34 +46,6 @@ impl Opening<'_> {
         }
         // SAFETY: The file is being opened (type invariant).
         unsafe { sys::rsfs_file_allow_odirect(self.0) };
-        Ok(())
-    }
-}
-
-/// A shared or private mapping of a file being set up (`->mmap`).
-///
-/// # Invariants
-///
-/// `file` and `vma` are valid, and the VMA maps the file, being set up by
-/// the VFS, for `'a`.
-pub(crate) struct Mmap<'a, T: FsData> {
-    file: *mut sys::file,
-    vma: *mut sys::vm_area_struct,
-    _p: PhantomData<(&'a mut (), T)>,
-}
-
-impl<T: FsData> Mmap<'_, T> {
-    /// Serves the mapping's faults from the page cache with `ops`, as
-    /// `generic_file_mmap` does (`file_accessed`, then `vm_ops`). EINVAL
-    /// if the file's page cache has no `read_folio`, which faults call.
-    pub(crate) fn set_ops(&mut self, ops: vm::Ops<T>) -> Result {
-        // SAFETY: The file is valid (type invariant).
-        if !unsafe { has_aops(self.file, Needs::Read) } {
-            return Err(EINVAL);
-        }
-        // SAFETY: Both are valid and being set up (type invariant); the
-        // table is static, and built for the files of `T`, which this is.
-        unsafe { sys::rsfs_file_mmap_set_ops(self.file, self.vma, ops.as_raw()) };
         Ok(())
     }
 }
@@ -365,12 +288,9 @@ impl<U: Operations> Table<U> {
         file: *mut sys::file,
         vma: *mut sys::vm_area_struct,
     ) -> kernel::ffi::c_int {
-        // INVARIANT: As the caller guarantees.
-        let mut mmap = Mmap::<U::FileSystem> {
-            file,
-            vma,
-            _p: PhantomData,
-        };
+        // SAFETY: The VFS calls `mmap` with an open file of `U::FileSystem`
+        // and the VMA it sets up to map it, both valid for the call.
+        let mut mmap = unsafe { Mmap::<U::FileSystem>::from_raw(file, vma) };
         from_result(|| {
             // SAFETY: `file` is an open file, valid for the call, as the
             // caller guarantees.

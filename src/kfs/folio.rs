@@ -13,7 +13,7 @@
 use core::ptr::NonNull;
 use kernel::types::Opaque;
 
-use super::{sys, writeback::WritebackControl};
+use super::sys;
 
 /// A folio, borrowed from whoever holds a reference to it (a folio batch,
 /// the VFS).
@@ -122,13 +122,6 @@ impl LockedFolio {
         unsafe { sys::rsfs_folio_size(self.as_raw()) }
     }
 
-    /// Whether the folio still belongs to `mapping` (truncation detaches
-    /// folios from their mapping).
-    pub(crate) fn belongs_to<T: super::FsData>(&self, mapping: &super::AddressSpace<T>) -> bool {
-        // SAFETY: The folio is locked, so `mapping` is stable.
-        unsafe { sys::rsfs_folio_mapping(self.as_raw()) == mapping.as_raw() }
-    }
-
     /// Whether the folio's contents are valid.
     pub(crate) fn is_uptodate(&self) -> bool {
         // SAFETY: The folio is valid.
@@ -176,12 +169,6 @@ impl LockedFolio {
     pub(crate) fn clear_dirty_for_io(&self) -> bool {
         // SAFETY: The folio is locked.
         unsafe { sys::folio_clear_dirty_for_io(self.as_raw()) }
-    }
-
-    /// Marks the folio dirty again because it cannot be written now.
-    pub(crate) fn redirty(&self, wbc: &mut WritebackControl<'_>) {
-        // SAFETY: The folio is locked, and `wbc` valid.
-        unsafe { sys::folio_redirty_for_writepage(wbc.as_raw(), self.as_raw()) };
     }
 
     /// Zeroes bytes `s1..e1` and `s2..e2` of the folio.

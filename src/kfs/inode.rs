@@ -14,7 +14,7 @@ use kernel::{init::PinInit, prelude::*, types::Opaque};
 
 use super::{
     attrs::{Attrs, FileType, Timestamp},
-    sys, AddressSpace, FsData, SuperBlock,
+    sys, FsData, SuperBlock,
 };
 
 /// The allocation that holds a VFS inode and the filesystem's data for it.
@@ -248,13 +248,6 @@ impl<T: FsData> Inode<T> {
         // SAFETY: `i_sb` is set for the inode's lifetime, the superblock
         // outlives its inodes, and its per-mount state is set.
         unsafe { SuperBlock::from_raw((*self.as_raw()).i_sb) }
-    }
-
-    /// The file's page cache.
-    pub(crate) fn mapping(&self) -> &AddressSpace<T> {
-        // SAFETY: `i_mapping` is set for the inode's life and is its own
-        // `i_data` for rsfs inodes.
-        unsafe { AddressSpace::from_raw(sys::rsfs_inode_mapping(self.as_raw())) }
     }
 
     /// Writes the inode to disk now if it is dirty, and waits if `wait`

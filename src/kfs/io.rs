@@ -18,6 +18,56 @@ use super::{
     sys, FsData, Inode,
 };
 
+/// An open file (`struct file`), borrowed for one call.
+///
+/// # Invariants
+///
+/// The wrapped file is valid for the lifetime of `&File`.
+#[repr(transparent)]
+pub(crate) struct File(kernel::types::Opaque<sys::file>);
+
+impl File {
+    /// # Safety
+    ///
+    /// `file` must be valid for `'a`.
+    pub(super) unsafe fn from_raw<'a>(file: *mut sys::file) -> &'a Self {
+        // SAFETY: `File` is a transparent wrapper; the caller guarantees
+        // validity for `'a`.
+        unsafe { &*file.cast() }
+    }
+
+    /// Updates the file's modification and change times, as a write does
+    /// (`file_update_time`). A failure to note the time is not the
+    /// writer's: like the kernel's own callers in fault paths, it is
+    /// ignored.
+    pub(crate) fn update_time(&self) {
+        // SAFETY: The file is valid (type invariant).
+        unsafe { sys::file_update_time(self.0.get()) };
+    }
+
+    /// Notes a change of the file by a write-like operation: updates its
+    /// times and drops its setuid bits (`file_modified`), under its lock.
+    pub(crate) fn modified<T: FsData>(&self, lock: &InodeGuard<'_, T>) -> Result {
+        // SAFETY: The file is valid (type invariant).
+        if !lock.locks(unsafe { sys::rsfs_file_inode(self.0.get()) }) {
+            return Err(EINVAL);
+        }
+        // SAFETY: The file is valid (type invariant), and its inode locked,
+        // as the guard shows.
+        kernel::error::to_result(unsafe { sys::file_modified(self.0.get()) })
+    }
+
+    /// Writes and waits for the file's dirty page cache in bytes
+    /// `start..=end`, and reports a writeback error that this open file
+    /// has not seen yet (errseq: once per open file description).
+    pub(crate) fn write_and_wait_range(&self, start: i64, end: i64) -> Result {
+        // SAFETY: The file is valid (type invariant).
+        kernel::error::to_result(unsafe {
+            sys::file_write_and_wait_range(self.0.get(), start, end)
+        })
+    }
+}
+
 /// The modes of `fallocate(2)` that [`Operations::fallocate`] is given;
 /// the others get EOPNOTSUPP.
 #[derive(Clone, Copy, PartialEq, Eq)]

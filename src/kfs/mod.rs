@@ -7,8 +7,11 @@
 //! about the object it points to; the filesystem logic outside this module
 //! is written against these types only and contains no `unsafe`.
 //!
-//! - [`fs_type`]: [`FileSystem`], the trait a filesystem implements, and
-//!   [`Registration`] of its `file_system_type`.
+//! - [`fs_data`]: [`FsData`], what a filesystem keeps beside the kernel's
+//!   objects; all the object types below need of it.
+//! - [`fs_type`]: [`FileSystem`], the trait a filesystem implements for its
+//!   superblock's operations, and their tables.
+//! - [`registration`]: [`Registration`] of its `file_system_type`.
 //! - [`super_block`]: [`SuperBlock`], a mounted (or mounting) filesystem.
 //! - [`inode`]: [`Inode`], a VFS inode with the filesystem's own data
 //!   beside it, and [`InodeRef`], a counted reference to one.
@@ -54,6 +57,7 @@ pub(crate) mod iomap;
 pub(crate) mod lock;
 pub(crate) mod new_inode;
 mod ops;
+pub(crate) mod registration;
 pub(crate) mod super_block;
 mod sys;
 pub(crate) mod task;
@@ -65,15 +69,16 @@ pub(crate) use attrs::{Attrs, FileType, InodeParams, Timestamp};
 pub(crate) use bio::{write_copies, BioBuilder, BlockCopy, WriteMode};
 pub(crate) use buffer::BufferHead;
 pub(crate) use debugfs::Counters;
-pub(crate) use dir::{Created, DirEmitter, Owner, RenameFlags, RenameTarget};
-pub(crate) use file::File;
+pub(crate) use dir::{DirEmitter, RenameFlags, RenameTarget};
+
 pub(crate) use folio::LockedFolio;
 pub(crate) use fs_data::FsData;
-pub(crate) use fs_type::{FileSystem, FsTypeStorage, Registration};
+pub(crate) use fs_type::FileSystem;
 pub(crate) use inode::{Inode, InodeRef};
-pub(crate) use io::{Fallocate, Fiemap};
+pub(crate) use io::{Fallocate, Fiemap, File};
 pub(crate) use lock::Locked;
-pub(crate) use new_inode::{InodeOps, Lookup};
+pub(crate) use new_inode::{Created, InodeOps, Lookup, Owner};
+pub(crate) use registration::{FsTypeStorage, Registration};
 pub(crate) use super_block::{New, ReadError, StatFs, SuperBlock};
 pub(crate) use writeback::{
     cond_resched, with_plug, AddressSpace, FolioBatch, Readahead, Tag, WritebackControl,

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Inodes being set up: [`NewInode`], a locked inode (`I_NEW`) from
-//! `iget_locked` or `new_inode`, which the filesystem fills in with the
-//! attributes and the operations tables it chooses ([`InodeOps`]).
+//! Inodes being set up: [`NewInode`], a locked inode (`I_NEW`), which the
+//! filesystem fills in with the attributes and the operations tables it
+//! chooses ([`InodeOps`]). It comes from [`SuperBlock::iget`] for an inode
+//! read from disk, or from [`SuperBlock::new_inode`] for one a namespace
+//! operation creates (for [`Owner`]), which becomes [`Created`].
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
 
@@ -10,24 +12,26 @@ use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{init::PinInit, prelude::*};
 
 use super::{
-    address_space,
     attrs::{vfs_flags, FileType, InodeParams, VFS_FLAGS},
-    dir::Created,
-    file,
     inode::{InodeBox, InodeRef},
-    inode_ops, sys, FsData,
+    lock::Locked,
+    ops::Ops,
+    super_block::Ready,
+    sys, FsData, Inode, SuperBlock,
 };
 
 /// The operations tables of an inode, which the filesystem chooses as it
 /// initialises it ([`NewInode::init`], [`NewInode::init_created`]).
 pub(crate) struct InodeOps<T: FsData> {
-    /// Its inode operations.
-    pub(crate) inode: inode_ops::Ops<T>,
-    /// The operations of the inode's open files; `None` for a symlink. A
-    /// device, pipe or socket gets the VFS's instead (`init_special_inode`).
-    pub(crate) file: Option<file::Ops<T>>,
-    /// The operations of its page cache, for a file whose data is there.
-    pub(crate) pages: Option<address_space::Ops<T>>,
+    /// Its inode operations ([`super::inode_ops::Ops`]).
+    pub(crate) inode: Ops<sys::inode_operations, T>,
+    /// The operations of the inode's open files ([`super::file::Ops`]);
+    /// `None` for a symlink. A device, pipe or socket gets the VFS's
+    /// instead (`init_special_inode`).
+    pub(crate) file: Option<Ops<sys::file_operations, T>>,
+    /// The operations of its page cache ([`super::address_space::Ops`]),
+    /// for a file whose data is there.
+    pub(crate) pages: Option<Ops<sys::address_space_operations, T>>,
 }
 
 impl<T: FsData> Clone for InodeOps<T> {
@@ -210,6 +214,142 @@ unsafe fn set_inode_ops<T: FsData>(inode: *mut sys::inode, ftype: FileType, ops:
         (*inode).__bindgen_anon_3.i_fop = ops.file.map_or(core::ptr::null(), |f| f.as_raw());
         if let Some(pages) = ops.pages {
             sys::rsfs_set_aops(inode, pages.as_raw());
+        }
+    }
+}
+
+impl<T: FsData> SuperBlock<T, Ready> {
+    /// Finds inode `ino` in the inode cache or, if it is not there, returns
+    /// a new locked inode for the caller to fill in from disk.
+    pub(crate) fn iget(&self, ino: u64) -> Result<Lookup<T>> {
+        // SAFETY: The superblock is valid by the type invariant.
+        let inode = unsafe { sys::iget_locked(self.as_raw(), ino as _) };
+        let inode = core::ptr::NonNull::new(inode).ok_or(ENOMEM)?;
+        // SAFETY: `iget_locked` returned a referenced inode. `i_state`
+        // changes under the inode's `i_lock`, which we do not hold: it is
+        // read once, as `READ_ONCE` would. `I_NEW` can only be cleared by
+        // the holder of the new inode, which is us if it is set.
+        let state =
+            unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*inode.as_ptr()).i_state)) };
+        let is_new = state & sys::RSFS_I_NEW != 0;
+        if is_new {
+            // SAFETY: A new, locked inode with a reference we own.
+            Ok(Lookup::New(unsafe {
+                NewInode::from_raw(inode.cast(), false)
+            }))
+        } else {
+            // SAFETY: An initialised inode with a reference we own.
+            Ok(Lookup::Cached(unsafe { InodeRef::from_raw(inode.cast()) }))
+        }
+    }
+}
+
+/// Who creates a new inode, and where: what `inode_init_owner` needs to set
+/// the new inode's owner, group and set-group-ID bit.
+///
+/// # Invariants
+///
+/// `idmap` and `dir` are valid for the duration of the namespace callback
+/// that made this object, which is the object's whole life.
+pub(crate) struct Owner {
+    idmap: *mut sys::mnt_idmap,
+    dir: *mut sys::inode,
+}
+
+impl Owner {
+    /// Records the arguments of a namespace callback.
+    pub(super) fn new(idmap: *mut sys::mnt_idmap, dir: *mut sys::inode) -> Self {
+        // INVARIANT: Only constructed inside such a callback.
+        Self { idmap, dir }
+    }
+}
+
+impl<T: FsData> SuperBlock<T> {
+    /// Allocates a VFS inode numbered `ino` for a file being created: its
+    /// owner, group and mode come from `owner` and `mode`, its times are
+    /// now. The caller writes it to disk and then calls
+    /// [`NewInode::init_created`].
+    /// `rdev` is the device of a device file (encoded as on disk), 0 for
+    /// others.
+    pub(crate) fn new_inode(
+        &self,
+        owner: &Owner,
+        mode: u16,
+        ino: u64,
+        rdev: u32,
+    ) -> Result<NewInode<T>> {
+        // SAFETY: The superblock is valid.
+        let inode = NonNull::new(unsafe { sys::new_inode(self.as_raw()) }).ok_or(ENOMEM)?;
+        let i = inode.as_ptr();
+        // SAFETY: `new_inode` returned an inode that only we know about; the
+        // owner's pointers are valid (type invariant).
+        unsafe {
+            sys::inode_init_owner(owner.idmap, i, owner.dir, mode);
+            (*i).i_ino = ino as _;
+            sys::rsfs_inode_set_rdev(i, rdev);
+            sys::rsfs_inode_set_times_now(i);
+        }
+        // SAFETY: Hashes the inode and marks it `I_NEW`, failing if an inode
+        // with that number is already hashed (a damaged bitmap).
+        let ret = unsafe { sys::insert_inode_locked(i) };
+        if ret != 0 {
+            // SAFETY: The inode is not hashed; drop our reference.
+            unsafe { sys::iput(i) };
+            return Err(Error::from_errno(ret));
+        }
+        // SAFETY: A new, locked inode of this filesystem whose reference we
+        // own, from `new_inode`.
+        Ok(unsafe { NewInode::from_raw(inode, true) })
+    }
+}
+
+/// A newly created inode, initialised but still locked until the VFS ties
+/// it to its dentry (`d_instantiate_new`). If dropped instead, its link
+/// count is cleared and it is discarded, which evicts it.
+///
+/// # Invariants
+///
+/// The inode is initialised, `I_NEW`, and this object owns a reference.
+pub(crate) struct Created<T: FsData>(NonNull<sys::inode>, PhantomData<T>);
+
+impl<T: FsData> Created<T> {
+    /// # Safety
+    ///
+    /// `inode` must satisfy the type invariants; its reference passes to
+    /// the returned object.
+    pub(super) unsafe fn from_raw(inode: NonNull<sys::inode>) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self(inode, PhantomData)
+    }
+
+    /// The inode.
+    pub(crate) fn inode(&self) -> &Inode<T> {
+        // SAFETY: The inode is initialised (type invariant); only its
+        // `I_NEW` flag remains, which `Inode`'s methods do not look at.
+        unsafe { Inode::from_raw(self.0.as_ptr()) }
+    }
+
+    /// The inode, to finish setting up: nobody else can reach it yet.
+    pub(crate) fn locked(&self) -> Locked<'_, T> {
+        // SAFETY: An `I_NEW` inode (type invariant) is reachable by nobody
+        // else until `d_instantiate_new` unlocks it.
+        unsafe { Locked::new(self.inode()) }
+    }
+
+    /// Gives up the wrapper and returns the raw inode, with its reference.
+    pub(super) fn into_raw(self) -> *mut sys::inode {
+        let inode = self.0.as_ptr();
+        core::mem::forget(self);
+        inode
+    }
+}
+
+impl<T: FsData> Drop for Created<T> {
+    fn drop(&mut self) {
+        // SAFETY: The inode is new and locked, and we own a reference.
+        unsafe {
+            sys::clear_nlink(self.0.as_ptr());
+            sys::discard_new_inode(self.0.as_ptr());
         }
     }
 }

@@ -11,12 +11,7 @@ use kernel::{
     types::{ForeignOwnable, Opaque},
 };
 
-use super::{
-    buffer::BufferHead,
-    inode::InodeRef,
-    new_inode::{Lookup, NewInode},
-    sys, FsData,
-};
+use super::{buffer::BufferHead, sys, FsData};
 
 /// Type state of a superblock that is still being filled: its per-mount
 /// state (`s_fs_info`) is not set yet.
@@ -232,30 +227,6 @@ impl<T: FsData> SuperBlock<T, Ready> {
         // `Pin<KBox<T::Info>>` that lives as long as the superblock, so as
         // long as `self`.
         unsafe { <Pin<KBox<T::Info>> as ForeignOwnable>::borrow((*self.as_raw()).s_fs_info) }
-    }
-
-    /// Finds inode `ino` in the inode cache or, if it is not there, returns
-    /// a new locked inode for the caller to fill in from disk.
-    pub(crate) fn iget(&self, ino: u64) -> Result<Lookup<T>> {
-        // SAFETY: The superblock is valid by the type invariant.
-        let inode = unsafe { sys::iget_locked(self.as_raw(), ino as _) };
-        let inode = core::ptr::NonNull::new(inode).ok_or(ENOMEM)?;
-        // SAFETY: `iget_locked` returned a referenced inode. `i_state`
-        // changes under the inode's `i_lock`, which we do not hold: it is
-        // read once, as `READ_ONCE` would. `I_NEW` can only be cleared by
-        // the holder of the new inode, which is us if it is set.
-        let state =
-            unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*inode.as_ptr()).i_state)) };
-        let is_new = state & sys::RSFS_I_NEW != 0;
-        if is_new {
-            // SAFETY: A new, locked inode with a reference we own.
-            Ok(Lookup::New(unsafe {
-                NewInode::from_raw(inode.cast(), false)
-            }))
-        } else {
-            // SAFETY: An initialised inode with a reference we own.
-            Ok(Lookup::Cached(unsafe { InodeRef::from_raw(inode.cast()) }))
-        }
     }
 }
 

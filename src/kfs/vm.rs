@@ -5,15 +5,59 @@
 //!
 //! Faults read through the page cache (`filemap_fault`,
 //! `filemap_map_pages`); a filesystem implements [`Operations`] for what it
-//! must add, and gives [`Ops::new`] of its type to
-//! [`super::file::Mmap::set_ops`] when a file is mapped.
+//! must add, and gives [`Ops::new`] of its type to [`Mmap::set_ops`] when
+//! a file is mapped.
 //!
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h).
 
 use core::marker::PhantomData;
 use kernel::prelude::*;
 
-use super::{file::File, ops::if_has, sys, FsData, Inode, LockedFolio};
+use super::{
+    io::{has_aops, File, Needs},
+    ops::if_has,
+    sys, FsData, Inode, LockedFolio,
+};
+
+/// A shared or private mapping of a file being set up (`->mmap`).
+///
+/// # Invariants
+///
+/// `file` and `vma` are valid, and the VMA maps the file, being set up by
+/// the VFS, for `'a`.
+pub(crate) struct Mmap<'a, T: FsData> {
+    file: *mut sys::file,
+    vma: *mut sys::vm_area_struct,
+    _p: PhantomData<(&'a mut (), T)>,
+}
+
+impl<T: FsData> Mmap<'_, T> {
+    /// # Safety
+    ///
+    /// `file` and `vma` must satisfy the type invariants for `'a`.
+    pub(super) unsafe fn from_raw(file: *mut sys::file, vma: *mut sys::vm_area_struct) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self {
+            file,
+            vma,
+            _p: PhantomData,
+        }
+    }
+
+    /// Serves the mapping's faults from the page cache with `ops`, as
+    /// `generic_file_mmap` does (`file_accessed`, then `vm_ops`). EINVAL
+    /// if the file's page cache has no `read_folio`, which faults call.
+    pub(crate) fn set_ops(&mut self, ops: Ops<T>) -> Result {
+        // SAFETY: The file is valid (type invariant).
+        if !unsafe { has_aops(self.file, Needs::Read) } {
+            return Err(EINVAL);
+        }
+        // SAFETY: Both are valid and being set up (type invariant); the
+        // table is static, and built for the files of `T`, which this is.
+        unsafe { sys::rsfs_file_mmap_set_ops(self.file, self.vma, ops.as_raw()) };
+        Ok(())
+    }
+}
 
 /// A page fault on a mapped file of filesystem `T` (`struct vm_fault`),
 /// borrowed for one call.

@@ -300,3 +300,27 @@ impl Readahead<'_> {
         Some(unsafe { LockedFolio::from_locked(f) })
     }
 }
+
+impl<T: FsData> Inode<T> {
+    /// The file's page cache.
+    pub(crate) fn mapping(&self) -> &AddressSpace<T> {
+        // SAFETY: `i_mapping` is set for the inode's life and is its own
+        // `i_data` for rsfs inodes.
+        unsafe { AddressSpace::from_raw(sys::rsfs_inode_mapping(self.as_raw())) }
+    }
+}
+
+impl LockedFolio {
+    /// Whether the folio still belongs to `mapping` (truncation detaches
+    /// folios from their mapping).
+    pub(crate) fn belongs_to<T: FsData>(&self, mapping: &AddressSpace<T>) -> bool {
+        // SAFETY: The folio is locked, so `mapping` is stable.
+        unsafe { sys::rsfs_folio_mapping(self.as_raw()) == mapping.as_raw() }
+    }
+
+    /// Marks the folio dirty again because it cannot be written now.
+    pub(crate) fn redirty(&self, wbc: &mut WritebackControl<'_>) {
+        // SAFETY: The folio is locked, and `wbc` valid.
+        unsafe { sys::folio_redirty_for_writepage(wbc.as_raw(), self.as_raw()) };
+    }
+}

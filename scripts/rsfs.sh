@@ -87,6 +87,11 @@ check_format() {
 	/usr/bin/rustfmt --edition 2021 --check --config-path "$KSRC_DIR/.rustfmt.toml" src/rsfs_main.rs ||
 		die "src/ is not rustfmt-clean (run: /usr/bin/rustfmt --edition 2021 src/rsfs_main.rs)"
 	cargo fmt --check || die "the tools are not rustfmt-clean (run: cargo fmt)"
+	# The abstraction layer's shape (docs/design.md): no import cycles
+	# among the kfs modules, no kfs file over 450 lines.
+	mkdir -p "$BUILD/logs"
+	python3 "$RSFS_ROOT/scripts/kfs_layers.py" >"$BUILD/logs/kfs-layers.out" ||
+		die "src/kfs/ has an import cycle or a file too long: $(grep -v '^  layer' "$BUILD/logs/kfs-layers.out")"
 }
 
 fresh_disk() {
@@ -230,7 +235,7 @@ soak)
 	;;
 check)
 	"$RSFS_ROOT/scripts/bootstrap.sh"
-	echo "== rustfmt, and clippy on the tools"
+	echo "== rustfmt, the kfs layers (scripts/kfs_layers.py), and clippy on the tools"
 	check_format
 	cargo clippy --quiet --locked --all-targets -- -D warnings
 	echo "== cargo test (userspace tools)"

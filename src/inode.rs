@@ -18,8 +18,8 @@ use crate::{
     alloc, file,
     format::{self, INODE_EXTENTS},
     kfs::{
-        self, address_space, fs_flags, inode_ops, sb_err, Attrs, FileType, Inode, InodeOps,
-        InodeParams, InodeRef, Locked, Lookup, SuperBlock, Timestamp,
+        self, address_space, fs_flags, inode_ops, sb_err, Attrs, Evicting, FileType, Inode,
+        InodeOps, InodeParams, InodeRef, Locked, Lookup, SuperBlock, Timestamp,
     },
     map::BlockMap,
     namei, super_, txn, Rsfs,
@@ -464,7 +464,7 @@ pub(crate) fn dirty_inode(inode: &Inode<Rsfs>, datasync: bool) {
 
 /// `evict_inode`: a deleted inode's blocks and number are freed, and its
 /// slot in the table is zeroed.
-pub(crate) fn evict(inode: &Inode<Rsfs>) {
+pub(crate) fn evict(inode: Evicting<'_, Rsfs>) {
     let sb = inode.super_block();
     if inode.nlink() != 0 || sb.is_read_only() {
         return;

@@ -11,7 +11,8 @@ use crate::{
     format::{self, FormatError, Geometry, Superblock},
     inode, journal,
     kfs::{
-        self, sb_err, BufferHead, Counters, Inode, InodeRef, New, ReadError, StatFs, SuperBlock,
+        self, sb_err, BufferHead, Counters, Evicting, Inode, InodeRef, New, ReadError, StatFs,
+        SuperBlock,
     },
     namei,
     orphan::{self, Orphans},
@@ -384,7 +385,7 @@ impl kfs::FileSystem for Rsfs {
         inode::dirty_inode(inode, datasync)
     }
 
-    fn evict_inode(inode: &Inode<Rsfs>) {
+    fn evict_inode(inode: Evicting<'_, Rsfs>) {
         inode::evict(inode)
     }
 

@@ -8,7 +8,7 @@
 
 use super::sys;
 
-/// The file types rsfs knows, by their `S_IFMT` bits.
+/// The file types, by their `S_IFMT` bits.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum FileType {
     /// A regular file.

@@ -77,8 +77,8 @@ impl BufferHead {
     }
 
     /// Sets the buffer's tracked bit, a mark for the filesystem's own use
-    /// (rsfs: "on the running transaction's list"), and says whether it was
-    /// already set. Atomic: of two callers racing, one sees `false`.
+    /// (a journal can mark "on the running transaction's list"), and says
+    /// whether it was already set. Atomic: of two callers racing, one sees `false`.
     pub(crate) fn test_and_set_tracked(&self) -> bool {
         // SAFETY: The buffer is valid; the bit is atomic.
         unsafe { sys::rsfs_buffer_test_set_tracked(self.0.as_ptr()) }
@@ -124,8 +124,8 @@ impl BufferGuard<'_> {
     pub(crate) fn data(&self) -> &[u8] {
         let bh = self.0 .0.as_ptr();
         // SAFETY: `b_data` points to `b_size` uptodate bytes that stay
-        // mapped while we hold our reference; the buffer lock keeps other
-        // rsfs users from changing them under us.
+        // mapped while we hold our reference; the buffer lock keeps the
+        // filesystem's other users from changing them under us.
         unsafe { core::slice::from_raw_parts((*bh).b_data.cast::<u8>(), (*bh).b_size) }
     }
 

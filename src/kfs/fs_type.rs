@@ -11,7 +11,10 @@
 use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*, types::ForeignOwnable};
 
-use super::{inode::InodeBox, ops::if_has, super_block, sys, FsData, Inode, InodeRef, SuperBlock};
+use super::{
+    inode::InodeBox, lock::Evicting, ops::if_has, super_block, sys, FsData, Inode, InodeRef,
+    SuperBlock,
+};
 
 /// A block-device filesystem: its type, its superblock's operations
 /// (`super_operations`, and `fs_context_operations` for mount and
@@ -58,7 +61,7 @@ pub(crate) trait FileSystem: FsData {
     /// Called when the last reference to an inode goes away, after its page
     /// cache is gone and before it is cleared. An inode with no links left
     /// must release its disk space here.
-    fn evict_inode(_inode: &Inode<Self>) {
+    fn evict_inode(_inode: Evicting<'_, Self>) {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -332,8 +335,9 @@ impl<T: FileSystem> Tables<T> {
         // whether it was ever initialised (a failed `iget` leaves it unset).
         let initialised = unsafe { (*InodeBox::<T>::from_inode(inode)).has_data() };
         if initialised && T::HAS_EVICT_INODE {
-            // SAFETY: The inode is initialised and we hold the last reference.
-            T::evict_inode(unsafe { Inode::<T>::from_raw(inode) });
+            // SAFETY: The inode is initialised, and being evicted by this
+            // call, in which only we reach it (`I_FREEING`, no references).
+            T::evict_inode(unsafe { Evicting::new(Inode::<T>::from_raw(inode)) });
         }
         // SAFETY: The filesystem is done with the inode: detach the metadata
         // buffers tied to it (`BufferHead::mark_dirty_for`), then clear it.

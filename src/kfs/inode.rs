@@ -265,7 +265,8 @@ impl<T: FsData> Inode<T> {
 
     /// The file type.
     pub(crate) fn file_type(&self) -> FileType {
-        // INVARIANT-based: rsfs only initialises inodes of these types.
+        // `NewInode` initialises only inodes whose mode has one of these
+        // types (type invariant: the inode is initialised).
         FileType::from_mode(self.mode()).unwrap_or(FileType::Regular)
     }
 

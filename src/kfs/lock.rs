@@ -75,8 +75,8 @@ impl<T: FsData> Drop for InvalidateGuard<'_, T> {
 /// `Locked<&INode>` in Wedson Almeida Filho's fs series). It comes from
 /// [`InodeGuard::locked`], or from a callback that the VFS calls with the
 /// lock held (the namespace operations, `setattr`, `fileattr_set`, the
-/// buffered write), or for an inode nobody else can reach (being set up,
-/// being evicted).
+/// buffered write), or for an inode nobody else can reach (being set up:
+/// [`Created::locked`](super::Created::locked)).
 ///
 /// # Invariants
 ///
@@ -163,6 +163,37 @@ impl<'a, T: FsData> Locked<'a, T> {
 }
 
 impl<T: FsData> core::ops::Deref for Locked<'_, T> {
+    type Target = Inode<T>;
+
+    fn deref(&self) -> &Inode<T> {
+        self.0
+    }
+}
+
+/// An inode being evicted (`super_operations::evict_inode`). Its last
+/// reference is gone and the VFS has marked it `I_FREEING`, so no lookup
+/// finds it and [`Inode::grab`] refuses it; its page cache is already
+/// dropped. The filesystem releases what the inode holds (its disk space,
+/// if it has no links left); nobody else can reach the inode meanwhile.
+///
+/// # Invariants
+///
+/// `0` is initialised and being evicted, and only the evicting task
+/// reaches it, for `'a`.
+pub(crate) struct Evicting<'a, T: FsData>(&'a Inode<T>);
+
+impl<'a, T: FsData> Evicting<'a, T> {
+    /// # Safety
+    ///
+    /// `inode` must be initialised and being evicted by the caller (inside
+    /// `evict_inode`) for `'a`.
+    pub(super) unsafe fn new(inode: &'a Inode<T>) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self(inode)
+    }
+}
+
+impl<T: FsData> core::ops::Deref for Evicting<'_, T> {
     type Target = Inode<T>;
 
     fn deref(&self) -> &Inode<T> {

@@ -76,7 +76,7 @@ pub(crate) use fs_data::FsData;
 pub(crate) use fs_type::FileSystem;
 pub(crate) use inode::{Inode, InodeRef};
 pub(crate) use io::{Fallocate, Fiemap, File};
-pub(crate) use lock::Locked;
+pub(crate) use lock::{Evicting, Locked};
 pub(crate) use new_inode::{Created, InodeOps, Lookup, Owner};
 pub(crate) use registration::{FsTypeStorage, Registration};
 pub(crate) use super_block::{New, ReadError, StatFs, SuperBlock};

@@ -20,34 +20,97 @@ use super::{
     sys, FsData, Inode, SuperBlock,
 };
 
-/// The operations tables of an inode, which the filesystem chooses as it
-/// initialises it ([`NewInode::init`], [`NewInode::init_created`]).
-pub(crate) struct InodeOps<T: FsData> {
-    /// Its inode operations ([`super::inode_ops::Ops`]).
-    pub(crate) inode: Ops<sys::inode_operations, T>,
-    /// The operations of the inode's open files ([`super::file::Ops`]);
-    /// `None` for a symlink. A device, pipe or socket gets the VFS's
-    /// instead (`init_special_inode`).
-    pub(crate) file: Option<Ops<sys::file_operations, T>>,
-    /// The operations of its page cache ([`super::address_space::Ops`]),
-    /// for a file whose data is there.
-    pub(crate) pages: Option<Ops<sys::address_space_operations, T>>,
-}
-
-impl<T: FsData> Clone for InodeOps<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T: FsData> Copy for InodeOps<T> {}
-
 /// The result of [`SuperBlock::iget`].
 pub(crate) enum Lookup<T: FsData> {
     /// The inode was in the inode cache, ready to use.
     Cached(InodeRef<T>),
     /// The inode is new and must be read from disk and initialised.
     New(NewInode<T>),
+}
+
+impl<T: FsData> SuperBlock<T, Ready> {
+    /// Finds inode `ino` in the inode cache or, if it is not there, returns
+    /// a new locked inode for the caller to fill in from disk.
+    pub(crate) fn iget(&self, ino: u64) -> Result<Lookup<T>> {
+        // SAFETY: The superblock is valid by the type invariant.
+        let inode = unsafe { sys::iget_locked(self.as_raw(), ino as _) };
+        let inode = core::ptr::NonNull::new(inode).ok_or(ENOMEM)?;
+        // SAFETY: `iget_locked` returned a referenced inode. `i_state`
+        // changes under the inode's `i_lock`, which we do not hold: it is
+        // read once, as `READ_ONCE` would. `I_NEW` can only be cleared by
+        // the holder of the new inode, which is us if it is set.
+        let state =
+            unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*inode.as_ptr()).i_state)) };
+        let is_new = state & sys::RSFS_I_NEW != 0;
+        if is_new {
+            // SAFETY: A new, locked inode with a reference we own.
+            Ok(Lookup::New(unsafe {
+                NewInode::from_raw(inode.cast(), false)
+            }))
+        } else {
+            // SAFETY: An initialised inode with a reference we own.
+            Ok(Lookup::Cached(unsafe { InodeRef::from_raw(inode.cast()) }))
+        }
+    }
+}
+
+/// Who creates a new inode, and where: what `inode_init_owner` needs to set
+/// the new inode's owner, group and set-group-ID bit.
+///
+/// # Invariants
+///
+/// `idmap` and `dir` are valid for the duration of the namespace callback
+/// that made this object, which is the object's whole life.
+pub(crate) struct Owner {
+    idmap: *mut sys::mnt_idmap,
+    dir: *mut sys::inode,
+}
+
+impl Owner {
+    /// Records the arguments of a namespace callback.
+    pub(super) fn new(idmap: *mut sys::mnt_idmap, dir: *mut sys::inode) -> Self {
+        // INVARIANT: Only constructed inside such a callback.
+        Self { idmap, dir }
+    }
+}
+
+impl<T: FsData> SuperBlock<T> {
+    /// Allocates a VFS inode numbered `ino` for a file being created: its
+    /// owner, group and mode come from `owner` and `mode`, its times are
+    /// now. The caller writes it to disk and then calls
+    /// [`NewInode::init_created`].
+    /// `rdev` is the device of a device file (encoded as on disk), 0 for
+    /// others.
+    pub(crate) fn new_inode(
+        &self,
+        owner: &Owner,
+        mode: u16,
+        ino: u64,
+        rdev: u32,
+    ) -> Result<NewInode<T>> {
+        // SAFETY: The superblock is valid.
+        let inode = NonNull::new(unsafe { sys::new_inode(self.as_raw()) }).ok_or(ENOMEM)?;
+        let i = inode.as_ptr();
+        // SAFETY: `new_inode` returned an inode that only we know about; the
+        // owner's pointers are valid (type invariant).
+        unsafe {
+            sys::inode_init_owner(owner.idmap, i, owner.dir, mode);
+            (*i).i_ino = ino as _;
+            sys::rsfs_inode_set_rdev(i, rdev);
+            sys::rsfs_inode_set_times_now(i);
+        }
+        // SAFETY: Hashes the inode and marks it `I_NEW`, failing if an inode
+        // with that number is already hashed (a damaged bitmap).
+        let ret = unsafe { sys::insert_inode_locked(i) };
+        if ret != 0 {
+            // SAFETY: The inode is not hashed; drop our reference.
+            unsafe { sys::iput(i) };
+            return Err(Error::from_errno(ret));
+        }
+        // SAFETY: A new, locked inode of this filesystem whose reference we
+        // own, from `new_inode`.
+        Ok(unsafe { NewInode::from_raw(inode, true) })
+    }
 }
 
 /// A new inode, locked (`I_NEW`), that the caller must initialise.
@@ -193,6 +256,28 @@ impl<T: FsData> Drop for NewInode<T> {
     }
 }
 
+/// The operations tables of an inode, which the filesystem chooses as it
+/// initialises it ([`NewInode::init`], [`NewInode::init_created`]).
+pub(crate) struct InodeOps<T: FsData> {
+    /// Its inode operations ([`super::inode_ops::Ops`]).
+    pub(crate) inode: Ops<sys::inode_operations, T>,
+    /// The operations of the inode's open files ([`super::file::Ops`]);
+    /// `None` for a symlink. A device, pipe or socket gets the VFS's
+    /// instead (`init_special_inode`).
+    pub(crate) file: Option<Ops<sys::file_operations, T>>,
+    /// The operations of its page cache ([`super::address_space::Ops`]),
+    /// for a file whose data is there.
+    pub(crate) pages: Option<Ops<sys::address_space_operations, T>>,
+}
+
+impl<T: FsData> Clone for InodeOps<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: FsData> Copy for InodeOps<T> {}
+
 /// Points a new inode at the tables the filesystem chose for it, and
 /// sets a device, pipe or socket up as the VFS does.
 ///
@@ -215,91 +300,6 @@ unsafe fn set_inode_ops<T: FsData>(inode: *mut sys::inode, ftype: FileType, ops:
         if let Some(pages) = ops.pages {
             sys::rsfs_set_aops(inode, pages.as_raw());
         }
-    }
-}
-
-impl<T: FsData> SuperBlock<T, Ready> {
-    /// Finds inode `ino` in the inode cache or, if it is not there, returns
-    /// a new locked inode for the caller to fill in from disk.
-    pub(crate) fn iget(&self, ino: u64) -> Result<Lookup<T>> {
-        // SAFETY: The superblock is valid by the type invariant.
-        let inode = unsafe { sys::iget_locked(self.as_raw(), ino as _) };
-        let inode = core::ptr::NonNull::new(inode).ok_or(ENOMEM)?;
-        // SAFETY: `iget_locked` returned a referenced inode. `i_state`
-        // changes under the inode's `i_lock`, which we do not hold: it is
-        // read once, as `READ_ONCE` would. `I_NEW` can only be cleared by
-        // the holder of the new inode, which is us if it is set.
-        let state =
-            unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*inode.as_ptr()).i_state)) };
-        let is_new = state & sys::RSFS_I_NEW != 0;
-        if is_new {
-            // SAFETY: A new, locked inode with a reference we own.
-            Ok(Lookup::New(unsafe {
-                NewInode::from_raw(inode.cast(), false)
-            }))
-        } else {
-            // SAFETY: An initialised inode with a reference we own.
-            Ok(Lookup::Cached(unsafe { InodeRef::from_raw(inode.cast()) }))
-        }
-    }
-}
-
-/// Who creates a new inode, and where: what `inode_init_owner` needs to set
-/// the new inode's owner, group and set-group-ID bit.
-///
-/// # Invariants
-///
-/// `idmap` and `dir` are valid for the duration of the namespace callback
-/// that made this object, which is the object's whole life.
-pub(crate) struct Owner {
-    idmap: *mut sys::mnt_idmap,
-    dir: *mut sys::inode,
-}
-
-impl Owner {
-    /// Records the arguments of a namespace callback.
-    pub(super) fn new(idmap: *mut sys::mnt_idmap, dir: *mut sys::inode) -> Self {
-        // INVARIANT: Only constructed inside such a callback.
-        Self { idmap, dir }
-    }
-}
-
-impl<T: FsData> SuperBlock<T> {
-    /// Allocates a VFS inode numbered `ino` for a file being created: its
-    /// owner, group and mode come from `owner` and `mode`, its times are
-    /// now. The caller writes it to disk and then calls
-    /// [`NewInode::init_created`].
-    /// `rdev` is the device of a device file (encoded as on disk), 0 for
-    /// others.
-    pub(crate) fn new_inode(
-        &self,
-        owner: &Owner,
-        mode: u16,
-        ino: u64,
-        rdev: u32,
-    ) -> Result<NewInode<T>> {
-        // SAFETY: The superblock is valid.
-        let inode = NonNull::new(unsafe { sys::new_inode(self.as_raw()) }).ok_or(ENOMEM)?;
-        let i = inode.as_ptr();
-        // SAFETY: `new_inode` returned an inode that only we know about; the
-        // owner's pointers are valid (type invariant).
-        unsafe {
-            sys::inode_init_owner(owner.idmap, i, owner.dir, mode);
-            (*i).i_ino = ino as _;
-            sys::rsfs_inode_set_rdev(i, rdev);
-            sys::rsfs_inode_set_times_now(i);
-        }
-        // SAFETY: Hashes the inode and marks it `I_NEW`, failing if an inode
-        // with that number is already hashed (a damaged bitmap).
-        let ret = unsafe { sys::insert_inode_locked(i) };
-        if ret != 0 {
-            // SAFETY: The inode is not hashed; drop our reference.
-            unsafe { sys::iput(i) };
-            return Err(Error::from_errno(ret));
-        }
-        // SAFETY: A new, locked inode of this filesystem whose reference we
-        // own, from `new_inode`.
-        Ok(unsafe { NewInode::from_raw(inode, true) })
     }
 }
 

@@ -301,11 +301,16 @@ impl Readahead<'_> {
     }
 }
 
+// The links from inodes and folios to the page cache are defined here,
+// beside `AddressSpace`, so that inode.rs and folio.rs need nothing of this
+// module.
+
 impl<T: FsData> Inode<T> {
     /// The file's page cache.
     pub(crate) fn mapping(&self) -> &AddressSpace<T> {
-        // SAFETY: `i_mapping` is set for the inode's life and is its own
-        // `i_data` for rsfs inodes.
+        // SAFETY: `i_mapping` is set for the inode's life (to its own
+        // `i_data`, which kfs never changes), and the mapping of an inode
+        // of `T` belongs to a file of `T`.
         unsafe { AddressSpace::from_raw(sys::rsfs_inode_mapping(self.as_raw())) }
     }
 }

@@ -8,6 +8,11 @@
   src/kfs/mod.rs re-exports from it (`super::Inode`).
 - No kfs file longer than MAX_LINES.
 
+What it cannot see: a module that adds an impl block to a type of another
+module (writeback.rs defines `Inode::mapping`), and a caller of what that
+block defines, which names nothing of the defining module. Such blocks go
+in the upper module, and nothing below it may use them.
+
 Prints the modules from the top layer down, each with what it uses.
 Exit status 1 on a cycle or a file that is too long.
 """

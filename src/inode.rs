@@ -303,7 +303,7 @@ fn flags_to_disk(flags: u32) -> u32 {
 }
 
 /// `chattr(1)` on a regular file or directory, under the inode lock. The
-/// VFS enforces the flags from here on (`kfs::Inode::set_flags`); the
+/// VFS enforces the flags from here on (`kfs::Locked::set_flags`); the
 /// change is a change of the inode (ctime), written back with it.
 pub(crate) fn set_flags(inode: Locked<'_, Rsfs>, flags: u32) -> Result {
     inode.data().flags.store(flags, Ordering::Relaxed);

@@ -120,7 +120,8 @@ pub(crate) struct InodeParams {
     pub(crate) generation: u32,
     /// The device of a device file, encoded as on disk; 0 for others.
     pub(crate) rdev: u32,
-    /// The inode flags of `chattr(1)` (`FS_*_FL`, see [`Locked::set_flags`](super::Locked::set_flags)).
+    /// The inode flags of `chattr(1)` (`FS_*_FL`, see
+    /// [`Locked::set_flags`](super::Locked::set_flags)).
     pub(crate) flags: u32,
 }
 

@@ -12,7 +12,9 @@
 
 use kernel::prelude::*;
 
-use super::{fs_type::Tables, ops::if_has, sys, FileSystem, Inode, InodeRef, SuperBlock};
+use core::marker::PhantomData;
+
+use super::{ops::if_has, sys, FileSystem, Inode, InodeRef, SuperBlock};
 
 /// An `ERR_PTR` for `e`, or the dentry of `inode`'s alias (which takes
 /// over the inode reference either way).
@@ -24,8 +26,11 @@ fn alias_of<T: FileSystem>(inode: Result<InodeRef<T>>) -> *mut sys::dentry {
     }
 }
 
-impl<T: FileSystem> Tables<T> {
-    pub(super) const EXPORT_OPS: sys::export_operations = sys::export_operations {
+/// The `export_operations` table of filesystem `T`, and its trampolines.
+pub(super) struct ExportTable<T>(PhantomData<T>);
+
+impl<T: FileSystem> ExportTable<T> {
+    pub(super) const TABLE: sys::export_operations = sys::export_operations {
         encode_fh: Some(sys::generic_encode_ino32_fh),
         fh_to_dentry: Some(Self::fh_to_dentry),
         fh_to_parent: Some(Self::fh_to_parent),

@@ -68,7 +68,8 @@ impl File {
     }
 }
 
-/// The modes of `fallocate(2)` that [`Operations::fallocate`] is given;
+/// The modes of `fallocate(2)` that
+/// [`Operations::fallocate`](super::file::Operations::fallocate) is given;
 /// the others get EOPNOTSUPP.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fallocate {

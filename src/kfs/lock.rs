@@ -174,12 +174,14 @@ impl<T: FsData> core::ops::Deref for Locked<'_, T> {
 /// reference is gone and the VFS has marked it `I_FREEING`, so no lookup
 /// finds it and [`Inode::grab`] refuses it; its page cache is already
 /// dropped. The filesystem releases what the inode holds (its disk space,
-/// if it has no links left); nobody else can reach the inode meanwhile.
+/// if it has no links left). No new reference to it can be taken, though
+/// an RCU path walk may still read it (which is why it is freed after an
+/// RCU grace period).
 ///
 /// # Invariants
 ///
-/// `0` is initialised and being evicted, and only the evicting task
-/// reaches it, for `'a`.
+/// `0` is initialised and being evicted by the task that holds this
+/// object, for `'a`: no new reference to it can be taken.
 pub(crate) struct Evicting<'a, T: FsData>(&'a Inode<T>);
 
 impl<'a, T: FsData> Evicting<'a, T> {

@@ -7,35 +7,36 @@
 //! about the object it points to; the filesystem logic outside this module
 //! is written against these types only and contains no `unsafe`.
 //!
-//! - [`fs_data`]: [`FsData`], what a filesystem keeps beside the kernel's
-//!   objects; all the object types below need of it.
-//! - [`fs_type`]: [`FileSystem`], the trait a filesystem implements for its
-//!   superblock's operations, and their tables.
-//! - [`registration`]: [`Registration`] of its `file_system_type`.
-//! - [`super_block`]: [`SuperBlock`], a mounted (or mounting) filesystem.
+//! The modules, from the top of the layers down (each uses only modules
+//! below it; `scripts/kfs_layers.py` checks this):
+//! - [`debugfs`]: [`Counters`], per-mount statistics.
+//! - [`registration`]: [`Registration`] of a `file_system_type`.
+//! - `mount`: mounting and unmounting (`fs_context_operations`,
+//!   `fill_super`, `kill_sb`).
+//! - [`file`]: the file operations trait and table, and `Opening`.
+//! - [`address_space`], [`inode_ops`], [`iomap`], [`vm`]: the operations
+//!   traits and tables of the page cache, of inodes, of direct I/O block
+//!   mapping, and of shared file mappings (with `Mmap` and `Fault`).
+//! - [`export`]: the `export_operations` table (file handles).
+//! - [`io`]: [`File`], the I/O requests and the VFS's generic I/O helpers.
+//! - [`new_inode`]: inodes being made: `NewInode`, [`Owner`], [`Created`],
+//!   [`InodeOps`] (the tables the filesystem picks for an inode).
+//! - [`dir`]: [`RenameFlags`], [`RenameTarget`], [`DirEmitter`].
+//! - [`bio`]: [`BioBuilder`], block I/O of consecutive blocks.
+//! - [`fs_type`]: [`FileSystem`], the trait of the superblock's operations,
+//!   and their table.
+//! - [`lock`]: an inode's locks, [`Locked`] (the token of the changes that
+//!   need the inode lock) and [`Evicting`].
+//! - [`writeback`]: [`WritebackControl`], [`AddressSpace`], [`FolioBatch`].
 //! - [`inode`]: [`Inode`], a VFS inode with the filesystem's own data
 //!   beside it, and [`InodeRef`], a counted reference to one.
-//! - [`attrs`]: an inode's [`FileType`], [`Attrs`] and [`InodeParams`].
-//! - [`new_inode`]: `NewInode`, an inode being set up, and [`InodeOps`],
-//!   the tables the filesystem picks for it.
-//! - [`lock`]: an inode's locks, and [`Locked`], the token of the changes
-//!   that need its lock.
-//! - [`inode_ops`]: the inode operations trait and table (namespace,
-//!   attributes, extents, link targets).
-//! - [`dir`]: what the namespace callbacks pass: [`Owner`], [`Created`],
-//!   [`RenameFlags`], [`DirEmitter`].
-//! - [`folio`]: [`LockedFolio`], a locked folio of a file's page cache.
-//! - [`address_space`]: the page cache's operations trait and table.
-//! - [`vm`]: the operations of shared file mappings (page faults).
-//! - [`iomap`]: block mapping for the kernel's iomap direct I/O.
-//! - [`file`]: open files, the file operations trait and table, and the
-//!   VFS's generic I/O helpers.
-//! - [`bio`]: [`BioBuilder`], block I/O of consecutive blocks.
-//! - [`writeback`]: [`WritebackControl`], [`AddressSpace`], [`FolioBatch`].
-//! - [`debugfs`]: [`Counters`], per-mount statistics.
-//! - [`buffer`]: [`BufferHead`], a metadata block read through the block
-//!   device's page cache.
-//! - [`task`]: the current task's `journal_info`, for transactions.
+//! - [`super_block`]: [`SuperBlock`], a mounted (or mounting) filesystem.
+//! - [`attrs`], [`buffer`], [`folio`], `ops`, [`task`]: an inode's
+//!   [`FileType`], [`Attrs`] and [`InodeParams`]; [`BufferHead`], a
+//!   metadata block; [`LockedFolio`]; `Ops`, the type of every built
+//!   table; the current task's `journal_info`.
+//! - [`fs_data`]: [`FsData`], what a filesystem keeps beside the kernel's
+//!   objects, all that the object types need of it.
 
 use kernel::error::Error;
 
@@ -55,6 +56,7 @@ pub(crate) mod inode_ops;
 pub(crate) mod io;
 pub(crate) mod iomap;
 pub(crate) mod lock;
+mod mount;
 pub(crate) mod new_inode;
 mod ops;
 pub(crate) mod registration;
@@ -144,8 +146,9 @@ pub(crate) fn enxio() -> Error {
     kernel::error::code::ENXIO
 }
 
-/// Whether an error message about on-disk damage may be printed now. All of
-/// rsfs shares one rate limit, so a damaged disk cannot flood the log.
+/// Whether an error message about on-disk damage may be printed now. The
+/// whole module shares one rate limit, so a damaged disk cannot flood the
+/// log.
 pub(crate) fn err_ratelimit() -> bool {
     // SAFETY: `rsfs_err_ratelimit` only touches its own static state.
     unsafe { sys::rsfs_err_ratelimit() }

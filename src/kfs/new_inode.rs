@@ -222,7 +222,7 @@ impl<T: FsData> NewInode<T> {
     /// Finishes an inode created by a namespace operation, with operations
     /// tables `ops`: its owner, mode and times were set when it was
     /// allocated. `flags` are its `chattr(1)` flags, as for
-    /// [`Inode::set_flags`].
+    /// [`Locked::set_flags`].
     pub(crate) fn init_created(
         self,
         generation: u32,

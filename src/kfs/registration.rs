@@ -9,7 +9,7 @@
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::{error::to_result, prelude::*, types::Opaque};
 
-use super::{fs_type::Tables, sys, FileSystem, SuperBlock};
+use super::{mount::Mount, sys, FileSystem, SuperBlock};
 
 /// Static storage for a `struct file_system_type`.
 ///
@@ -83,8 +83,8 @@ impl Registration {
             (*fs).name = T::NAME.as_char_ptr();
             (*fs).owner = module.as_ptr().cast();
             (*fs).fs_flags = sys::FS_REQUIRES_DEV as i32;
-            (*fs).init_fs_context = Some(Tables::<T>::init_fs_context);
-            (*fs).kill_sb = Some(Tables::<T>::kill_sb);
+            (*fs).init_fs_context = Some(Mount::<T>::init_fs_context);
+            (*fs).kill_sb = Some(Mount::<T>::kill_sb);
         }
         // SAFETY: `fs` is a fully initialised filesystem type in static
         // storage, and stays untouched until `unregister_filesystem`.

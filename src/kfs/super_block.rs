@@ -221,7 +221,8 @@ impl<T: FsData> SuperBlock<T, New> {
 }
 
 impl<T: FsData> SuperBlock<T, Ready> {
-    /// The per-mount state that [`FileSystem::fill_super`] returned.
+    /// The per-mount state that
+    /// [`FileSystem::fill_super`](super::FileSystem::fill_super) returned.
     pub(crate) fn info(&self) -> Pin<&T::Info> {
         // SAFETY: By the type invariant `s_fs_info` holds a
         // `Pin<KBox<T::Info>>` that lives as long as the superblock, so as

@@ -27,7 +27,7 @@ pub(crate) fn fs_marker() -> usize {
 /// found it clear. Until then the task must not run another filesystem's
 /// code: ext4, btrfs and others read the word as a pointer to their own
 /// transaction handle when they find it set. (The core kernel never reads
-/// it.) rsfs sets it only inside its own operations, which are
+/// it.) A filesystem sets it only inside its own operations, which are
 /// `memalloc_nofs` scopes and copy no user memory (see `crate::txn`).
 pub(crate) fn set_fs_marker(value: usize) {
     // SAFETY: Only the current task touches its own `journal_info`, and

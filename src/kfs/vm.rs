@@ -23,15 +23,15 @@ use super::{
 ///
 /// # Invariants
 ///
-/// `file` and `vma` are valid, and the VMA maps the file, being set up by
-/// the VFS, for `'a`.
+/// `file` is an open file of filesystem `T`, `vma` is valid, and the VMA
+/// maps the file, being set up by the VFS, for `'a`.
 pub(crate) struct Mmap<'a, T: FsData> {
     file: *mut sys::file,
     vma: *mut sys::vm_area_struct,
     _p: PhantomData<(&'a mut (), T)>,
 }
 
-impl<T: FsData> Mmap<'_, T> {
+impl<'a, T: FsData> Mmap<'a, T> {
     /// # Safety
     ///
     /// `file` and `vma` must satisfy the type invariants for `'a`.

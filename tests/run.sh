@@ -22,11 +22,15 @@ nest() {
 	local line up start=0
 	while IFS= read -r line || [ -n "$line" ]; do
 		printf '  %s\n' "$line"
-		read -r up _ </proc/uptime
-		up=${up%.*}
 		case $line in
-		"#  RUN "*) start=$up ;;
-		"ok "* | "not ok "*) echo "  # took $((up - start)) s" ;;
+		"#  RUN "*)
+			read -r up _ </proc/uptime
+			start=${up%.*}
+			;;
+		"ok "* | "not ok "*)
+			read -r up _ </proc/uptime
+			echo "  # took $((${up%.*} - start)) s"
+			;;
 		esac
 	done
 }

@@ -272,6 +272,10 @@ disk_struct! {
 /// Extents held in the inode itself.
 pub const INODE_EXTENTS: usize = 9;
 
+/// The longest symlink target kept inside the inode, in its extent area
+/// (with [`INODE_FLAG_INLINE`]).
+pub const INLINE_LINK_MAX: usize = INODE_EXTENTS * Extent::SIZE;
+
 disk_struct! {
     /// An inode, [`INODE_SIZE`] bytes, slot `ino` of the inode table.
     pub struct Inode {

@@ -15,8 +15,7 @@ use kernel::{
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::{
-    alloc, file,
-    format::{self, INODE_EXTENTS},
+    alloc, file, format,
     kfs::{
         self, address_space, fs_flags, inode_ops, sb_err, Attrs, Evicting, FileType, Inode,
         InodeOps, InodeParams, InodeRef, Locked, Lookup, SuperBlock, Timestamp,
@@ -94,9 +93,6 @@ impl core::ops::DerefMut for MapGuard<'_> {
     }
 }
 
-/// The longest symlink target kept inside the inode (in its extent area).
-pub(crate) const INLINE_LINK_MAX: usize = INODE_EXTENTS * format::Extent::SIZE;
-
 fn timestamp(sec: u64, nsec: u32) -> Timestamp {
     Timestamp {
         sec: sec as i64,
@@ -169,10 +165,10 @@ fn read_link(
     let len = len as usize;
     let mut link = KVec::with_capacity(len + 1, GFP_KERNEL)?;
     if d.flags.get() & format::INODE_FLAG_INLINE != 0 {
-        if len > INLINE_LINK_MAX {
+        if len > format::INLINE_LINK_MAX {
             return Err(bad());
         }
-        let mut area = [0u8; INLINE_LINK_MAX];
+        let mut area = [0u8; format::INLINE_LINK_MAX];
         format::Field::write(&d.extents, &mut area);
         link.extend_from_slice(&area[..len], GFP_KERNEL)?;
     } else {
@@ -345,8 +341,8 @@ fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
     let info = inode.data();
     let link = &info.link;
     let target = link.len().saturating_sub(1);
-    if inode.file_type() == FileType::Symlink && target <= INLINE_LINK_MAX {
-        let mut area = [0u8; INLINE_LINK_MAX];
+    if inode.file_type() == FileType::Symlink && target <= format::INLINE_LINK_MAX {
+        let mut area = [0u8; format::INLINE_LINK_MAX];
         area[..target].copy_from_slice(&link[..target]);
         d.extents = format::Field::read(&area);
         d.extent_count = 0.into();

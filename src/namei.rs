@@ -9,7 +9,7 @@ use kernel::prelude::*;
 use crate::{
     alloc, dir,
     format::{self, BLOCK_SIZE, NAME_MAX},
-    inode::{self, InodeInfo, INLINE_LINK_MAX},
+    inode::{self, InodeInfo},
     kfs::{
         efscorrupted, fs_flags, inode_ops, sb_err, Created, FileType, Inode, InodeRef, Locked,
         Owner, RenameFlags, RenameTarget,
@@ -130,7 +130,7 @@ fn new_inode(
     let setup = (|| {
         let new = sb.new_inode(owner, mode, ino, rdev)?;
         let needs_block = ftype == FileType::Directory
-            || (ftype == FileType::Symlink && target.len() > INLINE_LINK_MAX);
+            || (ftype == FileType::Symlink && target.len() > format::INLINE_LINK_MAX);
         let map = if needs_block {
             first_block(dir, ino, ftype, target)?
         } else {

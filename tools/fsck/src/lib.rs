@@ -31,8 +31,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use rsfs_format::{
-    Extent, Field, Inode, BLOCK_SIZE, FT_DIR, INODE_EXTENTS, INODE_FLAGS_USER, INODE_FLAG_INLINE,
-    MAX_FILE_SIZE, ROOT_INO,
+    Extent, Field, Inode, BLOCK_SIZE, FT_DIR, INLINE_LINK_MAX, INODE_EXTENTS, INODE_FLAGS_USER,
+    INODE_FLAG_INLINE, MAX_FILE_SIZE, ROOT_INO,
 };
 
 pub mod bitmap;
@@ -49,9 +49,6 @@ use inode::{dirent_type, file_type, is_special, S_IFDIR, S_IFLNK, S_IFREG};
 
 /// The most repair passes before fsck gives up on reaching a clean state.
 const MAX_PASSES: usize = 8;
-
-/// The longest symlink target kept inside the inode (its extent area).
-const INLINE_LINK_MAX: u64 = (INODE_EXTENTS * Extent::SIZE) as u64;
 
 /// What kind of problem: harmless space leaks, or damage.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -485,7 +482,7 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
                 S_IFLNK => {
                     size == 0
                         || size >= BLOCK_SIZE as u64
-                        || (inline && size > INLINE_LINK_MAX)
+                        || (inline && size > INLINE_LINK_MAX as u64)
                         || (!inline && map.lookup(0).is_none())
                 }
                 _ => size > MAX_FILE_SIZE,
@@ -1037,7 +1034,7 @@ fn make_root(img: &Image, geo: &rsfs_format::Geometry, want_b: &mut [bool]) -> R
 fn symlink_target(img: &Image, d: &Inode, map: &Map, inline: bool) -> Result<Vec<u8>> {
     let len = d.size.get() as usize;
     if inline {
-        let mut area = [0u8; INLINE_LINK_MAX as usize];
+        let mut area = [0u8; INLINE_LINK_MAX];
         Field::write(&d.extents, &mut area);
         return Ok(area[..len].to_vec());
     }

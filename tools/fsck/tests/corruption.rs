@@ -122,7 +122,7 @@ impl Img {
             size: (target.len() as u64).into(),
             ..Default::default()
         };
-        let mut area = [0u8; INODE_EXTENTS * Extent::SIZE];
+        let mut area = [0u8; INLINE_LINK_MAX];
         if target.len() <= area.len() {
             area[..target.len()].copy_from_slice(target);
             d.extents = Field::read(&area);

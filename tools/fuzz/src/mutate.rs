@@ -19,8 +19,8 @@ use anyhow::{bail, Result};
 use rsfs_format::{
     bitmap_set, bitmap_test, dir_rec_len, Extent, ExtentBlockHeader, Le16, Le32, Le64,
     BITS_PER_BITMAP_BLOCK, BLOCK_CSUM_SIZE, BLOCK_SIZE, DIR_DATA_SIZE, EXTENT_BLOCK_EXTENTS,
-    EXTENT_BLOCK_MAGIC, FT_DIR, INODE_EXTENTS, INODE_FLAGS_USER, INODE_FLAG_INLINE, MAX_BLOCKS,
-    MAX_FILE_SIZE, MIN_BLOCKS, ROOT_INO, STATE_CLEAN, STATE_DIRTY,
+    EXTENT_BLOCK_MAGIC, FT_DIR, INLINE_LINK_MAX, INODE_EXTENTS, INODE_FLAGS_USER,
+    INODE_FLAG_INLINE, MAX_BLOCKS, MAX_FILE_SIZE, MIN_BLOCKS, ROOT_INO, STATE_CLEAN, STATE_DIRTY,
 };
 
 use crate::image::{
@@ -1277,7 +1277,7 @@ fn inline_symlink_too_long(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<S
         .filter(|n| n.kind == FileKind::Symlink && n.inline)
         .collect();
     let n = choose(rng, &c)?;
-    let max = (INODE_EXTENTS * Extent::SIZE) as u64;
+    let max = INLINE_LINK_MAX as u64;
     let size = rng.range(max + 1, BLOCK_SIZE as u64 - 1);
     Some(set_size(
         m,

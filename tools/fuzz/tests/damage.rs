@@ -261,7 +261,7 @@ impl Builder {
     fn symlink(&mut self, parent: u64, name: &[u8], target: &[u8]) -> u64 {
         let (ino, mut d) = self.new_inode(0o120777, 1);
         d.size = (target.len() as u64).into();
-        let max = INODE_EXTENTS * Extent::SIZE;
+        let max = INLINE_LINK_MAX;
         if target.len() <= max {
             let mut area = vec![0u8; max];
             area[..target.len()].copy_from_slice(target);

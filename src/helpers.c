@@ -509,6 +509,22 @@ void rsfs_sb_end_pagefault(struct super_block *sb)
 	sb_end_pagefault(sb);
 }
 
+bool rsfs_sb_trylock_umount_shared(struct super_block *sb)
+{
+	return down_read_trylock(&sb->s_umount);
+}
+
+void rsfs_sb_unlock_umount_shared(struct super_block *sb)
+{
+	up_read(&sb->s_umount);
+}
+
+/* The first step of iput(): drop a reference that is not the last. */
+bool rsfs_iput_unless_last(struct inode *inode)
+{
+	return atomic_add_unless(&inode->i_count, -1, 1);
+}
+
 vm_fault_t rsfs_vmf_fs_error(int err)
 {
 	return vmf_fs_error(err);

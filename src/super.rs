@@ -256,6 +256,9 @@ impl kfs::FsData for Rsfs {
 #[vtable]
 impl kfs::FileSystem for Rsfs {
     const NAME: &'static CStr = c_str!("rsfs");
+    /// The counters of docs/design.md are published per mount, under
+    /// `/sys/kernel/debug/rsfs/<device>/`.
+    const DEBUGFS_DIR: bool = true;
 
     /// Reads and checks the superblock of a filesystem being mounted, counts the
     /// free blocks and inodes from the bitmaps, and marks the disk as mounted.

@@ -247,10 +247,10 @@ pub(crate) fn writepages(mapping: &AddressSpace<Rsfs>, wbc: &mut WritebackContro
     first_error.map_or(Ok(()), Err)
 }
 
-/// `writepage`: one folio, for memory reclaim (`pageout`) and migration.
-/// The folio is locked and its dirty bit already cleared for I/O. Nothing
-/// here touches the inode once its bio is sent (see
-/// `kfs::address_space::Operations::writepage`).
+/// `writepage`: one folio, for memory reclaim (`pageout`; migration moves
+/// dirty folios without writing them). The folio is locked and its dirty
+/// bit already cleared for I/O; kfs holds a reference to the inode for the
+/// call (see `kfs::address_space::Operations::writepage`).
 pub(crate) fn writepage(
     inode: &Inode<Rsfs>,
     folio: LockedFolio,

@@ -29,8 +29,11 @@ unsafe impl Send for Counters {}
 unsafe impl Sync for Counters {}
 
 impl Counters {
-    /// Counters named `names` for superblock `sb`. If debugfs cannot take
-    /// them, they still count; they are just not published.
+    /// Counters named `names` for superblock `sb`, published in the
+    /// directory of its filesystem type
+    /// ([`FileSystem::DEBUGFS_DIR`](super::FileSystem::DEBUGFS_DIR)). If
+    /// the type has none, or debugfs cannot take them, they still count;
+    /// they are just not published.
     pub(crate) fn new<T: FileSystem, S>(
         sb: &SuperBlock<T, S>,
         names: &[&'static CStr],
@@ -40,8 +43,13 @@ impl Counters {
             values.push(AtomicU64::new(0), GFP_KERNEL)?;
         }
         let root = FsTypeStorage::debugfs_root_of(sb);
+        if root.is_null() {
+            // INVARIANT: No directory.
+            return Ok(Self { values, dir: root });
+        }
         // SAFETY: `root` is the filesystem type's debugfs directory (or an
-        // error pointer, which debugfs accepts); `s_id` is a string.
+        // error pointer, which debugfs accepts as a parent and ignores);
+        // `s_id` is a string.
         let dir = unsafe { sys::debugfs_create_dir((*sb.as_raw()).s_id.as_ptr(), root) };
         for (name, value) in names.iter().zip(values.iter()) {
             // SAFETY: `value` lives in `values`' buffer until `Drop` has

@@ -76,7 +76,7 @@ impl LockedFolio {
         Self(folio)
     }
 
-    /// Locks `folio`, which the caller holds locked without a reference of
+    /// Takes over the lock of `folio`, which the caller holds locked without a reference of
     /// its own to give (the VFS's `read_folio`, `writepage`, a fault).
     ///
     /// # Safety

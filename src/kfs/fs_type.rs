@@ -30,6 +30,12 @@ pub(crate) trait FileSystem: FsData {
     /// The name under which the filesystem type is registered.
     const NAME: &'static CStr;
 
+    /// Whether the type gets a debugfs directory, `/sys/kernel/debug/NAME/`,
+    /// from its [`Registration`](super::Registration), under which each
+    /// mount can publish [`Counters`](super::Counters). Without it,
+    /// counters still count but are not published.
+    const DEBUGFS_DIR: bool = false;
+
     /// Reads and checks the on-disk superblock and returns the state of the
     /// new mount. Called once per mount, with the block device open.
     fn fill_super(sb: &SuperBlock<Self, super_block::New>) -> Result<Pin<KBox<Self::Info>>>;

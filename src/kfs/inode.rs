@@ -122,10 +122,10 @@ impl<T: FsData> InodeBox<T> {
 /// `&Inode<T>` lives.
 ///
 /// Its reference count may be zero: `evict_inode` is given an inode that
-/// is being freed, and `writepage` one that only its locked folio keeps
-/// alive. So an `&Inode<T>` cannot be turned into a counted reference with
-/// `ihold`; only [`Inode::grab`] can make one, and it refuses an inode
-/// that is being freed. Counted references are [`InodeRef`]s.
+/// is being freed (see [`super::Evicting`]). So an `&Inode<T>` cannot be
+/// turned into a counted reference with `ihold`; only [`Inode::grab`] can
+/// make one, and it refuses an inode that is being freed. Counted
+/// references are [`InodeRef`]s.
 #[repr(transparent)]
 pub(crate) struct Inode<T: FsData>(Opaque<sys::inode>, PhantomData<T>);
 
@@ -167,6 +167,21 @@ impl<T: FsData> InodeRef<T> {
         let inode = self.0.as_ptr().cast();
         core::mem::forget(self);
         inode
+    }
+
+    /// Drops the reference if it is not the last one; the last one is
+    /// handed back, because dropping it may evict the inode, which waits
+    /// for the locks of its folios.
+    pub(super) fn put_unless_last(self) -> core::result::Result<(), Self> {
+        // SAFETY: We own one reference (type invariant). The helper gives it
+        // up only if the count stays above zero, which is all `iput` does
+        // for such a reference.
+        if unsafe { sys::rsfs_iput_unless_last(self.0.as_ptr().cast()) } {
+            core::mem::forget(self);
+            Ok(())
+        } else {
+            Err(self)
+        }
     }
 }
 

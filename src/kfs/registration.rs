@@ -2,7 +2,8 @@
 
 //! The registration of a filesystem type: [`FsTypeStorage`], the static
 //! `struct file_system_type`, and [`Registration`], which registers it
-//! with the VFS (and makes its debugfs directory) until dropped.
+//! with the VFS (and makes its debugfs directory, if it asks for one)
+//! until dropped.
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
 
@@ -43,7 +44,9 @@ impl FsTypeStorage {
         }
     }
 
-    /// The debugfs directory of the filesystem type of `sb`.
+    /// The debugfs directory of the filesystem type of `sb`: null if it has
+    /// none ([`FileSystem::DEBUGFS_DIR`]), or an error pointer if debugfs
+    /// could not make it.
     pub(super) fn debugfs_root_of<T: FileSystem, S>(sb: &SuperBlock<T, S>) -> *mut sys::dentry {
         // SAFETY: Every superblock of a filesystem registered through a
         // `Registration` has `s_type` pointing at the `fs_type` field, the
@@ -92,10 +95,13 @@ impl Registration {
             storage.in_use.store(false, Ordering::Release);
             return Err(e);
         }
-        // SAFETY: The name is a static string; a failure gives an error
-        // pointer, which debugfs accepts as a parent (and ignores).
-        let dir = unsafe { sys::debugfs_create_dir(T::NAME.as_char_ptr(), core::ptr::null_mut()) };
-        storage.debugfs.store(dir, Ordering::Release);
+        if T::DEBUGFS_DIR {
+            // SAFETY: The name is a static string; a failure gives an error
+            // pointer, which debugfs accepts as a parent (and ignores).
+            let dir =
+                unsafe { sys::debugfs_create_dir(T::NAME.as_char_ptr(), core::ptr::null_mut()) };
+            storage.debugfs.store(dir, Ordering::Release);
+        }
         // INVARIANT: Registered above, and `in_use` is set.
         Ok(Self { storage })
     }

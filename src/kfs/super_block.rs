@@ -96,6 +96,21 @@ impl<T: FsData, S> SuperBlock<T, S> {
         PagefaultGuard(self)
     }
 
+    /// Holds off unmount, remount and freeze (`s_umount`, shared) until the
+    /// guard is dropped, unless one of them holds it now: then `None`, at
+    /// once. For work that runs outside any syscall on the filesystem
+    /// (memory reclaim) and must not find the superblock torn down.
+    pub(super) fn try_hold_off_umount(&self) -> Option<UmountGuard<'_, T, S>> {
+        // SAFETY: The superblock is valid (type invariant); a trylock does
+        // not sleep.
+        if unsafe { sys::rsfs_sb_trylock_umount_shared(self.as_raw()) } {
+            // INVARIANT: Taken just now.
+            Some(UmountGuard(self))
+        } else {
+            None
+        }
+    }
+
     /// Flushes the device's volatile write cache (`blkdev_issue_flush`).
     pub(crate) fn flush_device(&self) -> Result {
         // SAFETY: The block device is open by the type invariant.
@@ -259,5 +274,19 @@ impl<T: FsData, S> Drop for PagefaultGuard<'_, T, S> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant the fault was entered.
         unsafe { sys::rsfs_sb_end_pagefault(self.0.as_raw()) };
+    }
+}
+
+/// `s_umount` held shared (see [`SuperBlock::try_hold_off_umount`]).
+///
+/// # Invariants
+///
+/// `0`'s `s_umount` is held shared on our behalf.
+pub(super) struct UmountGuard<'a, T: FsData, S>(&'a SuperBlock<T, S>);
+
+impl<T: FsData, S> Drop for UmountGuard<'_, T, S> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we hold it.
+        unsafe { sys::rsfs_sb_unlock_umount_shared(self.0.as_raw()) };
     }
 }

@@ -328,4 +328,10 @@ impl LockedFolio {
         // SAFETY: The folio is locked, and `wbc` valid.
         unsafe { sys::folio_redirty_for_writepage(wbc.as_raw(), self.as_raw()) };
     }
+
+    /// Marks the folio dirty again and lets it go: `writepage` will not
+    /// write it now.
+    pub(super) fn leave_dirty(self, wbc: &mut WritebackControl<'_>) {
+        self.redirty(wbc);
+    }
 }

@@ -16,7 +16,7 @@ use kernel::prelude::*;
 
 use crate::{
     alloc,
-    format::BLOCK_SIZE,
+    format::{self, BLOCK_SIZE},
     inode,
     kfs::{
         self,
@@ -39,20 +39,44 @@ use crate::{
 /// (`for_write`) is remembered, so that it goes back if the write fails
 /// (see [`drop_fresh_blocks`]).
 fn block_for_write(inode: &Inode<Rsfs>, index: u64, for_write: bool) -> Result<(u64, bool)> {
+    let (block, _, new) = blocks_for_write(inode, index, 1, for_write)?;
+    Ok((block, new))
+}
+
+/// The disk blocks from file block `index` on, up to `max` of them,
+/// contiguous on disk: the mapped run there, or, in a hole, as much of the
+/// hole as the allocator gives in one run. Returns the first block, how
+/// many, and whether they are new. New blocks for a write (`for_write`)
+/// are remembered, so that they go back if the write fails (see
+/// [`drop_fresh_blocks`]).
+fn blocks_for_write(
+    inode: &Inode<Rsfs>,
+    index: u64,
+    max: u64,
+    for_write: bool,
+) -> Result<(u64, u64, bool)> {
     let sb = inode.super_block();
-    if let Some((block, _)) = inode.data().map().lookup(index) {
-        return Ok((block, false));
+    if let Some((block, run)) = inode.data().map().lookup(index) {
+        return Ok((block, run.min(max), false));
     }
-    // A hole: giving it a block is an operation. Callers may hold the
-    // folio locked (write_begin, page_mkwrite). The handle comes before
-    // the map lock, so the lookup is done again under both.
+    // A hole: giving it blocks is an operation. Callers may hold the folio
+    // locked (write_begin, page_mkwrite). The handle comes before the map
+    // lock, so the lookup is done again under both.
     let _handle = txn::begin_locked(sb);
     let mut map = inode.data().map();
-    if let Some((block, _)) = map.lookup(index) {
-        return Ok((block, false));
+    if let Some((block, run)) = map.lookup(index) {
+        return Ok((block, run.min(max), false));
     }
-    // The block may have held another file's data: this file's data must
-    // reach the disk before the map that names the block.
+    // No further than the hole, and no further than a file may reach.
+    Run::new(index, 1, 0)?;
+    let want = map
+        .next_mapped(index)
+        .map_or(max, |next| (next - index).min(max))
+        .min(format::MAX_FILE_BLOCKS - index)
+        .min(u64::from(u32::MAX))
+        .max(1);
+    // The blocks may have held another file's data: this file's data must
+    // reach the disk before the map that names them.
     txn::order_data(inode)?;
     // Right after the file block before, if there is one: sequential writes
     // get consecutive blocks, so their extents merge and their folios go
@@ -61,33 +85,25 @@ fn block_for_write(inode: &Inode<Rsfs>, index: u64, for_write: bool) -> Result<(
         .checked_sub(1)
         .and_then(|prev| map.lookup(prev))
         .map_or_else(|| map.goal(), |(b, _)| b + 1);
-    let run = Run::new(index, 1, 0)?;
-    let (block, _) = alloc::alloc_blocks(sb, goal, 1)?;
+    let (block, len) = alloc::alloc_blocks(sb, goal, want)?;
     let mapped = (if for_write {
-        map.note_fresh(index, 1)
+        map.note_fresh(index, len)
     } else {
         Ok(())
     })
-    .and_then(|()| {
-        map.insert(
-            sb,
-            Run {
-                start: block,
-                ..run
-            },
-        )
-    });
+    .and_then(|()| Run::new(index, len, block))
+    .and_then(|run| map.insert(sb, run));
     if let Err(e) = mapped {
-        let _ = alloc::free_blocks(sb, block, 1);
+        let _ = alloc::free_blocks(sb, block, len);
         return Err(e);
     }
     inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
     drop(map);
     inode.mark_dirty();
-    // The block may have held metadata (a directory block, say) whose
+    // The blocks may have held metadata (a directory block, say) whose
     // buffer is still cached: drop it, so it is never written over our data.
-    sb.forget_block_buffers(block, 1);
-    Ok((block, true))
+    sb.forget_block_buffers(block, len);
+    Ok((block, len, true))
 }
 
 /// The disk block cached in a folio, if any. rsfs keeps the block behind
@@ -133,15 +149,16 @@ fn prepare_write(inode: &Inode<Rsfs>, pos: u64) -> Result {
     Ok(())
 }
 
-/// After a write that failed (a direct write's error, a buffered copy that
-/// copied nothing): the blocks that this write allocated past the end of
-/// the file go back, and the page cache past the end with them, so that a
-/// later truncate up or extending write cannot show what the failed write
-/// left on them (as `ext2_write_failed` does). Blocks that were there
-/// before the write, preallocated by fallocate, stay. Runs under the inode
-/// lock.
-pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>) {
-    let size = inode.size();
+/// After a write that failed or stopped short (a direct write's error or
+/// short count, a buffered copy that copied nothing): the blocks that this
+/// write allocated past the end of the file, or past byte `written_to` if
+/// that is further, go back, and the page cache past that point with
+/// them, so that a later truncate up or extending write cannot show what
+/// the write left on them (as `ext2_write_failed` does). Blocks that were
+/// there before the write, preallocated by fallocate, stay. Runs under the
+/// inode lock.
+pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>, written_to: u64) {
+    let size = inode.size().max(written_to);
     let first = size.div_ceil(BLOCK_SIZE as u64);
     let sb = inode.super_block();
     let _handle = txn::begin_locked(sb);
@@ -418,7 +435,7 @@ impl address_space::Operations for RegularFile {
             // A new block past the end (zeroed by write_begin) goes back.
             drop(folio);
             if pos + len as u64 > inode.size() {
-                drop_fresh_blocks(inode);
+                drop_fresh_blocks(inode, 0);
             }
             return 0;
         }
@@ -454,22 +471,26 @@ impl address_space::Operations for RegularFile {
     /// (a write into a hole inside the file), nothing more is done directly
     /// and the VFS finishes the write with buffered I/O, then writes and
     /// waits for that range and drops it from the cache
-    /// (`__generic_file_write_iter`, mm/filemap.c). A failed direct write
-    /// gives back the blocks it took past the end of the file.
+    /// (`__generic_file_write_iter`, mm/filemap.c). A direct write that
+    /// fails, or stops short, gives back the blocks it took past the end
+    /// of the file and of what it wrote.
     fn direct_io(
         iocb: &mut Kiocb<'_, Rsfs>,
         iter: &mut IovIter<'_>,
         locked: Option<Locked<'_, Rsfs>>,
     ) -> Result<usize> {
-        match iomap::direct_io(IOMAP_OPS, iocb, iter) {
-            Err(e) if e == ENOTBLK => Ok(0),
-            Err(e) => {
-                if let Some(inode) = locked {
-                    drop_fresh_blocks(inode);
-                }
-                Err(e)
+        let pos = iocb.pos();
+        let result = iomap::direct_io(IOMAP_OPS, iocb, iter);
+        if let Some(inode) = locked {
+            match result {
+                Ok(n) => drop_fresh_blocks(inode, pos + n as u64),
+                Err(e) if e != ENOTBLK => drop_fresh_blocks(inode, 0),
+                Err(_) => (),
             }
-            ok => ok,
+        }
+        match result {
+            Err(e) if e == ENOTBLK => Ok(0),
+            other => other,
         }
     }
 
@@ -492,7 +513,10 @@ impl iomap::Operations for RegularFile {
     type FileSystem = Rsfs;
 
     /// The block mapping of direct I/O: up to `max` blocks from file block
-    /// `lblk`. A write may allocate past the end of the file; a write into a
+    /// `lblk`. A write past the end of the file is given as much of its
+    /// range as the allocator finds in one run, so that it goes to the disk
+    /// in large requests (ext2's `ext2_iomap_begin` allocates whole runs
+    /// too); a write into a
     /// hole inside the file is not done directly (`Fallback`): buffered readers
     /// may have that hole cached as zeroes, so it goes through the page cache,
     /// as the kernel's old direct I/O code did (DIO_SKIP_HOLES).
@@ -518,8 +542,9 @@ impl iomap::Operations for RegularFile {
             stats.add(Stat::DirectFallbacks, 1);
             return Ok(BlockMapping::Fallback);
         }
-        match block_for_write(inode, lblk, true) {
-            Ok((block, new)) => Ok(BlockMapping::Mapped { block, len: 1, new }),
+        stats.add(Stat::DirectAllocs, 1);
+        match blocks_for_write(inode, lblk, max, true) {
+            Ok((block, len, new)) => Ok(BlockMapping::Mapped { block, len, new }),
             // Out of space part way: a failed direct write cannot say how much
             // of it was done (iomap returns the error alone), so it stops here
             // and the VFS goes on with buffered I/O, which reports a short

@@ -29,7 +29,7 @@ pub(crate) enum Stat {
     WritepagesSyncAll,
     /// Walks of the TOWRITE tag (after `tag_pages_for_writeback`).
     TaggedWalks,
-    /// `writepage` calls (reclaim, migration).
+    /// `writepage` calls (memory reclaim).
     WritepageCalls,
     /// Folios put under writeback.
     FoliosWritten,
@@ -57,6 +57,9 @@ pub(crate) enum Stat {
     Fsyncs,
     /// Direct writes into holes handed back to buffered I/O.
     DirectFallbacks,
+    /// Allocations for direct writes past the end of a file, one per run
+    /// of blocks given.
+    DirectAllocs,
     /// Inodes written to the inode table (`write_inode`).
     InodeWrites,
     /// Overflow extent blocks encoded by inode writes (only changed ones
@@ -67,7 +70,7 @@ pub(crate) enum Stat {
 }
 
 /// The debugfs names of the [`Stat`] counters, in order.
-const STAT_NAMES: [&CStr; 20] = [
+const STAT_NAMES: [&CStr; 21] = [
     c_str!("writepages_sync_none"),
     c_str!("writepages_sync_all"),
     c_str!("tagged_walks"),
@@ -85,6 +88,7 @@ const STAT_NAMES: [&CStr; 20] = [
     c_str!("bytes_read"),
     c_str!("fsyncs"),
     c_str!("direct_fallbacks"),
+    c_str!("direct_allocs"),
     c_str!("inode_writes"),
     c_str!("extent_block_writes"),
     c_str!("zero_requests"),

@@ -377,6 +377,7 @@ TEST_F_TIMEOUT(data, fsync_is_not_livelocked, 300)
 TEST_F(data, direct_io_and_mixed_access)
 {
 	unsigned long long fallbacks = counter(DISK0, "direct_fallbacks");
+	unsigned long long allocs = counter(DISK0, "direct_allocs");
 	unsigned char *buf;
 	int fd, bfd;
 
@@ -385,10 +386,15 @@ TEST_F(data, direct_io_and_mixed_access)
 	ASSERT_LE(0, fd);
 	bfd = open("d", O_RDWR);
 	ASSERT_LE(0, bfd);
-	/* Extending direct writes allocate directly. */
+	/*
+	 * Extending direct writes allocate directly, a run at a time: on an
+	 * empty disk, 1 MiB is one run (it was 256 mappings of one block).
+	 */
 	fill(buf, 1 << 20, 0, 12);
 	ASSERT_EQ(1 << 20, pwrite(fd, buf, 1 << 20, 0));
 	EXPECT_EQ(-1, verify(bfd, 0, 1 << 20, 12));
+	EXPECT_GE(2, counter(DISK0, "direct_allocs") - allocs);
+	EXPECT_EQ(2048, blocks_of(fd));
 	/* A buffered write, then a direct read of it: the direct read sees it. */
 	ASSERT_EQ(0, write_pattern(bfd, 8192, 4096, 4096, 13));
 	ASSERT_EQ(4096, pread(fd, buf, 4096, 8192));

@@ -161,6 +161,14 @@ static inline int put_file(const char *path, const char *data)
 }
 
 /* A counter of the rsfs mounted from `dev` (/sys/kernel/debug/rsfs/...). */
+/* The 512-byte blocks a file has on disk (st_blocks), -1 on error. */
+static inline long long blocks_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? -1 : st.st_blocks;
+}
+
 static inline unsigned long long counter(const char *dev, const char *name)
 {
 	char path[256];

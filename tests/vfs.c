@@ -53,13 +53,6 @@ static int syncfs_here(void)
 	return ret;
 }
 
-static long long blocks_of(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) ? -1 : st.st_blocks;
-}
-
 static unsigned char pat(unsigned long long off, int seed)
 {
 	return (unsigned char)((off * 2654435761ULL + seed * 40503ULL) >> 13);

@@ -11,7 +11,8 @@ guest); the table shows the median with the spread, and bench/results.json
 holds the same numbers. ratio_vs_ext2 is how many times better than ext2
 (value/ext2 where higher is better, ext2/value where lower is), so 1.0 or
 more means at least as good; ratio_vs_raw likewise against the raw device
-with O_DIRECT, for the sequential rows.
+with O_DIRECT, for the sequential rows, and ratio_vs_tmpfs against tmpfs
+(the page-cache copy alone, no disk) for the buffered rows.
 """
 
 import argparse
@@ -30,11 +31,14 @@ FILESYSTEMS = [
     ("ext4", "vdd", ["mkfs.ext4", "-q", "-F"], "ext4"),
 ]
 RAW = ("raw", "vde")
+# The page-cache bound for the buffered rows: no disk under it.
+TMPFS = "tmpfs"
 
 # row, metric, higher is better, files to remove after it
 ROWS = [
     ("seq_write_fsync", "MiB/s", True, None),
     ("cold_seq_read", "MiB/s", True, "seq"),
+    ("dio_seq_write_fsync", "MiB/s", True, "dio"),
     ("random_4k_overwrite_fsync", "MiB/s", True, "rand"),
     ("create_10k_files_sync", "files/s", True, "files"),
     ("fsync_append", None, False, "append"),
@@ -44,6 +48,7 @@ ROWS = [
 METRICS = {
     "seq_write_fsync": ("MiB/s", True),
     "cold_seq_read": ("MiB/s", True),
+    "dio_seq_write_fsync": ("MiB/s", True),
     "random_4k_overwrite_fsync": ("MiB/s", True),
     "create_10k_files_sync": ("files/s", True),
     "fsync_append_p50": ("ms", False),
@@ -52,13 +57,17 @@ METRICS = {
     "sfr_stream": ("MiB/s", True),
     "sfr_stream_dirty_kib": ("KiB dirty (max)", False),
 }
-SEQUENTIAL = {"seq_write_fsync", "cold_seq_read"}
+SEQUENTIAL = {"seq_write_fsync", "cold_seq_read", "dio_seq_write_fsync"}
+# Rows that tmpfs has no meaning for: its pages cannot be dropped, and it
+# has no disk to write directly.
+NOT_TMPFS = {"cold_seq_read", "dio_seq_write_fsync"}
 
 
 def guest_script(reps):
     lines = ["set -e", "cd /"]
     for name, disk, _, fstype in FILESYSTEMS[1:]:
         lines += [f"mkdir -p /b/{name}", f"mount -t {fstype} /dev/{disk} /b/{name}"]
+    lines += [f"mkdir -p /b/{TMPFS}", f"mount -t tmpfs -o size=1200m tmpfs /b/{TMPFS}"]
     for rep in range(reps):
         for name, disk, _, _ in FILESYSTEMS:
             d = "/mnt" if name == "rsfs" else f"/b/{name}"
@@ -66,7 +75,12 @@ def guest_script(reps):
                 lines.append(f"rsfsbench {row} {name} {d} /dev/{disk}")
                 if cleanup:
                     lines.append(f"rm -rf {d}/{cleanup}")
-        for row in ("seq_write_fsync", "cold_seq_read"):
+        for row, _, _, _ in ROWS:
+            if row not in NOT_TMPFS:
+                # Each file goes at once: tmpfs holds it in memory.
+                lines.append(f"rsfsbench {row} {TMPFS} /b/{TMPFS} -")
+                lines.append(f"rm -rf /b/{TMPFS}/*")
+        for row in ("seq_write_fsync", "cold_seq_read", "dio_seq_write_fsync"):
             lines.append(f"rsfsbench {row} raw - /dev/{RAW[1]}")
     return "\n".join(lines)
 
@@ -98,7 +112,7 @@ def main():
           "--log", os.path.join(build, "logs", "bench.log")]
     for d in disks:
         vm += ["--disk", d]
-    print(f"rsfs bench: {len(FILESYSTEMS) + 1} targets x {len(METRICS)} rows x {args.reps} runs "
+    print(f"rsfs bench: {len(FILESYSTEMS) + 2} targets x {len(METRICS)} rows x {args.reps} runs "
           f"(console log: {build}/logs/bench.log)", flush=True)
     p = subprocess.run(vm, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     results = {}
@@ -126,7 +140,8 @@ def main():
     for row, (metric, hib) in METRICS.items():
         base = results.get((row, "ext2"))
         raw = results.get((row, "raw"))
-        for fs in [f[0] for f in FILESYSTEMS] + ["raw"]:
+        tmpfs = results.get((row, TMPFS))
+        for fs in [f[0] for f in FILESYSTEMS] + [TMPFS, "raw"]:
             r = results.get((row, fs))
             if not r:
                 continue
@@ -145,6 +160,7 @@ def main():
                 "median": round(m, 3), "min": round(min(vals), 3), "max": round(max(vals), 3),
                 "ratio_vs_ext2": ratio(base),
                 "ratio_vs_raw": ratio(raw) if row in SEQUENTIAL and fs != "raw" else None,
+                "ratio_vs_tmpfs": ratio(tmpfs) if fs not in (TMPFS, "raw") else None,
                 "write_requests": med([x[1] for x in r]),
                 "avg_request_kib": med([x[2] for x in r]),
                 "cpu_ms_per_mib": med([x[3] for x in r]),
@@ -154,7 +170,7 @@ def main():
     with open(os.path.join(args.root, "bench", "results.json"), "w") as f:
         json.dump(out, f, indent=1)
     print(f"\nkernel {out['kernel']}, {accel}, median of {args.reps} runs (min-max)\n")
-    hdr = f"{'row':<28} {'fs':<15} {'median':>10} {'spread':>19} {'metric':<16} {'vs ext2':>7} {'vs raw':>6} {'wr reqs':>8} {'avg KiB':>8} {'cpu ms/MiB':>10}"
+    hdr = f"{'row':<28} {'fs':<15} {'median':>10} {'spread':>19} {'metric':<16} {'vs ext2':>7} {'vs raw':>6} {'vs tmpfs':>8} {'wr reqs':>8} {'avg KiB':>8} {'cpu ms/MiB':>10}"
     print(hdr)
     print("-" * len(hdr))
     def fmt(v, spec):
@@ -164,6 +180,7 @@ def main():
         spread = f"{r['min']:.2f}-{r['max']:.2f}"
         print(f"{r['row']:<28} {r['fs']:<15} {r['median']:>10.2f} {spread:>19} {r['metric']:<16} "
               f"{fmt(r['ratio_vs_ext2'], '.2f'):>7} {fmt(r['ratio_vs_raw'], '.2f'):>6} "
+              f"{fmt(r['ratio_vs_tmpfs'], '.2f'):>8} "
               f"{fmt(r['write_requests'], '.0f'):>8} {fmt(r['avg_request_kib'], '.0f'):>8} "
               f"{fmt(r['cpu_ms_per_mib'], '.1f'):>10}")
 

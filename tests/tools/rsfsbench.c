@@ -8,6 +8,7 @@
  * tasks: the flusher's work counts), both over the timed part only.
  *
  *   rsfsbench ROW FS DIR DEV       DIR: the mounted filesystem; DEV: its disk
+ *   rsfsbench ROW tmpfs DIR -      a tmpfs: no disk, so no write requests
  *   rsfsbench ROW raw - DEV        the raw device with O_DIRECT
  */
 #define _GNU_SOURCE
@@ -48,6 +49,10 @@ static void disk_writes(unsigned long long *reqs, unsigned long long *sectors)
 	unsigned long long v[7] = { 0 };
 	FILE *f;
 
+	if (!strcmp(dev, "-")) {
+		*reqs = *sectors = 0;
+		return;
+	}
 	snprintf(path, sizeof(path), "/sys/block/%s/stat", strrchr(dev, '/') + 1);
 	f = fopen(path, "r");
 	if (!f || fscanf(f, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
@@ -132,6 +137,28 @@ static void seq_write(void)
 	void *buf = buffer(MiB, 'S');
 	int raw = !strcmp(fs, "raw");
 	int fd = raw ? open(dev, O_WRONLY | O_DIRECT) : open(path("seq"), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+
+	if (fd < 0)
+		die("open");
+	drop_caches();
+	start();
+	for (unsigned long long off = 0; off < total; off += MiB)
+		if (pwrite(fd, buf, MiB, off) != (ssize_t)MiB)
+			die("write");
+	if (fsync(fd))
+		die("fsync");
+	finish(total / MiB / (now() - t0), total / MiB, 1);
+	close(fd);
+}
+
+/* 512 MiB of 1 MiB O_DIRECT writes to a new file (or the raw device), then fsync. */
+static void dio_write(void)
+{
+	const unsigned long long total = 512 * MiB;
+	void *buf = buffer(MiB, 'D');
+	int raw = !strcmp(fs, "raw");
+	int fd = raw ? open(dev, O_WRONLY | O_DIRECT)
+		     : open(path("dio"), O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT, 0644);
 
 	if (fd < 0)
 		die("open");
@@ -321,6 +348,8 @@ int main(int argc, char **argv)
 		seq_write();
 	else if (!strcmp(row, "cold_seq_read"))
 		cold_read();
+	else if (!strcmp(row, "dio_seq_write_fsync"))
+		dio_write();
 	else if (!strcmp(row, "random_4k_overwrite_fsync"))
 		random_overwrite();
 	else if (!strcmp(row, "create_10k_files_sync"))

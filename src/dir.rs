@@ -15,7 +15,9 @@
 use kernel::prelude::*;
 
 use crate::{
-    alloc, file,
+    alloc,
+    dir_index::{self, DirIndex, INDEX_FROM_BLOCKS, MAX_CANDIDATES},
+    file,
     format::{self, dir_rec_len, DirEntryHeader, BLOCK_SIZE, DIR_DATA_SIZE},
     inode::InodeInfo,
     kfs::{self, sb_err, BufferHead, DirEmitter, File, FileType, Inode, Locked},
@@ -159,33 +161,120 @@ struct Found {
     prev: Option<Entry>,
 }
 
-/// Finds `name` in `dir`.
-fn find(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<Found>> {
+/// The largest entry (`dir_rec_len`) that fits in a directory block: 0
+/// for a damaged one, which gets no new entries.
+fn block_room(data: &[u8]) -> usize {
+    let mut room = 0;
+    for e in entries(data) {
+        let Ok(e) = e else { return 0 };
+        room = room.max(e.rec_len - e.used());
+    }
+    room
+}
+
+/// Reads every block of `dir` into a new index (see [`crate::dir_index`]).
+fn build_index(dir: &Inode<Rsfs>) -> Result<DirIndex> {
+    let mut index = DirIndex::new()?;
     for block in 0..nblocks(dir) {
         let bh = read_block(dir, block)?;
-        let hit = {
-            let g = bh.lock();
-            let data = g.data();
-            let mut prev = None;
-            let mut hit = None;
-            for e in entries(data) {
-                let e = e.map_err(|_| damaged(dir, block, "bad entry"))?;
-                if e.ino != 0 && name_of(data, &e) == name {
-                    hit = Some((e, prev));
-                    break;
-                }
-                prev = Some(e);
+        let g = bh.lock();
+        let data = g.data();
+        for e in entries(data) {
+            // A damaged block: no index; the search that follows reports it.
+            let e = e.map_err(|_| kfs::efscorrupted())?;
+            if e.ino != 0 {
+                index.insert(dir_index::hash(name_of(data, &e)), block)?;
             }
-            hit
-        };
-        if let Some((entry, prev)) = hit {
-            return Ok(Some(Found {
-                bh,
-                block,
-                entry,
-                prev,
-            }));
         }
+        index.set_room(block, block_room(data))?;
+    }
+    Ok(index)
+}
+
+/// Runs `f` on the index of `dir`, building it first if the directory is
+/// large enough and has none. `None`: no index (a small directory, or one
+/// that could not be built); the caller searches every block.
+fn with_index<R>(dir: &Inode<Rsfs>, f: impl FnOnce(&mut DirIndex) -> R) -> Option<R> {
+    let info: &InodeInfo = dir.data();
+    let _nofs = kfs::NoFs::enter();
+    let mut index = info.dir_index.lock();
+    if index.is_none() {
+        if nblocks(dir) < INDEX_FROM_BLOCKS {
+            return None;
+        }
+        *index = build_index(dir).ok();
+    }
+    index.as_mut().map(f)
+}
+
+/// Brings the index of `dir`, if it has one, up to date with a change
+/// just made; if that fails, the index goes, and is built again later.
+fn update_index(dir: &Inode<Rsfs>, f: impl FnOnce(&mut DirIndex) -> Result) {
+    let info: &InodeInfo = dir.data();
+    let _nofs = kfs::NoFs::enter();
+    let mut index = info.dir_index.lock();
+    if let Some(i) = index.as_mut() {
+        if f(i).is_err() {
+            *index = None;
+        }
+    }
+}
+
+/// Finds `name` in block `block` of `dir`.
+fn find_in(dir: &Inode<Rsfs>, block: u64, name: &[u8]) -> Result<Option<Found>> {
+    let bh = read_block(dir, block)?;
+    let hit = {
+        let g = bh.lock();
+        let data = g.data();
+        let mut prev = None;
+        let mut hit = None;
+        for e in entries(data) {
+            let e = e.map_err(|_| damaged(dir, block, "bad entry"))?;
+            if e.ino != 0 && name_of(data, &e) == name {
+                hit = Some((e, prev));
+                break;
+            }
+            prev = Some(e);
+        }
+        hit
+    };
+    Ok(hit.map(|(entry, prev)| Found {
+        bh,
+        block,
+        entry,
+        prev,
+    }))
+}
+
+/// Finds `name` in `dir`, block by block.
+fn scan(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<Found>> {
+    for block in 0..nblocks(dir) {
+        if let Some(f) = find_in(dir, block, name)? {
+            return Ok(Some(f));
+        }
+    }
+    Ok(None)
+}
+
+/// Finds `name` in `dir`: in the blocks its index names, or in all.
+fn find(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<Found>> {
+    let mut blocks = [0u64; MAX_CANDIDATES];
+    let h = dir_index::hash(name);
+    let Some(n) = with_index(dir, |index| index.candidates(h, &mut blocks)).flatten() else {
+        return scan(dir, name);
+    };
+    for &block in &blocks[..n] {
+        if let Some(f) = find_in(dir, block, name)? {
+            return Ok(Some(f));
+        }
+    }
+    if cfg!(debug_assertions) {
+        let missed = scan(dir, name)?.is_some();
+        debug_assert!(
+            !missed,
+            "rsfs: the index of directory {} missed a name",
+            dir.ino()
+        );
     }
     Ok(None)
 }
@@ -230,48 +319,85 @@ pub(crate) fn init_block(data: &mut [u8], items: &[(&[u8], u64, u8)]) {
     format::csum_set(data, kfs::crc32c);
 }
 
-/// Adds the entry `name` → `ino` to `dir`, reusing free space in a block or
-/// appending a new block.
+/// Puts the entry `name` → `ino` in block `block` of `dir` if it has room
+/// for `need` bytes; returns whether it did.
+fn place(dir: &Inode<Rsfs>, block: u64, name: &[u8], ino: u64, ft: u8) -> Result<bool> {
+    let need = dir_rec_len(name.len());
+    let bh = read_block(dir, block)?;
+    let room = {
+        let mut g = bh.lock();
+        let data = g.data_mut();
+        let mut slot = None;
+        for e in entries(data) {
+            let e = e.map_err(|_| damaged(dir, block, "bad entry"))?;
+            if e.rec_len - e.used() >= need {
+                slot = Some(e);
+                break;
+            }
+        }
+        let Some(e) = slot else {
+            return Ok(false);
+        };
+        if e.ino == 0 {
+            put_entry(data, e.off, e.rec_len, name, ino, ft);
+        } else {
+            // Split: the old entry keeps what it uses, the new one takes
+            // the rest of its record.
+            let used = e.used();
+            DirEntryHeader {
+                ino: e.ino.into(),
+                rec_len: (used as u16).into(),
+                name_len: e.name_len as u8,
+                file_type: e.file_type,
+            }
+            .encode(&mut data[e.off..]);
+            put_entry(data, e.off + used, e.rec_len - used, name, ino, ft);
+        }
+        format::csum_set(data, kfs::crc32c);
+        block_room(data)
+    };
+    txn::dirty(dir.super_block(), &bh);
+    update_index(dir, |index| {
+        index.insert(dir_index::hash(name), block)?;
+        index.set_room(block, room)
+    });
+    Ok(true)
+}
+
+/// Adds the entry `name` → `ino` to `dir`, reusing free space in a block
+/// (the first with room, which the index knows) or appending a new block.
 pub(crate) fn add(locked: Locked<'_, Rsfs>, name: &[u8], ino: u64, ft: u8) -> Result {
     let dir = locked.inode();
     let need = dir_rec_len(name.len());
+    match with_index(dir, |index| index.block_with_room(need)) {
+        Some(Some(block)) => {
+            if place(dir, block, name, ino, ft)? {
+                return Ok(());
+            }
+            debug_assert!(
+                false,
+                "rsfs: directory {} has no room where its index said",
+                dir.ino()
+            );
+        }
+        Some(None) => {
+            if cfg!(debug_assertions) {
+                for block in 0..nblocks(dir) {
+                    let bh = read_block(dir, block)?;
+                    let room = block_room(bh.lock().data());
+                    debug_assert!(
+                        room < need,
+                        "rsfs: the index of directory {} missed room",
+                        dir.ino()
+                    );
+                }
+            }
+            return append_block(locked, &[(name, ino, ft)]);
+        }
+        None => (),
+    }
     for block in 0..nblocks(dir) {
-        let bh = read_block(dir, block)?;
-        let done = {
-            let mut g = bh.lock();
-            let data = g.data_mut();
-            let mut slot = None;
-            for e in entries(data) {
-                let e = e.map_err(|_| damaged(dir, block, "bad entry"))?;
-                if e.rec_len - e.used() >= need {
-                    slot = Some(e);
-                    break;
-                }
-            }
-            if let Some(e) = slot {
-                if e.ino == 0 {
-                    put_entry(data, e.off, e.rec_len, name, ino, ft);
-                } else {
-                    // Split: the old entry keeps what it uses, the new one
-                    // takes the rest of its record.
-                    let used = e.used();
-                    DirEntryHeader {
-                        ino: e.ino.into(),
-                        rec_len: (used as u16).into(),
-                        name_len: e.name_len as u8,
-                        file_type: e.file_type,
-                    }
-                    .encode(&mut data[e.off..]);
-                    put_entry(data, e.off + used, e.rec_len - used, name, ino, ft);
-                }
-                format::csum_set(data, kfs::crc32c);
-                true
-            } else {
-                false
-            }
-        };
-        if done {
-            txn::dirty(dir.super_block(), &bh);
+        if place(dir, block, name, ino, ft)? {
             return Ok(());
         }
     }
@@ -293,23 +419,33 @@ pub(crate) fn append_block(locked: Locked<'_, Rsfs>, items: &[(&[u8], u64, u8)])
             return Err(e);
         }
     };
-    let fill = || -> Result {
+    let fill = || -> Result<usize> {
         let bh = sb.bnew(phys)?;
-        {
+        let room = {
             let mut g = bh.lock();
             g.data_mut().fill(0);
             init_block(g.data_mut(), items);
-        }
+            block_room(g.data())
+        };
         txn::dirty(dir.super_block(), &bh);
-        Ok(())
+        Ok(room)
     };
-    if let Err(e) = fill().and_then(|()| map.insert(sb, run)) {
-        let _ = alloc::free_blocks(sb, phys, 1);
-        return Err(e);
-    }
+    let room = match fill().and_then(|room| map.insert(sb, run).map(|()| room)) {
+        Ok(room) => room,
+        Err(e) => {
+            let _ = alloc::free_blocks(sb, phys, 1);
+            return Err(e);
+        }
+    };
     dir.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
     drop(map);
     locked.set_size(dir.size() + BLOCK_SIZE as u64);
+    update_index(dir, |index| {
+        for &(name, _, _) in items {
+            index.insert(dir_index::hash(name), block)?;
+        }
+        index.set_room(block, room)
+    });
     Ok(())
 }
 
@@ -318,7 +454,7 @@ pub(crate) fn remove(dir: &Inode<Rsfs>, name: &[u8]) -> Result<u64> {
     let Some(f) = find(dir, name)? else {
         return Err(ENOENT);
     };
-    {
+    let room = {
         let mut g = f.bh.lock();
         let data = g.data_mut();
         match f.prev {
@@ -331,8 +467,15 @@ pub(crate) fn remove(dir: &Inode<Rsfs>, name: &[u8]) -> Result<u64> {
             None => data[f.entry.off..f.entry.off + 8].copy_from_slice(&0u64.to_le_bytes()),
         }
         format::csum_set(data, kfs::crc32c);
-    }
+        block_room(data)
+    };
     txn::dirty(dir.super_block(), &f.bh);
+    update_index(dir, |index| {
+        if !index.remove(dir_index::hash(name), f.block) {
+            return Err(ENOENT);
+        }
+        index.set_room(f.block, room)
+    });
     Ok(f.entry.ino)
 }
 

@@ -15,7 +15,9 @@ use kernel::{
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::{
-    alloc, file, format,
+    alloc,
+    dir_index::DirIndex,
+    file, format,
     kfs::{
         self, address_space, fs_flags, inode_ops, sb_err, Attrs, Evicting, FileType, Inode,
         InodeOps, InodeParams, InodeRef, Locked, Lookup, SuperBlock, Timestamp,
@@ -41,6 +43,11 @@ pub(crate) struct InodeInfo {
     /// On the list of files whose data the next sync writes first (see
     /// [`crate::txn::order_data`]).
     pub(crate) ordered: AtomicBool,
+    /// A directory's index of its names, once built (see
+    /// [`crate::dir_index`]); changed under the directory's `i_rwsem`.
+    /// Lock order: this, then the block map.
+    #[pin]
+    pub(crate) dir_index: Mutex<Option<DirIndex>>,
 }
 
 impl InodeInfo {
@@ -51,6 +58,7 @@ impl InodeInfo {
             link,
             flags: AtomicU32::new(flags),
             ordered: AtomicBool::new(false),
+            dir_index <- new_mutex!(None, "rsfs:dir_index"),
         })
     }
 

@@ -11,6 +11,7 @@
 //! - [`inode`]: reading, writing and evicting inodes, truncate, symlinks;
 //! - [`namei`]: the namespace operations;
 //! - [`dir`]: directory blocks and `readdir`;
+//! - [`dir_index`]: the in-memory index of a large directory's names;
 //! - [`map`]: a file's block map (extents);
 //! - [`file`]: regular files: their page cache (`address_space_operations`),
 //!   shared mappings, direct I/O, fsync, fallocate;
@@ -23,6 +24,7 @@ use kernel::prelude::*;
 
 mod alloc;
 mod dir;
+mod dir_index;
 mod file;
 #[allow(dead_code, unreachable_pub)]
 mod format;

@@ -360,6 +360,87 @@ TEST_F_TIMEOUT(fs, ten_thousand_entries, 900)
 	ASSERT_EQ(0, rmdir("big"));
 }
 
+/* Name `i` of the random-changes test: lengths from 6 to 65 bytes. */
+static void big_name(char *buf, size_t len, int i)
+{
+	snprintf(buf, len, "r/%04d-%.*s", i, i % 60, "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh");
+}
+
+/*
+ * A directory of many blocks under a seeded mix of creates, unlinks,
+ * renames (onto free names and over existing ones) and lookups, checked
+ * against a model after every step, then after a remount. rsfs keeps an
+ * in-memory index of a large directory's names; the debug kernel also
+ * checks each of its answers against a search of every block.
+ */
+TEST_F_TIMEOUT(fs, a_large_directory_under_random_changes, 900)
+{
+	enum { N = 2000, OPS = 8000 };
+	static bool exists[N];
+	unsigned long long x = 0x9e3779b97f4a7c15ULL;
+	char a[128], b[128];
+	struct stat st;
+	int i, live = 0;
+
+	ASSERT_EQ(0, mkdir("r", 0755));
+	for (int op = 0; op < OPS; op++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		i = x % N;
+		big_name(a, sizeof(a), i);
+		switch ((x >> 32) % 4) {
+		case 0:
+			if (exists[i]) {
+				EXPECT_EQ(-1, open(a, O_CREAT | O_EXCL | O_WRONLY, 0600));
+				EXPECT_EQ(EEXIST, errno);
+			} else {
+				ASSERT_EQ(0, close(open(a, O_CREAT | O_EXCL | O_WRONLY, 0600)));
+				exists[i] = true, live++;
+			}
+			break;
+		case 1:
+			EXPECT_EQ(exists[i] ? 0 : -1, unlink(a));
+			if (exists[i])
+				exists[i] = false, live--;
+			break;
+		case 2: {
+			int j = (x >> 40) % N;
+
+			if (j == i)
+				break;
+			big_name(b, sizeof(b), j);
+			if (!exists[i]) {
+				EXPECT_EQ(-1, rename(a, b));
+				EXPECT_EQ(ENOENT, errno);
+				break;
+			}
+			ASSERT_EQ(0, rename(a, b));
+			if (exists[j])
+				live--;
+			exists[i] = false, exists[j] = true;
+			break;
+		}
+		default:
+			EXPECT_EQ(exists[i] ? 0 : -1, stat(a, &st));
+		}
+		if (op % 1000 == 999)
+			ASSERT_EQ(live + 2, count_entries("r"));
+	}
+	ASSERT_EQ(0, stat("r", &st));
+	EXPECT_LT(4 * 4096, st.st_size);
+	ASSERT_EQ(0, remount());
+	ASSERT_EQ(live + 2, count_entries("r"));
+	for (i = 0; i < N; i++) {
+		big_name(a, sizeof(a), i);
+		EXPECT_EQ(exists[i] ? 0 : -1, stat(a, &st));
+	}
+	for (i = 0; i < N; i++) {
+		big_name(a, sizeof(a), i);
+		if (exists[i])
+			ASSERT_EQ(0, unlink(a));
+	}
+	EXPECT_EQ(0, rmdir("r"));
+}
+
 TEST_F(fs, attributes_persist)
 {
 	struct timespec times[2] = { { 1000000000, 123456789 }, { 1500000000, 987654321 } };

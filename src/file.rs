@@ -158,8 +158,8 @@ fn prepare_write(inode: &Inode<Rsfs>, pos: u64) -> Result {
 /// there before the write, preallocated by fallocate, stay. Runs under the
 /// inode lock.
 pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>, written_to: u64) {
-    let size = inode.size().max(written_to);
-    let first = size.div_ceil(BLOCK_SIZE as u64);
+    let size = inode.size();
+    let first = size.max(written_to).div_ceil(BLOCK_SIZE as u64);
     let sb = inode.super_block();
     let _handle = txn::begin_locked(sb);
     let fresh = inode.data().map().has_fresh_from(first);
@@ -480,6 +480,16 @@ impl address_space::Operations for RegularFile {
         locked: Option<Locked<'_, Rsfs>>,
     ) -> Result<usize> {
         let pos = iocb.pos();
+        // A direct write past the end of the file maps its new blocks
+        // before their data is on the disk. The handle makes the write one
+        // operation, so no commit writes a map naming those blocks while
+        // they still hold what they held before: after a power cut, a
+        // truncate up would show it. Syncs wait for the write meanwhile.
+        // It leaves `journal_info` unset: pinning the user's pages may
+        // fault in another filesystem's file.
+        let _handle = locked
+            .as_ref()
+            .map(|inode| txn::begin_unmarked(inode.super_block()));
         let result = iomap::direct_io(IOMAP_OPS, iocb, iter);
         if let Some(inode) = locked {
             match result {

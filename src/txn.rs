@@ -127,16 +127,26 @@ impl Txns {
     /// sync holds or waits for the gate, unless this task is already inside
     /// a handle of this mount.
     pub(crate) fn start(&self) -> Handle<'_> {
-        self.open(true)
+        self.open(true, true)
     }
 
     /// Opens a handle with one of a file's folios locked: waits only while
     /// a sync holds the gate, not while one waits for it.
     pub(crate) fn start_locked(&self) -> Handle<'_> {
-        self.open(false)
+        self.open(false, true)
     }
 
-    fn open(&self, fair: bool) -> Handle<'_> {
+    /// Opens a handle as [`Txns::start`] does, but leaves the task's
+    /// `journal_info` word unset: for an operation during which other code
+    /// runs on this task, such as page faults on user memory of any
+    /// filesystem (a direct write). Handles opened inside it count on
+    /// their own and never wait: no sync can hold the gate while this one
+    /// is open. Nothing inside it may sync, since a sync waits for it.
+    pub(crate) fn start_unmarked(&self) -> Handle<'_> {
+        self.open(true, false)
+    }
+
+    fn open(&self, fair: bool, mark: bool) -> Handle<'_> {
         let current = task::fs_marker();
         if current == self.marker() {
             return Handle {
@@ -150,8 +160,8 @@ impl Txns {
         // copies from user memory) leaves the word alone; then a nested
         // handle of ours cannot be told apart, so none may wait for a
         // queued sync.
-        let marked = current == 0;
-        let fair = fair && marked;
+        let fair = fair && current == 0;
+        let marked = mark && current == 0;
         let mut gate = self.gate.lock();
         while gate.syncing || (fair && gate.waiting > 0) {
             self.changed.wait(&mut gate);
@@ -438,6 +448,13 @@ pub(crate) fn make_room(sb: &SuperBlock<Rsfs>) {
             break;
         }
     }
+}
+
+/// Opens a handle that leaves `journal_info` alone (see
+/// [`Txns::start_unmarked`]), making room first as [`begin`] does.
+pub(crate) fn begin_unmarked(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
+    make_room(sb);
+    sb.info().get_ref().txns.start_unmarked()
 }
 
 /// Opens a handle with one of a file's folios locked (see

@@ -373,6 +373,72 @@ TEST_F(vfs, preallocation_survives_truncate_up_and_failed_writes)
 }
 
 /*
+ * A direct write past the end of a file on a full disk fails with ENOSPC
+ * and leaves the size alone, also when its block was found but the file's
+ * map had no room for it (nine extents fill the inode; the tenth needs an
+ * overflow block). That case once set the size to where the write began.
+ */
+TEST_F(vfs, a_direct_write_on_a_full_disk_leaves_the_size)
+{
+	const off_t size = 16 * 4096 + 1;
+	unsigned long long off = 0;
+	void *buf;
+	ssize_t n;
+	int fd, dfd, filler, i;
+
+	fd = open("f", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	for (i = 0; i <= 16; i += 2)
+		ASSERT_EQ(1, pwrite(fd, "x", 1, i * 4096));
+	ASSERT_EQ(size, lseek(fd, 0, SEEK_END));
+	ASSERT_EQ(0, fsync(fd));
+	/* Every free block goes to a preallocation past the filler's end. */
+	filler = open("filler", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, filler);
+	EXPECT_EQ(-1, fallocate(filler, FALLOC_FL_KEEP_SIZE, 0, 1ULL << 40));
+	EXPECT_EQ(ENOSPC, errno);
+	off = blocks_of(filler) * 512;
+	while (fallocate(filler, FALLOC_FL_KEEP_SIZE, off, 4096) == 0)
+		off += 4096;
+	ASSERT_EQ(0, syncfs_here());
+	while (fallocate(filler, FALLOC_FL_KEEP_SIZE, off, 4096) == 0)
+		off += 4096;
+	EXPECT_EQ(0, free_blocks());
+
+	ASSERT_EQ(0, posix_memalign(&buf, 4096, 0x6000));
+	memset(buf, 'd', 0x6000);
+	dfd = open("f", O_RDWR | O_DIRECT);
+	ASSERT_LE(0, dfd);
+	EXPECT_EQ(-1, pwrite(dfd, buf, 8192, 1 << 20));
+	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_EQ(size, lseek(fd, 0, SEEK_END));
+	/* One block free: the data's, but none for the map's tenth extent. */
+	ASSERT_EQ(0, fallocate(filler, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096));
+	ASSERT_EQ(0, syncfs_here());
+	EXPECT_EQ(1, free_blocks());
+	EXPECT_EQ(-1, pwrite(dfd, buf, 8192, 1 << 20));
+	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_EQ(size, lseek(fd, 0, SEEK_END));
+	/*
+	 * Two blocks free, and a write of six and a half blocks from the
+	 * middle of one, next to the last extent: what it writes, directly or
+	 * buffered, and no more, becomes the file's.
+	 */
+	ASSERT_EQ(0, fallocate(filler, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096));
+	ASSERT_EQ(0, syncfs_here());
+	EXPECT_EQ(2, free_blocks());
+	n = pwrite(dfd, buf, 0x6000, 16 * 4096 + 0xa00);
+	TH_LOG("a direct write of 0x6000 bytes at 0x10a00 with 2 blocks free: %zd", n);
+	EXPECT_EQ(n > 0 ? 16 * 4096 + 0xa00 + n : size, lseek(fd, 0, SEEK_END));
+	close(dfd);
+	free(buf);
+	close(fd);
+	close(filler);
+	ASSERT_EQ(0, unlink("filler"));
+	ASSERT_EQ(0, unlink("f"));
+}
+
+/*
  * The last block a file can have (file block 2^32 - 1): written, then
  * truncated to one byte short of the largest size. The block stays.
  */

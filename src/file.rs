@@ -46,8 +46,9 @@ fn block_for_write(inode: &Inode<Rsfs>, index: u64, for_write: bool) -> Result<(
 /// The disk blocks from file block `index` on, up to `max` of them,
 /// contiguous on disk: the mapped run there, or, in a hole, as much of the
 /// hole as the allocator gives in one run. Returns the first block, how
-/// many, and whether they are new. New blocks for a write (`for_write`)
-/// are remembered, so that they go back if the write fails (see
+/// many, and whether they are new (for a write, `for_write`: allocated
+/// by this write, now or ahead, and not written yet). New blocks for a
+/// write are remembered, so that they go back if the write fails (see
 /// [`drop_fresh_blocks`]).
 fn blocks_for_write(
     inode: &Inode<Rsfs>,
@@ -56,8 +57,13 @@ fn blocks_for_write(
     for_write: bool,
 ) -> Result<(u64, u64, bool)> {
     let sb = inode.super_block();
-    if let Some((block, run)) = inode.data().map().lookup(index) {
-        return Ok((block, run.min(max), false));
+    {
+        // Mapped already: new to this write if the write allocated it
+        // ahead of its data ([`buffered_write`]).
+        let map = inode.data().map();
+        if let Some((block, run)) = map.lookup(index) {
+            return Ok((block, run.min(max), for_write && map.is_fresh(index)));
+        }
     }
     // A hole: giving it blocks is an operation. Callers may hold the folio
     // locked (write_begin, page_mkwrite). The handle comes before the map
@@ -99,6 +105,7 @@ fn blocks_for_write(
     }
     inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
     drop(map);
+    sb.info().stats.add(Stat::DataAllocs, 1);
     inode.mark_dirty();
     // The blocks may have held metadata (a directory block, say) whose
     // buffer is still cached: drop it, so it is never written over our data.
@@ -145,6 +152,88 @@ fn prepare_write(inode: &Inode<Rsfs>, pos: u64) -> Result {
     let size = inode.size();
     if pos > size {
         zero_tail(inode, size)?;
+    }
+    Ok(())
+}
+
+/// Blocks given ahead to a buffered write past the end of the file, at
+/// most: 4 MiB, a chunk of the write.
+const WRITE_AHEAD_BLOCKS: u64 = 1024;
+
+/// A buffered write (`generic_perform_write` through [`write_begin`] and
+/// [`write_end`]), under the inode lock. The part past the end of the file
+/// goes a chunk at a time: the chunk's blocks are given first, in as few
+/// runs as the allocator finds, rather than one by one in `write_begin`,
+/// so a sequential write allocates, and copies its inode into the table,
+/// once per chunk rather than once per block. A handle is held over the
+/// chunk: no commit can come between the blocks given and their folios
+/// dirtied, and a commit writes a file's dirty data before the map that
+/// names its blocks (`txn::order_data`), so no map on disk names a block
+/// that still holds what it held before. It leaves `journal_info` unset,
+/// since copying from the user's memory may fault in another
+/// filesystem's file; a sync waits for the chunk.
+///
+/// [`write_begin`]: address_space::Operations::write_begin
+/// [`write_end`]: address_space::Operations::write_end
+fn buffered_write(
+    iocb: &mut Kiocb<'_, Rsfs>,
+    from: &mut IovIter<'_>,
+    lock: &kfs::lock::InodeGuard<'_, Rsfs>,
+) -> Result<usize> {
+    let inode = iocb.inode();
+    let bs = BLOCK_SIZE as u64;
+    let mut total = 0;
+    loop {
+        let pos = iocb.pos();
+        let count = from.count() as u64;
+        let end = pos.saturating_add(count);
+        // The first block past the end of the file that the write reaches.
+        let first = inode.size().div_ceil(bs).max(pos / bs);
+        if count == 0 {
+            return Ok(total);
+        }
+        let (this, ahead) = if end.div_ceil(bs) <= first {
+            // Nothing past the end: no blocks to give ahead.
+            (count, None)
+        } else if pos < first * bs {
+            // The part inside the file first, on its own.
+            (first * bs - pos, None)
+        } else {
+            let last = end.div_ceil(bs).min(first + WRITE_AHEAD_BLOCKS);
+            ((last * bs).min(end) - pos, Some(last))
+        };
+        let handle = ahead.map(|last| {
+            let handle = txn::begin_unmarked(inode.super_block());
+            // Best effort: a block not given here (the disk is full) is
+            // given by write_begin, which reports the error where the data
+            // stops.
+            let _ = write_ahead(inode, first, last);
+            handle
+        });
+        let result = kfs::io::generic_file_write_iter_locked_max(iocb, from, lock, this as usize);
+        let n = result.as_ref().map_or(0, |&n| n as u64);
+        if handle.is_some() && n < this {
+            // Stopped short: the blocks given ahead past what it wrote go.
+            drop_fresh_blocks(lock.locked(), pos + n);
+        }
+        drop(handle);
+        match result {
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => return Ok(total),
+            Ok(_) if n < this => return Ok(total + n as usize),
+            Ok(_) => total += n as usize,
+        }
+    }
+}
+
+/// Gives file blocks `first..last`, past the end of the file, disk
+/// blocks, in runs as long as the allocator finds them (see
+/// [`buffered_write`]). Blocks mapped already (preallocated) stay.
+fn write_ahead(inode: &Inode<Rsfs>, first: u64, last: u64) -> Result {
+    let mut at = first;
+    while at < last {
+        let (_, len, _) = blocks_for_write(inode, at, last - at, true)?;
+        at += len;
     }
     Ok(())
 }
@@ -389,7 +478,15 @@ impl address_space::Operations for RegularFile {
                 (b, new)
             }
         };
-        if new {
+        let bs = BLOCK_SIZE as u64;
+        let whole = pos % bs == 0 && len >= folio.size();
+        if new && whole && index * bs >= inode.size() {
+            // A new block past the end of the file that the write covers:
+            // the copy fills the folio, and write_end marks it uptodate. A
+            // copy that comes up short leaves it not uptodate, past the end,
+            // where nobody reads it, and its block goes back if the write
+            // stops there ([`drop_fresh_blocks`]).
+        } else if new {
             // A new block holds whatever was on the disk before: the folio
             // starts as zeroes, uptodate and dirty, so that a copy that comes
             // up short (or faults and copies nothing) still leaves zeroes on
@@ -399,9 +496,7 @@ impl address_space::Operations for RegularFile {
             folio.mark_uptodate();
             folio.mark_dirty();
         } else if !folio.is_uptodate() {
-            let from = (pos % BLOCK_SIZE as u64) as usize;
-            let to = from + len;
-            if from == 0 && to >= folio.size() {
+            if whole {
                 // The write covers the folio: write_end marks it uptodate.
             } else {
                 // Read-modify-write: the rest of the block comes from disk.
@@ -447,7 +542,11 @@ impl address_space::Operations for RegularFile {
         folio.mark_dirty();
         drop(folio);
         if grew {
-            inode.mark_dirty();
+            // Only the size changed: an inode dirty already is written with
+            // it by the `write_inode` to come (fsync's, or the flusher's),
+            // so a sequential write copies the inode into the table once,
+            // not once per block.
+            inode.mark_dirty_once();
         }
         copied
     }
@@ -704,7 +803,11 @@ impl kfs::file::Operations for RegularFile {
                 return Ok(0);
             }
             prepare_write(inode, iocb.pos())?;
-            kfs::io::generic_file_write_iter_locked(iocb, from, &lock)?
+            if iocb.is_direct() {
+                kfs::io::generic_file_write_iter_locked(iocb, from, &lock)?
+            } else {
+                buffered_write(iocb, from, &lock)?
+            }
         };
         if written == 0 {
             return Ok(0);

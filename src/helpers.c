@@ -119,6 +119,15 @@ void rsfs_mark_inode_dirty(struct inode *inode)
 	mark_inode_dirty(inode);
 }
 
+bool rsfs_inode_is_dirty(struct inode *inode)
+{
+	/* Paired with the smp_mb() in __writeback_single_inode(), as in
+	 * __mark_inode_dirty(): either the flusher sees what changed before
+	 * this call, or this sees the dirty bits cleared. */
+	smp_mb();
+	return (READ_ONCE(inode->i_state) & I_DIRTY_INODE) == I_DIRTY_INODE;
+}
+
 const unsigned char *rsfs_dentry_name(struct dentry *dentry, u32 *len)
 {
 	*len = dentry->d_name.len;
@@ -368,6 +377,11 @@ void *rsfs_bio_private(struct bio *bio)
 	return bio->bi_private;
 }
 
+void rsfs_init_completion(struct completion *done)
+{
+	init_completion(done);
+}
+
 unsigned int rsfs_bio_size(struct bio *bio)
 {
 	return bio->bi_iter.bi_size;
@@ -535,6 +549,21 @@ vm_fault_t rsfs_vmf_fs_error(int err)
 bool rsfs_iter_is_write(const struct iov_iter *iter)
 {
 	return iov_iter_rw(iter) == WRITE;
+}
+
+size_t rsfs_iov_iter_count(const struct iov_iter *iter)
+{
+	return iov_iter_count(iter);
+}
+
+void rsfs_iov_iter_truncate(struct iov_iter *iter, size_t count)
+{
+	iov_iter_truncate(iter, count);
+}
+
+void rsfs_iov_iter_reexpand(struct iov_iter *iter, size_t count)
+{
+	iov_iter_reexpand(iter, count);
 }
 
 void rsfs_file_allow_odirect(struct file *file)

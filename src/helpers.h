@@ -52,6 +52,7 @@ u32 rsfs_i_gid_read(struct inode *inode);
 loff_t rsfs_i_size_read(struct inode *inode);
 void rsfs_i_size_write(struct inode *inode, loff_t size);
 void rsfs_mark_inode_dirty(struct inode *inode);
+bool rsfs_inode_is_dirty(struct inode *inode);
 bool rsfs_inode_is_new(struct inode *inode);
 bool rsfs_fileattr_has_fsx(const struct fileattr *fa);
 const unsigned int RSFS_I_DIRTY_INODE = I_DIRTY_INODE;
@@ -108,6 +109,7 @@ void rsfs_bio_for_each_folio(struct bio *bio, void (*fn)(struct folio *folio, vo
 			     void *data);
 int rsfs_bio_status(struct bio *bio);
 void *rsfs_bio_private(struct bio *bio);
+void rsfs_init_completion(struct completion *done);
 unsigned int rsfs_bio_size(struct bio *bio);
 struct block_device *rsfs_sb_bdev(struct super_block *sb);
 const blk_opf_t RSFS_REQ_OP_READ = REQ_OP_READ;
@@ -119,6 +121,9 @@ void rsfs_cond_resched(void);
 /* Direct I/O */
 void rsfs_file_allow_odirect(struct file *file);
 bool rsfs_iter_is_write(const struct iov_iter *iter);
+size_t rsfs_iov_iter_count(const struct iov_iter *iter);
+void rsfs_iov_iter_truncate(struct iov_iter *iter, size_t count);
+void rsfs_iov_iter_reexpand(struct iov_iter *iter, size_t count);
 const u16 RSFS_IOMAP_HOLE = IOMAP_HOLE;
 const u16 RSFS_IOMAP_MAPPED = IOMAP_MAPPED;
 const u16 RSFS_IOMAP_F_NEW = IOMAP_F_NEW;

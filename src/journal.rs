@@ -10,25 +10,36 @@
 //!
 //! 1. copies each buffer (with its lock held, so the copy is of whole
 //!    changes) into a page of its own;
-//! 2. writes the descriptor blocks (where each copy belongs, and its
-//!    checksum) and the copies to the log, the journal's first blocks;
+//! 2. waits until the last commit's copies have reached their homes
+//!    (they were sent at the end of that commit, step 4);
 //! 3. flushes the device's cache, so that everything written before (the
-//!    file data that the transaction's maps name, and the log) is durable,
-//!    then writes the commit block, and flushes again. The commit block is
-//!    not sent FUA: a FUA write makes itself durable, but a write issued
-//!    after it completes is, in a log of completions such as
-//!    dm-log-writes', indistinguishable from one issued beside it; a flush
-//!    ends an epoch that any such log shows, and lets the crash-state
-//!    tests prove that no home write lands without its commit. (On a
-//!    device without FUA, such as virtio-blk, the block layer sends a FUA
-//!    write as a write and a flush anyway.)
-//! 4. writes the copies home, and flushes the device's cache again, so
-//!    that the next commit may overwrite the log.
+//!    file data that the transaction's maps name, and the last commit's
+//!    homes) is durable; then writes the log, the journal's first blocks,
+//!    in one run: the descriptor blocks (where each copy belongs, and its
+//!    checksum), the copies and the commit block; and flushes again. The
+//!    transaction is durable when this returns. The commit block is
+//!    checked at mount together with every copy, so it may share the
+//!    epoch of the writes it commits; it is not sent FUA: a FUA write
+//!    makes itself durable, but a write issued after it completes is, in
+//!    a log of completions such as dm-log-writes', indistinguishable from
+//!    one issued beside it; a flush ends an epoch that any such log shows,
+//!    and lets the crash-state tests prove that no home write lands
+//!    without its commit. (On a device without FUA, such as virtio-blk,
+//!    the block layer sends a FUA write as a write and a flush anyway.)
+//! 4. sends the copies home, and returns without waiting for them. The
+//!    next commit waits for them (step 2), and its first flush makes them
+//!    durable before the log they are in is overwritten. An fsync thus
+//!    costs the data, a flush, one write of the log and a flush; the homes
+//!    go out while the task goes on. Until they land, the buffers they
+//!    were copied from stay referenced ([`Homes`]), so that no read finds
+//!    the old block at home. [`checkpoint`] makes them durable before the
+//!    log is emptied (unmount, remount read-only), and at `sync(2)`,
+//!    `syncfs(2)` and freeze.
 //!
 //! A power cut at any point leaves either the old blocks in place and no
-//! valid commit (steps 1-3: the transaction never happened), or a valid
-//! commit in the log, which the next mount replays ([`replay`]) before it
-//! reads anything else. Replay writes the whole transaction again, which
+//! valid commit (before the last flush of step 3: the transaction never
+//! happened), or a valid commit in the log, which the next mount replays
+//! ([`replay`]) before it reads anything else. Replay writes the whole transaction again, which
 //! is harmless for the blocks that already reached their home.
 //!
 //! Why a block freed and logged by the same transaction is not reused at
@@ -46,15 +57,21 @@ use crate::{
         self, journal_capacity, journal_desc_blocks, Geometry, JournalCommit, JournalDesc,
         JournalTag, Le32, Le64, JOURNAL_COMMIT_MAGIC, JOURNAL_DESC_MAGIC, JOURNAL_TAGS_PER_DESC,
     },
-    kfs::{self, sb_err, write_copies, BlockCopy, BufferHead, SuperBlock, WriteMode},
+    kfs::{self, sb_err, write_copies, BlockCopy, BufferHead, InFlight, SuperBlock, WriteMode},
     super_, Rsfs,
 };
 
 /// Writes the transaction `bufs` (sorted by block, none repeated) with
-/// sequence number `seq`, and then in place; returns once all of it is
-/// durable. An empty `bufs` writes an empty transaction: the log then
-/// holds nothing that a mount would replay.
-pub(crate) fn commit(sb: &SuperBlock<Rsfs>, bufs: &[BufferHead], seq: u64) -> Result {
+/// sequence number `seq`, and returns once it is durable in the log; its
+/// writes home are left in `homes`, after the last commit's have landed.
+/// An empty `bufs` writes an empty transaction: the log then holds
+/// nothing that a mount would replay.
+pub(crate) fn commit(
+    sb: &SuperBlock<Rsfs>,
+    bufs: &[BufferHead],
+    seq: u64,
+    homes: &mut Option<Homes>,
+) -> Result {
     let geo = &sb.info().geo;
     let n = bufs.len() as u64;
     if n > journal_capacity(geo.journal_blocks) {
@@ -106,38 +123,95 @@ pub(crate) fn commit(sb: &SuperBlock<Rsfs>, bufs: &[BufferHead], seq: u64) -> Re
     format::csum_set(&mut commit_block, kfs::crc32c);
     let commit_copy = BlockCopy::new(&commit_block)?;
 
-    // 2. The log: descriptors, then the copies, in one run of blocks.
+    // Everything step 4 needs, allocated before the log is written: once
+    // the transaction is durable, nothing may fail.
+    let mut home = KVec::with_capacity(bufs.len(), GFP_KERNEL)?;
+    let mut held = KVec::with_capacity(bufs.len(), GFP_KERNEL)?;
+    let mut writes = InFlight::new()?;
+
+    // 2. The last commit's copies must be home before the log they were
+    //    written to is overwritten: the flush ahead of the log (3) makes
+    //    them durable, with the file data written before this commit.
+    finish(sb, homes)?;
+
+    // 3. The log, in one run of blocks: descriptors, copies and the
+    //    commit block, between two flushes. Nothing of it may land before
+    //    what the first flush makes durable; the commit block may land
+    //    before the copies, or without them, since a mount replays only a
+    //    transaction whose every block matches its checksum.
     let start = geo.journal_start;
-    let mut log = KVec::with_capacity((descs + n) as usize, GFP_KERNEL)?;
+    let mut log = KVec::with_capacity((descs + n + 1) as usize, GFP_KERNEL)?;
     for (d, c) in desc_copies.iter().enumerate() {
         log.push((start + d as u64, c), GFP_KERNEL)?;
     }
     for (i, c) in copies.iter().enumerate() {
         log.push((start + descs + i as u64, c), GFP_KERNEL)?;
     }
-    write_copies(sb, &log, WriteMode::Plain)
-        .inspect_err(|e| sb_err!(sb, "journal: writing transaction {}: error {:?}", seq, e))?;
-
-    // 3. The commit block, between two flushes.
-    write_copies(sb, &[(start + descs + n, &commit_copy)], WriteMode::Flushed)
+    log.push((start + descs + n, &commit_copy), GFP_KERNEL)?;
+    sb.flush_device()
+        .and_then(|()| write_copies(sb, &log, WriteMode::Plain))
+        .and_then(|()| sb.flush_device())
         .inspect_err(|e| sb_err!(sb, "journal: committing transaction {}: error {:?}", seq, e))?;
+    drop(log);
     if n == 0 {
         return Ok(());
     }
 
-    // 4. Home, then a flush: the log may be reused after it.
-    let mut home = KVec::with_capacity(bufs.len(), GFP_KERNEL)?;
-    for (bh, c) in bufs.iter().zip(copies.iter()) {
+    // 4. Home, without waiting: the next commit or a checkpoint waits.
+    //    (The pushes fit the room reserved above.)
+    for (bh, c) in bufs.iter().zip(copies) {
         home.push((bh.block(), c), GFP_KERNEL)?;
+        held.push(bh.clone_ref(), GFP_KERNEL)?;
     }
-    write_copies(sb, &home, WriteMode::Plain).inspect_err(|e| {
-        sb_err!(
-            sb,
-            "journal: writing transaction {} in place: error {:?}",
-            seq,
-            e
-        )
-    })?;
+    writes.start(sb, home);
+    *homes = Some(Homes {
+        writes,
+        _held: held,
+        seq,
+    });
+    Ok(())
+}
+
+/// A committed transaction's copies on their way home, and the buffers
+/// they were copied from. A buffer stays referenced until its copy has
+/// landed: otherwise memory reclaim could drop it from the cache, and the
+/// next read would find the block's old contents at home.
+pub(crate) struct Homes {
+    writes: InFlight,
+    _held: KVec<BufferHead>,
+    seq: u64,
+}
+
+/// Waits until the last commit's copies are home (not durable: a flush
+/// after this makes them so). A failed write is tried once more; if that
+/// fails too, the copies stay in `homes` and the log must not be
+/// overwritten: it still holds the only good copy, which a mount would
+/// replay.
+fn finish(sb: &SuperBlock<Rsfs>, homes: &mut Option<Homes>) -> Result {
+    let Some(h) = homes.as_mut() else {
+        return Ok(());
+    };
+    if h.writes.wait().is_err() {
+        h.writes.rewrite(sb).inspect_err(|e| {
+            sb_err!(
+                sb,
+                "journal: writing transaction {} in place: error {:?}",
+                h.seq,
+                e
+            )
+        })?;
+    }
+    *homes = None;
+    Ok(())
+}
+
+/// Makes the last commit's copies durable at home: before the log is
+/// emptied ([`clear`]), and at `sync(2)`, `syncfs(2)` and freeze.
+pub(crate) fn checkpoint(sb: &SuperBlock<Rsfs>, homes: &mut Option<Homes>) -> Result {
+    if homes.is_none() {
+        return Ok(());
+    }
+    finish(sb, homes)?;
     sb.flush_device()
 }
 

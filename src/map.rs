@@ -524,6 +524,13 @@ impl BlockMap {
         self.fresh.iter().any(|&(lblk, len)| lblk + len > from)
     }
 
+    /// Whether file block `lblk` was allocated by the write in progress.
+    pub(crate) fn is_fresh(&self, lblk: u64) -> bool {
+        self.fresh
+            .iter()
+            .any(|&(start, len)| (start..start + len).contains(&lblk))
+    }
+
     /// Forgets the blocks recorded by [`BlockMap::note_fresh`].
     pub(crate) fn clear_fresh(&mut self) {
         kfs::vec_truncate(&mut self.fresh, 0);

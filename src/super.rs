@@ -67,10 +67,13 @@ pub(crate) enum Stat {
     ExtentBlockWrites,
     /// Requests that zero new blocks on disk (fallocate), one per run.
     ZeroRequests,
+    /// Runs of blocks given to file data (by writes, buffered or direct,
+    /// and by stores through a mapping), one per run.
+    DataAllocs,
 }
 
 /// The debugfs names of the [`Stat`] counters, in order.
-const STAT_NAMES: [&CStr; 21] = [
+const STAT_NAMES: [&CStr; 22] = [
     c_str!("writepages_sync_none"),
     c_str!("writepages_sync_all"),
     c_str!("tagged_walks"),
@@ -92,6 +95,7 @@ const STAT_NAMES: [&CStr; 21] = [
     c_str!("inode_writes"),
     c_str!("extent_block_writes"),
     c_str!("zero_requests"),
+    c_str!("data_allocs"),
 ];
 
 /// Per-mount counters.
@@ -242,7 +246,11 @@ fn write_counters(sb: &SuperBlock<Rsfs>) -> Result {
 /// the bitmaps' own; and the journal is emptied, so that a clean
 /// filesystem has nothing to replay.
 fn clean_up(sb: &SuperBlock<Rsfs>) -> Result {
-    txn::sync_all(sb)?;
+    // The writes home go on even if the sync failed: nothing may be left
+    // in flight.
+    let synced = txn::sync_all(sb);
+    let home = txn::checkpoint(sb);
+    synced.and(home)?;
     journal::clear(sb, &sb.info().geo)
 }
 
@@ -396,15 +404,19 @@ impl kfs::FileSystem for Rsfs {
         inode::evict(inode)
     }
 
-    /// `sync(2)`, `syncfs(2)`: by now the VFS has written the dirty data and
-    /// inodes; every finished operation's metadata goes to the disk, and the
-    /// device's cache is flushed ([`txn::sync`]).
+    /// `sync(2)`, `syncfs(2)`, and freezing: by now the VFS has written the
+    /// dirty data and inodes; every finished operation's metadata goes to
+    /// the disk, and the device's cache is flushed ([`txn::sync`],
+    /// [`txn::checkpoint`]).
     fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
         if sb.is_read_only() || !wait {
             return Ok(());
         }
         write_counters(sb)?;
-        txn::sync(sb)
+        txn::sync(sb)?;
+        // Also the writes home: a filesystem frozen after this has nothing
+        // in flight.
+        txn::checkpoint(sb)
     }
 
     /// Unmount: every inode has been written and evicted; mark the disk clean.

@@ -85,6 +85,11 @@ pub(crate) struct Txns {
     /// last commit.
     #[pin]
     running: Mutex<Running>,
+    /// The last commit's writes home, until the next commit or a
+    /// checkpoint waits for them. Only a sync, with the gate closed, or
+    /// unmount uses it.
+    #[pin]
+    homes: Mutex<Option<journal::Homes>>,
     /// The sequence number of the next commit. Only a sync, with the gate
     /// closed, reads or changes it.
     next_seq: AtomicU64,
@@ -113,6 +118,7 @@ impl Txns {
             changed <- new_condvar!("rsfs:txn_changed"),
             ordered <- new_mutex!(KVec::new(), "rsfs:txn_ordered"),
             running <- new_mutex!(Running { bufs: bufs?, since: None }, "rsfs:txn_running"),
+            homes <- new_mutex!(None, "rsfs:txn_homes"),
             next_seq: AtomicU64::new(seq),
             capacity,
         }? Error)
@@ -241,9 +247,9 @@ impl Drop for Closed<'_> {
 /// Makes every finished operation durable: with the gate closed, the dirty
 /// data of the files given new blocks since the last sync is written, then
 /// the running transaction is committed through the journal
-/// ([`journal::commit`]), which flushes the device's cache before its
-/// commit block and after the blocks are in place. Then the blocks freed
-/// before the sync are released for reuse ([`alloc::release_freed`]).
+/// ([`journal::commit`]), which flushes the device's cache before the log
+/// and after it. Then the blocks freed before the sync are released for
+/// reuse ([`alloc::release_freed`]).
 pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
     let info = sb.info();
     let txns = &info.txns;
@@ -304,9 +310,10 @@ fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[InodeRef<Rsfs>]) -> Result {
             txns.capacity
         );
     }
+    let mut homes = txns.homes.lock();
     for part in bufs.chunks(txns.capacity.max(1)) {
         let seq = txns.next_seq.fetch_add(1, Ordering::Relaxed);
-        result = journal::commit(sb, part, seq);
+        result = journal::commit(sb, part, seq, &mut homes);
         if result.is_err() {
             break;
         }
@@ -315,8 +322,9 @@ fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[InodeRef<Rsfs>]) -> Result {
         // Only blocks held back by the last commit: an empty commit lets
         // them go.
         let seq = txns.next_seq.fetch_add(1, Ordering::Relaxed);
-        result = journal::commit(sb, &[], seq);
+        result = journal::commit(sb, &[], seq, &mut homes);
     }
+    drop(homes);
     if let Err(e) = result {
         // Nothing of this transaction may be lost: its blocks go back into
         // the running one, and the next sync writes them again.
@@ -392,6 +400,16 @@ pub(crate) fn sync_all(sb: &SuperBlock<Rsfs>) -> Result {
     }
     kfs::sb_err!(sb, "metadata still changing after four syncs at unmount");
     Err(EBUSY)
+}
+
+/// Makes the last commit's writes home durable ([`journal::checkpoint`]),
+/// so that nothing is left in flight and a mount would find nothing to
+/// replay that is not already home.
+pub(crate) fn checkpoint(sb: &SuperBlock<Rsfs>) -> Result {
+    // A sync may be waiting for the lock, with its gate closed: reclaim
+    // must not come back into the filesystem while this holds it.
+    let _nofs = kfs::NoFs::enter();
+    journal::checkpoint(sb, &mut sb.info().txns.homes.lock())
 }
 
 /// Puts `inode`, just given a block, on the list of files whose data the

@@ -77,6 +77,25 @@ static void disk_writes(const char *dev, unsigned long long *reqs, unsigned long
 	*sectors = v[6];
 }
 
+/* Cache flushes the device completed, from /sys/block/<dev>/stat. */
+static unsigned long long disk_flushes(const char *dev)
+{
+	char path[128];
+	unsigned long long v[16] = { 0 };
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/stat", dev + 5);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	for (i = 0; i < 16; i++)
+		if (fscanf(f, "%llu", &v[i]) != 1)
+			break;
+	fclose(f);
+	return i == 16 ? v[15] : 0;
+}
+
 static unsigned long long meminfo_kb(const char *key)
 {
 	char line[256];
@@ -255,13 +274,21 @@ TEST_F(data, sequential_write_uses_large_bios)
 {
 	unsigned long long bios0 = counter(DISK0, "bios_written");
 	unsigned long long bytes0 = counter(DISK0, "bytes_written");
-	unsigned long long r0, s0, r1, s1, bios, bytes;
+	unsigned long long allocs0 = counter(DISK0, "data_allocs");
+	unsigned long long r0, s0, r1, s1, bios, bytes, allocs;
 	int fd;
 
 	disk_writes(DISK0, &r0, &s0);
 	fd = open("seq", O_CREAT | O_RDWR, 0644);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, write_pattern(fd, 0, 64 << 20, 1 << 20, 6));
+	/*
+	 * Blocks are given a chunk of up to 4 MiB at a time, ahead of the
+	 * copy, not one per page in write_begin (16,384 runs here).
+	 */
+	allocs = counter(DISK0, "data_allocs") - allocs0;
+	EXPECT_GE(allocs, 16);
+	EXPECT_LE(allocs, 64) TH_LOG("%llu allocations for 64 MiB", allocs);
 	ASSERT_EQ(0, fsync(fd));
 	disk_writes(DISK0, &r1, &s1);
 	bios = counter(DISK0, "bios_written") - bios0;
@@ -276,6 +303,85 @@ TEST_F(data, sequential_write_uses_large_bios)
 	ASSERT_EQ(0, drop_caches());
 	fd = open("seq", O_RDONLY);
 	EXPECT_EQ(-1, verify(fd, 0, 64 << 20, 6));
+	close(fd);
+}
+
+/*
+ * A buffered write past the end that stops short (its source faults on
+ * the third page) keeps what it copied, and gives back the blocks it was
+ * given ahead for the rest: a truncate up then reads zeroes there.
+ */
+TEST_F(data, a_short_append_gives_back_its_blocks_ahead)
+{
+	const size_t page = 4096;
+	static unsigned char buf[14 * 4096];
+	unsigned char *src;
+	size_t i = 0;
+	int fd;
+
+	src = mmap(NULL, 16 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	fill(src, 2 * page, 1 << 20, 33);
+	ASSERT_EQ(0, mprotect(src + 2 * page, 14 * page, PROT_NONE));
+	fd = open("short", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 1 << 20));
+	EXPECT_EQ((ssize_t)(2 * page), pwrite(fd, src, 16 * page, 1 << 20));
+	EXPECT_EQ((1 << 20) + 2 * page, (size_t)lseek(fd, 0, SEEK_END));
+	/* The two blocks written, no more: 8 KiB in 512-byte units. */
+	EXPECT_EQ(16, blocks_of(fd));
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, ftruncate(fd, (1 << 20) + 16 * page));
+	EXPECT_EQ(16, blocks_of(fd));
+	close(fd);
+	ASSERT_EQ(0, drop_caches());
+	fd = open("short", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, verify(fd, 1 << 20, 2 * page, 33));
+	ASSERT_EQ((ssize_t)sizeof(buf), pread(fd, buf, sizeof(buf), (1 << 20) + 2 * page));
+	while (i < sizeof(buf) && !buf[i])
+		i++;
+	EXPECT_EQ(sizeof(buf), i) TH_LOG("byte %zu past the short write is not zero", i);
+	close(fd);
+	munmap(src, 16 * page);
+}
+
+/*
+ * fsync of an append: the data, then the journal's commit, which costs a
+ * flush, one write of the log and a flush; the metadata goes home after
+ * fsync returns, made durable by the next commit's first flush. (It once
+ * waited for the log, then for the commit block between two flushes,
+ * then for the homes and a third flush.)
+ */
+TEST_F(data, an_fsync_commits_with_two_flushes)
+{
+	enum { APPENDS = 32 };
+	static unsigned char buf[4096];
+	unsigned long long f0, f1, r0, s0, r1, s1;
+	int fd, i;
+
+	fd = open("appends", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fsync(fd));
+	f0 = disk_flushes(DISK0);
+	disk_writes(DISK0, &r0, &s0);
+	for (i = 0; i < APPENDS; i++) {
+		fill(buf, sizeof(buf), (unsigned long long)i * sizeof(buf), 21);
+		ASSERT_EQ((ssize_t)sizeof(buf), write(fd, buf, sizeof(buf)));
+		ASSERT_EQ(0, fsync(fd));
+	}
+	f1 = disk_flushes(DISK0);
+	disk_writes(DISK0, &r1, &s1);
+	/* Every fsync flushes: the count is real. */
+	EXPECT_GE(f1 - f0, APPENDS) TH_LOG("%llu flushes", f1 - f0);
+	EXPECT_LE(f1 - f0, 2 * APPENDS) TH_LOG("%llu flushes for %d fsyncs", f1 - f0, APPENDS);
+	TH_LOG("%d fsyncs: %llu flushes, %llu write requests", APPENDS, f1 - f0, r1 - r0);
+	close(fd);
+	/* What fsync promised is there after the homes have gone out. */
+	ASSERT_EQ(0, drop_caches());
+	fd = open("appends", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, verify(fd, 0, APPENDS * sizeof(buf), 21));
 	close(fd);
 }
 

@@ -345,6 +345,19 @@ impl<T: FsData> Inode<T> {
         unsafe { sys::rsfs_mark_inode_dirty(self.as_raw()) };
     }
 
+    /// Marks the inode dirty as [`Inode::mark_dirty`] does, unless it is
+    /// dirty already (`I_DIRTY_SYNC` and `I_DIRTY_DATASYNC`): then the
+    /// filesystem's `dirty_inode` is not called again, and the change made
+    /// before this call reaches the disk with the `write_inode` that the
+    /// dirty state already promises. `__mark_inode_dirty`'s own test, with
+    /// its barrier against the flusher clearing the bits.
+    pub(crate) fn mark_dirty_once(&self) {
+        // SAFETY: The inode is valid.
+        if !unsafe { sys::rsfs_inode_is_dirty(self.as_raw()) } {
+            self.mark_dirty();
+        }
+    }
+
     /// The attributes to write to disk.
     pub(crate) fn attrs(&self) -> Attrs {
         let i = self.as_raw();

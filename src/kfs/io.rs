@@ -208,6 +208,12 @@ impl IovIter<'_> {
         self.0
     }
 
+    /// The bytes left in the request.
+    pub(crate) fn count(&self) -> usize {
+        // SAFETY: The iterator is valid (type invariant).
+        unsafe { sys::rsfs_iov_iter_count(self.0) }
+    }
+
     /// Whether the request writes to the file (and reads these buffers).
     pub(crate) fn is_write(&self) -> bool {
         // SAFETY: The iterator is valid (type invariant).
@@ -301,6 +307,28 @@ pub(crate) fn generic_file_write_iter_locked<T: FsData>(
     // locked, as the guard shows and the function requires; the mapping
     // has the operations it calls (checked above).
     bytes(unsafe { sys::__generic_file_write_iter(iocb.as_raw(), from.as_raw()) })
+}
+
+/// [`generic_file_write_iter_locked`] on the first `max` bytes of `from`
+/// only; the rest stays in `from`, for the next call.
+pub(crate) fn generic_file_write_iter_locked_max<T: FsData>(
+    iocb: &mut Kiocb<'_, T>,
+    from: &mut IovIter<'_>,
+    lock: &InodeGuard<'_, T>,
+    max: usize,
+) -> Result<usize> {
+    let count = from.count();
+    if max >= count {
+        return generic_file_write_iter_locked(iocb, from, lock);
+    }
+    // SAFETY: The iterator is valid and ours (type invariant).
+    unsafe { sys::rsfs_iov_iter_truncate(from.as_raw(), max) };
+    let result = generic_file_write_iter_locked(iocb, from, lock);
+    let left = from.count();
+    // SAFETY: As above; what is given back is what was held back, so the
+    // count stays within the buffers.
+    unsafe { sys::rsfs_iov_iter_reexpand(from.as_raw(), left + (count - max)) };
+    result
 }
 
 /// Syncs `written` bytes just written at the request's position if the

@@ -22,6 +22,8 @@
 //! - [`new_inode`]: inodes being made: `NewInode`, [`Owner`], [`Created`],
 //!   [`InodeOps`] (the tables the filesystem picks for an inode).
 //! - [`dir`]: [`RenameFlags`], [`RenameTarget`], [`DirEmitter`].
+//! - [`copies`]: [`BlockCopy`], a block's bytes in a page of their own,
+//!   written by [`write_copies`] or, without waiting, [`InFlight`].
 //! - [`bio`]: [`BioBuilder`], block I/O of consecutive blocks.
 //! - [`fs_type`]: [`FileSystem`], the trait of the superblock's operations,
 //!   and their table.
@@ -44,6 +46,7 @@ pub(crate) mod address_space;
 pub(crate) mod attrs;
 pub(crate) mod bio;
 pub(crate) mod buffer;
+pub(crate) mod copies;
 pub(crate) mod debugfs;
 pub(crate) mod dir;
 pub(crate) mod export;
@@ -68,8 +71,9 @@ pub(crate) mod writeback;
 
 pub(crate) use address_space::WritePage;
 pub(crate) use attrs::{Attrs, FileType, InodeParams, Timestamp};
-pub(crate) use bio::{write_copies, BioBuilder, BlockCopy, WriteMode};
+pub(crate) use bio::BioBuilder;
 pub(crate) use buffer::BufferHead;
+pub(crate) use copies::{write_copies, BlockCopy, InFlight, WriteMode};
 pub(crate) use debugfs::Counters;
 pub(crate) use dir::{DirEmitter, RenameFlags, RenameTarget};
 

@@ -65,6 +65,8 @@ NOT_TMPFS = {"cold_seq_read", "dio_seq_write_fsync"}
 
 def guest_script(reps):
     lines = ["set -e", "cd /"]
+    # The clock the timings come from (see main: tsc=reliable).
+    lines.append("echo CLOCKSOURCE $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)")
     for name, disk, _, fstype in FILESYSTEMS[1:]:
         lines += [f"mkdir -p /b/{name}", f"mount -t {fstype} /dev/{disk} /b/{name}"]
     lines += [f"mkdir -p /b/{TMPFS}", f"mount -t tmpfs -o size=1200m tmpfs /b/{TMPFS}"]
@@ -88,6 +90,7 @@ def guest_script(reps):
                 lines.append(f"rm -rf /b/{TMPFS}/*")
         for row in ("seq_write_fsync", "cold_seq_read", "dio_seq_write_fsync"):
             lines.append(f"rsfsbench {row} raw - /dev/{RAW[1]}")
+    lines.append("echo CLOCKSOURCE $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)")
     return "\n".join(lines)
 
 
@@ -115,6 +118,11 @@ def main():
                    check=True)
     vm = [sys.executable, os.path.join(args.root, "qemu/vm.py"), "--kernel", args.kernel,
           "--initrd", initrd, "--timeout", "5400", "--mem", "2G",
+          # Under TCG the guest may find its TSC unstable (its vCPUs'
+          # counters are read on different host threads) and fall back to
+          # jiffies, 4 ms a tick: fsync latencies then read 0 or 4 ms. The
+          # TSC that QEMU emulates runs off the host's monotonic clock.
+          "--kernel-args", "tsc=reliable",
           "--log", os.path.join(build, "logs", "bench.log")]
     for d in disks:
         vm += ["--disk", d]
@@ -122,6 +130,11 @@ def main():
           f"(console log: {build}/logs/bench.log)", flush=True)
     p = subprocess.run(vm, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     results = {}
+    clocks = re.findall(r"^CLOCKSOURCE (\S+)", p.stdout, re.M)
+    clock = " then ".join(dict.fromkeys(clocks)) or "unknown"
+    if len(clocks) != 2 or any("jiffies" in c for c in clocks):
+        print(f"rsfs bench: the guest's clock is {clock}, too coarse to time anything", file=sys.stderr)
+        sys.exit(1)
     for line in p.stdout.splitlines():
         m = re.match(r"RESULT (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)", line)
         if m:
@@ -171,11 +184,12 @@ def main():
                 "avg_request_kib": med([x[2] for x in r]),
                 "cpu_ms_per_mib": med([x[3] for x in r]),
             })
-    out = {"kernel": kv.group(1) if kv else "unknown", "accel": accel, "rows": rows}
+    out = {"kernel": kv.group(1) if kv else "unknown", "accel": accel, "clocksource": clock,
+           "rows": rows}
     os.makedirs(os.path.join(args.root, "bench"), exist_ok=True)
     with open(os.path.join(args.root, "bench", "results.json"), "w") as f:
         json.dump(out, f, indent=1)
-    print(f"\nkernel {out['kernel']}, {accel}, median of {args.reps} runs (min-max)\n")
+    print(f"\nkernel {out['kernel']}, {accel}, clock {clock}, median of {args.reps} runs (min-max)\n")
     hdr = f"{'row':<28} {'fs':<15} {'median':>10} {'spread':>19} {'metric':<16} {'vs ext2':>7} {'vs raw':>6} {'vs tmpfs':>8} {'wr reqs':>8} {'avg KiB':>8} {'cpu ms/MiB':>10}"
     print(hdr)
     print("-" * len(hdr))

@@ -138,6 +138,7 @@ def main():
     ap.add_argument("--share", action="append", default=[],
                     help="TAG=PATH[,ro]: a host directory over virtio-9p")
     ap.add_argument("--mem", default="1G")
+    ap.add_argument("--kernel-args", default="", help="more kernel command-line arguments")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--interactive", action="store_true")
     ap.add_argument("--ktap", action="store_true")
@@ -152,6 +153,8 @@ def main():
     accel = "kvm" if kvm_works(args) else "tcg"
     # loglevel=5 puts warnings (lockdep's among them) on the console.
     append = "console=ttyS0 loglevel=5 panic=-1 rdinit=/init"
+    if args.kernel_args:
+        append += " " + args.kernel_args
 
     if args.interactive:
         cmd = qemu_base(args, accel) + ["-nographic", "-append", append]

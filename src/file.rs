@@ -402,6 +402,12 @@ fn punch_hole(locked: Locked<'_, Rsfs>, offset: u64, end: u64) -> Result {
     let bs = BLOCK_SIZE as u64;
     let sb = inode.super_block();
     inode.wait_for_direct_io();
+    // The handle comes before the invalidate lock, which page faults take:
+    // a task inside a handle may fault on this file's pages (copying from
+    // a mapping of it into another file), and a sync waits for that
+    // handle; waiting for the gate with the lock held would close the
+    // circle.
+    let _handle = txn::begin(sb);
     let _invalidate = inode.lock_invalidate();
     let (first_whole, end_whole) = (offset.div_ceil(bs), end / bs);
     if first_whole > end_whole {
@@ -417,7 +423,6 @@ fn punch_hole(locked: Locked<'_, Rsfs>, offset: u64, end: u64) -> Result {
     }
     if first_whole < end_whole {
         locked.truncate_pagecache_range(first_whole * bs, end_whole * bs - 1);
-        let _handle = txn::begin(sb);
         let mut map = inode.data().map();
         let result = map.punch(sb, first_whole, end_whole);
         inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
@@ -480,12 +485,12 @@ impl address_space::Operations for RegularFile {
         };
         let bs = BLOCK_SIZE as u64;
         let whole = pos % bs == 0 && len >= folio.size();
-        if new && whole && index * bs >= inode.size() {
-            // A new block past the end of the file that the write covers:
-            // the copy fills the folio, and write_end marks it uptodate. A
-            // copy that comes up short leaves it not uptodate, past the end,
-            // where nobody reads it, and its block goes back if the write
-            // stops there ([`drop_fresh_blocks`]).
+        if new && whole && index * bs >= inode.size() && !folio.is_uptodate() {
+            // A new block past the end of the file that the write covers,
+            // in a folio nobody has read: the copy fills it, and write_end
+            // marks it uptodate, or zeroes it if the copy comes up short.
+            // (A read past the end may have filled the folio from the
+            // block, given ahead: then it is zeroed below.)
         } else if new {
             // A new block holds whatever was on the disk before: the folio
             // starts as zeroes, uptodate and dirty, so that a copy that comes
@@ -520,8 +525,21 @@ impl address_space::Operations for RegularFile {
         if !folio.is_uptodate() {
             if copied < len {
                 // A short copy into a folio whose other bytes are not valid
-                // (an old block, not read because the write was to cover it):
+                // (a block not read because the write was to cover it):
                 // nothing counts; the caller retries with what it can copy.
+                // A block new to this write (write_begin did not zero it)
+                // becomes zeroes, so that nothing reads what it held before;
+                // past the end, it goes back, as below.
+                let fresh = inode.data().map().is_fresh(folio.index());
+                if fresh {
+                    folio.zero_segments(0, folio.size(), 0, 0);
+                    folio.mark_uptodate();
+                    folio.mark_dirty();
+                }
+                drop(folio);
+                if fresh && pos + len as u64 > inode.size() {
+                    drop_fresh_blocks(inode, 0);
+                }
                 return 0;
             }
             folio.mark_uptodate();
@@ -544,8 +562,8 @@ impl address_space::Operations for RegularFile {
         if grew {
             // Only the size changed: an inode dirty already is written with
             // it by the `write_inode` to come (fsync's, or the flusher's),
-            // so a sequential write copies the inode into the table once,
-            // not once per block.
+            // so a growing file is not copied into the inode table at every
+            // block.
             inode.mark_dirty_once();
         }
         copied

@@ -479,6 +479,69 @@ TEST_F_TIMEOUT(data, fsync_is_not_livelocked, 300)
 	close(fd);
 }
 
+/*
+ * An append copies from a mapping of another rsfs file whose pages are not
+ * in memory, so the copy faults on that file (its invalidate lock, shared)
+ * inside the append's handle; meanwhile holes are punched in that file
+ * (its invalidate lock, exclusive) and syncs wait for handles to close.
+ * Hole punching once waited for the handle gate with the invalidate lock
+ * held, which could close the circle.
+ */
+TEST_F_TIMEOUT(data, appends_from_a_mapping_while_holes_are_punched, 600)
+{
+	const size_t src_size = 8 << 20, chunk = 1 << 20;
+	struct timespec start, now;
+	pid_t puncher, syncer;
+	unsigned char *map;
+	int src, dst, rounds = 0;
+
+	src = open("source", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, src);
+	ASSERT_EQ(0, write_pattern(src, 0, src_size, 1 << 20, 40));
+	ASSERT_EQ(0, fsync(src));
+	dst = open("appended", O_CREAT | O_RDWR | O_APPEND, 0644);
+	ASSERT_LE(0, dst);
+	puncher = fork();
+	ASSERT_LE(0, puncher);
+	if (puncher == 0) {
+		for (unsigned int i = 0;; i++) {
+			off_t at = (off_t)(i * 7 % (src_size / 65536)) * 65536;
+
+			if (fallocate(src, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, 65536))
+				_exit(1);
+		}
+	}
+	syncer = fork();
+	ASSERT_LE(0, syncer);
+	if (syncer == 0) {
+		for (;;)
+			if (fsync(src))
+				_exit(1);
+	}
+	map = mmap(NULL, src_size, PROT_READ, MAP_SHARED, src, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		size_t at = (rounds * chunk) % src_size;
+
+		/* Out of memory, so that the copy below faults them in. */
+		EXPECT_EQ(0, posix_fadvise(src, 0, src_size, POSIX_FADV_DONTNEED));
+		ASSERT_EQ((ssize_t)chunk, write(dst, map + at, chunk));
+		if (++rounds % 16 == 0)
+			ASSERT_EQ(0, ftruncate(dst, 0));
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - start.tv_sec < 20);
+	TH_LOG("%d appends of 1 MiB", rounds);
+	EXPECT_GT(rounds, 0);
+	kill(puncher, SIGKILL);
+	kill(syncer, SIGKILL);
+	waitpid(puncher, NULL, 0);
+	waitpid(syncer, NULL, 0);
+	munmap(map, src_size);
+	close(dst);
+	close(src);
+}
+
 /* O_DIRECT: reads and writes bypass the cache, and mix with buffered I/O. */
 TEST_F(data, direct_io_and_mixed_access)
 {

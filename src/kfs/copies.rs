@@ -230,18 +230,19 @@ impl InFlight {
         self.pending = true;
     }
 
-    /// Waits for the writes, and returns their first error, if any.
+    /// Waits for the writes, and returns their first error, if any. The
+    /// result stays until the copies are written again: a second wait
+    /// returns the same error.
     pub(crate) fn wait(&mut self) -> Result {
-        if !self.pending {
-            return Ok(());
+        if self.pending {
+            // SAFETY: The completion is initialised, and the chain in flight
+            // completes it exactly once (the type invariant).
+            unsafe { sys::wait_for_completion_io(self.waiter.done.get()) };
+            // SAFETY: Nobody else uses the completion now: its chain is done.
+            unsafe { sys::rsfs_init_completion(self.waiter.done.get()) };
+            // INVARIANT: The chain is done: nothing is in flight.
+            self.pending = false;
         }
-        // SAFETY: The completion is initialised, and the chain in flight
-        // completes it exactly once (the type invariant).
-        unsafe { sys::wait_for_completion_io(self.waiter.done.get()) };
-        // SAFETY: Nobody else uses the completion now: its chain is done.
-        unsafe { sys::rsfs_init_completion(self.waiter.done.get()) };
-        // INVARIANT: The chain is done: nothing is in flight.
-        self.pending = false;
         match self.waiter.status.load(Ordering::Relaxed) {
             0 => Ok(()),
             e => Err(Error::from_errno(e)),

@@ -183,26 +183,35 @@ pub(crate) struct Homes {
 }
 
 /// Waits until the last commit's copies are home (not durable: a flush
-/// after this makes them so). A failed write is tried once more; if that
-/// fails too, the copies stay in `homes` and the log must not be
-/// overwritten: it still holds the only good copy, which a mount would
+/// after this makes them so). A failed write is tried once more, and the
+/// first error is returned either way, so that the sync that found it
+/// reports it, as it would have reported a failed write of its own. If the
+/// second try fails too, the copies stay in `homes` and the log must not
+/// be overwritten: it still holds the only good copy, which a mount would
 /// replay.
 fn finish(sb: &SuperBlock<Rsfs>, homes: &mut Option<Homes>) -> Result {
     let Some(h) = homes.as_mut() else {
         return Ok(());
     };
-    if h.writes.wait().is_err() {
+    let first = h.writes.wait();
+    if let Err(e) = first {
+        sb_err!(
+            sb,
+            "journal: writing transaction {} in place: error {:?}; writing it again",
+            h.seq,
+            e
+        );
         h.writes.rewrite(sb).inspect_err(|e| {
             sb_err!(
                 sb,
-                "journal: writing transaction {} in place: error {:?}",
+                "journal: writing transaction {} in place again: error {:?}",
                 h.seq,
                 e
             )
         })?;
     }
     *homes = None;
-    Ok(())
+    first
 }
 
 /// Makes the last commit's copies durable at home: before the log is
@@ -211,8 +220,8 @@ pub(crate) fn checkpoint(sb: &SuperBlock<Rsfs>, homes: &mut Option<Homes>) -> Re
     if homes.is_none() {
         return Ok(());
     }
-    finish(sb, homes)?;
-    sb.flush_device()
+    let home = finish(sb, homes);
+    sb.flush_device().and(home)
 }
 
 /// Empties the log: its first block no longer holds a descriptor, and the

@@ -131,13 +131,9 @@ static void *buffer(size_t len, int c)
 	return b;
 }
 
-static void seq_write(void)
+/* Writes `total` bytes in 1 MiB pieces from the start of `fd`, then fsyncs: timed. */
+static void write_and_fsync(int fd, const void *buf, unsigned long long total)
 {
-	const unsigned long long total = 1024 * MiB;
-	void *buf = buffer(MiB, 'S');
-	int raw = !strcmp(fs, "raw");
-	int fd = raw ? open(dev, O_WRONLY | O_DIRECT) : open(path("seq"), O_CREAT | O_TRUNC | O_WRONLY, 0644);
-
 	if (fd < 0)
 		die("open");
 	drop_caches();
@@ -151,6 +147,16 @@ static void seq_write(void)
 	close(fd);
 }
 
+static void seq_write(void)
+{
+	const unsigned long long total = 1024 * MiB;
+	void *buf = buffer(MiB, 'S');
+	int raw = !strcmp(fs, "raw");
+	int fd = raw ? open(dev, O_WRONLY | O_DIRECT) : open(path("seq"), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+
+	write_and_fsync(fd, buf, total);
+}
+
 /* 512 MiB of 1 MiB O_DIRECT writes to a new file (or the raw device), then fsync. */
 static void dio_write(void)
 {
@@ -160,17 +166,7 @@ static void dio_write(void)
 	int fd = raw ? open(dev, O_WRONLY | O_DIRECT)
 		     : open(path("dio"), O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT, 0644);
 
-	if (fd < 0)
-		die("open");
-	drop_caches();
-	start();
-	for (unsigned long long off = 0; off < total; off += MiB)
-		if (pwrite(fd, buf, MiB, off) != (ssize_t)MiB)
-			die("write");
-	if (fsync(fd))
-		die("fsync");
-	finish(total / MiB / (now() - t0), total / MiB, 1);
-	close(fd);
+	write_and_fsync(fd, buf, total);
 }
 
 static void cold_read(void)

@@ -39,8 +39,9 @@
 //! A power cut at any point leaves either the old blocks in place and no
 //! valid commit (before the last flush of step 3: the transaction never
 //! happened), or a valid commit in the log, which the next mount replays
-//! ([`replay`]) before it reads anything else. Replay writes the whole transaction again, which
-//! is harmless for the blocks that already reached their home.
+//! ([`replay`]) before it reads anything else. Replay writes the whole
+//! transaction again, which is harmless for the blocks that already
+//! reached their home.
 //!
 //! Why a block freed and logged by the same transaction is not reused at
 //! once: until the next commit overwrites the log, a mount would replay

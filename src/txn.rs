@@ -86,8 +86,8 @@ pub(crate) struct Txns {
     #[pin]
     running: Mutex<Running>,
     /// The last commit's writes home, until the next commit or a
-    /// checkpoint waits for them. Only a sync, with the gate closed, or
-    /// unmount uses it.
+    /// checkpoint waits for them. A sync takes it with the gate closed; a
+    /// checkpoint (`sync_fs`, remount-ro, unmount) takes it alone.
     #[pin]
     homes: Mutex<Option<journal::Homes>>,
     /// The sequence number of the next commit. Only a sync, with the gate

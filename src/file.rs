@@ -522,30 +522,26 @@ impl address_space::Operations for RegularFile {
         copied: usize,
         folio: LockedFolio,
     ) -> usize {
-        if !folio.is_uptodate() {
-            if copied < len {
-                // A short copy into a folio whose other bytes are not valid
-                // (a block not read because the write was to cover it):
-                // nothing counts; the caller retries with what it can copy.
-                // A block new to this write (write_begin did not zero it)
-                // becomes zeroes, so that nothing reads what it held before;
-                // past the end, it goes back, as below.
-                let fresh = inode.data().map().is_fresh(folio.index());
-                if fresh {
-                    folio.zero_segments(0, folio.size(), 0, 0);
-                    folio.mark_uptodate();
-                    folio.mark_dirty();
-                }
-                drop(folio);
-                if fresh && pos + len as u64 > inode.size() {
-                    drop_fresh_blocks(inode, 0);
-                }
-                return 0;
-            }
+        let copied = if folio.is_uptodate() {
+            copied
+        } else if copied == len {
             folio.mark_uptodate();
-        }
+            copied
+        } else {
+            // A short copy into a folio whose other bytes are not valid (a
+            // block not read because the write was to cover it): nothing
+            // counts; the caller retries with what it can copy. A block new
+            // to this write (write_begin did not zero it) becomes zeroes, so
+            // that nothing reads what it held before.
+            if inode.data().map().is_fresh(folio.index()) {
+                folio.zero_segments(0, folio.size(), 0, 0);
+                folio.mark_uptodate();
+                folio.mark_dirty();
+            }
+            0
+        };
         if copied == 0 {
-            // A new block past the end (zeroed by write_begin) goes back.
+            // A new block past the end goes back.
             drop(folio);
             if pos + len as u64 > inode.size() {
                 drop_fresh_blocks(inode, 0);

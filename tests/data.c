@@ -347,6 +347,56 @@ TEST_F(data, a_short_append_gives_back_its_blocks_ahead)
 }
 
 /*
+ * A short copy inside a folio: the source faults 1 KiB into the third
+ * block, so write_end gets 1 KiB of a new block that write_begin did not
+ * read or zero. It takes none of it and zeroes the folio; the write
+ * retries with the 1 KiB, which lands with zeroes after it. The blocks
+ * the write is given held another pattern just before (freed by a
+ * truncate, they are the allocator's first choice, right after the
+ * file's last block): none of it shows, in the page cache or on disk.
+ */
+TEST_F(data, a_short_copy_into_a_new_block_keeps_what_it_copied)
+{
+	const size_t page = 4096, start = 1 << 20, done = 2 * page + 1024;
+	static unsigned char buf[4 * 4096];
+	unsigned char *src;
+	size_t i;
+	int fd;
+
+	src = mmap(NULL, 8 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	fd = open("shortcopy", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	/* Old contents on the blocks to come, freed durably. */
+	fill(src, 5 * page, start - page, 35);
+	ASSERT_EQ((ssize_t)(5 * page), pwrite(fd, src, 5 * page, start - page));
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, ftruncate(fd, start));
+	ASSERT_EQ(0, fsync(fd));
+	sync();
+	fill(src, 3 * page, start - 3072, 34);
+	ASSERT_EQ(0, mprotect(src + 3 * page, 5 * page, PROT_NONE));
+	/* From 3 KiB into the mapping: 9 KiB can be copied, 2 blocks and 1 KiB. */
+	EXPECT_EQ((ssize_t)done, pwrite(fd, src + 3072, 6 * page, start));
+	EXPECT_EQ(start + done, (size_t)lseek(fd, 0, SEEK_END));
+	EXPECT_EQ(32, blocks_of(fd));
+	for (int pass = 0; pass < 2; pass++) {
+		/* The page cache first, then the disk. */
+		EXPECT_EQ(-1, verify(fd, start, done, 34));
+		ASSERT_EQ(0, ftruncate(fd, start + 4 * page));
+		ASSERT_EQ((ssize_t)(4 * page - done), pread(fd, buf, 4 * page - done, start + done));
+		for (i = 0; i < 4 * page - done && !buf[i]; i++)
+			;
+		EXPECT_EQ(4 * page - done, i) TH_LOG("pass %d: byte %zu past the write is not zero", pass, i);
+		ASSERT_EQ(0, ftruncate(fd, start + done));
+		ASSERT_EQ(0, fsync(fd));
+		ASSERT_EQ(0, drop_caches());
+	}
+	close(fd);
+	munmap(src, 8 * page);
+}
+
+/*
  * fsync of an append: the data, then the journal's commit, which costs a
  * flush, one write of the log and a flush; the metadata goes home after
  * fsync returns, made durable by the next commit's first flush. (It once

@@ -58,8 +58,10 @@ def qemu_base(args, accel):
         cmd += ["-accel", "tcg,thread=multi", "-cpu", "max"]
     for i, disk in enumerate(args.disk):
         # cache=none: guest flushes reach the host disk, so a crash test's
-        # "durable" means durable.
-        cmd += ["-drive", f"file={disk},if=virtio,format=raw,cache=none,aio=threads,index={i}"]
+        # "durable" means durable. (--disk-cache unsafe: for a VM whose
+        # disks need not outlive it.)
+        cmd += ["-drive", f"file={disk},if=virtio,format=raw,cache={args.disk_cache},aio=threads,"
+                f"index={i}"]
     if args.slow_disk:
         # Writes limited to 1 MiB/s: folios stay under writeback long
         # enough for the tests to catch them there.
@@ -137,6 +139,10 @@ def main():
                     help="PATH[,DRIVE-OPTIONS]: disks after the slow one (/dev/vdd on)")
     ap.add_argument("--share", action="append", default=[],
                     help="TAG=PATH[,ro]: a host directory over virtio-9p")
+    ap.add_argument("--disk-cache", default="none", choices=["none", "unsafe"],
+                    help="the host cache mode of the --disk disks; the guest sees a disk "
+                    "with a volatile write cache either way, and unsafe only spares the host "
+                    "its flushes (for disks nothing reads after the VM)")
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--kernel-args", default="", help="more kernel command-line arguments")
     ap.add_argument("--timeout", type=int, default=600)

@@ -129,6 +129,18 @@ fn main() -> Result<()> {
             };
             let start = std::time::Instant::now();
             let sum = explore::explore(&o)?;
+            // Per state, summed over the checking threads (so per thread).
+            let per = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / sum.tried.max(1) as f64;
+            let t = &sum.phases;
+            println!(
+                "# crash-states: ms per state (summed over threads): workloads {:.1}, making {:.1}, \
+                 mount and promises {:.1}, fsck {:.1}, writing after {:.1}",
+                per(t.record),
+                per(t.make),
+                per(t.promises),
+                per(t.fsck),
+                per(t.after)
+            );
             println!(
                 "crash-states tried={} violations={} workloads={} seconds={}",
                 sum.tried,

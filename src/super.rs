@@ -271,6 +271,9 @@ impl kfs::FileSystem for Rsfs {
     /// The counters of docs/design.md are published per mount, under
     /// `/sys/kernel/debug/rsfs/<device>/`.
     const DEBUGFS_DIR: bool = true;
+    /// Ownership and permission are the VFS's (through the idmap kfs
+    /// passes on), as on ext4: containers may mount rsfs idmapped.
+    const IDMAPPED_MOUNTS: bool = true;
 
     /// Reads and checks the superblock of a filesystem being mounted, counts the
     /// free blocks and inodes from the bitmaps, and marks the disk as mounted.

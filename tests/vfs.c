@@ -14,12 +14,14 @@
 #include <linux/falloc.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <grp.h>
+#include <sched.h>
 #include <sys/sendfile.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -878,6 +880,123 @@ TEST_F(vfs, file_handles)
 		close(fd);
 	close(mfd);
 	ASSERT_EQ(0, run("rm -r " MNT "/a"));
+}
+
+/* Writes `data` to an existing file, such as a /proc one; 0 or -1. */
+static int write_to(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, data, strlen(data)) == (ssize_t)strlen(data);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * A user namespace that maps its ids 0..999 to 10000..10999, held open by
+ * an fd (the process that made it has exited). -1 on failure.
+ */
+static int userns_10000(void)
+{
+	int ready[2], hold[2], fd = -1;
+	char path[64], c;
+	pid_t pid;
+
+	if (pipe(ready) || pipe(hold))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(hold[1]);
+		c = unshare(CLONE_NEWUSER) ? 'e' : 'k';
+		if (write(ready[1], &c, 1) != 1 || read(hold[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	if (pid > 0 && read(ready[0], &c, 1) == 1 && c == 'k') {
+		snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+		if (!write_to(path, "0 10000 1000\n")) {
+			snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
+			if (!write_to(path, "0 10000 1000\n")) {
+				snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+				fd = open(path, O_RDONLY | O_CLOEXEC);
+			}
+		}
+	}
+	close(ready[0]);
+	close(hold[1]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return fd;
+}
+
+/*
+ * Idmapped mounts (mount_setattr(2) with MOUNT_ATTR_IDMAP), as on ext4:
+ * through a mount idmapped with a namespace that maps 0..999 to
+ * 10000..10999, a file owned by 0 on disk shows as 10000; a file made by
+ * fsuid 10005 is owned by 5 on disk; a chown to 10007 stores 7; and an id
+ * the mapping does not cover can neither own a new file nor be given by
+ * chown (EOVERFLOW). Before
+ * rsfs said it handles idmaps (FS_ALLOW_IDMAP), the mount_setattr failed
+ * with EINVAL.
+ */
+TEST_F(vfs, idmapped_mounts)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP };
+	struct stat st;
+	int tree, fd, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, put_file("owned0", "x"));
+	ASSERT_EQ(0, mkdir("idm", 0777));
+	ASSERT_EQ(0, chmod("idm", 0777));
+	attr.userns_fd = userns_10000();
+	ASSERT_LE(0, (int)attr.userns_fd) TH_LOG("making a user namespace: %s", strerror(errno));
+	tree = open_tree(AT_FDCWD, MNT, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	ASSERT_LE(0, tree) TH_LOG("open_tree: %s", strerror(errno));
+	ASSERT_EQ(0, mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)))
+		TH_LOG("mount_setattr(MOUNT_ATTR_IDMAP): %s", strerror(errno));
+
+	ASSERT_EQ(0, fstatat(tree, "owned0", &st, 0));
+	EXPECT_EQ(10000, st.st_uid);
+	EXPECT_EQ(10000, st.st_gid);
+
+	/* A new file, made by an id the mapping covers. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		setfsgid(10005);
+		setfsuid(10005);
+		fd = openat(tree, "idm/made", O_CREAT | O_WRONLY, 0644);
+		_exit(fd < 0 ? errno : 0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("create as 10005: %s", strerror(WEXITSTATUS(status)));
+	/* Root (0) is not in the mapping: it cannot own a new file there. */
+	fd = openat(tree, "idm/root", O_CREAT | O_WRONLY, 0644);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(EOVERFLOW, errno);
+	EXPECT_EQ(0, fchownat(tree, "owned0", 10007, 10007, 0));
+	/* An id outside the mapping cannot be stored through it. */
+	EXPECT_EQ(-1, fchownat(tree, "owned0", 5, 5, 0));
+	EXPECT_EQ(EOVERFLOW, errno);
+	close(tree);
+	close(attr.userns_fd);
+
+	/* On disk, read back after the inodes are dropped. */
+	ASSERT_EQ(0, drop_caches());
+	ASSERT_EQ(0, stat("idm/made", &st));
+	EXPECT_EQ(5, st.st_uid);
+	EXPECT_EQ(5, st.st_gid);
+	ASSERT_EQ(0, stat("owned0", &st));
+	EXPECT_EQ(7, st.st_uid);
+	EXPECT_EQ(7, st.st_gid);
+	EXPECT_EQ(-1, access("idm/root", F_OK));
+	ASSERT_EQ(0, run("rm -r " MNT "/idm " MNT "/owned0"));
 }
 
 static int get_flags(const char *path, int *flags)

@@ -36,6 +36,14 @@ pub(crate) trait FileSystem: FsData {
     /// counters still count but are not published.
     const DEBUGFS_DIR: bool = false;
 
+    /// Whether mounts of the type may be idmapped (`FS_ALLOW_IDMAP`:
+    /// `mount_setattr(2)` with `MOUNT_ATTR_IDMAP`). kfs hands the mount's
+    /// idmap to every VFS helper it calls that takes one
+    /// (`inode_init_owner`, `generic_fillattr`, `setattr_prepare`,
+    /// `setattr_copy`), so a filesystem may set this if it never decides
+    /// ownership or permission from raw ids itself.
+    const IDMAPPED_MOUNTS: bool = false;
+
     /// Reads and checks the on-disk superblock and returns the state of the
     /// new mount. Called once per mount, with the block device open.
     fn fill_super(sb: &SuperBlock<Self, super_block::New>) -> Result<Pin<KBox<Self::Info>>>;

@@ -85,7 +85,12 @@ impl Registration {
             fs.write_bytes(0, 1);
             (*fs).name = T::NAME.as_char_ptr();
             (*fs).owner = module.as_ptr().cast();
-            (*fs).fs_flags = sys::FS_REQUIRES_DEV as i32;
+            let idmap = if T::IDMAPPED_MOUNTS {
+                sys::FS_ALLOW_IDMAP
+            } else {
+                0
+            };
+            (*fs).fs_flags = (sys::FS_REQUIRES_DEV | idmap) as i32;
             (*fs).init_fs_context = Some(Mount::<T>::init_fs_context);
             (*fs).kill_sb = Some(Mount::<T>::kill_sb);
         }

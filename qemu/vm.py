@@ -60,8 +60,10 @@ def qemu_base(args, accel):
         # cache=none: guest flushes reach the host disk, so a crash test's
         # "durable" means durable. (--disk-cache unsafe: for a VM whose
         # disks need not outlive it.)
+        # discard=unmap: a discard (FITRIM) becomes a hole in the file, which
+        # reads back as zeroes.
         cmd += ["-drive", f"file={disk},if=virtio,format=raw,cache={args.disk_cache},aio=threads,"
-                f"index={i}"]
+                f"discard=unmap,index={i}"]
     if args.slow_disk:
         # Writes limited to 1 MiB/s: folios stay under writeback long
         # enough for the tests to catch them there.

@@ -197,21 +197,32 @@ fn set_bits(
 }
 
 /// Finds a run of clear bits in `bitmap`: the first clear bit at or after
-/// `goal` (wrapping around), extended to at most `max_len` bits within the
-/// same bitmap block. Blocks that wait in `state` are passed over (for the
-/// block bitmap; inodes never wait).
+/// `goal` (wrapping around to the start if `wrap`), extended to at most
+/// `max_len` bits within the same bitmap block. Blocks that wait in
+/// `state` are passed over (for the block bitmap; inodes never wait).
 fn find_free(
     sb: &SuperBlock<Rsfs>,
     bitmap: Bitmap,
     goal: u64,
     max_len: u64,
     state: Option<&AllocState>,
+    wrap: bool,
 ) -> Result<Option<(u64, u64)>> {
     let geo = &sb.info().geo;
     let (_, blocks, valid) = bitmap.region(geo);
+    if goal >= valid && !wrap {
+        return Ok(None);
+    }
     let goal = if goal >= valid { 0 } else { goal };
     let first_index = goal / BITS_PER_BITMAP_BLOCK;
-    for step in 0..=blocks {
+    // Every bitmap block once, and the goal's again for the part before
+    // the goal; without wrapping, the blocks from the goal's to the last.
+    let steps = if wrap {
+        blocks + 1
+    } else {
+        blocks - first_index
+    };
+    for step in 0..steps {
         let index = (first_index + step) % blocks;
         let bh = read_bitmap(sb, geo, bitmap, index)?;
         let g = bh.lock();
@@ -314,7 +325,8 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, max_len: u64) -> Re
         state.free_blocks -= 1;
         return Ok((goal, 1));
     }
-    let Some((start, len)) = find_free(sb, Bitmap::Blocks, goal, max_len, Some(&state))? else {
+    let Some((start, len)) = find_free(sb, Bitmap::Blocks, goal, max_len, Some(&state), true)?
+    else {
         // The counter said there was room; the bitmap disagrees.
         sb_err!(
             sb,
@@ -334,6 +346,39 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, max_len: u64) -> Re
     }
     state.free_blocks = state.free_blocks.saturating_sub(len);
     Ok((start, len))
+}
+
+/// Discards the free blocks of `first..end` in the data area, in runs of at
+/// least `min_len` blocks (`FITRIM`, see [`crate::ioctl`]). Returns how
+/// many blocks were discarded.
+///
+/// Blocks freed since the last commit wait and are left alone: until that
+/// commit is durable, a power cut brings back the map that names them,
+/// and their old owner must find its bytes there. One run at a time is
+/// discarded with the allocator locked, so that no allocation takes a
+/// block under the discard; between runs, allocations go on. A free run
+/// that crosses from one bitmap block into the next counts as two.
+pub(crate) fn trim(sb: &SuperBlock<Rsfs>, first: u64, end: u64, min_len: u64) -> Result<u64> {
+    let info = sb.info();
+    let end = end.min(info.geo.blocks_count);
+    let mut at = first.max(info.geo.data_start);
+    let mut trimmed = 0;
+    while at < end {
+        let mut state = info.alloc.lock();
+        state.sort_freed();
+        let found = find_free(sb, Bitmap::Blocks, at, end - at, Some(&state), false)?;
+        let Some((start, len)) = found.filter(|&(start, _)| start < end) else {
+            break;
+        };
+        let len = len.min(end - start);
+        if len >= min_len {
+            sb.discard(start, len)?;
+            trimmed += len;
+        }
+        drop(state);
+        at = start + len;
+    }
+    Ok(trimmed)
 }
 
 /// Frees `len` blocks from `start`. Their bits are cleared in the running
@@ -435,7 +480,7 @@ pub(crate) fn alloc_inode(sb: &SuperBlock<Rsfs>) -> Result<u64> {
     if state.free_inodes == 0 {
         return Err(ENOSPC);
     }
-    let Some((ino, _)) = find_free(sb, Bitmap::Inodes, state.inode_hint, 1, None)? else {
+    let Some((ino, _)) = find_free(sb, Bitmap::Inodes, state.inode_hint, 1, None, true)? else {
         sb_err!(
             sb,
             "inode bitmap full but {} inodes counted free",

@@ -20,7 +20,7 @@ use crate::{
     file,
     format::{self, dir_rec_len, DirEntryHeader, BLOCK_SIZE, DIR_DATA_SIZE},
     inode::InodeInfo,
-    kfs::{self, sb_err, BufferHead, DirEmitter, File, FileType, Inode, Locked},
+    kfs::{self, ioctl::UserArg, sb_err, BufferHead, DirEmitter, File, FileType, Inode, Locked},
     map::Run,
     namei::Directory,
     super_, txn, Rsfs,
@@ -512,7 +512,7 @@ pub(crate) fn is_empty(dir: &Inode<Rsfs>) -> Result<bool> {
     Ok(true)
 }
 
-/// Directories' file operations: `getdents(2)` and `fsync(2)`.
+/// Directories' file operations: `getdents(2)`, `fsync(2)` and `ioctl(2)`.
 #[vtable]
 impl kfs::file::Operations for Directory {
     type FileSystem = Rsfs;
@@ -555,5 +555,11 @@ impl kfs::file::Operations for Directory {
     /// need.
     fn fsync(file: &File, dir: &Inode<Rsfs>, start: i64, end: i64, datasync: bool) -> Result {
         file::fsync(file, dir, start, end, datasync)
+    }
+
+    /// `ioctl(2)`: the filesystem's commands ([`crate::ioctl`]); fstrim(8)
+    /// sends `FITRIM` to the mount point.
+    fn ioctl(_file: &File, dir: &Inode<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32> {
+        crate::ioctl::ioctl(dir.super_block(), cmd, arg)
     }
 }

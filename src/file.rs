@@ -24,6 +24,7 @@ use crate::{
         file::Opening,
         inode_ops,
         io::{IovIter, Kiocb},
+        ioctl::UserArg,
         iomap::{self, BlockMapping},
         vm::{self, Fault, MkWrite, Mmap},
         AddressSpace, BioBuilder, Fallocate, Fiemap, File, Inode, Locked, LockedFolio, Readahead,
@@ -909,5 +910,10 @@ impl kfs::file::Operations for RegularFile {
 
     fn fsync(file: &File, inode: &Inode<Rsfs>, start: i64, end: i64, datasync: bool) -> Result {
         fsync(file, inode, start, end, datasync)
+    }
+
+    /// `ioctl(2)`: the filesystem's commands ([`crate::ioctl`]).
+    fn ioctl(_file: &File, inode: &Inode<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32> {
+        crate::ioctl::ioctl(inode.super_block(), cmd, arg)
     }
 }

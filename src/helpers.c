@@ -42,6 +42,21 @@ u64 rsfs_bdev_nr_bytes(struct block_device *bdev)
 	return bdev_nr_bytes(bdev);
 }
 
+u32 rsfs_bdev_max_discard_sectors(struct block_device *bdev)
+{
+	return bdev_max_discard_sectors(bdev);
+}
+
+u32 rsfs_bdev_discard_granularity(struct block_device *bdev)
+{
+	return bdev_discard_granularity(bdev);
+}
+
+bool rsfs_capable_sys_admin(void)
+{
+	return capable(CAP_SYS_ADMIN);
+}
+
 /* One rate limit for all of rsfs's error messages about on-disk damage. */
 static DEFINE_RATELIMIT_STATE(rsfs_err_rs, DEFAULT_RATELIMIT_INTERVAL,
 			      DEFAULT_RATELIMIT_BURST);

@@ -32,11 +32,15 @@ const u32 RSFS_I_DIRTY_DATASYNC = I_DIRTY_DATASYNC;
 const u32 RSFS_I_SYNC = I_SYNC;
 const unsigned int RSFS_ATTR_SIZE = ATTR_SIZE;
 const unsigned long RSFS_SB_RDONLY = SB_RDONLY;
+const u32 RSFS_FITRIM = FITRIM;
 #endif
 
 struct buffer_head *rsfs_sb_bread(struct super_block *sb, sector_t block, bool *lost);
 void rsfs_brelse(struct buffer_head *bh);
 u64 rsfs_bdev_nr_bytes(struct block_device *bdev);
+u32 rsfs_bdev_max_discard_sectors(struct block_device *bdev);
+u32 rsfs_bdev_discard_granularity(struct block_device *bdev);
+bool rsfs_capable_sys_admin(void);
 bool rsfs_err_ratelimit(void);
 void rsfs_i_uid_write(struct inode *inode, u32 uid);
 void rsfs_i_gid_write(struct inode *inode, u32 gid);

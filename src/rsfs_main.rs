@@ -17,6 +17,7 @@
 //!   shared mappings, direct I/O, fsync, fallocate;
 //! - [`writeback`]: rsfs's own `write_cache_pages`, and `writepage`;
 //! - [`alloc`]: the block and inode bitmaps;
+//! - [`ioctl`]: the filesystem's own `ioctl(2)` commands (`FITRIM`);
 //! - [`txn`]: handles and syncs: a sync never writes half an operation;
 //! - [`format`]: the on-disk format, shared with the userspace tools.
 
@@ -29,6 +30,7 @@ mod file;
 #[allow(dead_code, unreachable_pub)]
 mod format;
 mod inode;
+mod ioctl;
 mod journal;
 mod kfs;
 mod map;

@@ -21,6 +21,7 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <sys/sendfile.h>
 #include <sys/statvfs.h>
@@ -892,6 +893,103 @@ static int write_to(const char *path, const char *data)
 	ok = write(fd, data, strlen(data)) == (ssize_t)strlen(data);
 	close(fd);
 	return ok ? 0 : -1;
+}
+
+/* The disk block behind block 0 of `path` (FIBMAP), 0 on failure. */
+static unsigned int first_block(const char *path)
+{
+	int fd = open(path, O_RDONLY), block = 0;
+
+	if (fd < 0 || ioctl(fd, FIBMAP, &block))
+		block = 0;
+	if (fd >= 0)
+		close(fd);
+	return block;
+}
+
+/* Reads `len` bytes of the disk itself at block `block` (O_DIRECT). */
+static int read_disk(const char *dev, unsigned int block, void *buf, size_t len)
+{
+	int fd = open(dev, O_RDONLY | O_DIRECT), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = pread(fd, buf, len, (off_t)block * 4096) == (ssize_t)len;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * FITRIM (fstrim(8)), as on ext4: the free space is discarded (the test
+ * disk turns a discard into a hole, which reads as zeroes), files keep
+ * their bytes, and blocks whose free is not yet committed keep theirs too
+ * (a power cut would bring back the file that names them). minlen, the
+ * range and the errors follow ext4.
+ */
+TEST_F(vfs, fitrim_discards_only_free_space)
+{
+	static unsigned char buf[1 << 20] __attribute__((aligned(4096)));
+	struct fstrim_range r = { .start = 0, .len = ULLONG_MAX };
+	unsigned int kept, gone, waiting;
+	int fd, dfd = open(".", O_RDONLY);
+	size_t i;
+
+	ASSERT_LE(0, dfd);
+	for (const char *f = "kept\0gone\0waiting\0"; *f; f += strlen(f) + 1) {
+		fd = open(f, O_CREAT | O_RDWR, 0644);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, put_pattern(fd, 0, 1 << 20, 7));
+		ASSERT_EQ(0, fsync(fd));
+		close(fd);
+	}
+	kept = first_block("kept");
+	gone = first_block("gone");
+	waiting = first_block("waiting");
+	ASSERT_NE(0, kept);
+	ASSERT_NE(0, gone);
+	ASSERT_NE(0, waiting);
+	ASSERT_EQ(0, unlink("gone"));
+	ASSERT_EQ(0, syncfs(dfd));
+	/* Freed, but not committed. */
+	ASSERT_EQ(0, unlink("waiting"));
+
+	ASSERT_EQ(0, ioctl(dfd, FITRIM, &r)) TH_LOG("FITRIM: %s", strerror(errno));
+	/* At least the deleted file's megabyte; at most the disk's free space. */
+	EXPECT_GE(r.len, 1 << 20);
+	EXPECT_LE(r.len, free_blocks() * 4096);
+	ASSERT_EQ(0, read_disk(DISK0, gone, buf, sizeof(buf)));
+	for (i = 0; i < sizeof(buf) && !buf[i]; i++)
+		;
+	EXPECT_EQ(sizeof(buf), i) TH_LOG("byte %zu of the deleted file's blocks was not discarded", i);
+	ASSERT_EQ(0, read_disk(DISK0, waiting, buf, sizeof(buf)));
+	for (i = 0; i < sizeof(buf) && buf[i] == pat(i, 7); i++)
+		;
+	EXPECT_EQ(sizeof(buf), i) TH_LOG("byte %zu of blocks whose free is not committed changed", i);
+	ASSERT_EQ(0, drop_caches());
+	fd = open("kept", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, check_pattern(fd, 0, 1 << 20, 7));
+	close(fd);
+
+	/* In the first megabyte, no free run is 64 MiB long: nothing goes. */
+	r = (struct fstrim_range){ .start = 0, .len = 1 << 20, .minlen = 64 << 20 };
+	ASSERT_EQ(0, ioctl(dfd, FITRIM, &r));
+	EXPECT_EQ(0, r.len);
+	/* A minlen longer than a bitmap block's blocks, as ext4's group. */
+	r = (struct fstrim_range){ .start = 0, .len = ULLONG_MAX, .minlen = 1ULL << 30 };
+	EXPECT_EQ(-1, ioctl(dfd, FITRIM, &r));
+	EXPECT_EQ(EINVAL, errno);
+	r = (struct fstrim_range){ .start = 1ULL << 40, .len = ULLONG_MAX };
+	EXPECT_EQ(-1, ioctl(dfd, FITRIM, &r));
+	EXPECT_EQ(EINVAL, errno);
+	r = (struct fstrim_range){ .start = 0, .len = 100 };
+	EXPECT_EQ(-1, ioctl(dfd, FITRIM, &r));
+	EXPECT_EQ(EINVAL, errno);
+	/* Not an rsfs command. */
+	EXPECT_EQ(-1, ioctl(dfd, _IO('X', 200), 0));
+	EXPECT_EQ(ENOTTY, errno);
+	close(dfd);
+	ASSERT_EQ(0, unlink("kept"));
 }
 
 /*

@@ -20,6 +20,7 @@ use core::marker::PhantomData;
 use super::{
     dir::DirEmitter,
     io::{has_aops, Fallocate, File, IovIter, Kiocb, Needs},
+    ioctl::UserArg,
     ops::if_has,
     sys,
     vm::Mmap,
@@ -119,6 +120,19 @@ pub(crate) trait Operations {
     ) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+
+    /// `ioctl(2)` command `cmd` with argument `arg`, on a file or directory
+    /// of the filesystem (after the VFS's own commands: `FIONREAD`,
+    /// `FS_IOC_GETFLAGS` and the like never come here). A command the
+    /// filesystem does not know gives ENOTTY.
+    fn ioctl(
+        _file: &File,
+        _inode: &Inode<Self::FileSystem>,
+        _cmd: u32,
+        _arg: UserArg,
+    ) -> Result<i32> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// A `file_operations` table for the files of filesystem `T`, built at
@@ -152,6 +166,7 @@ impl<U: Operations> Table<U> {
         mmap: if_has(U::HAS_MMAP, Self::mmap),
         fallocate: if_has(U::HAS_FALLOCATE, Self::fallocate),
         fsync: if_has(U::HAS_FSYNC, Self::fsync),
+        unlocked_ioctl: if_has(U::HAS_IOCTL, Self::ioctl),
         // Through the page cache, with `read_iter`'s data.
         splice_read: if_has(U::HAS_READ_ITER, sys::filemap_splice_read),
         // splice(2) and sendfile(2) into a file, and copy_file_range(2)
@@ -312,7 +327,7 @@ impl<U: Operations> Table<U> {
         len: sys::loff_t,
     ) -> kernel::ffi::c_long {
         let Some(mode) = Fallocate::from_flags(mode as u32) else {
-            return Error::from_errno(-(sys::EOPNOTSUPP as i32)).to_errno() as _;
+            return super::eopnotsupp().to_errno() as _;
         };
         // SAFETY: `file` is an open file of ours, valid for the call, as the
         // caller guarantees, so its inode is live.
@@ -351,5 +366,29 @@ impl<U: Operations> Table<U> {
             U::fsync(f, inode, start, end, datasync != 0)?;
             Ok(0)
         })
+    }
+
+    /// `unlocked_ioctl`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with an open file of `U::FileSystem`.
+    unsafe extern "C" fn ioctl(
+        file: *mut sys::file,
+        cmd: kernel::ffi::c_uint,
+        arg: kernel::ffi::c_ulong,
+    ) -> kernel::ffi::c_long {
+        // SAFETY: `file` is an open file of ours, valid for the call, as the
+        // caller guarantees, so its inode is live.
+        let (f, inode) = unsafe {
+            (
+                File::from_raw(file),
+                Inode::<U::FileSystem>::from_raw(sys::rsfs_file_inode(file)),
+            )
+        };
+        match U::ioctl(f, inode, cmd, UserArg(arg as usize)) {
+            Ok(v) => v as _,
+            Err(e) => e.to_errno() as _,
+        }
     }
 }

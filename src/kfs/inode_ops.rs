@@ -275,7 +275,7 @@ impl<U: Operations> Table<U> {
             // project id, the other xflags) is refused, as on ext2.
             let (fsx, flags) = unsafe { (sys::rsfs_fileattr_has_fsx(fa), (*fa).flags) };
             if fsx || flags & !U::FLAGS != 0 {
-                return Err(Error::from_errno(-(sys::EOPNOTSUPP as i32)));
+                return Err(super::eopnotsupp());
             }
             // SAFETY: The VFS holds the inode locked for `fileattr_set`.
             U::set_flags(unsafe { Locked::new(inode) }, flags)?;

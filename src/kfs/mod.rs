@@ -57,6 +57,7 @@ pub(crate) mod fs_type;
 pub(crate) mod inode;
 pub(crate) mod inode_ops;
 pub(crate) mod io;
+pub(crate) mod ioctl;
 pub(crate) mod iomap;
 pub(crate) mod lock;
 mod mount;
@@ -115,6 +116,12 @@ pub(crate) fn crc32c_delta(len: usize, index: usize, delta: u8) -> u32 {
 /// `kernel::error::code` in 6.12 does not declare it.
 pub(crate) fn efscorrupted() -> Error {
     Error::from_errno(-(sys::EUCLEAN as i32))
+}
+
+/// `EOPNOTSUPP`: the operation is not supported (by the filesystem or its
+/// device). `kernel::error::code` in 6.12 does not declare it.
+pub(crate) fn eopnotsupp() -> Error {
+    Error::from_errno(-(sys::EOPNOTSUPP as i32))
 }
 
 /// The `chattr(1)` flags, as `FS_IOC_GETFLAGS` gives them (`FS_*_FL`).

@@ -132,6 +132,36 @@ impl<T: FsData, S> SuperBlock<T, S> {
         })
     }
 
+    /// The smallest run of blocks worth discarding: the device's discard
+    /// granularity, in blocks (at least 1). `None` if the device cannot
+    /// discard.
+    pub(crate) fn discard_granularity(&self) -> Option<u64> {
+        // SAFETY: The block device is open by the type invariant.
+        let (max, granularity) = unsafe {
+            let bdev = (*self.as_raw()).s_bdev;
+            (
+                sys::rsfs_bdev_max_discard_sectors(bdev),
+                sys::rsfs_bdev_discard_granularity(bdev),
+            )
+        };
+        (max != 0).then(|| (u64::from(granularity) >> self.block_shift()).max(1))
+    }
+
+    /// Discards `len` blocks from `block` (`blkdev_issue_discard`), and
+    /// waits: the device may forget what they hold.
+    pub(crate) fn discard(&self, block: u64, len: u64) -> Result {
+        let shift = self.block_shift() - 9;
+        // SAFETY: The block device is open by the type invariant.
+        kernel::error::to_result(unsafe {
+            sys::blkdev_issue_discard(
+                (*self.as_raw()).s_bdev,
+                block << shift,
+                len << shift,
+                sys::RSFS_GFP_NOFS,
+            )
+        })
+    }
+
     /// Drops any cached buffers of the block device for blocks that are
     /// about to hold file data, so that a stale metadata buffer of a freed
     /// block can never be written over the data later.

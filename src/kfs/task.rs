@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The current task's word for filesystems: `current->journal_info`.
+//! The current task: its word for filesystems, `current->journal_info`,
+//! and its capabilities.
 //!
 //! The kernel gives every task one pointer-sized field that a filesystem
 //! may set while the task is inside one of its transactions (jbd2 keeps
@@ -34,4 +35,12 @@ pub(crate) fn set_fs_marker(value: usize) {
     // storing a word there is a plain store. What another filesystem would
     // make of it is the caller's obligation, stated above.
     unsafe { sys::rsfs_set_journal_info(value as _) };
+}
+
+/// Whether the current task may administer the system
+/// (`capable(CAP_SYS_ADMIN)`; the check is audited, as the kernel's is).
+pub(crate) fn capable_sys_admin() -> bool {
+    // SAFETY: `capable` reads the current task's credentials, which are
+    // always valid in process context.
+    unsafe { sys::rsfs_capable_sys_admin() }
 }

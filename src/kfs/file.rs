@@ -386,7 +386,7 @@ impl<U: Operations> Table<U> {
                 Inode::<U::FileSystem>::from_raw(sys::rsfs_file_inode(file)),
             )
         };
-        match U::ioctl(f, inode, cmd, UserArg(arg as usize)) {
+        match U::ioctl(f, inode, cmd, UserArg(arg)) {
             Ok(v) => v as _,
             Err(e) => e.to_errno() as _,
         }

@@ -299,6 +299,18 @@ pub(crate) fn fsync(
     txn::sync(sb)
 }
 
+/// A file whose changes are to be durable when the call that makes them
+/// returns (`IS_SYNC`: `mount -o sync`, `chattr +S`): a truncate or a
+/// fallocate is committed at once, as ext4 commits it. (Writes are made
+/// durable by the VFS, which calls [`fsync`] for them.)
+fn sync_if_synchronous(inode: &Inode<Rsfs>) -> Result {
+    if inode.is_sync() {
+        txn::sync(inode.super_block())
+    } else {
+        Ok(())
+    }
+}
+
 /// Zeroes the block that holds byte `at` from there to its end, in the
 /// page cache (and so on disk at writeback), if the block is mapped. Called
 /// at the end of the file, before it moves: bytes past the end may hold
@@ -723,9 +735,11 @@ impl inode_ops::Operations for RegularFile {
 
     const FLAGS: u32 = inode::FLAGS;
 
-    /// `truncate(2)` and `O_TRUNC` ([`inode::set_size`]).
+    /// `truncate(2)` and `O_TRUNC` ([`inode::set_size`]); on a synchronous
+    /// file (`mount -o sync`, `chattr +S`), durable on return, as on ext4.
     fn set_size(inode: Locked<'_, Rsfs>, size: u64) -> Result {
-        inode::set_size(inode, size)
+        inode::set_size(inode, size)?;
+        sync_if_synchronous(&inode)
     }
 
     fn flags(inode: &Inode<Rsfs>) -> u32 {
@@ -905,7 +919,7 @@ impl kfs::file::Operations for RegularFile {
         };
         inode.touch_ctime();
         inode.mark_dirty();
-        result
+        result.and_then(|()| sync_if_synchronous(inode))
     }
 
     fn fsync(file: &File, inode: &Inode<Rsfs>, start: i64, end: i64, datasync: bool) -> Result {

@@ -143,6 +143,16 @@ bool rsfs_inode_is_dirty(struct inode *inode)
 	return (READ_ONCE(inode->i_state) & I_DIRTY_INODE) == I_DIRTY_INODE;
 }
 
+bool rsfs_is_sync(struct inode *inode)
+{
+	return IS_SYNC(inode);
+}
+
+bool rsfs_is_dirsync(struct inode *inode)
+{
+	return IS_DIRSYNC(inode);
+}
+
 const unsigned char *rsfs_dentry_name(struct dentry *dentry, u32 *len)
 {
 	*len = dentry->d_name.len;

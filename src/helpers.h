@@ -57,6 +57,8 @@ loff_t rsfs_i_size_read(struct inode *inode);
 void rsfs_i_size_write(struct inode *inode, loff_t size);
 void rsfs_mark_inode_dirty(struct inode *inode);
 bool rsfs_inode_is_dirty(struct inode *inode);
+bool rsfs_is_sync(struct inode *inode);
+bool rsfs_is_dirsync(struct inode *inode);
 bool rsfs_inode_is_new(struct inode *inode);
 bool rsfs_fileattr_has_fsx(const struct fileattr *fa);
 const unsigned int RSFS_I_DIRTY_INODE = I_DIRTY_INODE;

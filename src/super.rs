@@ -70,10 +70,13 @@ pub(crate) enum Stat {
     /// Runs of blocks given to file data (by writes, buffered or direct,
     /// and by stores through a mapping), one per run.
     DataAllocs,
+    /// Transactions committed to the journal (by a sync: fsync, a
+    /// synchronous namespace change, syncfs, unmount).
+    Commits,
 }
 
 /// The debugfs names of the [`Stat`] counters, in order.
-const STAT_NAMES: [&CStr; 22] = [
+const STAT_NAMES: [&CStr; 23] = [
     c_str!("writepages_sync_none"),
     c_str!("writepages_sync_all"),
     c_str!("tagged_walks"),
@@ -96,6 +99,7 @@ const STAT_NAMES: [&CStr; 22] = [
     c_str!("extent_block_writes"),
     c_str!("zero_requests"),
     c_str!("data_allocs"),
+    c_str!("commits"),
 ];
 
 /// Per-mount counters.

@@ -160,7 +160,6 @@ static inline int put_file(const char *path, const char *data)
 	return n == (ssize_t)strlen(data) ? 0 : -EIO;
 }
 
-/* A counter of the rsfs mounted from `dev` (/sys/kernel/debug/rsfs/...). */
 /* The 512-byte blocks a file has on disk (st_blocks), -1 on error. */
 static inline long long blocks_of(int fd)
 {
@@ -169,6 +168,7 @@ static inline long long blocks_of(int fd)
 	return fstat(fd, &st) ? -1 : st.st_blocks;
 }
 
+/* A counter of the rsfs mounted from `dev` (/sys/kernel/debug/rsfs/...). */
 static inline unsigned long long counter(const char *dev, const char *name)
 {
 	char path[256];

@@ -895,6 +895,58 @@ static int write_to(const char *path, const char *data)
 	return ok ? 0 : -1;
 }
 
+/*
+ * Synchronous directories and files, as on ext2 and ext4: under `mount -o
+ * dirsync` every name change (create, mkdir, link, rename, unlink, rmdir)
+ * is committed before it returns, and so is a truncate or a fallocate of
+ * a `chattr +S` file; on a plain mount none is. The journal's commit
+ * counter shows it.
+ */
+TEST_F(vfs, synchronous_names_and_files)
+{
+	unsigned long long c;
+	int fd, flags = FS_SYNC_FL;
+
+	/* A plain mount: the names wait for a sync. */
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, put_file("plain", "x"));
+	ASSERT_EQ(0, rename("plain", "plain2"));
+	ASSERT_EQ(0, unlink("plain2"));
+	EXPECT_EQ(c, counter(DISK0, "commits"));
+
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	ASSERT_EQ(0, mount_rsfs(DISK0, "dirsync"));
+	ASSERT_EQ(0, chdir(MNT));
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, put_file("f", "x"));
+	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("create");
+	ASSERT_EQ(0, mkdir("d", 0755));
+	EXPECT_EQ(c + 2, counter(DISK0, "commits")) TH_LOG("mkdir");
+	ASSERT_EQ(0, link("f", "d/g"));
+	EXPECT_EQ(c + 3, counter(DISK0, "commits")) TH_LOG("link");
+	ASSERT_EQ(0, rename("d/g", "h"));
+	/* Two directories, one commit: the second finds nothing to log. */
+	EXPECT_LE(c + 4, counter(DISK0, "commits")) TH_LOG("rename");
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, unlink("h"));
+	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("unlink");
+	ASSERT_EQ(0, rmdir("d"));
+	EXPECT_EQ(c + 2, counter(DISK0, "commits")) TH_LOG("rmdir");
+
+	/* A chattr +S file: a truncate and a fallocate are synchronous. */
+	fd = open("f", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_SETFLAGS, &flags));
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, ftruncate(fd, 1 << 20));
+	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("truncate");
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 1 << 20));
+	EXPECT_EQ(c + 2, counter(DISK0, "commits")) TH_LOG("fallocate");
+	close(fd);
+	ASSERT_EQ(0, unlink("f"));
+}
+
 /* The disk block behind block 0 of `path` (FIBMAP), 0 on failure. */
 static unsigned int first_block(const char *path)
 {

@@ -291,6 +291,22 @@ impl<T: FsData> Inode<T> {
         unsafe { (*self.as_raw()).__bindgen_anon_1.i_nlink }
     }
 
+    /// Whether changes to the inode are to be durable when the call that
+    /// makes them returns (`IS_SYNC`: `mount -o sync`, or `chattr +S`).
+    pub(crate) fn is_sync(&self) -> bool {
+        // SAFETY: The inode is valid; the flags are read as the VFS reads
+        // them, without a lock.
+        unsafe { sys::rsfs_is_sync(self.as_raw()) }
+    }
+
+    /// Whether changes to the directory's names are to be durable when the
+    /// call that makes them returns (`IS_DIRSYNC`: `mount -o dirsync` or
+    /// `-o sync`, or `chattr +S` or `+D`).
+    pub(crate) fn is_dirsync(&self) -> bool {
+        // SAFETY: As for `is_sync`.
+        unsafe { sys::rsfs_is_dirsync(self.as_raw()) }
+    }
+
     /// The size in bytes (`i_size_read`).
     pub(crate) fn size(&self) -> u64 {
         // SAFETY: The inode is valid.

@@ -369,13 +369,17 @@ pub const INODE_FLAG_APPEND: u32 = 1 << 3;
 pub const INODE_FLAG_NODUMP: u32 = 1 << 4;
 /// Inode flag (`chattr +A`): reads do not update the access time.
 pub const INODE_FLAG_NOATIME: u32 = 1 << 5;
+/// Inode flag (`chattr +D`, directories only): changes to the directory's
+/// names are durable when the call that makes them returns.
+pub const INODE_FLAG_DIRSYNC: u32 = 1 << 6;
 /// The flags `chattr(1)` sets; only regular files and directories have
 /// them.
 pub const INODE_FLAGS_USER: u32 = INODE_FLAG_SYNC
     | INODE_FLAG_IMMUTABLE
     | INODE_FLAG_APPEND
     | INODE_FLAG_NODUMP
-    | INODE_FLAG_NOATIME;
+    | INODE_FLAG_NOATIME
+    | INODE_FLAG_DIRSYNC;
 
 const _: () = assert!(Inode::SIZE == INODE_SIZE);
 const _: () = assert!(Superblock::SIZE <= BLOCK_SIZE);

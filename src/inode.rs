@@ -280,17 +280,22 @@ fn load(sb: &SuperBlock<Rsfs>, ino: u64, orphan: bool) -> Result<InodeRef<Rsfs>>
 }
 
 /// The on-disk `chattr(1)` flags and the kernel's (`kfs::fs_flags`).
-const FLAG_BITS: [(u32, u32); 5] = [
+const FLAG_BITS: [(u32, u32); 6] = [
     (format::INODE_FLAG_SYNC, fs_flags::SYNC),
     (format::INODE_FLAG_IMMUTABLE, fs_flags::IMMUTABLE),
     (format::INODE_FLAG_APPEND, fs_flags::APPEND),
     (format::INODE_FLAG_NODUMP, fs_flags::NODUMP),
     (format::INODE_FLAG_NOATIME, fs_flags::NOATIME),
+    (format::INODE_FLAG_DIRSYNC, fs_flags::DIRSYNC),
 ];
 
-/// Every `chattr(1)` flag rsfs keeps.
+/// The `chattr(1)` flags a regular file takes.
 pub(crate) const FLAGS: u32 =
     fs_flags::SYNC | fs_flags::IMMUTABLE | fs_flags::APPEND | fs_flags::NODUMP | fs_flags::NOATIME;
+
+/// The `chattr(1)` flags a directory takes: a file's, and DIRSYNC (`+D`),
+/// which on a file gives EOPNOTSUPP, as on ext4.
+pub(crate) const DIR_FLAGS: u32 = FLAGS | fs_flags::DIRSYNC;
 
 fn flags_from_disk(disk: u32) -> u32 {
     FLAG_BITS

@@ -143,11 +143,13 @@ fn new_inode(
         }
         let blocks = map.blocks();
         // As on ext2, a new file or directory takes these flags from its
-        // directory; IMMUTABLE and APPEND are not inherited.
-        let flags = if matches!(ftype, FileType::Regular | FileType::Directory) {
-            dir.data().flags() & (fs_flags::SYNC | fs_flags::NODUMP | fs_flags::NOATIME)
-        } else {
-            0
+        // directory (and a new directory DIRSYNC too); IMMUTABLE and APPEND
+        // are not inherited.
+        let inherited = fs_flags::SYNC | fs_flags::NODUMP | fs_flags::NOATIME;
+        let flags = match ftype {
+            FileType::Regular => dir.data().flags() & inherited,
+            FileType::Directory => dir.data().flags() & (inherited | fs_flags::DIRSYNC),
+            _ => 0,
         };
         let created = new.init_created(
             sb.info().next_generation(),
@@ -474,7 +476,7 @@ fn rename_name(
 impl inode_ops::Operations for Directory {
     type FileSystem = Rsfs;
 
-    const FLAGS: u32 = inode::FLAGS;
+    const FLAGS: u32 = inode::DIR_FLAGS;
 
     /// `lookup`.
     fn lookup(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<InodeRef<Rsfs>>> {

@@ -895,58 +895,6 @@ static int write_to(const char *path, const char *data)
 	return ok ? 0 : -1;
 }
 
-/*
- * Synchronous directories and files, as on ext2 and ext4: under `mount -o
- * dirsync` every name change (create, mkdir, link, rename, unlink, rmdir)
- * is committed before it returns, and so is a truncate or a fallocate of
- * a `chattr +S` file; on a plain mount none is. The journal's commit
- * counter shows it.
- */
-TEST_F(vfs, synchronous_names_and_files)
-{
-	unsigned long long c;
-	int fd, flags = FS_SYNC_FL;
-
-	/* A plain mount: the names wait for a sync. */
-	c = counter(DISK0, "commits");
-	ASSERT_EQ(0, put_file("plain", "x"));
-	ASSERT_EQ(0, rename("plain", "plain2"));
-	ASSERT_EQ(0, unlink("plain2"));
-	EXPECT_EQ(c, counter(DISK0, "commits"));
-
-	ASSERT_EQ(0, chdir("/"));
-	ASSERT_EQ(0, umount(MNT));
-	ASSERT_EQ(0, mount_rsfs(DISK0, "dirsync"));
-	ASSERT_EQ(0, chdir(MNT));
-	c = counter(DISK0, "commits");
-	ASSERT_EQ(0, put_file("f", "x"));
-	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("create");
-	ASSERT_EQ(0, mkdir("d", 0755));
-	EXPECT_EQ(c + 2, counter(DISK0, "commits")) TH_LOG("mkdir");
-	ASSERT_EQ(0, link("f", "d/g"));
-	EXPECT_EQ(c + 3, counter(DISK0, "commits")) TH_LOG("link");
-	ASSERT_EQ(0, rename("d/g", "h"));
-	/* Two directories, one commit: the second finds nothing to log. */
-	EXPECT_LE(c + 4, counter(DISK0, "commits")) TH_LOG("rename");
-	c = counter(DISK0, "commits");
-	ASSERT_EQ(0, unlink("h"));
-	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("unlink");
-	ASSERT_EQ(0, rmdir("d"));
-	EXPECT_EQ(c + 2, counter(DISK0, "commits")) TH_LOG("rmdir");
-
-	/* A chattr +S file: a truncate and a fallocate are synchronous. */
-	fd = open("f", O_RDWR);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ioctl(fd, FS_IOC_SETFLAGS, &flags));
-	c = counter(DISK0, "commits");
-	ASSERT_EQ(0, ftruncate(fd, 1 << 20));
-	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("truncate");
-	ASSERT_EQ(0, fallocate(fd, 0, 0, 1 << 20));
-	EXPECT_EQ(c + 2, counter(DISK0, "commits")) TH_LOG("fallocate");
-	close(fd);
-	ASSERT_EQ(0, unlink("f"));
-}
-
 /* The disk block behind block 0 of `path` (FIBMAP), 0 on failure. */
 static unsigned int first_block(const char *path)
 {
@@ -1273,6 +1221,87 @@ TEST_F(vfs, chattr_flags)
 	ASSERT_EQ(0, unlink("i"));
 	ASSERT_EQ(0, unlink("a"));
 	ASSERT_EQ(0, run("rm -r " MNT "/d"));
+}
+
+/*
+ * Synchronous directories and files, as on ext2 and ext4: under `mount -o
+ * dirsync` every name change (create, mkdir, link, rename, unlink, rmdir)
+ * is committed before it returns, and so is a truncate or a fallocate of
+ * a `chattr +S` file, and a name change in a `chattr +D` directory (or
+ * one that inherited it); on a plain mount none is. The journal's commit
+ * counter shows it.
+ */
+TEST_F(vfs, synchronous_names_and_files)
+{
+	unsigned long long c;
+	int fd, flags = FS_SYNC_FL;
+
+	/* A plain mount: the names wait for a sync. */
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, put_file("plain", "x"));
+	ASSERT_EQ(0, rename("plain", "plain2"));
+	ASSERT_EQ(0, unlink("plain2"));
+	EXPECT_EQ(c, counter(DISK0, "commits"));
+
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	ASSERT_EQ(0, mount_rsfs(DISK0, "dirsync"));
+	ASSERT_EQ(0, chdir(MNT));
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, put_file("f", "x"));
+	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("create");
+	ASSERT_EQ(0, mkdir("d", 0755));
+	EXPECT_EQ(c + 2, counter(DISK0, "commits")) TH_LOG("mkdir");
+	ASSERT_EQ(0, link("f", "d/g"));
+	EXPECT_EQ(c + 3, counter(DISK0, "commits")) TH_LOG("link");
+	ASSERT_EQ(0, rename("d/g", "h"));
+	/* Two directories, one commit: the second finds nothing to log. */
+	EXPECT_LE(c + 4, counter(DISK0, "commits")) TH_LOG("rename");
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, unlink("h"));
+	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("unlink");
+	ASSERT_EQ(0, rmdir("d"));
+	EXPECT_EQ(c + 2, counter(DISK0, "commits")) TH_LOG("rmdir");
+
+	/*
+	 * chattr +D on a directory of a plain mount: its names are
+	 * synchronous, and a new subdirectory inherits that; a file cannot
+	 * take the flag (EOPNOTSUPP, as on ext4).
+	 */
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
+	ASSERT_EQ(0, chdir(MNT));
+	ASSERT_EQ(0, mkdir("sd", 0755));
+	flags = FS_DIRSYNC_FL;
+	ASSERT_EQ(0, set_flags("sd", flags));
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, put_file("sd/f", "x"));
+	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("create in a +D directory");
+	ASSERT_EQ(0, mkdir("sd/sub", 0755));
+	ASSERT_EQ(0, get_flags("sd/sub", &flags));
+	EXPECT_EQ(FS_DIRSYNC_FL, flags);
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, put_file("sd/sub/g", "x"));
+	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("create in an inheriting directory");
+	EXPECT_EQ(-1, set_flags("sd/f", FS_DIRSYNC_FL));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(0, get_flags("sd/f", &flags));
+	EXPECT_EQ(0, flags);
+	ASSERT_EQ(0, run("rm -r " MNT "/sd"));
+
+	/* A chattr +S file: a truncate and a fallocate are synchronous. */
+	flags = FS_SYNC_FL;
+	fd = open("f", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_SETFLAGS, &flags));
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, ftruncate(fd, 1 << 20));
+	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("truncate");
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 1 << 20));
+	EXPECT_EQ(c + 2, counter(DISK0, "commits")) TH_LOG("fallocate");
+	close(fd);
+	ASSERT_EQ(0, unlink("f"));
 }
 
 /*

@@ -127,7 +127,8 @@ pub(crate) struct InodeParams {
 
 /// The `i_flags` bits that [`Locked::set_flags`](super::Locked::set_flags)
 /// sets or clears.
-pub(super) const VFS_FLAGS: u32 = sys::S_SYNC | sys::S_IMMUTABLE | sys::S_APPEND | sys::S_NOATIME;
+pub(super) const VFS_FLAGS: u32 =
+    sys::S_SYNC | sys::S_IMMUTABLE | sys::S_APPEND | sys::S_NOATIME | sys::S_DIRSYNC;
 
 /// The `i_flags` that `chattr(1)` flags ask the VFS to enforce.
 pub(super) const fn vfs_flags(flags: u32) -> u32 {
@@ -143,6 +144,9 @@ pub(super) const fn vfs_flags(flags: u32) -> u32 {
     }
     if flags & sys::FS_NOATIME_FL != 0 {
         v |= sys::S_NOATIME;
+    }
+    if flags & sys::FS_DIRSYNC_FL != 0 {
+        v |= sys::S_DIRSYNC;
     }
     v
 }

@@ -137,6 +137,8 @@ pub(crate) mod fs_flags {
     pub(crate) const NODUMP: u32 = sys::FS_NODUMP_FL;
     /// `chattr +A`: no access-time updates.
     pub(crate) const NOATIME: u32 = sys::FS_NOATIME_FL;
+    /// `chattr +D`: synchronous changes to a directory's names.
+    pub(crate) const DIRSYNC: u32 = sys::FS_DIRSYNC_FL;
 }
 
 /// `ESTALE`: a file handle names a file that no longer exists.

@@ -57,6 +57,16 @@ bool rsfs_capable_sys_admin(void)
 	return capable(CAP_SYS_ADMIN);
 }
 
+const char *rsfs_param_key(struct fs_parameter *param)
+{
+	return param->key;
+}
+
+bool rsfs_param_is_flag(struct fs_parameter *param)
+{
+	return param->type == fs_value_is_flag;
+}
+
 /* One rate limit for all of rsfs's error messages about on-disk damage. */
 static DEFINE_RATELIMIT_STATE(rsfs_err_rs, DEFAULT_RATELIMIT_INTERVAL,
 			      DEFAULT_RATELIMIT_BURST);

@@ -33,6 +33,7 @@ const u32 RSFS_I_SYNC = I_SYNC;
 const unsigned int RSFS_ATTR_SIZE = ATTR_SIZE;
 const unsigned long RSFS_SB_RDONLY = SB_RDONLY;
 const u32 RSFS_FITRIM = FITRIM;
+const int RSFS_ENOPARAM = ENOPARAM;
 #endif
 
 struct buffer_head *rsfs_sb_bread(struct super_block *sb, sector_t block, bool *lost);
@@ -41,6 +42,8 @@ u64 rsfs_bdev_nr_bytes(struct block_device *bdev);
 u32 rsfs_bdev_max_discard_sectors(struct block_device *bdev);
 u32 rsfs_bdev_discard_granularity(struct block_device *bdev);
 bool rsfs_capable_sys_admin(void);
+const char *rsfs_param_key(struct fs_parameter *param);
+bool rsfs_param_is_flag(struct fs_parameter *param);
 bool rsfs_err_ratelimit(void);
 void rsfs_i_uid_write(struct inode *inode, u32 uid);
 void rsfs_i_gid_write(struct inode *inode, u32 gid);

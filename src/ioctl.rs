@@ -31,15 +31,20 @@ pub(crate) fn ioctl(sb: &SuperBlock<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32
 /// `FITRIM`: discards the free runs of the range that are at least
 /// `minlen` bytes long (and at least the device's discard granularity),
 /// and reports the bytes discarded in the range's `len`. The checks and
-/// errors are ext4's (`ext4_trim_fs`): EPERM without CAP_SYS_ADMIN,
-/// EOPNOTSUPP if the device cannot discard, EINVAL for a range that starts
-/// past the end, is shorter than a block, or asks for runs longer than a
-/// bitmap block can hold.
+/// errors are ext4's (`ext4_ioctl`, `ext4_trim_fs`): EPERM without
+/// CAP_SYS_ADMIN, EOPNOTSUPP if the device cannot discard, EROFS on a
+/// mount without journal recovery (the bitmaps may not be those of the
+/// last commit: blocks in use could look free), EINVAL for a range that
+/// starts past the end, is shorter than a block, or asks for runs longer
+/// than a bitmap block can hold.
 fn fitrim(sb: &SuperBlock<Rsfs>, arg: UserArg) -> Result {
     if !task::capable_sys_admin() {
         return Err(EPERM);
     }
     let granularity = sb.discard_granularity().ok_or_else(kfs::eopnotsupp)?;
+    if sb.info().norecovery {
+        return Err(EROFS);
+    }
     let mut range = TrimRange::read(arg)?;
     let bs = BLOCK_SIZE as u64;
     let blocks = sb.info().geo.blocks_count;

@@ -11,8 +11,8 @@ use crate::{
     format::{self, FormatError, Geometry, Superblock},
     inode, journal,
     kfs::{
-        self, sb_err, BufferHead, Counters, Evicting, Inode, InodeRef, New, ReadError, StatFs,
-        SuperBlock,
+        self, fs_type::MountFlags, sb_err, BufferHead, Counters, Evicting, Inode, InodeRef, New,
+        ReadError, StatFs, SuperBlock,
     },
     namei,
     orphan::{self, Orphans},
@@ -132,7 +132,16 @@ pub(crate) struct Info {
     pub(crate) generation: AtomicU32,
     /// Counters, for tests and benchmarks.
     pub(crate) stats: Stats,
+    /// Mounted with `norecovery` (`noload`): read-only, the journal not
+    /// replayed.
+    pub(crate) norecovery: bool,
 }
+
+/// Mount option `norecovery` (or its other name, `noload`, both ext4's):
+/// mount read-only without replaying the journal, to look at a disk as it
+/// is after a power cut. What the last commit held is then not shown, and
+/// the metadata may be half of an operation; nothing is written.
+const NORECOVERY: u32 = 1;
 
 impl Info {
     /// A new generation number for a newly created inode.
@@ -278,10 +287,21 @@ impl kfs::FileSystem for Rsfs {
     /// Ownership and permission are the VFS's (through the idmap kfs
     /// passes on), as on ext4: containers may mount rsfs idmapped.
     const IDMAPPED_MOUNTS: bool = true;
+    const MOUNT_FLAGS: &'static [(&'static CStr, u32)] = &[
+        (c_str!("norecovery"), NORECOVERY),
+        (c_str!("noload"), NORECOVERY),
+    ];
 
     /// Reads and checks the superblock of a filesystem being mounted, counts the
     /// free blocks and inodes from the bitmaps, and marks the disk as mounted.
-    fn fill_super(sb: &SuperBlock<Rsfs, New>) -> Result<Pin<KBox<Self::Info>>> {
+    fn fill_super(sb: &SuperBlock<Rsfs, New>, flags: MountFlags) -> Result<Pin<KBox<Self::Info>>> {
+        let norecovery = flags.has(NORECOVERY);
+        if norecovery && !sb.is_read_only() {
+            // ext4 refuses it only when the journal needs recovery; rsfs's
+            // journal is replayed at every mount, so always.
+            sb_err!(sb, "norecovery (noload) needs a read-only mount");
+            return Err(EINVAL);
+        }
         // Metadata blocks are checked once when read from disk (see
         // `BufferHead::set_verified`); start from the disk, not from a cache
         // that may have been written to while the filesystem was unmounted.
@@ -316,7 +336,12 @@ impl kfs::FileSystem for Rsfs {
         // goes in place before anything else is read: the superblock too may
         // be part of it.
         let mut disk = disk;
-        if let Some(t) = journal::replay(sb, &geo)? {
+        if norecovery {
+            pr_info!(
+                "rsfs ({}): mounted read-only without journal recovery (norecovery)\n",
+                sb.id()
+            );
+        } else if let Some(t) = journal::replay(sb, &geo)? {
             pr_info!(
                 "rsfs ({}): journal: replayed transaction {} ({} blocks)\n",
                 sb.id(),
@@ -358,6 +383,7 @@ impl kfs::FileSystem for Rsfs {
                 orphans <- new_mutex!(Orphans::new(), "rsfs:orphans"),
                 generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
                 stats,
+                norecovery,
             }),
             GFP_KERNEL,
         )?;
@@ -444,8 +470,23 @@ impl kfs::FileSystem for Rsfs {
     /// superblock says "clean"; going read-write, the superblock says
     /// "mounted" before anything else is written. The free counters stay
     /// right across a read-only spell: nothing was allocated or freed.
-    fn remount(sb: &SuperBlock<Rsfs>, read_only: bool) -> Result {
+    /// `mount -o remount`: between read-only and read-write. `norecovery`
+    /// is for a mount, not a remount (EINVAL), and a mount without
+    /// recovery stays read-only (EINVAL), as the journal it did not
+    /// replay would be overwritten.
+    fn remount(sb: &SuperBlock<Rsfs>, read_only: bool, flags: MountFlags) -> Result {
         let info = sb.info();
+        if flags.has(NORECOVERY) && !info.norecovery {
+            sb_err!(sb, "norecovery is for a mount, not a remount");
+            return Err(EINVAL);
+        }
+        if info.norecovery && !read_only {
+            sb_err!(sb, "mounted with norecovery: it stays read-only");
+            return Err(EINVAL);
+        }
+        if read_only == sb.is_read_only() {
+            return Ok(());
+        }
         if read_only {
             sb.sync_filesystem()?;
             clean_up(sb)?;

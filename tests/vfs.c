@@ -1224,6 +1224,49 @@ TEST_F(vfs, chattr_flags)
 }
 
 /*
+ * Mount options norecovery and noload, as ext4's: only with ro (EINVAL
+ * otherwise, and with a value); files read; FITRIM gives EROFS (the
+ * bitmaps may not be the last commit's); a remount may not make it
+ * read-write or add the option to a normal mount (EINVAL). Unknown
+ * options stay EINVAL.
+ */
+TEST_F(vfs, norecovery_is_read_only)
+{
+	struct fstrim_range r = { .start = 0, .len = ULLONG_MAX };
+	char buf[8] = { 0 };
+	int fd;
+
+	ASSERT_EQ(0, put_file("kept", "journal"));
+	EXPECT_EQ(-1, mount(NULL, MNT, NULL, MS_REMOUNT, "norecovery"));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	EXPECT_EQ(-EINVAL, mount_rsfs(DISK0, "norecovery"));
+	EXPECT_EQ(-EINVAL, mount_rsfs(DISK0, "noload"));
+	EXPECT_EQ(-EINVAL, mount_rsfs(DISK0, "ro,norecovery=1"));
+	EXPECT_EQ(-EINVAL, mount_rsfs(DISK0, "ro,recovery"));
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, mount_rsfs(DISK0, i ? "ro,noload" : "ro,norecovery"));
+		fd = open(MNT "/kept", O_RDONLY);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(7, read(fd, buf, sizeof(buf)));
+		EXPECT_STREQ("journal", buf);
+		EXPECT_EQ(-1, ioctl(fd, FITRIM, &r));
+		EXPECT_EQ(EROFS, errno);
+		close(fd);
+		EXPECT_EQ(-1, mount(NULL, MNT, NULL, MS_REMOUNT, NULL));
+		EXPECT_EQ(EINVAL, errno);
+		EXPECT_EQ(0, mount(NULL, MNT, NULL, MS_REMOUNT | MS_RDONLY, NULL));
+		EXPECT_EQ(-1, open(MNT "/new", O_CREAT | O_WRONLY, 0644));
+		EXPECT_EQ(EROFS, errno);
+		ASSERT_EQ(0, umount(MNT));
+	}
+	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
+	ASSERT_EQ(0, chdir(MNT));
+	ASSERT_EQ(0, unlink("kept"));
+}
+
+/*
  * Synchronous directories and files, as on ext2 and ext4: under `mount -o
  * dirsync` every name change (create, mkdir, link, rename, unlink, rmdir)
  * is committed before it returns, and so is a truncate or a fallocate of

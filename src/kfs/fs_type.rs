@@ -44,9 +44,19 @@ pub(crate) trait FileSystem: FsData {
     /// ownership or permission from raw ids itself.
     const IDMAPPED_MOUNTS: bool = false;
 
+    /// The filesystem's own mount options, all flags (`-o name`, no
+    /// value): each name sets a bit of the [`MountFlags`] that
+    /// [`FileSystem::fill_super`] and [`FileSystem::remount`] get. The
+    /// VFS's options (`ro`, `sync`, `dirsync`, ...) are the VFS's; any other
+    /// gives EINVAL.
+    const MOUNT_FLAGS: &'static [(&'static CStr, u32)] = &[];
+
     /// Reads and checks the on-disk superblock and returns the state of the
     /// new mount. Called once per mount, with the block device open.
-    fn fill_super(sb: &SuperBlock<Self, super_block::New>) -> Result<Pin<KBox<Self::Info>>>;
+    fn fill_super(
+        sb: &SuperBlock<Self, super_block::New>,
+        flags: MountFlags,
+    ) -> Result<Pin<KBox<Self::Info>>>;
 
     /// Returns the root directory's inode. Called right after
     /// [`FileSystem::fill_super`] succeeds.
@@ -109,11 +119,33 @@ pub(crate) trait FileSystem: FsData {
     }
 
     /// Switches a mounted filesystem between read-only and read-write
-    /// (`mount -o remount,ro|rw`). Called only when the state changes,
-    /// before the VFS changes `SB_RDONLY`; to go read-only, the VFS has
-    /// made sure that no file is open for writing.
-    fn remount(_sb: &SuperBlock<Self>, _read_only: bool) -> Result {
+    /// (`mount -o remount,ro|rw`), with the filesystem's own options of
+    /// the remount in `flags`. Called when the state changes or `flags` is
+    /// not empty, before the VFS changes `SB_RDONLY`; to go read-only, the
+    /// VFS has made sure that no file is open for writing.
+    fn remount(_sb: &SuperBlock<Self>, _read_only: bool, _flags: MountFlags) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The filesystem's own mount options of one mount or remount: a bit per
+/// name of [`FileSystem::MOUNT_FLAGS`] given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MountFlags(u32);
+
+impl MountFlags {
+    pub(super) const fn new(bits: u32) -> Self {
+        Self(bits)
+    }
+
+    /// Whether option bit `bit` was given.
+    pub(crate) fn has(self, bit: u32) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// Whether no option was given.
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
     }
 }
 

@@ -12,8 +12,23 @@ use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*, types::ForeignOwnable};
 
 use super::{
-    export::ExportTable, fs_type::Tables, ops::if_has, super_block, sys, FileSystem, SuperBlock,
+    export::ExportTable,
+    fs_type::{MountFlags, Tables},
+    ops::if_has,
+    super_block, sys, FileSystem, SuperBlock,
 };
+
+/// The options parsed into `fc` (see `init_fs_context`).
+///
+/// # Safety
+///
+/// `fc` must be a valid filesystem context of a type whose
+/// `init_fs_context` is [`Mount::init_fs_context`].
+unsafe fn flags_of(fc: *mut sys::fs_context) -> MountFlags {
+    // SAFETY: `fc` is valid, and its `fs_private` holds option bits (see
+    // `init_fs_context` and `parse_param`).
+    MountFlags::new(unsafe { (*fc).fs_private as usize } as u32)
+}
 
 /// The mount callbacks of filesystem `T`.
 pub(super) struct Mount<T>(PhantomData<T>);
@@ -22,7 +37,7 @@ impl<T: FileSystem> Mount<T> {
     const CONTEXT_OPS: sys::fs_context_operations = sys::fs_context_operations {
         free: None,
         dup: None,
-        parse_param: None,
+        parse_param: Some(Self::parse_param),
         parse_monolithic: None,
         get_tree: Some(Self::get_tree),
         reconfigure: if_has(T::HAS_REMOUNT, Self::reconfigure),
@@ -36,11 +51,51 @@ impl<T: FileSystem> Mount<T> {
     pub(super) unsafe extern "C" fn init_fs_context(
         fc: *mut sys::fs_context,
     ) -> kernel::ffi::c_int {
-        // Without `parse_param`, the VFS accepts only the "source" option and
-        // rejects any other with EINVAL.
+        // `fs_private` holds the bits of `T::MOUNT_FLAGS` given so far (a
+        // word, not a pointer: there is no `free` to release it).
         // SAFETY: `fc` is valid per the function's safety requirement, and
         // `CONTEXT_OPS` is a promoted constant, so it lives forever.
-        unsafe { (*fc).ops = &Self::CONTEXT_OPS };
+        unsafe {
+            (*fc).ops = &Self::CONTEXT_OPS;
+            (*fc).fs_private = core::ptr::null_mut();
+        }
+        0
+    }
+
+    /// `fs_context_operations::parse_param`: one option, after the VFS has
+    /// taken its own (`ro`, `sync`, ...). A name of `T::MOUNT_FLAGS` sets
+    /// its bit (EINVAL if given a value); any other gives ENOPARAM, so that
+    /// the VFS takes "source" and refuses the rest with EINVAL.
+    ///
+    /// # Safety
+    ///
+    /// `fc` must be a valid filesystem context of this type, and `param`
+    /// a valid parameter, as `vfs_parse_fs_param` provides.
+    unsafe extern "C" fn parse_param(
+        fc: *mut sys::fs_context,
+        param: *mut sys::fs_parameter,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: `param` is valid, and its key a NUL-terminated string, per
+        // the function's safety requirement.
+        let (key, is_flag) = unsafe {
+            (
+                CStr::from_char_ptr(sys::rsfs_param_key(param)),
+                sys::rsfs_param_is_flag(param),
+            )
+        };
+        let Some(&(_, bit)) = T::MOUNT_FLAGS
+            .iter()
+            .find(|(name, _)| name.as_bytes() == key.as_bytes())
+        else {
+            return -sys::RSFS_ENOPARAM;
+        };
+        if !is_flag {
+            pr_err!("{}: mount option {} takes no value\n", T::NAME, key);
+            return EINVAL.to_errno();
+        }
+        // SAFETY: `fc` is valid per the function's safety requirement, and
+        // its `fs_private` ours (see `init_fs_context`).
+        unsafe { (*fc).fs_private = ((*fc).fs_private as usize | bit as usize) as *mut _ };
         0
     }
 
@@ -66,16 +121,19 @@ impl<T: FileSystem> Mount<T> {
     unsafe extern "C" fn reconfigure(fc: *mut sys::fs_context) -> kernel::ffi::c_int {
         from_result(|| {
             // SAFETY: Per the function's safety requirement, `fc->root` is
-            // the root of a mounted superblock of type `T`.
-            let (sb, read_only, asked) = unsafe {
+            // the root of a mounted superblock of type `T`, and `fc` a
+            // context set up by `init_fs_context`.
+            let (sb, read_only, asked, flags) = unsafe {
                 (
                     SuperBlock::<T>::from_raw((*(*fc).root).d_sb),
                     (*fc).sb_flags & sys::RSFS_SB_RDONLY as u32 != 0,
                     (*fc).sb_flags_mask & sys::RSFS_SB_RDONLY as u32 != 0,
+                    flags_of(fc),
                 )
             };
-            if asked && read_only != sb.is_read_only() {
-                T::remount(sb, read_only)?;
+            let read_only = if asked { read_only } else { sb.is_read_only() };
+            if read_only != sb.is_read_only() || !flags.is_empty() {
+                T::remount(sb, read_only, flags)?;
             }
             Ok(0)
         })
@@ -89,7 +147,7 @@ impl<T: FileSystem> Mount<T> {
     /// open, with `s_umount` held for writing, as `get_tree_bdev` provides.
     unsafe extern "C" fn fill_super(
         sb: *mut sys::super_block,
-        _fc: *mut sys::fs_context,
+        fc: *mut sys::fs_context,
     ) -> kernel::ffi::c_int {
         from_result(|| {
             // SAFETY: `sb` is a new superblock per the function's safety
@@ -104,7 +162,10 @@ impl<T: FileSystem> Mount<T> {
                     (*sb).s_export_op = &ExportTable::<T>::TABLE;
                 }
             }
-            let info = T::fill_super(new_sb)?;
+            // SAFETY: `fc` is the context of this mount (`get_tree_bdev`
+            // passes it), set up by `init_fs_context`.
+            let flags = unsafe { flags_of(fc) };
+            let info = T::fill_super(new_sb, flags)?;
             // SAFETY: As above. From here on the superblock owns `info`;
             // `kill_sb` frees it, on this function's error paths too.
             unsafe { (*sb).s_fs_info = info.into_foreign() as *mut _ };

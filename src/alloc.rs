@@ -19,7 +19,7 @@ use kernel::prelude::*;
 
 use crate::{
     format::{self, Geometry, BITS_PER_BITMAP_BLOCK},
-    kfs::{self, sb_err, BufferHead, SuperBlock},
+    kfs::{self, sb_err, task, BufferHead, SuperBlock},
     super_, txn, Rsfs,
 };
 
@@ -41,6 +41,9 @@ pub(crate) struct AllocState {
     held: KVec<(u64, u64)>,
     /// How many blocks `freed` and `held` hold.
     pub(crate) freed_blocks: u64,
+    /// A free run being discarded by [`trim`] (first block, count; a count
+    /// of 0 for none): no allocation takes it meanwhile.
+    trimming: (u64, u64),
 }
 
 impl AllocState {
@@ -54,6 +57,7 @@ impl AllocState {
             freed_sorted: true,
             held: KVec::new(),
             freed_blocks: 0,
+            trimming: (0, 0),
         }
     }
 
@@ -61,7 +65,9 @@ impl AllocState {
     /// freed twice on a damaged filesystem is counted waiting but was
     /// counted free only once.)
     pub(crate) fn available(&self) -> u64 {
-        self.free_blocks.saturating_sub(self.freed_blocks)
+        self.free_blocks
+            .saturating_sub(self.freed_blocks)
+            .saturating_sub(self.trimming.1)
     }
 
     /// Puts `freed` in block order, for [`Self::waiting_until`] and
@@ -74,9 +80,14 @@ impl AllocState {
         }
     }
 
-    /// If block `b` waits, the end of its run. `freed` must be sorted.
+    /// If block `b` waits (or is being discarded), the end of its run.
+    /// `freed` must be sorted.
     fn waiting_until(&self, b: u64) -> Option<u64> {
         debug_assert!(self.freed_sorted);
+        let (start, len) = self.trimming;
+        if (start..start + len).contains(&b) {
+            return Some(start + len);
+        }
         [&self.freed, &self.held].into_iter().find_map(|runs| {
             // The last run that starts at or before `b`.
             let i = runs.partition_point(|&(start, _)| start <= b);
@@ -85,10 +96,16 @@ impl AllocState {
         })
     }
 
-    /// The first block after `b` that waits (`u64::MAX` if none does).
-    /// `freed` must be sorted.
+    /// The first block after `b` that waits or is being discarded
+    /// (`u64::MAX` if none is). `freed` must be sorted.
     fn next_waiting(&self, b: u64) -> u64 {
         debug_assert!(self.freed_sorted);
+        let (start, len) = self.trimming;
+        let trimming = if len > 0 && start > b {
+            start
+        } else {
+            u64::MAX
+        };
         [&self.freed, &self.held]
             .into_iter()
             .filter_map(|runs| {
@@ -96,7 +113,7 @@ impl AllocState {
                 runs.get(i).map(|&(start, _)| start)
             })
             .min()
-            .unwrap_or(u64::MAX)
+            .map_or(trimming, |next| next.min(trimming))
     }
 }
 
@@ -354,29 +371,44 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, max_len: u64) -> Re
 ///
 /// Blocks freed since the last commit wait and are left alone: until that
 /// commit is durable, a power cut brings back the map that names them,
-/// and their old owner must find its bytes there. One run at a time is
-/// discarded with the allocator locked, so that no allocation takes a
-/// block under the discard; between runs, allocations go on. A free run
-/// that crosses from one bitmap block into the next counts as two.
+/// and their old owner must find its bytes there. A run being discarded
+/// is marked in the allocator's state (`trimming`), so that no allocation
+/// takes it; the discard itself runs without the allocator's lock, as
+/// ext4's `ext4_trim_extent` marks the extent used and unlocks the group.
+/// One trim runs at a time (`Info::trim`). A free run that crosses from
+/// one bitmap block into the next counts as two. A fatal signal stops the
+/// trim (ERESTARTSYS).
 pub(crate) fn trim(sb: &SuperBlock<Rsfs>, first: u64, end: u64, min_len: u64) -> Result<u64> {
     let info = sb.info();
+    let _one = info.trim.lock();
     let end = end.min(info.geo.blocks_count);
     let mut at = first.max(info.geo.data_start);
     let mut trimmed = 0;
     while at < end {
-        let mut state = info.alloc.lock();
-        state.sort_freed();
-        let found = find_free(sb, Bitmap::Blocks, at, end - at, Some(&state), false)?;
-        let Some((start, len)) = found.filter(|&(start, _)| start < end) else {
-            break;
+        if task::fatal_signal_pending() {
+            return Err(ERESTARTSYS);
+        }
+        let (start, len) = {
+            let mut state = info.alloc.lock();
+            state.sort_freed();
+            let found = find_free(sb, Bitmap::Blocks, at, end - at, Some(&state), false)?;
+            let Some((start, len)) = found.filter(|&(start, _)| start < end) else {
+                break;
+            };
+            let len = len.min(end - start);
+            if len >= min_len {
+                state.trimming = (start, len);
+            }
+            (start, len)
         };
-        let len = len.min(end - start);
         if len >= min_len {
-            sb.discard(start, len)?;
+            let discarded = sb.discard(start, len);
+            info.alloc.lock().trimming = (0, 0);
+            discarded?;
             trimmed += len;
         }
-        drop(state);
         at = start + len;
+        kfs::cond_resched();
     }
     Ok(trimmed)
 }

@@ -57,6 +57,11 @@ bool rsfs_capable_sys_admin(void)
 	return capable(CAP_SYS_ADMIN);
 }
 
+bool rsfs_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
 const char *rsfs_param_key(struct fs_parameter *param)
 {
 	return param->key;

@@ -42,6 +42,7 @@ u64 rsfs_bdev_nr_bytes(struct block_device *bdev);
 u32 rsfs_bdev_max_discard_sectors(struct block_device *bdev);
 u32 rsfs_bdev_discard_granularity(struct block_device *bdev);
 bool rsfs_capable_sys_admin(void);
+bool rsfs_fatal_signal_pending(void);
 const char *rsfs_param_key(struct fs_parameter *param);
 bool rsfs_param_is_flag(struct fs_parameter *param);
 bool rsfs_err_ratelimit(void);

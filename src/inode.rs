@@ -313,12 +313,17 @@ fn flags_to_disk(flags: u32) -> u32 {
 
 /// `chattr(1)` on a regular file or directory, under the inode lock. The
 /// VFS enforces the flags from here on (`kfs::Locked::set_flags`); the
-/// change is a change of the inode (ctime), written back with it.
+/// change is a change of the inode (ctime), written back with it, or
+/// committed at once if the inode is now synchronous (`IS_SYNC`), as
+/// ext4's `ext4_ioctl_setflags` does.
 pub(crate) fn set_flags(inode: Locked<'_, Rsfs>, flags: u32) -> Result {
     inode.data().flags.store(flags, Ordering::Relaxed);
     inode.set_flags(flags);
     inode.touch_ctime();
     inode.mark_dirty();
+    if inode.is_sync() {
+        txn::sync(inode.super_block())?;
+    }
     Ok(())
 }
 

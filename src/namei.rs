@@ -267,15 +267,29 @@ fn check_link_counts(parent: &Inode<Rsfs>, victim: &Inode<Rsfs>, is_dir: bool) -
 /// Directories: the namespace operations, and their `chattr(1)` flags.
 pub(crate) struct Directory;
 
-/// A directory whose changes are to be durable when the call returns
-/// (`mount -o dirsync` or `-o sync`, `chattr +S`: `IS_DIRSYNC`), as ext2
-/// and ext4 make them: the operation, done and its handle closed, is
-/// committed at once.
-fn dirsync(dir: &Inode<Rsfs>) -> Result {
-    if dir.is_dirsync() {
-        txn::sync(dir.super_block())
-    } else {
-        Ok(())
+/// If any of `dirs` asks for its changes to be durable when the call
+/// returns (`mount -o dirsync` or `-o sync`, `chattr +S` or `+D`:
+/// `IS_DIRSYNC`), as ext2 and ext4 make them: the operation, done and its
+/// handle closed, is committed at once, once.
+///
+/// A failed commit cannot take the operation back: the VFS has been told
+/// nothing yet, and an error now would leave its dentries out of step with
+/// the directory (a name made but left negative, a directory removed but
+/// not marked dead). So, as ext4 ignores the result of its forced commit
+/// there, the failure is logged and the call succeeds; the change stays
+/// in the running transaction, which the next sync commits.
+fn dirsync(dirs: &[&Inode<Rsfs>], what: &str) {
+    let Some(dir) = dirs.iter().find(|d| d.is_dirsync()) else {
+        return;
+    };
+    if let Err(e) = txn::sync(dir.super_block()) {
+        sb_err!(
+            dir.super_block(),
+            "directory {}: a synchronous {} did not reach the disk (error {})",
+            dir.ino(),
+            what,
+            e.to_errno()
+        );
     }
 }
 
@@ -497,16 +511,7 @@ impl inode_ops::Operations for Directory {
         owner: &Owner,
     ) -> Result<Created<Rsfs>> {
         let created = create_name(dir, name, mode, target, rdev, owner)?;
-        // The name is there: a failed sync cannot take it back (the
-        // caller gets the file), and the next sync reports the error.
-        if let Err(e) = dirsync(&dir) {
-            sb_err!(
-                dir.super_block(),
-                "directory {}: a synchronous create did not reach the disk (error {})",
-                dir.ino(),
-                e.to_errno()
-            );
-        }
+        dirsync(&[&*dir], "create");
         Ok(created)
     }
 
@@ -532,14 +537,16 @@ impl inode_ops::Operations for Directory {
     /// `link`.
     fn link(inode: Locked<'_, Rsfs>, dir: Locked<'_, Rsfs>, name: &[u8]) -> Result {
         link_name(inode, dir, name)?;
-        dirsync(&dir)
+        dirsync(&[&*dir], "link");
+        Ok(())
     }
 
     /// `unlink` and `rmdir`. The inode's space is freed when its last user
     /// closes it (`evict_inode`).
     fn unlink(dir: Locked<'_, Rsfs>, name: &[u8], inode: Locked<'_, Rsfs>) -> Result {
         unlink_name(dir, name, inode)?;
-        dirsync(&dir)
+        dirsync(&[&*dir], "unlink");
+        Ok(())
     }
 
     /// `rename`, with `RENAME_NOREPLACE` (which the VFS enforces) or
@@ -554,10 +561,7 @@ impl inode_ops::Operations for Directory {
         flags: RenameFlags,
     ) -> Result {
         rename_name(old_dir, old_name, old, new_dir, new_name, new, flags)?;
-        dirsync(&old_dir)?;
-        if new_dir.ino() != old_dir.ino() {
-            dirsync(&new_dir)?;
-        }
+        dirsync(&[&*old_dir, &*new_dir], "rename");
         Ok(())
     }
 

@@ -135,6 +135,10 @@ pub(crate) struct Info {
     /// Mounted with `norecovery` (`noload`): read-only, the journal not
     /// replayed.
     pub(crate) norecovery: bool,
+    /// Held by a `FITRIM` for its whole walk: one at a time
+    /// ([`alloc::trim`]).
+    #[pin]
+    pub(crate) trim: Mutex<()>,
 }
 
 /// Mount option `norecovery` (or its other name, `noload`, both ext4's):
@@ -384,6 +388,7 @@ impl kfs::FileSystem for Rsfs {
                 generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
                 stats,
                 norecovery,
+                trim <- new_mutex!((), "rsfs:trim"),
             }),
             GFP_KERNEL,
         )?;

@@ -303,7 +303,8 @@ impl<T: FsData> Inode<T> {
     /// call that makes them returns (`IS_DIRSYNC`: `mount -o dirsync` or
     /// `-o sync`, or `chattr +S` or `+D`).
     pub(crate) fn is_dirsync(&self) -> bool {
-        // SAFETY: As for `is_sync`.
+        // SAFETY: The inode is valid; its flags and its superblock's are
+        // read as the VFS reads them, without a lock.
         unsafe { sys::rsfs_is_dirsync(self.as_raw()) }
     }
 

@@ -151,7 +151,9 @@ impl<T: FsData, S> SuperBlock<T, S> {
     /// waits: the device may forget what they hold.
     pub(crate) fn discard(&self, block: u64, len: u64) -> Result {
         let shift = self.block_shift() - 9;
-        // SAFETY: The block device is open by the type invariant.
+        // SAFETY: The superblock is valid and its block device open by the
+        // type invariant; the call allocates with GFP_NOFS, so reclaim does
+        // not come back into the filesystem.
         kernel::error::to_result(unsafe {
             sys::blkdev_issue_discard(
                 (*self.as_raw()).s_bdev,

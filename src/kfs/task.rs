@@ -44,3 +44,10 @@ pub(crate) fn capable_sys_admin() -> bool {
     // always valid in process context.
     unsafe { sys::rsfs_capable_sys_admin() }
 }
+
+/// Whether the current task has been sent a fatal signal
+/// (`fatal_signal_pending(current)`): a long operation stops early.
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: `current` is always valid in process context.
+    unsafe { sys::rsfs_fatal_signal_pending() }
+}

@@ -32,7 +32,7 @@ use std::path::Path;
 use anyhow::Result;
 use rsfs_format::{
     Extent, Field, Inode, BLOCK_SIZE, FT_DIR, INLINE_LINK_MAX, INODE_EXTENTS, INODE_FLAGS_USER,
-    INODE_FLAG_INLINE, MAX_FILE_SIZE, ROOT_INO,
+    INODE_FLAG_DIRSYNC, INODE_FLAG_INLINE, MAX_FILE_SIZE, ROOT_INO,
 };
 
 pub mod bitmap;
@@ -439,6 +439,10 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
                 "chattr flags {user:#x} on a file that is neither regular nor a directory cleared"
             ));
             d.flags = (d.flags.get() & !INODE_FLAGS_USER).into();
+        }
+        if d.flags.get() & INODE_FLAG_DIRSYNC != 0 && ft != S_IFDIR {
+            fixes.push("DIRSYNC flag on a file that is not a directory cleared".into());
+            d.flags = (d.flags.get() & !INODE_FLAG_DIRSYNC).into();
         }
         if d.flags.get() & INODE_FLAG_INLINE != 0 && ft != S_IFLNK {
             fixes.push("INLINE flag on a file that is not a symlink cleared".into());

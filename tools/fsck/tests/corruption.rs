@@ -265,6 +265,29 @@ fn chattr_flags_are_clean_on_files_and_directories_only() {
 }
 
 #[test]
+fn dirsync_is_for_directories_only() {
+    let img = Img::new("dirsync");
+    let dir = img.mkdir(ROOT_INO, b"d");
+    let file = img.mknod(ROOT_INO, b"f", 0o100644, 0, FT_REG);
+    let mut d = img.inode(dir);
+    d.flags = INODE_FLAG_DIRSYNC.into();
+    img.put_inode(dir, &d);
+    let r = img.check(Mode::Check);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.problems);
+
+    let mut f = img.inode(file);
+    f.flags = (INODE_FLAG_DIRSYNC | INODE_FLAG_NODUMP).into();
+    img.put_inode(file, &f);
+    expect(
+        &img,
+        "DIRSYNC flag on a file that is not a directory cleared",
+        Kind::Corruption,
+        true,
+    );
+    assert_eq!(img.inode(file).flags.get(), INODE_FLAG_NODUMP);
+}
+
+#[test]
 fn special_file_with_blocks() {
     let img = Img::new("special-blocks");
     let ino = img.mknod(ROOT_INO, b"fifo", 0o010644, 0, FT_FIFO);

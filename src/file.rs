@@ -919,7 +919,14 @@ impl kfs::file::Operations for RegularFile {
         };
         inode.touch_ctime();
         inode.mark_dirty();
-        result.and_then(|()| sync_if_synchronous(inode))
+        result?;
+        // As ext4's fallocate: committed now for an O_SYNC or O_DSYNC
+        // descriptor, as for a synchronous file.
+        if file.is_sync() {
+            txn::sync(inode.super_block())
+        } else {
+            sync_if_synchronous(inode)
+        }
     }
 
     fn fsync(file: &File, inode: &Inode<Rsfs>, start: i64, end: i64, datasync: bool) -> Result {

@@ -62,6 +62,11 @@ bool rsfs_fatal_signal_pending(void)
 	return fatal_signal_pending(current);
 }
 
+bool rsfs_file_is_sync(struct file *file)
+{
+	return file->f_flags & O_SYNC;
+}
+
 const char *rsfs_param_key(struct fs_parameter *param)
 {
 	return param->key;

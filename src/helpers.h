@@ -43,6 +43,7 @@ u32 rsfs_bdev_max_discard_sectors(struct block_device *bdev);
 u32 rsfs_bdev_discard_granularity(struct block_device *bdev);
 bool rsfs_capable_sys_admin(void);
 bool rsfs_fatal_signal_pending(void);
+bool rsfs_file_is_sync(struct file *file);
 const char *rsfs_param_key(struct fs_parameter *param);
 bool rsfs_param_is_flag(struct fs_parameter *param);
 bool rsfs_err_ratelimit(void);

@@ -1279,9 +1279,9 @@ TEST_F(vfs, norecovery_is_read_only)
  * Synchronous directories and files, as on ext2 and ext4: under `mount -o
  * dirsync` every name change (create, mkdir, link, rename, unlink, rmdir)
  * is committed before it returns, and so is a truncate or a fallocate of
- * a `chattr +S` file, and a name change in a `chattr +D` directory (or
- * one that inherited it); on a plain mount none is. The journal's commit
- * counter shows it.
+ * a `chattr +S` file or through an O_DSYNC descriptor, and a name change
+ * in a `chattr +D` directory (or one that inherited it); on a plain mount
+ * none is. The journal's commit counter shows it.
  */
 TEST_F(vfs, synchronous_names_and_files)
 {
@@ -1294,6 +1294,14 @@ TEST_F(vfs, synchronous_names_and_files)
 	ASSERT_EQ(0, rename("plain", "plain2"));
 	ASSERT_EQ(0, unlink("plain2"));
 	EXPECT_EQ(c, counter(DISK0, "commits"));
+	/* But a fallocate through an O_DSYNC descriptor commits, as on ext4. */
+	fd = open("pre", O_CREAT | O_RDWR | O_DSYNC, 0644);
+	ASSERT_LE(0, fd);
+	c = counter(DISK0, "commits");
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 1 << 20));
+	EXPECT_EQ(c + 1, counter(DISK0, "commits")) TH_LOG("fallocate, O_DSYNC");
+	close(fd);
+	ASSERT_EQ(0, unlink("pre"));
 
 	ASSERT_EQ(0, chdir("/"));
 	ASSERT_EQ(0, umount(MNT));

@@ -45,6 +45,14 @@ impl File {
         unsafe { sys::file_update_time(self.0.get()) };
     }
 
+    /// Whether the file was opened `O_SYNC` or `O_DSYNC`: what it changes
+    /// is to be durable when the call returns.
+    pub(crate) fn is_sync(&self) -> bool {
+        // SAFETY: The file is valid (type invariant); `f_flags` is read as
+        // the VFS reads it.
+        unsafe { sys::rsfs_file_is_sync(self.0.get()) }
+    }
+
     /// Notes a change of the file by a write-like operation: updates its
     /// times and drops its setuid bits (`file_modified`), under its lock.
     pub(crate) fn modified<T: FsData>(&self, lock: &InodeGuard<'_, T>) -> Result {

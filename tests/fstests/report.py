@@ -32,8 +32,10 @@ the smoke list names tests that must run).
 """
 
 import argparse
+import functools
 import glob
 import os
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
@@ -240,14 +242,38 @@ def markdown(args, results, runs, group_tests):
         f.write("\n".join(out))
 
 
-def from_records(directory):
+def commit_order(root, a, b):
+    """-1 if rsfs commit A came before B (an ancestor of it, in the git
+    repository at ROOT), 1 if after, 0 if neither is known to be."""
+    if not root or not a or not b or a == b:
+        return 0
+    for x, y, answer in ((a, b, -1), (b, a, 1)):
+        r = subprocess.run(["git", "-C", root, "merge-base", "--is-ancestor", x, y],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if r.returncode == 0:
+            return answer
+    return 0
+
+
+def from_records(directory, root=None):
     """Every record in DIRECTORY, oldest first, merged: the newest result
-    of a test on a filesystem wins. Returns (results, runs)."""
+    of a test on a filesystem wins. Records of one day are ordered by their
+    rsfs commits (an earlier commit's record is older), then by name.
+    Returns (results, runs)."""
     records = []
     for path in glob.glob(os.path.join(directory, "*.tsv")):
         meta, res = read_record(path)
         records.append((meta.get("date", ""), os.path.basename(path)[:-4], meta, res))
-    records.sort(key=lambda r: (r[0], r[1]))
+
+    def older(x, y):
+        if x[0] != y[0]:
+            return -1 if x[0] < y[0] else 1
+        by_commit = commit_order(root, x[2].get("rsfs", ""), y[2].get("rsfs", ""))
+        if by_commit:
+            return by_commit
+        return (x[1] > y[1]) - (x[1] < y[1])
+
+    records.sort(key=functools.cmp_to_key(older))
     merged = {}
     for _, _, _, res in records:
         for fs, tests in res.items():
@@ -310,7 +336,7 @@ def main():
     if args.markdown:
         runs, group_tests = [], None
         if args.records:
-            results, runs = from_records(args.records)
+            results, runs = from_records(args.records, args.root)
         if args.group_list:
             with open(args.group_list) as f:
                 group_tests = f.read().split()

@@ -270,7 +270,8 @@ pub(crate) struct Directory;
 /// If any of `dirs` asks for its changes to be durable when the call
 /// returns (`mount -o dirsync` or `-o sync`, `chattr +S` or `+D`:
 /// `IS_DIRSYNC`), as ext2 and ext4 make them: the operation, done and its
-/// handle closed, is committed at once, once.
+/// handle closed, is committed at once, once (the caller drops its handle
+/// first: a sync waits for every open handle).
 ///
 /// A failed commit cannot take the operation back: the VFS has been told
 /// nothing yet, and an error now would leave its dentries out of step with
@@ -291,199 +292,6 @@ fn dirsync(dirs: &[&Inode<Rsfs>], what: &str) {
             e.to_errno()
         );
     }
-}
-
-/// `create`, `mkdir`, `symlink` and `mknod`, in one operation; the caller
-/// makes it durable if the directory asks for that ([`dirsync`]).
-fn create_name(
-    dir: Locked<'_, Rsfs>,
-    name: &[u8],
-    mode: u16,
-    target: Option<&[u8]>,
-    rdev: u32,
-    owner: &Owner,
-) -> Result<Created<Rsfs>> {
-    check_name(name)?;
-    let ftype = FileType::from_mode(mode).ok_or(EINVAL)?;
-    let target = target.unwrap_or(&[]);
-    if target.len() >= BLOCK_SIZE {
-        return Err(enametoolong());
-    }
-    let sb = dir.super_block();
-    if sb.is_read_only() {
-        return Err(EROFS);
-    }
-    if ftype == FileType::Directory && dir.nlink() >= u32::from(u16::MAX) {
-        return Err(EMLINK);
-    }
-    let _handle = txn::begin(sb);
-    let created = new_inode(&dir, ftype, mode, target, rdev, owner)?;
-    // From here on, dropping `created` releases everything: it is evicted
-    // with no links, which frees its blocks and its number.
-    let inode = created.inode();
-    // The inode goes into the inode table's buffer before its name goes
-    // into the directory's: whatever writes the directory block to disk
-    // (any fsync writes all dirty metadata) finds the inode there to write
-    // as well, so a name never survives a crash without its inode.
-    inode::write_inode(inode, false)?;
-    dir::add(dir, name, inode.ino(), dir::ft_of(ftype))?;
-    if ftype == FileType::Directory {
-        dir.inc_nlink(); // the new directory's ".."
-    }
-    inode.mark_dirty();
-    dir.touch_cmtime();
-    dir.mark_dirty();
-    Ok(created)
-}
-
-/// `link`, in one operation (see [`create_name`]).
-fn link_name(inode: Locked<'_, Rsfs>, dir: Locked<'_, Rsfs>, name: &[u8]) -> Result {
-    check_name(name)?;
-    if inode.nlink() >= u32::from(u16::MAX) {
-        return Err(EMLINK);
-    }
-    let _handle = txn::begin(dir.super_block());
-    if inode.nlink() == 0 {
-        // An O_TMPFILE file getting its first name: as for a new file, the
-        // inode (with its link) goes into the inode table's buffer before
-        // the name goes into the directory's.
-        inode.inc_nlink();
-        if let Err(e) = inode::write_inode(&inode, false)
-            .and_then(|()| dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type())))
-        {
-            inode.drop_nlink();
-            inode.mark_dirty();
-            return Err(e);
-        }
-        // Named: off the orphan list, in the same transaction. The name is
-        // there already; if this fails, the list keeps a linked inode,
-        // which the next mount takes off it.
-        if let Err(e) = orphan::remove(dir.super_block(), inode.ino()) {
-            sb_err!(
-                dir.super_block(),
-                "inode {}: cannot leave the orphan list (error {})",
-                inode.ino(),
-                e.to_errno()
-            );
-        }
-    } else {
-        dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type()))?;
-        inode.inc_nlink();
-    }
-    inode.touch_ctime();
-    inode.mark_dirty();
-    dir.touch_cmtime();
-    dir.mark_dirty();
-    Ok(())
-}
-
-/// `unlink` and `rmdir`, in one operation (see [`create_name`]).
-fn unlink_name(dir: Locked<'_, Rsfs>, name: &[u8], inode: Locked<'_, Rsfs>) -> Result {
-    let is_dir = inode.file_type() == FileType::Directory;
-    let _handle = txn::begin(dir.super_block());
-    if is_dir && !dir::is_empty(&inode)? {
-        return Err(enotempty());
-    }
-    check_link_counts(&dir, &inode, is_dir)?;
-    let ino = dir::remove(&dir, name)?;
-    if ino != inode.ino() {
-        sb_err!(
-            dir.super_block(),
-            "directory {}: entry {} changed under us",
-            dir.ino(),
-            ino
-        );
-    }
-    if is_dir {
-        inode.clear_nlink();
-        dir.drop_nlink(); // the victim's ".."
-    } else {
-        inode.drop_nlink();
-    }
-    orphaned(&inode);
-    inode.touch_ctime();
-    inode.mark_dirty();
-    dir.touch_cmtime();
-    dir.mark_dirty();
-    Ok(())
-}
-
-/// `rename`, in one operation (see [`create_name`]). Replacing an
-/// existing target is done by pointing its entry at the source, so the
-/// target name never disappears.
-fn rename_name(
-    old_dir: Locked<'_, Rsfs>,
-    old_name: &[u8],
-    old: &Inode<Rsfs>,
-    new_dir: Locked<'_, Rsfs>,
-    new_name: &[u8],
-    new: RenameTarget<'_, Rsfs>,
-    flags: RenameFlags,
-) -> Result {
-    // RENAME_WHITEOUT (overlayfs) is not implemented: EINVAL, as on
-    // ext2. RENAME_NOREPLACE is the VFS's to enforce.
-    if flags.has_others() {
-        return Err(EINVAL);
-    }
-    check_name(new_name)?;
-    let _handle = txn::begin(old_dir.super_block());
-    let new = match new {
-        RenameTarget::Exchange(new) => {
-            return exchange(old_dir, old_name, old, new_dir, new_name, new);
-        }
-        RenameTarget::Replace(victim) => Some(victim),
-        RenameTarget::Free => None,
-    };
-    let is_dir = old.file_type() == FileType::Directory;
-    let moves_dir = is_dir && old_dir.ino() != new_dir.ino();
-    let ft = dir::ft_of(old.file_type());
-    check_link_counts(&old_dir, old, is_dir)?;
-    if let Some(victim) = new {
-        let victim_is_dir = victim.file_type() == FileType::Directory;
-        check_link_counts(&new_dir, &victim, victim_is_dir)?;
-    }
-    // Link counts follow ext2: the moved directory's ".." counts against
-    // its new parent unless it replaces a directory (whose ".." goes), and
-    // stops counting against the old parent.
-    match new {
-        Some(victim) => {
-            if victim.file_type() == FileType::Directory && !dir::is_empty(&victim)? {
-                return Err(enotempty());
-            }
-            dir::retarget(&new_dir, new_name, old.ino(), ft)?;
-            if victim.file_type() == FileType::Directory {
-                victim.clear_nlink();
-            } else {
-                victim.drop_nlink();
-            }
-            orphaned(&victim);
-            victim.touch_ctime();
-            victim.mark_dirty();
-        }
-        None => {
-            if is_dir && new_dir.nlink() >= u32::from(u16::MAX) {
-                return Err(EMLINK);
-            }
-            dir::add(new_dir, new_name, old.ino(), ft)?;
-            if is_dir {
-                new_dir.inc_nlink();
-            }
-        }
-    }
-    dir::remove(&old_dir, old_name)?;
-    if is_dir {
-        if moves_dir {
-            dir::retarget(old, b"..", new_dir.ino(), format::FT_DIR)?;
-        }
-        old_dir.drop_nlink();
-    }
-    old.touch_ctime();
-    old.mark_dirty();
-    for d in [old_dir, new_dir] {
-        d.touch_cmtime();
-        d.mark_dirty();
-    }
-    Ok(())
 }
 
 #[vtable]
@@ -510,7 +318,37 @@ impl inode_ops::Operations for Directory {
         rdev: u32,
         owner: &Owner,
     ) -> Result<Created<Rsfs>> {
-        let created = create_name(dir, name, mode, target, rdev, owner)?;
+        check_name(name)?;
+        let ftype = FileType::from_mode(mode).ok_or(EINVAL)?;
+        let target = target.unwrap_or(&[]);
+        if target.len() >= BLOCK_SIZE {
+            return Err(enametoolong());
+        }
+        let sb = dir.super_block();
+        if sb.is_read_only() {
+            return Err(EROFS);
+        }
+        if ftype == FileType::Directory && dir.nlink() >= u32::from(u16::MAX) {
+            return Err(EMLINK);
+        }
+        let handle = txn::begin(sb);
+        let created = new_inode(&dir, ftype, mode, target, rdev, owner)?;
+        // From here on, dropping `created` releases everything: it is evicted
+        // with no links, which frees its blocks and its number.
+        let inode = created.inode();
+        // The inode goes into the inode table's buffer before its name goes
+        // into the directory's: whatever writes the directory block to disk
+        // (any fsync writes all dirty metadata) finds the inode there to write
+        // as well, so a name never survives a crash without its inode.
+        inode::write_inode(inode, false)?;
+        dir::add(dir, name, inode.ino(), dir::ft_of(ftype))?;
+        if ftype == FileType::Directory {
+            dir.inc_nlink(); // the new directory's ".."
+        }
+        inode.mark_dirty();
+        dir.touch_cmtime();
+        dir.mark_dirty();
+        drop(handle);
         dirsync(&[&*dir], "create");
         Ok(created)
     }
@@ -536,7 +374,43 @@ impl inode_ops::Operations for Directory {
 
     /// `link`.
     fn link(inode: Locked<'_, Rsfs>, dir: Locked<'_, Rsfs>, name: &[u8]) -> Result {
-        link_name(inode, dir, name)?;
+        check_name(name)?;
+        if inode.nlink() >= u32::from(u16::MAX) {
+            return Err(EMLINK);
+        }
+        let handle = txn::begin(dir.super_block());
+        if inode.nlink() == 0 {
+            // An O_TMPFILE file getting its first name: as for a new file, the
+            // inode (with its link) goes into the inode table's buffer before
+            // the name goes into the directory's.
+            inode.inc_nlink();
+            if let Err(e) = inode::write_inode(&inode, false)
+                .and_then(|()| dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type())))
+            {
+                inode.drop_nlink();
+                inode.mark_dirty();
+                return Err(e);
+            }
+            // Named: off the orphan list, in the same transaction. The name is
+            // there already; if this fails, the list keeps a linked inode,
+            // which the next mount takes off it.
+            if let Err(e) = orphan::remove(dir.super_block(), inode.ino()) {
+                sb_err!(
+                    dir.super_block(),
+                    "inode {}: cannot leave the orphan list (error {})",
+                    inode.ino(),
+                    e.to_errno()
+                );
+            }
+        } else {
+            dir::add(dir, name, inode.ino(), dir::ft_of(inode.file_type()))?;
+            inode.inc_nlink();
+        }
+        inode.touch_ctime();
+        inode.mark_dirty();
+        dir.touch_cmtime();
+        dir.mark_dirty();
+        drop(handle);
         dirsync(&[&*dir], "link");
         Ok(())
     }
@@ -544,13 +418,41 @@ impl inode_ops::Operations for Directory {
     /// `unlink` and `rmdir`. The inode's space is freed when its last user
     /// closes it (`evict_inode`).
     fn unlink(dir: Locked<'_, Rsfs>, name: &[u8], inode: Locked<'_, Rsfs>) -> Result {
-        unlink_name(dir, name, inode)?;
+        let is_dir = inode.file_type() == FileType::Directory;
+        let handle = txn::begin(dir.super_block());
+        if is_dir && !dir::is_empty(&inode)? {
+            return Err(enotempty());
+        }
+        check_link_counts(&dir, &inode, is_dir)?;
+        let ino = dir::remove(&dir, name)?;
+        if ino != inode.ino() {
+            sb_err!(
+                dir.super_block(),
+                "directory {}: entry {} changed under us",
+                dir.ino(),
+                ino
+            );
+        }
+        if is_dir {
+            inode.clear_nlink();
+            dir.drop_nlink(); // the victim's ".."
+        } else {
+            inode.drop_nlink();
+        }
+        orphaned(&inode);
+        inode.touch_ctime();
+        inode.mark_dirty();
+        dir.touch_cmtime();
+        dir.mark_dirty();
+        drop(handle);
         dirsync(&[&*dir], "unlink");
         Ok(())
     }
 
     /// `rename`, with `RENAME_NOREPLACE` (which the VFS enforces) or
-    /// `RENAME_EXCHANGE` (see [`exchange`]).
+    /// `RENAME_EXCHANGE` (see [`exchange`]). Replacing an
+    /// existing target is done by pointing its entry at the source, so the
+    /// target name never disappears.
     fn rename(
         old_dir: Locked<'_, Rsfs>,
         old_name: &[u8],
@@ -560,7 +462,73 @@ impl inode_ops::Operations for Directory {
         new: RenameTarget<'_, Rsfs>,
         flags: RenameFlags,
     ) -> Result {
-        rename_name(old_dir, old_name, old, new_dir, new_name, new, flags)?;
+        // RENAME_WHITEOUT (overlayfs) is not implemented: EINVAL, as on
+        // ext2. RENAME_NOREPLACE is the VFS's to enforce.
+        if flags.has_others() {
+            return Err(EINVAL);
+        }
+        check_name(new_name)?;
+        let handle = txn::begin(old_dir.super_block());
+        let new = match new {
+            RenameTarget::Exchange(new) => {
+                exchange(old_dir, old_name, old, new_dir, new_name, new)?;
+                drop(handle);
+                dirsync(&[&*old_dir, &*new_dir], "rename");
+                return Ok(());
+            }
+            RenameTarget::Replace(victim) => Some(victim),
+            RenameTarget::Free => None,
+        };
+        let is_dir = old.file_type() == FileType::Directory;
+        let moves_dir = is_dir && old_dir.ino() != new_dir.ino();
+        let ft = dir::ft_of(old.file_type());
+        check_link_counts(&old_dir, old, is_dir)?;
+        if let Some(victim) = new {
+            let victim_is_dir = victim.file_type() == FileType::Directory;
+            check_link_counts(&new_dir, &victim, victim_is_dir)?;
+        }
+        // Link counts follow ext2: the moved directory's ".." counts against
+        // its new parent unless it replaces a directory (whose ".." goes), and
+        // stops counting against the old parent.
+        match new {
+            Some(victim) => {
+                if victim.file_type() == FileType::Directory && !dir::is_empty(&victim)? {
+                    return Err(enotempty());
+                }
+                dir::retarget(&new_dir, new_name, old.ino(), ft)?;
+                if victim.file_type() == FileType::Directory {
+                    victim.clear_nlink();
+                } else {
+                    victim.drop_nlink();
+                }
+                orphaned(&victim);
+                victim.touch_ctime();
+                victim.mark_dirty();
+            }
+            None => {
+                if is_dir && new_dir.nlink() >= u32::from(u16::MAX) {
+                    return Err(EMLINK);
+                }
+                dir::add(new_dir, new_name, old.ino(), ft)?;
+                if is_dir {
+                    new_dir.inc_nlink();
+                }
+            }
+        }
+        dir::remove(&old_dir, old_name)?;
+        if is_dir {
+            if moves_dir {
+                dir::retarget(old, b"..", new_dir.ino(), format::FT_DIR)?;
+            }
+            old_dir.drop_nlink();
+        }
+        old.touch_ctime();
+        old.mark_dirty();
+        for d in [old_dir, new_dir] {
+            d.touch_cmtime();
+            d.mark_dirty();
+        }
+        drop(handle);
         dirsync(&[&*old_dir, &*new_dir], "rename");
         Ok(())
     }

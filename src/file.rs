@@ -299,18 +299,6 @@ pub(crate) fn fsync(
     txn::sync(sb)
 }
 
-/// A file whose changes are to be durable when the call that makes them
-/// returns (`IS_SYNC`: `mount -o sync`, `chattr +S`): a truncate or a
-/// fallocate is committed at once, as ext4 commits it. (Writes are made
-/// durable by the VFS, which calls [`fsync`] for them.)
-fn sync_if_synchronous(inode: &Inode<Rsfs>) -> Result {
-    if inode.is_sync() {
-        txn::sync(inode.super_block())
-    } else {
-        Ok(())
-    }
-}
-
 /// Zeroes the block that holds byte `at` from there to its end, in the
 /// page cache (and so on disk at writeback), if the block is mapped. Called
 /// at the end of the file, before it moves: bytes past the end may hold
@@ -739,7 +727,7 @@ impl inode_ops::Operations for RegularFile {
     /// file (`mount -o sync`, `chattr +S`), durable on return, as on ext4.
     fn set_size(inode: Locked<'_, Rsfs>, size: u64) -> Result {
         inode::set_size(inode, size)?;
-        sync_if_synchronous(&inode)
+        inode::sync_if_synchronous(&inode)
     }
 
     fn flags(inode: &Inode<Rsfs>) -> u32 {
@@ -925,7 +913,7 @@ impl kfs::file::Operations for RegularFile {
         if file.is_sync() {
             txn::sync(inode.super_block())
         } else {
-            sync_if_synchronous(inode)
+            inode::sync_if_synchronous(inode)
         }
     }
 

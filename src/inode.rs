@@ -321,10 +321,19 @@ pub(crate) fn set_flags(inode: Locked<'_, Rsfs>, flags: u32) -> Result {
     inode.set_flags(flags);
     inode.touch_ctime();
     inode.mark_dirty();
+    sync_if_synchronous(&inode)
+}
+
+/// An inode whose changes are to be durable when the call that makes them
+/// returns (`IS_SYNC`: `mount -o sync`, `chattr +S`): a chattr, truncate
+/// or fallocate is committed at once, as ext4 commits it. (Writes are
+/// made durable by the VFS, which calls `fsync` for them.)
+pub(crate) fn sync_if_synchronous(inode: &Inode<Rsfs>) -> Result {
     if inode.is_sync() {
-        txn::sync(inode.super_block())?;
+        txn::sync(inode.super_block())
+    } else {
+        Ok(())
     }
-    Ok(())
 }
 
 /// The root directory.

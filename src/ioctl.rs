@@ -54,7 +54,7 @@ fn fitrim(sb: &SuperBlock<Rsfs>, arg: UserArg) -> Result {
     }
     let end = first.saturating_add(range.len / bs).min(blocks);
     // Nothing shorter than the device's granularity is worth a discard.
-    let min_len = (range.minlen / bs).max(granularity).max(1);
+    let min_len = (range.minlen / bs).max(granularity);
     let trimmed = if min_len > BITS_PER_BITMAP_BLOCK {
         0
     } else {

@@ -170,6 +170,7 @@ pub(crate) fn commit(
         _held: held,
         seq,
     });
+    sb.info().stats.add(super_::Stat::Commits, 1);
     Ok(())
 }
 

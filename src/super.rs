@@ -475,10 +475,9 @@ impl kfs::FileSystem for Rsfs {
     /// superblock says "clean"; going read-write, the superblock says
     /// "mounted" before anything else is written. The free counters stay
     /// right across a read-only spell: nothing was allocated or freed.
-    /// `mount -o remount`: between read-only and read-write. `norecovery`
-    /// is for a mount, not a remount (EINVAL), and a mount without
-    /// recovery stays read-only (EINVAL), as the journal it did not
-    /// replay would be overwritten.
+    /// `norecovery` is for a mount, not a remount (EINVAL), and a mount
+    /// without recovery stays read-only (EINVAL), as the journal it did
+    /// not replay would be overwritten.
     fn remount(sb: &SuperBlock<Rsfs>, read_only: bool, flags: MountFlags) -> Result {
         let info = sb.info();
         if flags.has(NORECOVERY) && !info.norecovery {

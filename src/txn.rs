@@ -58,7 +58,6 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::{
     alloc, journal,
     kfs::{self, task, BufferHead, Inode, InodeRef, SuperBlock},
-    super_::Stat,
     Rsfs,
 };
 
@@ -318,16 +317,12 @@ fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[InodeRef<Rsfs>]) -> Result {
         if result.is_err() {
             break;
         }
-        sb.info().stats.add(Stat::Commits, 1);
     }
     if bufs.is_empty() {
         // Only blocks held back by the last commit: an empty commit lets
         // them go.
         let seq = txns.next_seq.fetch_add(1, Ordering::Relaxed);
         result = journal::commit(sb, &[], seq, &mut homes);
-        if result.is_ok() {
-            sb.info().stats.add(Stat::Commits, 1);
-        }
     }
     drop(homes);
     if let Err(e) = result {

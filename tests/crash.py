@@ -85,12 +85,33 @@ def run_vm(args, image, cmd, kill_on=None, kill_after_acks=None):
 
 
 SPLAT = re.compile(r"rsfs: (\d+) kernel splat line")
+# The console lines qemu/vm.py counts as splats (its SPLAT pattern).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
+from vm import SPLAT as VM_SPLAT  # noqa: E402
 
 
 def splats(out):
     """Splat lines qemu/vm.py saw in a boot's console (it says so on stderr)."""
     m = SPLAT.search(out)
     return int(m.group(1)) if m else 0
+
+
+def splat_report(args, out):
+    """Why a boot with a splat failed: the count, and the console from the
+    first splat line on (up to 40 lines, as KTAP diagnostics), so that the
+    test's own output shows the splat. The console log is rewritten by each
+    boot, so this reads it before the next one."""
+    why = f"{splats(out)} kernel splat line(s) (console log: build/logs/crash.log)"
+    try:
+        with open(os.path.join(args.build, "logs", "crash.log"), errors="replace") as f:
+            console = f.read().splitlines()
+    except OSError as e:
+        return f"{why}; the console log is unreadable: {e}"
+    first = next((i for i, l in enumerate(console) if VM_SPLAT.search(l)), None)
+    if first is None:
+        return why
+    shown = console[max(0, first - 3):first + 40]
+    return why + "\n" + "\n".join("#   " + l for l in shown)
 
 
 def fsck(args, image):
@@ -133,7 +154,7 @@ def randomized(args, first):
         new = [l.strip() for l in out.splitlines() if l.startswith("ACK ")]
         why = None
         if splats(out):
-            why = f"a kernel splat in boot {i} (console log: build/logs/crash.log)"
+            why = f"boot {i}: " + splat_report(args, out)
         elif not verified or verified.group(2) != "0":
             bad = [l for l in out.splitlines() if l.startswith("crashtest:")][:3]
             why = f"acknowledged data lost or unreadable after cut {i}: {bad}"
@@ -178,7 +199,9 @@ def main():
             before = f"{before} && echo {MARKER} && sleep 100"
         rc, out = run_vm(args, image, before, kill_on=MARKER)
         args.splats += splats(out)
-        if rc != 0 or MARKER not in out:
+        if splats(out):
+            why = "the run before the cut: " + splat_report(args, out)
+        elif rc != 0 or MARKER not in out:
             why = f"the run before the cut failed (status {rc})"
         else:
             # A crash leaves nothing for fsck to repair.
@@ -192,7 +215,9 @@ def main():
             else:
                 rc, out = run_vm(args, image, after)
                 args.splats += splats(out)
-                if rc != 0:
+                if splats(out):
+                    why = "the check after the cut: " + splat_report(args, out)
+                elif rc != 0:
                     tail = "\n".join("#   " + l for l in out.splitlines()[-15:])
                     why = f"the check after the cut failed (status {rc})\n{tail}"
                 else:

@@ -20,6 +20,7 @@
 #include <linux/pagemap.h>
 #include <linux/pagevec.h>
 #include <linux/sched/mm.h>
+#include <linux/seq_file.h>
 #include <linux/stat.h>
 #include <linux/statfs.h>
 #include <linux/uio.h>

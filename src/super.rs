@@ -500,6 +500,12 @@ impl kfs::FileSystem for Rsfs {
         }
     }
 
+    /// `/proc/mounts` says `norecovery` of a mount without recovery, as
+    /// ext4's does.
+    fn flags_in_effect(sb: &SuperBlock<Rsfs>) -> MountFlags {
+        MountFlags::new(if sb.info().norecovery { NORECOVERY } else { 0 })
+    }
+
     fn inode_for_handle(
         sb: &SuperBlock<Rsfs>,
         ino: u64,

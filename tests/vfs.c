@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <grp.h>
 #include <limits.h>
+#include <mntent.h>
 #include <sched.h>
 #include <sys/sendfile.h>
 #include <sys/statvfs.h>
@@ -1232,9 +1233,25 @@ TEST_F(vfs, chattr_flags)
 	ASSERT_EQ(0, run("rm -r " MNT "/d"));
 }
 
+/* Whether /proc/mounts lists option `opt` for the mount at `dir`. */
+static bool mounted_with(const char *dir, const char *opt)
+{
+	FILE *f = setmntent("/proc/self/mounts", "r");
+	struct mntent *m;
+	bool found = false;
+
+	while (f && (m = getmntent(f)))
+		if (!strcmp(m->mnt_dir, dir))
+			found = hasmntopt(m, opt) != NULL;
+	if (f)
+		endmntent(f);
+	return found;
+}
+
 /*
  * Mount options norecovery and noload, as ext4's: only with ro (EINVAL
- * otherwise, and with a value); files read; FITRIM gives EROFS (the
+ * otherwise, and with a value); /proc/mounts says "norecovery" for both,
+ * as ext4's does; files read; FITRIM gives EROFS (the
  * bitmaps may not be the last commit's); a remount may not make it
  * read-write or add the option to a normal mount (EINVAL). Unknown
  * options stay EINVAL.
@@ -1256,6 +1273,8 @@ TEST_F(vfs, norecovery_is_read_only)
 	EXPECT_EQ(-EINVAL, mount_rsfs(DISK0, "ro,recovery"));
 	for (int i = 0; i < 2; i++) {
 		ASSERT_EQ(0, mount_rsfs(DISK0, i ? "ro,noload" : "ro,norecovery"));
+		EXPECT_TRUE(mounted_with(MNT, "norecovery"));
+		EXPECT_FALSE(mounted_with(MNT, "noload"));
 		fd = open(MNT "/kept", O_RDONLY);
 		ASSERT_LE(0, fd);
 		EXPECT_EQ(7, read(fd, buf, sizeof(buf)));
@@ -1268,9 +1287,12 @@ TEST_F(vfs, norecovery_is_read_only)
 		EXPECT_EQ(0, mount(NULL, MNT, NULL, MS_REMOUNT | MS_RDONLY, NULL));
 		EXPECT_EQ(-1, open(MNT "/new", O_CREAT | O_WRONLY, 0644));
 		EXPECT_EQ(EROFS, errno);
+		EXPECT_TRUE(mounted_with(MNT, "norecovery"));
 		ASSERT_EQ(0, umount(MNT));
 	}
 	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
+	EXPECT_TRUE(mounted_with(MNT, "rw"));
+	EXPECT_FALSE(mounted_with(MNT, "norecovery"));
 	ASSERT_EQ(0, chdir(MNT));
 	ASSERT_EQ(0, unlink("kept"));
 }

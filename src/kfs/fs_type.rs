@@ -126,6 +126,13 @@ pub(crate) trait FileSystem: FsData {
     fn remount(_sb: &SuperBlock<Self>, _read_only: bool, _flags: MountFlags) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+
+    /// The filesystem's own options in effect on this mount, which
+    /// `/proc/mounts` lists after the VFS's: each bit set shows as the
+    /// first name that [`FileSystem::MOUNT_FLAGS`] gives it.
+    fn flags_in_effect(_sb: &SuperBlock<Self>) -> MountFlags {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// The filesystem's own mount options of one mount or remount: a bit per
@@ -134,7 +141,8 @@ pub(crate) trait FileSystem: FsData {
 pub(crate) struct MountFlags(u32);
 
 impl MountFlags {
-    pub(super) const fn new(bits: u32) -> Self {
+    /// The options whose bits are set in `bits`.
+    pub(crate) const fn new(bits: u32) -> Self {
         Self(bits)
     }
 
@@ -163,6 +171,7 @@ impl<T: FileSystem> Tables<T> {
         evict_inode: Some(Self::evict_inode),
         sync_fs: if_has(T::HAS_SYNC_FS, Self::sync_fs),
         put_super: if_has(T::HAS_PUT_SUPER, Self::put_super),
+        show_options: if_has(T::HAS_FLAGS_IN_EFFECT, Self::show_options),
         // SAFETY: All-zero is a valid `super_operations`: every field is an
         // optional function pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -297,5 +306,38 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: `sb` is a mounted superblock of `T`, as the caller
         // guarantees; `s_fs_info` is still set while it shuts down.
         T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
+    }
+
+    /// `super_operations::show_options`: the filesystem's own options for
+    /// `/proc/mounts`, each as `,name`.
+    ///
+    /// # Safety
+    ///
+    /// `m` must be a `seq_file` being filled, and `root` the root dentry of
+    /// a mounted filesystem of this type.
+    unsafe extern "C" fn show_options(
+        m: *mut sys::seq_file,
+        root: *mut sys::dentry,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: `root` belongs to a mounted superblock of type `T`, as
+        // the caller guarantees, whose `s_fs_info` is set.
+        let sb = unsafe { SuperBlock::<T>::from_raw((*root).d_sb) };
+        let flags = T::flags_in_effect(sb);
+        let mut shown = 0;
+        for &(name, bit) in T::MOUNT_FLAGS {
+            if flags.has(bit) && shown & bit == 0 {
+                shown |= bit;
+                let name = name.as_bytes();
+                // SAFETY: `m` is valid for the call as the caller
+                // guarantees, and both buffers are valid for their lengths.
+                // A full buffer is `seq_file`'s to notice: it retries with a
+                // larger one, so the result is not needed.
+                unsafe {
+                    sys::seq_write(m, b",".as_ptr().cast(), 1);
+                    sys::seq_write(m, name.as_ptr().cast(), name.len());
+                }
+            }
+        }
+        0
     }
 }

@@ -152,6 +152,8 @@ const u32 RSFS_S_IFCHR = S_IFCHR;
 const u32 RSFS_S_IFBLK = S_IFBLK;
 const u32 RSFS_S_IFIFO = S_IFIFO;
 const u32 RSFS_S_IFSOCK = S_IFSOCK;
+const u32 RSFS_WHITEOUT_MODE = WHITEOUT_MODE;
+const u32 RSFS_WHITEOUT_DEV = WHITEOUT_DEV;
 
 /* Files, mmap */
 void rsfs_inode_lock(struct inode *inode);

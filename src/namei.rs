@@ -11,8 +11,8 @@ use crate::{
     format::{self, BLOCK_SIZE, NAME_MAX},
     inode::{self, InodeInfo},
     kfs::{
-        efscorrupted, fs_flags, inode_ops, sb_err, Created, FileType, Inode, InodeRef, Locked,
-        Owner, RenameFlags, RenameTarget,
+        self, efscorrupted, fs_flags, inode_ops, sb_err, Created, FileType, Inode, InodeRef,
+        Locked, Owner, RenameFlags, RenameTarget,
     },
     map::{BlockMap, Run},
     orphan, txn, Rsfs,
@@ -449,10 +449,13 @@ impl inode_ops::Operations for Directory {
         Ok(())
     }
 
-    /// `rename`, with `RENAME_NOREPLACE` (which the VFS enforces) or
-    /// `RENAME_EXCHANGE` (see [`exchange`]). Replacing an
-    /// existing target is done by pointing its entry at the source, so the
-    /// target name never disappears.
+    /// `rename`, with `RENAME_NOREPLACE` (which the VFS enforces),
+    /// `RENAME_EXCHANGE` (see [`exchange`]) or `RENAME_WHITEOUT`. Replacing
+    /// an existing target is done by pointing its entry at the source, so
+    /// the target name never disappears. A whiteout is made the way
+    /// `create` makes a device, and the old name is pointed at it rather
+    /// than removed, in the same transaction: after a crash the old name
+    /// holds the file or the whiteout, as on ext4.
     fn rename(
         old_dir: Locked<'_, Rsfs>,
         old_name: &[u8],
@@ -462,11 +465,6 @@ impl inode_ops::Operations for Directory {
         new: RenameTarget<'_, Rsfs>,
         flags: RenameFlags,
     ) -> Result {
-        // RENAME_WHITEOUT (overlayfs) is not implemented: EINVAL, as on
-        // ext2. RENAME_NOREPLACE is the VFS's to enforce.
-        if flags.has_others() {
-            return Err(EINVAL);
-        }
         check_name(new_name)?;
         let handle = txn::begin(old_dir.super_block());
         let new = match new {
@@ -487,6 +485,22 @@ impl inode_ops::Operations for Directory {
             let victim_is_dir = victim.file_type() == FileType::Directory;
             check_link_counts(&new_dir, &victim, victim_is_dir)?;
         }
+        // The whiteout, in the inode table before its name (as `create`).
+        let whiteout = match flags.whiteout() {
+            Some(owner) => {
+                let w = new_inode(
+                    &old_dir,
+                    FileType::CharDevice,
+                    kfs::dir::WHITEOUT_MODE,
+                    &[],
+                    kfs::dir::WHITEOUT_RDEV,
+                    owner,
+                )?;
+                inode::write_inode(w.inode(), false)?;
+                Some(w)
+            }
+            None => None,
+        };
         // Link counts follow ext2: the moved directory's ".." counts against
         // its new parent unless it replaces a directory (whose ".." goes), and
         // stops counting against the old parent.
@@ -515,7 +529,19 @@ impl inode_ops::Operations for Directory {
                 }
             }
         }
-        dir::remove(&old_dir, old_name)?;
+        match &whiteout {
+            Some(w) => {
+                let ft = dir::ft_of(FileType::CharDevice);
+                dir::retarget(&old_dir, old_name, w.inode().ino(), ft)?;
+            }
+            None => {
+                dir::remove(&old_dir, old_name)?;
+            }
+        }
+        if let Some(w) = whiteout {
+            w.inode().mark_dirty();
+            w.release();
+        }
         if is_dir {
             if moves_dir {
                 dir::retarget(old, b"..", new_dir.ino(), format::FT_DIR)?;

@@ -167,11 +167,10 @@ TEST_F(fs, rename_cases)
 	EXPECT_EQ(before.st_ino, st.st_ino);
 	EXPECT_EQ(1, st.st_nlink);
 
-	/* RENAME_NOREPLACE, and RENAME_WHITEOUT, which rsfs (as ext2) lacks. */
+	/* RENAME_NOREPLACE. */
 	ASSERT_EQ(0, close(open("b/i", O_CREAT | O_WRONLY, 0600)));
 	EXPECT_EQ(-EEXIST, rename2("b/h", "b/i", RENAME_NOREPLACE));
 	EXPECT_EQ(0, rename2("b/h", "b/j", RENAME_NOREPLACE));
-	EXPECT_EQ(-EINVAL, rename2("b/j", "b/i", RENAME_WHITEOUT));
 
 	/* A directory to another parent: link counts and "..". */
 	ASSERT_EQ(0, mkdir("a/sub", 0755));
@@ -279,6 +278,80 @@ TEST_F(fs, rename_exchange)
 	EXPECT_EQ(3, stat_of("q").st_nlink);
 	EXPECT_EQ(stat_of("q").st_ino, stat_of("q/c/..").st_ino);
 	EXPECT_EQ(stat_of("p").st_ino, stat_of("p/g/..").st_ino);
+}
+
+/* The d_type readdir gives `name` in `dir`, or -1. */
+static int dtype_of(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int t = -1;
+
+	while (d && (e = readdir(d)))
+		if (!strcmp(e->d_name, name))
+			t = e->d_type;
+	if (d)
+		closedir(d);
+	return t;
+}
+
+/* Whether `path` is a whiteout: a character device 0:0 with mode 0. */
+static bool is_whiteout(const char *path)
+{
+	struct stat st;
+
+	return !lstat(path, &st) && S_ISCHR(st.st_mode) && st.st_rdev == 0 &&
+	       (st.st_mode & 07777) == 0 && st.st_nlink == 1;
+}
+
+/*
+ * RENAME_WHITEOUT (overlayfs's rename on its upper layer), as on ext4: the
+ * file moves and its old name holds a whiteout, a character device 0:0
+ * with mode 0, in one change; over an existing target too, and for a
+ * directory moving to another parent (whose link counts follow the move).
+ * With RENAME_EXCHANGE it is EINVAL (the VFS's rule). The whiteouts are
+ * there after a remount and unlink like any file, and fsck.rsfs (the
+ * fixture's teardown) finds the disk clean.
+ */
+TEST_F(fs, rename_whiteout)
+{
+	char buf[4] = { 0 };
+	int fd;
+
+	ASSERT_EQ(0, mkdir("p", 0755));
+	ASSERT_EQ(0, mkdir("q", 0755));
+	fd = open("p/f", O_CREAT | O_WRONLY, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(3, write(fd, "abc", 3));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(open("q/old", O_CREAT | O_WRONLY, 0644)));
+	ASSERT_EQ(0, mkdir("p/d", 0755));
+
+	ASSERT_EQ(0, rename2("p/f", "q/f", RENAME_WHITEOUT));
+	EXPECT_TRUE(is_whiteout("p/f"));
+	EXPECT_EQ(DT_CHR, dtype_of("p", "f"));
+	ASSERT_EQ(0, rename2("q/f", "q/old", RENAME_WHITEOUT));
+	EXPECT_TRUE(is_whiteout("q/f"));
+	ASSERT_EQ(0, rename2("p/d", "q/d", RENAME_WHITEOUT));
+	EXPECT_TRUE(is_whiteout("p/d"));
+	EXPECT_EQ(2, stat_of("p").st_nlink);
+	EXPECT_EQ(3, stat_of("q").st_nlink);
+	EXPECT_EQ(stat_of("q").st_ino, stat_of("q/d/..").st_ino);
+	EXPECT_EQ(-EINVAL, rename2("q/d", "p/d", RENAME_WHITEOUT | RENAME_EXCHANGE));
+
+	ASSERT_EQ(0, remount());
+	EXPECT_TRUE(is_whiteout("p/f"));
+	EXPECT_TRUE(is_whiteout("q/f"));
+	EXPECT_TRUE(is_whiteout("p/d"));
+	fd = open("q/old", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(3, read(fd, buf, sizeof(buf)));
+	EXPECT_STREQ("abc", buf);
+	ASSERT_EQ(0, close(fd));
+	EXPECT_EQ(2, stat_of("p").st_nlink);
+	EXPECT_EQ(3, stat_of("q").st_nlink);
+	EXPECT_EQ(0, unlink("q/f"));
+	EXPECT_EQ(0, unlink("p/d"));
 }
 
 TEST_F(fs, names_up_to_255_bytes)

@@ -1,33 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What the namespace callbacks hand to the filesystem besides inodes:
-//! `rename` flags and targets, and the `readdir` cursor ([`DirEmitter`]).
+//! `rename` flags and targets (and the whiteout `RENAME_WHITEOUT` asks
+//! for), and the `readdir` cursor ([`DirEmitter`]).
 //! (The creator of a new inode, [`Owner`](super::new_inode::Owner), and
 //! the inode made, [`Created`](super::new_inode::Created), are in
 //! [`super::new_inode`].)
 
-use super::{lock::Locked, sys, FsData, Inode};
+use super::{lock::Locked, new_inode::Owner, sys, FsData, Inode};
+
+/// The mode of the whiteout that `RENAME_WHITEOUT` leaves at the old name:
+/// a character device with no permission bits (`WHITEOUT_MODE`), whose
+/// device is [`WHITEOUT_RDEV`].
+pub(crate) const WHITEOUT_MODE: u16 = (sys::RSFS_S_IFCHR | sys::RSFS_WHITEOUT_MODE) as u16;
+
+/// The device number of a whiteout (`WHITEOUT_DEV`, 0:0).
+pub(crate) const WHITEOUT_RDEV: u32 = sys::RSFS_WHITEOUT_DEV;
 
 /// The flags of a `renameat2(2)`, as the VFS passes them (it has checked
 /// them against one another, enforced `RENAME_NOREPLACE` itself (EEXIST),
-/// and made sure that both names exist for `RENAME_EXCHANGE`).
-#[derive(Clone, Copy)]
-pub(crate) struct RenameFlags(u32);
+/// made sure that both names exist for `RENAME_EXCHANGE`, and that the
+/// caller may make a device for `RENAME_WHITEOUT`).
+pub(crate) struct RenameFlags {
+    flags: u32,
+    owner: Owner,
+}
 
 impl RenameFlags {
-    pub(super) fn from_raw(flags: u32) -> Self {
-        Self(flags)
+    /// The flags of a rename whose whiteout, if it asks for one, is owned
+    /// as `owner` says.
+    pub(super) fn new(flags: u32, owner: Owner) -> Self {
+        Self { flags, owner }
     }
 
     /// `RENAME_EXCHANGE`: the two names swap inodes.
-    pub(crate) fn exchange(self) -> bool {
-        self.0 & sys::RENAME_EXCHANGE != 0
+    pub(crate) fn exchange(&self) -> bool {
+        self.flags & sys::RENAME_EXCHANGE != 0
     }
 
-    /// Whether any flag other than `RENAME_NOREPLACE` and `RENAME_EXCHANGE`
-    /// is set (`RENAME_WHITEOUT`, for overlayfs).
-    pub(crate) fn has_others(self) -> bool {
-        self.0 & !(sys::RENAME_NOREPLACE | sys::RENAME_EXCHANGE) != 0
+    /// `RENAME_WHITEOUT` (overlayfs): in the same change, the old name
+    /// gets a new inode, a whiteout ([`WHITEOUT_MODE`], [`WHITEOUT_RDEV`]),
+    /// made for the owner this returns (the old directory, through the
+    /// mount's idmap).
+    pub(crate) fn whiteout(&self) -> Option<&Owner> {
+        (self.flags & sys::RENAME_WHITEOUT != 0).then_some(&self.owner)
     }
 }
 

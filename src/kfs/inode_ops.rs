@@ -104,6 +104,9 @@ pub(crate) trait Operations {
     /// to `new_name` in `new_dir`, whose inode, if it exists, is `new`. Both
     /// directories are locked; `old` is locked unless it is a directory
     /// (`vfs_rename`).
+    /// With [`RenameFlags::whiteout`], the old name is left holding a new
+    /// whiteout, which the filesystem makes (as a device, with that owner)
+    /// and hands back with [`Created::release`](super::Created::release).
     #[allow(clippy::too_many_arguments)]
     fn rename(
         _old_dir: Locked<'_, Self::FileSystem>,

@@ -336,6 +336,19 @@ impl<T: FsData> Created<T> {
         unsafe { Locked::new(self.inode()) }
     }
 
+    /// Finishes an inode that no dentry takes, such as a whiteout, which is
+    /// reached through its name on disk: unlocks it and drops this
+    /// reference.
+    pub(crate) fn release(self) {
+        let inode = self.into_raw();
+        // SAFETY: The inode is initialised and `I_NEW`, and the reference
+        // `into_raw` gave back is ours to drop.
+        unsafe {
+            sys::unlock_new_inode(inode);
+            sys::iput(inode);
+        }
+    }
+
     /// Gives up the wrapper and returns the raw inode, with its reference.
     pub(super) fn into_raw(self) -> *mut sys::inode {
         let inode = self.0.as_ptr();

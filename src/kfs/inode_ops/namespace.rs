@@ -253,7 +253,7 @@ impl<U: Operations> Table<U> {
     /// Called only by the VFS, with the arguments and locks its
     /// `inode_operations`/`file_operations` contract gives.
     pub(super) unsafe extern "C" fn rename(
-        _idmap: *mut sys::mnt_idmap,
+        idmap: *mut sys::mnt_idmap,
         old_dir: *mut sys::inode,
         old_dentry: *mut sys::dentry,
         new_dir: *mut sys::inode,
@@ -261,7 +261,9 @@ impl<U: Operations> Table<U> {
         flags: kernel::ffi::c_uint,
     ) -> kernel::ffi::c_int {
         from_result(|| {
-            let flags = RenameFlags::from_raw(flags);
+            // A whiteout is made in the old directory, as `vfs_whiteout`
+            // makes one with `mknod`.
+            let flags = RenameFlags::new(flags, Owner::new(idmap, old_dir));
             // SAFETY: The VFS holds both directories locked
             // (`lock_rename`); the dentries are valid, `old_dentry` positive,
             // and their names and inodes stable under those locks. Without

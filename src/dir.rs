@@ -559,7 +559,7 @@ impl kfs::file::Operations for Directory {
 
     /// `ioctl(2)`: the filesystem's commands ([`crate::ioctl`]); fstrim(8)
     /// sends `FITRIM` to the mount point.
-    fn ioctl(_file: &File, dir: &Inode<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32> {
-        crate::ioctl::ioctl(dir.super_block(), cmd, arg)
+    fn ioctl(file: &File, dir: &Inode<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32> {
+        crate::ioctl::ioctl(file, dir.super_block(), cmd, arg)
     }
 }

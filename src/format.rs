@@ -39,6 +39,9 @@ pub const BITS_PER_BITMAP_BLOCK: u64 = ((BLOCK_SIZE - BLOCK_CSUM_SIZE) * 8) as u
 /// The longest name a directory entry can hold.
 pub const NAME_MAX: usize = 255;
 
+/// Longest volume label in bytes.
+pub const LABEL_MAX: usize = 32;
+
 /// Superblock `state`: cleanly unmounted.
 pub const STATE_CLEAN: u16 = 1;
 /// Superblock `state`: mounted, or not unmounted cleanly.
@@ -247,8 +250,8 @@ disk_struct! {
         pub write_time: Le64,
         /// Filesystem UUID.
         pub uuid: [u8; 16],
-        /// Volume label, NUL-padded.
-        pub label: [u8; 32],
+        /// Volume label, NUL-padded (all [`LABEL_MAX`] bytes may be used).
+        pub label: [u8; LABEL_MAX],
         /// Blocks in the journal, which follows the inode table.
         pub journal_blocks: Le64,
         /// crc32c of every byte of the superblock before this field.

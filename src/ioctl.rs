@@ -1,31 +1,63 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `ioctl(2)` on rsfs's files and directories: `FITRIM`, which discards
-//! the free space, as ext4's does. fstrim(8) opens the mount point and asks
-//! for the whole filesystem; systemd's fstrim.timer does so weekly on every
-//! filesystem that takes it. (The `chattr(1)` flags do not come here: see
-//! [`crate::inode::set_flags`].)
+//! `ioctl(2)` on rsfs's files and directories, each as ext4's:
+//! - `FITRIM`, which discards the free space. fstrim(8) opens the mount
+//!   point and asks for the whole filesystem; systemd's fstrim.timer does
+//!   so weekly on every filesystem that takes it.
+//! - `FS_IOC_GETFSLABEL` and `FS_IOC_SETFSLABEL`, the volume label of a
+//!   mounted filesystem (`xfs_io -c label`, `btrfs filesystem label`).
+//!
+//! (The `chattr(1)` flags do not come here: see [`crate::inode::set_flags`].
+//! `FS_IOC_GETFSUUID` is the VFS's, from the UUID the mount gives it.)
 
 use kernel::prelude::*;
 
 use crate::{
     alloc,
-    format::{BITS_PER_BITMAP_BLOCK, BLOCK_SIZE},
+    format::{BITS_PER_BITMAP_BLOCK, BLOCK_SIZE, LABEL_MAX},
     kfs::{
         self,
-        ioctl::{TrimRange, UserArg, FITRIM},
-        task, SuperBlock,
+        ioctl::{TrimRange, UserArg, FITRIM, FSLABEL_MAX, FS_IOC_GETFSLABEL, FS_IOC_SETFSLABEL},
+        task, File, SuperBlock,
     },
-    Rsfs,
+    super_, Rsfs,
 };
 
-/// Command `cmd` with argument `arg` on any file of the filesystem of
-/// `sb`. ENOTTY for a command rsfs does not have.
-pub(crate) fn ioctl(sb: &SuperBlock<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32> {
+/// Command `cmd` with argument `arg` on `file`, any open file of the
+/// filesystem of `sb`. ENOTTY for a command rsfs does not have.
+pub(crate) fn ioctl(file: &File, sb: &SuperBlock<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32> {
     match cmd {
-        FITRIM => fitrim(sb, arg).map(|()| 0),
+        FITRIM => fitrim(sb, arg),
+        FS_IOC_GETFSLABEL => get_label(sb, arg),
+        FS_IOC_SETFSLABEL => set_label(file, sb, arg),
         _ => Err(ENOTTY),
     }
+    .map(|()| 0)
+}
+
+/// `FS_IOC_GETFSLABEL`: the label and a NUL after it.
+fn get_label(sb: &SuperBlock<Rsfs>, arg: UserArg) -> Result {
+    const _: () = assert!(LABEL_MAX < FSLABEL_MAX);
+    let mut buf = [0u8; LABEL_MAX + 1];
+    buf[..LABEL_MAX].copy_from_slice(&super_::label(sb)?);
+    arg.write_bytes(&buf)
+}
+
+/// `FS_IOC_SETFSLABEL`: EPERM without CAP_SYS_ADMIN, EINVAL for a label
+/// longer than [`LABEL_MAX`] bytes, EROFS on a read-only mount. The new
+/// label is committed with the next transaction, as ext4 journals it.
+fn set_label(file: &File, sb: &SuperBlock<Rsfs>, arg: UserArg) -> Result {
+    if !task::capable_sys_admin() {
+        return Err(EPERM);
+    }
+    // One byte more than the longest label, where its NUL must be.
+    let mut buf = [0u8; LABEL_MAX + 1];
+    arg.read_bytes(&mut buf)?;
+    let len = buf.iter().position(|&b| b == 0).ok_or(EINVAL)?;
+    let mut label = [0u8; LABEL_MAX];
+    label[..len].copy_from_slice(&buf[..len]);
+    let _write = file.want_write()?;
+    super_::set_label(sb, &label)
 }
 
 /// `FITRIM`: discards the free runs of the range that are at least

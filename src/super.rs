@@ -8,7 +8,7 @@ use kernel::{c_str, new_mutex, prelude::*, sync::Mutex};
 
 use crate::{
     alloc::{self, AllocState},
-    format::{self, FormatError, Geometry, Superblock},
+    format::{self, FormatError, Geometry, Superblock, LABEL_MAX},
     inode, journal,
     kfs::{
         self, fs_type::MountFlags, sb_err, BufferHead, Counters, Evicting, Inode, InodeRef, New,
@@ -249,6 +249,21 @@ pub(crate) fn set_orphan_head(sb: &SuperBlock<Rsfs>, ino: u64) -> Result {
     Ok(())
 }
 
+/// The volume label, as the superblock's buffer has it.
+pub(crate) fn label(sb: &SuperBlock<Rsfs>) -> Result<[u8; LABEL_MAX]> {
+    let bh = read_block(sb, format::SUPERBLOCK_BLOCK)?;
+    let label = Superblock::decode(bh.lock().data()).label;
+    Ok(label)
+}
+
+/// Gives the filesystem a new volume label, in a transaction of its own.
+pub(crate) fn set_label(sb: &SuperBlock<Rsfs>, label: &[u8; LABEL_MAX]) -> Result {
+    let _handle = txn::begin(sb);
+    let bh = change_superblock(sb, |d| d.label = *label)?;
+    txn::dirty(sb, &bh);
+    Ok(())
+}
+
 /// The free counters go to the superblock, which still says "mounted", as
 /// part of the running transaction.
 fn write_counters(sb: &SuperBlock<Rsfs>) -> Result {
@@ -371,6 +386,7 @@ impl kfs::FileSystem for Rsfs {
         // unmount; the bitmaps are the truth.
         let (free_blocks, free_inodes) = alloc::count_free(sb, &geo)?;
         sb.set_magic(format::MAGIC.into());
+        sb.set_uuid(&disk.uuid);
         sb.set_max_bytes(format::MAX_FILE_SIZE as i64);
         let stats = Stats(Counters::new(sb, &STAT_NAMES)?);
         // Sequence numbers are unique across mounts (this mount's count in the

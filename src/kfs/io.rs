@@ -36,6 +36,11 @@ impl File {
         unsafe { &*file.cast() }
     }
 
+    /// The C `struct file`.
+    pub(super) fn as_raw(&self) -> *mut sys::file {
+        self.0.get()
+    }
+
     /// Updates the file's modification and change times, as a write does
     /// (`file_update_time`). A failure to note the time is not the
     /// writer's: like the kernel's own callers in fault paths, it is

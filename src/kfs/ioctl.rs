@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `ioctl(2)` on a filesystem's files: the argument as the caller gave it,
-//! and the filesystem-wide commands of `include/uapi/linux/fs.h` that a
+//! the filesystem-wide commands of `include/uapi/linux/fs.h` that a
 //! filesystem may implement, with their arguments read from and written
-//! to user memory. ([`super::file::Operations::ioctl`] receives them; the
+//! to user memory, and write access to the mount for those that change
+//! the filesystem ([`File::want_write`]). ([`super::file::Operations::ioctl`] receives them; the
 //! `chattr(1)` flags come through `fileattr_get`/`fileattr_set` instead,
 //! see [`super::inode_ops`].)
 //!
@@ -11,16 +12,70 @@
 
 use kernel::{prelude::*, uaccess::UserSlice};
 
-use super::sys;
+use super::{io::File, sys};
 
 /// `FITRIM`: discard the free space of the filesystem (fstrim(8)).
 pub(crate) const FITRIM: u32 = sys::RSFS_FITRIM;
+
+/// `FS_IOC_GETFSLABEL`: the filesystem's label, NUL-terminated, into a
+/// buffer of [`FSLABEL_MAX`] bytes.
+pub(crate) const FS_IOC_GETFSLABEL: u32 = sys::RSFS_FS_IOC_GETFSLABEL;
+
+/// `FS_IOC_SETFSLABEL`: a new label, NUL-terminated, from a buffer of at
+/// most [`FSLABEL_MAX`] bytes.
+pub(crate) const FS_IOC_SETFSLABEL: u32 = sys::RSFS_FS_IOC_SETFSLABEL;
+
+/// The size of the label commands' buffer.
+pub(crate) const FSLABEL_MAX: usize = sys::FSLABEL_MAX as usize;
 
 /// The argument of an `ioctl(2)`: a number, or the address of the command's
 /// structure in the caller's memory. Reading and writing through it checks
 /// every access (EFAULT), so it is safe to hold and pass around.
 #[derive(Clone, Copy)]
 pub(crate) struct UserArg(pub(super) usize);
+
+impl UserArg {
+    /// Reads `buf.len()` bytes from where the argument points (EFAULT if
+    /// they cannot be read).
+    pub(crate) fn read_bytes(self, buf: &mut [u8]) -> Result {
+        UserSlice::new(self.0, buf.len()).reader().read_slice(buf)
+    }
+
+    /// Writes `buf` to where the argument points (EFAULT if it cannot).
+    pub(crate) fn write_bytes(self, buf: &[u8]) -> Result {
+        UserSlice::new(self.0, buf.len()).writer().write_slice(buf)
+    }
+}
+
+/// Write access to the mount of an open file, for a command that changes
+/// the filesystem (`mnt_want_write_file`): while it is held, the mount
+/// stays read-write and the filesystem cannot freeze. Dropping it gives
+/// the access back.
+///
+/// # Invariants
+///
+/// `mnt_want_write_file` succeeded on the file, which outlives the guard.
+pub(crate) struct WriteAccess<'a>(&'a File);
+
+impl File {
+    /// Takes write access to the file's mount: EROFS if it or the
+    /// filesystem is read-only; waits while the filesystem is frozen.
+    pub(crate) fn want_write(&self) -> Result<WriteAccess<'_>> {
+        // SAFETY: The file is valid for the borrow (type invariant of
+        // `File`).
+        kernel::error::to_result(unsafe { sys::mnt_want_write_file(self.as_raw()) })?;
+        // INVARIANT: The call succeeded, and the guard borrows the file.
+        Ok(WriteAccess(self))
+    }
+}
+
+impl Drop for WriteAccess<'_> {
+    fn drop(&mut self) {
+        // SAFETY: The write access was taken on this file, which is still
+        // valid (type invariant).
+        unsafe { sys::mnt_drop_write_file(self.0.as_raw()) };
+    }
+}
 
 /// `struct fstrim_range`, the argument of [`FITRIM`]: the bytes of the
 /// filesystem to look at, and the shortest free run worth discarding. The

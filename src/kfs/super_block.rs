@@ -254,6 +254,17 @@ impl<T: FsData> SuperBlock<T, New> {
         unsafe { sys::invalidate_bdev((*self.as_raw()).s_bdev) };
     }
 
+    /// Sets the filesystem's UUID, which the VFS reports
+    /// (`FS_IOC_GETFSUUID`) and which overlayfs and NFS use to tell
+    /// filesystems apart (`super_set_uuid`).
+    pub(crate) fn set_uuid(&self, uuid: &[u8; 16]) {
+        // SAFETY: The superblock is being set up; its fields are ours.
+        unsafe {
+            (*self.as_raw()).s_uuid.b = *uuid;
+            (*self.as_raw()).s_uuid_len = uuid.len() as u8;
+        }
+    }
+
     /// Sets the magic number reported by `statfs(2)`.
     pub(crate) fn set_magic(&self, magic: u64) {
         // SAFETY: The superblock is being set up; its fields are ours.

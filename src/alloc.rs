@@ -15,12 +15,14 @@
 //! [`release_freed`] lets them go after the commit (see [`crate::txn`]).
 //! ext4 does the same with its in-memory buddy bitmaps.
 
+use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 use crate::{
     format::{self, Geometry, BITS_PER_BITMAP_BLOCK},
     kfs::{self, sb_err, task, BufferHead, SuperBlock},
-    super_, txn, Rsfs,
+    super_::{self, Stat},
+    txn, Rsfs,
 };
 
 /// Free counters and where to look next; protected by `Info::alloc`.
@@ -455,10 +457,22 @@ pub(crate) fn has_held(sb: &SuperBlock<Rsfs>) -> bool {
 /// overwrites the log, a mount after a power cut would replay their old
 /// copies, over whatever a new owner had written there. They are held
 /// back, and released by the next call, after the next commit.
+///
+/// On a mount with `discard`, each run released is discarded first, with
+/// the allocator's lock held, so that no allocation can take a block
+/// before its discard is done (and the discard then wipe what the new
+/// owner wrote). The commit that freed them is durable by now: a power
+/// cut cannot bring back a file whose blocks were discarded.
 pub(crate) fn release_freed(sb: &SuperBlock<Rsfs>, logged: &[u64]) {
     let info = sb.info();
+    let discard = info.discard.load(Ordering::Relaxed);
     let mut state = info.alloc.lock();
-    let mut released: u64 = state.held.iter().map(|&(_, len)| len).sum();
+    let held = core::mem::take(&mut state.held);
+    let mut released: u64 = held.iter().map(|&(_, len)| len).sum();
+    if discard {
+        held.iter()
+            .for_each(|&(start, len)| discard_run(sb, start, len));
+    }
     // Sorted, so that `held`, taken from it in order, is sorted too.
     state.sort_freed();
     let freed = core::mem::take(&mut state.freed);
@@ -478,10 +492,23 @@ pub(crate) fn release_freed(sb: &SuperBlock<Rsfs>, logged: &[u64]) {
         {
             continue;
         }
+        if discard {
+            discard_run(sb, start, len);
+        }
         released += len;
     }
     state.held = keep;
     state.freed_blocks -= released;
+}
+
+/// Discards a run of blocks whose free was committed (`-o discard`). A
+/// failure costs the device the hint only: it is logged and the run is
+/// released all the same, as ext4 does.
+fn discard_run(sb: &SuperBlock<Rsfs>, start: u64, len: u64) {
+    match sb.discard(start, len) {
+        Ok(()) => sb.info().stats.add(Stat::DiscardedBlocks, len),
+        Err(e) => sb_err!(sb, "discard of blocks {}+{}: error {:?}", start, len, e),
+    }
 }
 
 /// Clears the bits of `len` blocks from `start`, and counts them free.

@@ -3,7 +3,7 @@
 //! Mounting and the superblock: reading and checking it, the free counters,
 //! the clean/dirty state, `statfs`, `sync_fs` and unmount.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::{c_str, new_mutex, prelude::*, sync::Mutex};
 
 use crate::{
@@ -73,10 +73,12 @@ pub(crate) enum Stat {
     /// Transactions committed to the journal (by a sync: fsync, a
     /// synchronous namespace change, syncfs, unmount).
     Commits,
+    /// Blocks discarded as their free was committed (`-o discard`).
+    DiscardedBlocks,
 }
 
 /// The debugfs names of the [`Stat`] counters, in order.
-const STAT_NAMES: [&CStr; 23] = [
+const STAT_NAMES: [&CStr; 24] = [
     c_str!("writepages_sync_none"),
     c_str!("writepages_sync_all"),
     c_str!("tagged_walks"),
@@ -100,6 +102,7 @@ const STAT_NAMES: [&CStr; 23] = [
     c_str!("zero_requests"),
     c_str!("data_allocs"),
     c_str!("commits"),
+    c_str!("discarded_blocks"),
 ];
 
 /// Per-mount counters.
@@ -135,6 +138,10 @@ pub(crate) struct Info {
     /// Mounted with `norecovery` (`noload`): read-only, the journal not
     /// replayed.
     pub(crate) norecovery: bool,
+    /// Mounted with `discard`: blocks are discarded as their free is
+    /// committed ([`alloc::release_freed`]). `remount,nodiscard` and
+    /// `remount,discard` change it.
+    pub(crate) discard: AtomicBool,
     /// Held by a `FITRIM` for its whole walk: one at a time
     /// ([`alloc::trim`]).
     #[pin]
@@ -146,6 +153,25 @@ pub(crate) struct Info {
 /// is after a power cut. What the last commit held is then not shown, and
 /// the metadata may be half of an operation; nothing is written.
 const NORECOVERY: u32 = 1;
+
+/// Mount option `discard` (and `nodiscard`, the default), as ext4's: the
+/// blocks freed by each commit are discarded once it is durable, before
+/// they may be given out again, so that a thin or flash device gets them
+/// back without `fstrim`.
+const DISCARD: u32 = 2;
+
+/// Whether the device of `sb` can discard; if not, `discard` is ignored
+/// with a warning, as ext4 does.
+fn can_discard<S>(sb: &SuperBlock<Rsfs, S>) -> bool {
+    let can = sb.discard_granularity().is_some();
+    if !can {
+        sb_err!(
+            sb,
+            "discard: the device does not support discard; the option is ignored"
+        );
+    }
+    can
+}
 
 impl Info {
     /// A new generation number for a newly created inode.
@@ -306,9 +332,11 @@ impl kfs::FileSystem for Rsfs {
     /// Ownership and permission are the VFS's (through the idmap kfs
     /// passes on), as on ext4: containers may mount rsfs idmapped.
     const IDMAPPED_MOUNTS: bool = true;
-    const MOUNT_FLAGS: &'static [(&'static CStr, u32)] = &[
-        (c_str!("norecovery"), NORECOVERY),
-        (c_str!("noload"), NORECOVERY),
+    const MOUNT_FLAGS: &'static [(&'static CStr, u32, bool)] = &[
+        (c_str!("norecovery"), NORECOVERY, true),
+        (c_str!("noload"), NORECOVERY, true),
+        (c_str!("discard"), DISCARD, true),
+        (c_str!("nodiscard"), DISCARD, false),
     ];
 
     /// Reads and checks the superblock of a filesystem being mounted, counts the
@@ -388,6 +416,7 @@ impl kfs::FileSystem for Rsfs {
         sb.set_magic(format::MAGIC.into());
         sb.set_uuid(&disk.uuid);
         sb.set_max_bytes(format::MAX_FILE_SIZE as i64);
+        let discard = flags.has(DISCARD) && can_discard(sb);
         let stats = Stats(Counters::new(sb, &STAT_NAMES)?);
         // Sequence numbers are unique across mounts (this mount's count in the
         // high half): a commit block left in the log by an earlier mount never
@@ -404,6 +433,7 @@ impl kfs::FileSystem for Rsfs {
                 generation: AtomicU32::new(disk.mkfs_time.get() as u32 ^ kfs::now_seconds() as u32),
                 stats,
                 norecovery,
+                discard: AtomicBool::new(discard),
                 trim <- new_mutex!((), "rsfs:trim"),
             }),
             GFP_KERNEL,
@@ -493,7 +523,8 @@ impl kfs::FileSystem for Rsfs {
     /// right across a read-only spell: nothing was allocated or freed.
     /// `norecovery` is for a mount, not a remount (EINVAL), and a mount
     /// without recovery stays read-only (EINVAL), as the journal it did
-    /// not replay would be overwritten.
+    /// not replay would be overwritten. `discard` and `nodiscard` take
+    /// effect from the next commit on.
     fn remount(sb: &SuperBlock<Rsfs>, read_only: bool, flags: MountFlags) -> Result {
         let info = sb.info();
         if flags.has(NORECOVERY) && !info.norecovery {
@@ -503,6 +534,11 @@ impl kfs::FileSystem for Rsfs {
         if info.norecovery && !read_only {
             sb_err!(sb, "mounted with norecovery: it stays read-only");
             return Err(EINVAL);
+        }
+        if flags.has(DISCARD) {
+            info.discard.store(can_discard(sb), Ordering::Relaxed);
+        } else if flags.has_off(DISCARD) {
+            info.discard.store(false, Ordering::Relaxed);
         }
         if read_only == sb.is_read_only() {
             return Ok(());
@@ -519,7 +555,14 @@ impl kfs::FileSystem for Rsfs {
     /// `/proc/mounts` says `norecovery` of a mount without recovery, as
     /// ext4's does.
     fn flags_in_effect(sb: &SuperBlock<Rsfs>) -> MountFlags {
-        MountFlags::new(if sb.info().norecovery { NORECOVERY } else { 0 })
+        let info = sb.info();
+        let norecovery = if info.norecovery { NORECOVERY } else { 0 };
+        let discard = if info.discard.load(Ordering::Relaxed) {
+            DISCARD
+        } else {
+            0
+        };
+        MountFlags::new(norecovery | discard)
     }
 
     fn inode_for_handle(

@@ -1233,6 +1233,78 @@ TEST_F(vfs, chattr_flags)
 	ASSERT_EQ(0, run("rm -r " MNT "/d"));
 }
 
+static bool mounted_with(const char *dir, const char *opt);
+
+/*
+ * Mount option discard, as ext4's: the blocks a commit frees are discarded
+ * once it is durable (on these disks they then read as zeros), and not
+ * before: blocks whose free is not yet committed keep their bytes, so a
+ * power cut could still bring their file back. /proc/mounts says
+ * "discard"; remount,nodiscard turns it off (the blocks of a file deleted
+ * then keep their bytes), and the last of discard and nodiscard wins.
+ */
+TEST_F(vfs, discard_mount_option)
+{
+	static unsigned char buf[1 << 20] __attribute__((aligned(4096)));
+	unsigned int gone, waiting, kept;
+	unsigned long long before;
+	int fd, dfd;
+	size_t i;
+
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	ASSERT_EQ(0, mount_rsfs(DISK0, "nodiscard,discard"));
+	ASSERT_EQ(0, chdir(MNT));
+	EXPECT_TRUE(mounted_with(MNT, "discard"));
+	dfd = open(".", O_RDONLY);
+	ASSERT_LE(0, dfd);
+	for (const char *f = "gone\0waiting\0kept\0"; *f; f += strlen(f) + 1) {
+		fd = open(f, O_CREAT | O_RDWR, 0644);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, put_pattern(fd, 0, 1 << 20, 9));
+		ASSERT_EQ(0, fsync(fd));
+		close(fd);
+	}
+	gone = first_block("gone");
+	waiting = first_block("waiting");
+	kept = first_block("kept");
+	ASSERT_NE(0, gone);
+	ASSERT_NE(0, waiting);
+	ASSERT_NE(0, kept);
+
+	before = counter(DISK0, "discarded_blocks");
+	ASSERT_EQ(0, unlink("gone"));
+	ASSERT_EQ(0, syncfs(dfd));
+	EXPECT_LE(256, counter(DISK0, "discarded_blocks") - before);
+	ASSERT_EQ(0, read_disk(DISK0, gone, buf, sizeof(buf)));
+	for (i = 0; i < sizeof(buf) && !buf[i]; i++)
+		;
+	EXPECT_EQ(sizeof(buf), i) TH_LOG("byte %zu of the deleted file was not discarded", i);
+	/* Freed, not committed: nothing is discarded yet. */
+	ASSERT_EQ(0, unlink("waiting"));
+	ASSERT_EQ(0, read_disk(DISK0, waiting, buf, sizeof(buf)));
+	for (i = 0; i < sizeof(buf) && buf[i] == pat(i, 9); i++)
+		;
+	EXPECT_EQ(sizeof(buf), i) TH_LOG("byte %zu of blocks whose free is not committed changed", i);
+	ASSERT_EQ(0, syncfs(dfd));
+	close(dfd);
+
+	/* Off again: a deleted file's blocks keep their bytes. */
+	ASSERT_EQ(0, mount(NULL, MNT, NULL, MS_REMOUNT, "nodiscard"));
+	EXPECT_FALSE(mounted_with(MNT, "discard"));
+	EXPECT_TRUE(mounted_with(MNT, "rw"));
+	before = counter(DISK0, "discarded_blocks");
+	ASSERT_EQ(0, unlink("kept"));
+	sync();
+	EXPECT_EQ(before, counter(DISK0, "discarded_blocks"));
+	ASSERT_EQ(0, read_disk(DISK0, kept, buf, sizeof(buf)));
+	for (i = 0; i < sizeof(buf) && buf[i] == pat(i, 9); i++)
+		;
+	EXPECT_EQ(sizeof(buf), i) TH_LOG("byte %zu was discarded under nodiscard", i);
+	ASSERT_EQ(0, mount(NULL, MNT, NULL, MS_REMOUNT, "discard"));
+	EXPECT_TRUE(mounted_with(MNT, "discard"));
+}
+
 #ifndef FS_IOC_GETFSUUID
 struct fsuuid2 {
 	__u8 len;

@@ -45,11 +45,13 @@ pub(crate) trait FileSystem: FsData {
     const IDMAPPED_MOUNTS: bool = false;
 
     /// The filesystem's own mount options, all flags (`-o name`, no
-    /// value): each name sets a bit of the [`MountFlags`] that
-    /// [`FileSystem::fill_super`] and [`FileSystem::remount`] get. The
-    /// VFS's options (`ro`, `sync`, `dirsync`, ...) are the VFS's; any other
-    /// gives EINVAL.
-    const MOUNT_FLAGS: &'static [(&'static CStr, u32)] = &[];
+    /// value): each entry `(name, bit, on)` turns a bit of the
+    /// [`MountFlags`] that [`FileSystem::fill_super`] and
+    /// [`FileSystem::remount`] get on (`discard`) or off (`nodiscard`); of
+    /// two names of one bit, the last given wins. The VFS's options
+    /// (`ro`, `sync`, `dirsync`, ...) are the VFS's; any other gives
+    /// EINVAL.
+    const MOUNT_FLAGS: &'static [(&'static CStr, u32, bool)] = &[];
 
     /// Reads and checks the on-disk superblock and returns the state of the
     /// new mount. Called once per mount, with the block device open.
@@ -128,32 +130,51 @@ pub(crate) trait FileSystem: FsData {
     }
 
     /// The filesystem's own options in effect on this mount, which
-    /// `/proc/mounts` lists after the VFS's: each bit set shows as the
-    /// first name that [`FileSystem::MOUNT_FLAGS`] gives it.
+    /// `/proc/mounts` lists after the VFS's: each bit on shows as the
+    /// first name that [`FileSystem::MOUNT_FLAGS`] gives to turn it on.
     fn flags_in_effect(_sb: &SuperBlock<Self>) -> MountFlags {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
 
-/// The filesystem's own mount options of one mount or remount: a bit per
-/// name of [`FileSystem::MOUNT_FLAGS`] given.
+/// The filesystem's own mount options of one mount or remount: the bits
+/// of [`FileSystem::MOUNT_FLAGS`] turned on, and those turned off, by the
+/// last name given for each.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct MountFlags(u32);
+pub(crate) struct MountFlags {
+    on: u32,
+    off: u32,
+}
 
 impl MountFlags {
-    /// The options whose bits are set in `bits`.
-    pub(crate) const fn new(bits: u32) -> Self {
-        Self(bits)
+    /// The options that turn the bits of `on` on, and no others.
+    pub(crate) const fn new(on: u32) -> Self {
+        Self { on, off: 0 }
     }
 
-    /// Whether option bit `bit` was given.
+    /// The options of `on` and `off` (no bit in both).
+    pub(super) const fn from_parts(on: u32, off: u32) -> Self {
+        Self { on, off }
+    }
+
+    /// The bits turned on, then those turned off.
+    pub(super) const fn parts(self) -> (u32, u32) {
+        (self.on, self.off)
+    }
+
+    /// Whether option bit `bit` was turned on.
     pub(crate) fn has(self, bit: u32) -> bool {
-        self.0 & bit != 0
+        self.on & bit != 0
+    }
+
+    /// Whether option bit `bit` was turned off (`nodiscard`).
+    pub(crate) fn has_off(self, bit: u32) -> bool {
+        self.off & bit != 0
     }
 
     /// Whether no option was given.
     pub(crate) fn is_empty(self) -> bool {
-        self.0 == 0
+        self.on == 0 && self.off == 0
     }
 }
 
@@ -324,8 +345,8 @@ impl<T: FileSystem> Tables<T> {
         let sb = unsafe { SuperBlock::<T>::from_raw((*root).d_sb) };
         let flags = T::flags_in_effect(sb);
         let mut shown = 0;
-        for &(name, bit) in T::MOUNT_FLAGS {
-            if flags.has(bit) && shown & bit == 0 {
+        for &(name, bit, on) in T::MOUNT_FLAGS {
+            if on && flags.has(bit) && shown & bit == 0 {
                 shown |= bit;
                 let name = name.as_bytes();
                 // SAFETY: `m` is valid for the call as the caller

@@ -27,8 +27,19 @@ use super::{
 unsafe fn flags_of(fc: *mut sys::fs_context) -> MountFlags {
     // SAFETY: `fc` is valid, and its `fs_private` holds option bits (see
     // `init_fs_context` and `parse_param`).
-    MountFlags::new(unsafe { (*fc).fs_private as usize } as u32)
+    let word = unsafe { (*fc).fs_private as usize } as u64;
+    MountFlags::from_parts(word as u32, (word >> 32) as u32)
 }
+
+/// `fs_private`'s word for `flags`: the bits on in its low half, those off
+/// in its high half.
+fn word_of(flags: MountFlags) -> usize {
+    let (on, off) = flags.parts();
+    (u64::from(on) | u64::from(off) << 32) as usize
+}
+
+// Both halves fit in the pointer-sized word.
+const _: () = assert!(core::mem::size_of::<usize>() >= 8);
 
 /// The mount callbacks of filesystem `T`.
 pub(super) struct Mount<T>(PhantomData<T>);
@@ -52,7 +63,8 @@ impl<T: FileSystem> Mount<T> {
         fc: *mut sys::fs_context,
     ) -> kernel::ffi::c_int {
         // `fs_private` holds the bits of `T::MOUNT_FLAGS` given so far (a
-        // word, not a pointer: there is no `free` to release it).
+        // word, not a pointer: there is no `free` to release it; see
+        // `flags_of`).
         // SAFETY: `fc` is valid per the function's safety requirement, and
         // `CONTEXT_OPS` is a promoted constant, so it lives forever.
         unsafe {
@@ -63,9 +75,10 @@ impl<T: FileSystem> Mount<T> {
     }
 
     /// `fs_context_operations::parse_param`: one option, after the VFS has
-    /// taken its own (`ro`, `sync`, ...). A name of `T::MOUNT_FLAGS` sets
-    /// its bit (EINVAL if given a value); any other gives ENOPARAM, so that
-    /// the VFS takes "source" and refuses the rest with EINVAL.
+    /// taken its own (`ro`, `sync`, ...). A name of `T::MOUNT_FLAGS` turns
+    /// its bit on or off, whatever an earlier name did (EINVAL if given a
+    /// value); any other gives ENOPARAM, so that the VFS takes "source" and
+    /// refuses the rest with EINVAL.
     ///
     /// # Safety
     ///
@@ -83,9 +96,9 @@ impl<T: FileSystem> Mount<T> {
                 sys::rsfs_param_is_flag(param),
             )
         };
-        let Some(&(_, bit)) = T::MOUNT_FLAGS
+        let Some(&(_, bit, on)) = T::MOUNT_FLAGS
             .iter()
-            .find(|(name, _)| name.as_bytes() == key.as_bytes())
+            .find(|(name, _, _)| name.as_bytes() == key.as_bytes())
         else {
             return -sys::RSFS_ENOPARAM;
         };
@@ -93,9 +106,16 @@ impl<T: FileSystem> Mount<T> {
             pr_err!("{}: mount option {} takes no value\n", T::NAME, key);
             return EINVAL.to_errno();
         }
+        // SAFETY: `fc` is a context of this type, as the caller guarantees.
+        let (was_on, was_off) = unsafe { flags_of(fc) }.parts();
+        let flags = if on {
+            MountFlags::from_parts(was_on | bit, was_off & !bit)
+        } else {
+            MountFlags::from_parts(was_on & !bit, was_off | bit)
+        };
         // SAFETY: `fc` is valid per the function's safety requirement, and
         // its `fs_private` ours (see `init_fs_context`).
-        unsafe { (*fc).fs_private = ((*fc).fs_private as usize | bit as usize) as *mut _ };
+        unsafe { (*fc).fs_private = word_of(flags) as *mut _ };
         0
     }
 

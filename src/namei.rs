@@ -463,7 +463,7 @@ impl inode_ops::Operations for Directory {
         new_dir: Locked<'_, Rsfs>,
         new_name: &[u8],
         new: RenameTarget<'_, Rsfs>,
-        flags: RenameFlags,
+        flags: RenameFlags<'_>,
     ) -> Result {
         check_name(new_name)?;
         let handle = txn::begin(old_dir.super_block());
@@ -484,6 +484,11 @@ impl inode_ops::Operations for Directory {
         if let Some(victim) = new {
             let victim_is_dir = victim.file_type() == FileType::Directory;
             check_link_counts(&new_dir, &victim, victim_is_dir)?;
+            if victim_is_dir && !dir::is_empty(&victim)? {
+                return Err(enotempty());
+            }
+        } else if is_dir && new_dir.nlink() >= u32::from(u16::MAX) {
+            return Err(EMLINK);
         }
         // The whiteout, in the inode table before its name (as `create`).
         let whiteout = match flags.whiteout() {
@@ -506,9 +511,6 @@ impl inode_ops::Operations for Directory {
         // stops counting against the old parent.
         match new {
             Some(victim) => {
-                if victim.file_type() == FileType::Directory && !dir::is_empty(&victim)? {
-                    return Err(enotempty());
-                }
                 dir::retarget(&new_dir, new_name, old.ino(), ft)?;
                 if victim.file_type() == FileType::Directory {
                     victim.clear_nlink();
@@ -520,9 +522,6 @@ impl inode_ops::Operations for Directory {
                 victim.mark_dirty();
             }
             None => {
-                if is_dir && new_dir.nlink() >= u32::from(u16::MAX) {
-                    return Err(EMLINK);
-                }
                 dir::add(new_dir, new_name, old.ino(), ft)?;
                 if is_dir {
                     new_dir.inc_nlink();

@@ -55,6 +55,23 @@ SCENARIOS = [
         "test -f keep && ! test -e doomed",
         "orphan list: 1 inodes left for the next mount",
     ),
+    (
+        "label_is_committed",
+        # The new label reaches the disk through the journal: the fsync of
+        # another file commits it, and the cut comes before anything writes
+        # the superblock in place.
+        "crashtest label before && sync && crashtest label after-the-cut",
+        "crashtest label | grep -qx 'label: after-the-cut'",
+        None,
+    ),
+    (
+        "whiteout_is_atomic",
+        # RENAME_WHITEOUT, then an fsync of the directory: the file has
+        # its new name and the old name holds a whiteout (char 0:0).
+        "echo data > f && sync && crashtest whiteout f g",
+        "test \"$(cat g)\" = data && test -c f && test \"$(stat -c %t:%T:%a f)\" = 0:0:0",
+        None,
+    ),
 ]
 
 

@@ -310,11 +310,13 @@ static bool is_whiteout(const char *path)
  * with mode 0, in one change; over an existing target too, and for a
  * directory moving to another parent (whose link counts follow the move).
  * With RENAME_EXCHANGE it is EINVAL (the VFS's rule). The whiteouts are
- * there after a remount and unlink like any file, and fsck.rsfs (the
+ * there after a remount and unlink like any file; a rename that fails
+ * (ENOTEMPTY) leaves no whiteout and takes no inode; and fsck.rsfs (the
  * fixture's teardown) finds the disk clean.
  */
 TEST_F(fs, rename_whiteout)
 {
+	struct statfs before, after;
 	char buf[4] = { 0 };
 	int fd;
 
@@ -352,6 +354,17 @@ TEST_F(fs, rename_whiteout)
 	EXPECT_EQ(3, stat_of("q").st_nlink);
 	EXPECT_EQ(0, unlink("q/f"));
 	EXPECT_EQ(0, unlink("p/d"));
+
+	/* A rename that fails leaves neither a whiteout nor an inode. */
+	ASSERT_EQ(0, mkdir("p/e", 0755));
+	ASSERT_EQ(0, close(open("q/d/x", O_CREAT | O_WRONLY, 0644)));
+	ASSERT_EQ(0, statfs(".", &before));
+	EXPECT_EQ(-ENOTEMPTY, rename2("p/e", "q/d", RENAME_WHITEOUT));
+	EXPECT_TRUE(S_ISDIR(stat_of("p/e").st_mode));
+	ASSERT_EQ(0, statfs(".", &after));
+	EXPECT_EQ(before.f_ffree, after.f_ffree);
+	EXPECT_EQ(0, unlink("q/d/x"));
+	EXPECT_EQ(0, rmdir("p/e"));
 }
 
 TEST_F(fs, names_up_to_255_bytes)

@@ -19,17 +19,18 @@ pub(crate) const WHITEOUT_RDEV: u32 = sys::RSFS_WHITEOUT_DEV;
 
 /// The flags of a `renameat2(2)`, as the VFS passes them (it has checked
 /// them against one another, enforced `RENAME_NOREPLACE` itself (EEXIST),
-/// made sure that both names exist for `RENAME_EXCHANGE`, and that the
-/// caller may make a device for `RENAME_WHITEOUT`).
-pub(crate) struct RenameFlags {
+/// and made sure that both names exist for `RENAME_EXCHANGE`; a whiteout,
+/// like `mknod` of one, needs no privilege), with the owner of a whiteout,
+/// which lives as long as the `rename` callback.
+pub(crate) struct RenameFlags<'a> {
     flags: u32,
-    owner: Owner,
+    owner: &'a Owner,
 }
 
-impl RenameFlags {
+impl<'a> RenameFlags<'a> {
     /// The flags of a rename whose whiteout, if it asks for one, is owned
     /// as `owner` says.
-    pub(super) fn new(flags: u32, owner: Owner) -> Self {
+    pub(super) fn new(flags: u32, owner: &'a Owner) -> Self {
         Self { flags, owner }
     }
 
@@ -42,8 +43,8 @@ impl RenameFlags {
     /// gets a new inode, a whiteout ([`WHITEOUT_MODE`], [`WHITEOUT_RDEV`]),
     /// made for the owner this returns (the old directory, through the
     /// mount's idmap).
-    pub(crate) fn whiteout(&self) -> Option<&Owner> {
-        (self.flags & sys::RENAME_WHITEOUT != 0).then_some(&self.owner)
+    pub(crate) fn whiteout(&self) -> Option<&'a Owner> {
+        (self.flags & sys::RENAME_WHITEOUT != 0).then_some(self.owner)
     }
 }
 

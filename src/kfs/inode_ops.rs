@@ -115,7 +115,7 @@ pub(crate) trait Operations {
         _new_dir: Locked<'_, Self::FileSystem>,
         _new_name: &[u8],
         _new: RenameTarget<'_, Self::FileSystem>,
-        _flags: RenameFlags,
+        _flags: RenameFlags<'_>,
     ) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }

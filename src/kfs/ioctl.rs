@@ -10,6 +10,7 @@
 //!
 //! C header: [`include/uapi/linux/fs.h`](srctree/include/uapi/linux/fs.h).
 
+use core::marker::PhantomData;
 use kernel::{prelude::*, uaccess::UserSlice};
 
 use super::{io::File, sys};
@@ -50,12 +51,13 @@ impl UserArg {
 /// Write access to the mount of an open file, for a command that changes
 /// the filesystem (`mnt_want_write_file`): while it is held, the mount
 /// stays read-write and the filesystem cannot freeze. Dropping it gives
-/// the access back.
+/// the access back, on the same task: it is not `Send`, since the freeze
+/// protection it holds is the task's.
 ///
 /// # Invariants
 ///
 /// `mnt_want_write_file` succeeded on the file, which outlives the guard.
-pub(crate) struct WriteAccess<'a>(&'a File);
+pub(crate) struct WriteAccess<'a>(&'a File, PhantomData<*const ()>);
 
 impl File {
     /// Takes write access to the file's mount: EROFS if it or the
@@ -65,7 +67,7 @@ impl File {
         // `File`).
         kernel::error::to_result(unsafe { sys::mnt_want_write_file(self.as_raw()) })?;
         // INVARIANT: The call succeeded, and the guard borrows the file.
-        Ok(WriteAccess(self))
+        Ok(WriteAccess(self, PhantomData))
     }
 }
 

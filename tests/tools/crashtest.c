@@ -10,6 +10,13 @@
  *                              keep dirtying a scratch file until killed.
  *   crashtest verify           read ACK lines on stdin; check every
  *                              acknowledged byte; exit 1 on a mismatch.
+ *   crashtest label [NEW]      print the label of the filesystem of the
+ *                              current directory ("label: ..."); with NEW,
+ *                              set it first (FS_IOC_SETFSLABEL) and fsync
+ *                              a file of its own, which commits the change
+ *                              (an fsync commits the running transaction).
+ *   crashtest whiteout OLD NEW rename OLD to NEW with RENAME_WHITEOUT, then
+ *                              fsync the directory.
  *
  * Methods: fsync, fdatasync, sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER)
  * then fsync for the metadata, msync(MS_SYNC) then fsync, O_SYNC, O_DSYNC.
@@ -22,8 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 enum { M_FSYNC, M_FDATASYNC, M_SFR, M_MSYNC, M_OSYNC, M_ODSYNC, M_COUNT };
@@ -210,6 +219,47 @@ static int verify(void)
 	return bad ? 1 : 0;
 }
 
+#ifndef FS_IOC_GETFSLABEL
+#define FSLABEL_MAX 256
+#define FS_IOC_GETFSLABEL _IOR(0x94, 49, char[FSLABEL_MAX])
+#define FS_IOC_SETFSLABEL _IOW(0x94, 50, char[FSLABEL_MAX])
+#endif
+
+static int label(const char *new)
+{
+	char buf[FSLABEL_MAX] = { 0 };
+	int d = open(".", O_RDONLY | O_DIRECTORY), fd;
+
+	if (d < 0)
+		die("open .");
+	if (new) {
+		snprintf(buf, sizeof(buf), "%s", new);
+		if (ioctl(d, FS_IOC_SETFSLABEL, buf))
+			die("FS_IOC_SETFSLABEL");
+		fd = open("label-fsync", O_CREAT | O_WRONLY, 0644);
+		if (fd < 0 || write(fd, "x", 1) != 1 || fsync(fd))
+			die("fsync after the label");
+		close(fd);
+	}
+	if (ioctl(d, FS_IOC_GETFSLABEL, buf))
+		die("FS_IOC_GETFSLABEL");
+	printf("label: %s\n", buf);
+	close(d);
+	return 0;
+}
+
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
+
+static int whiteout(const char *old, const char *new)
+{
+	if (syscall(SYS_renameat2, AT_FDCWD, old, AT_FDCWD, new, RENAME_WHITEOUT))
+		die("renameat2 RENAME_WHITEOUT");
+	sync_dir();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -217,6 +267,10 @@ int main(int argc, char **argv)
 		return run(strtoull(argv[2], NULL, 0), atoi(argv[3]));
 	if (argc == 2 && !strcmp(argv[1], "verify"))
 		return verify();
-	fprintf(stderr, "usage: crashtest run SEED COUNT | crashtest verify < ACKS\n");
+	if ((argc == 2 || argc == 3) && !strcmp(argv[1], "label"))
+		return label(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "whiteout"))
+		return whiteout(argv[2], argv[3]);
+	fprintf(stderr, "usage: crashtest run SEED COUNT | crashtest verify < ACKS | crashtest label [NEW] | crashtest whiteout OLD NEW\n");
 	return 2;
 }

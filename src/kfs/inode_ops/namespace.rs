@@ -263,7 +263,8 @@ impl<U: Operations> Table<U> {
         from_result(|| {
             // A whiteout is made in the old directory, as `vfs_whiteout`
             // makes one with `mknod`.
-            let flags = RenameFlags::new(flags, Owner::new(idmap, old_dir));
+            let owner = Owner::new(idmap, old_dir);
+            let flags = RenameFlags::new(flags, &owner);
             // SAFETY: The VFS holds both directories locked
             // (`lock_rename`); the dentries are valid, `old_dentry` positive,
             // and their names and inodes stable under those locks. Without

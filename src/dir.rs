@@ -560,6 +560,6 @@ impl kfs::file::Operations for Directory {
     /// `ioctl(2)`: the filesystem's commands ([`crate::ioctl`]); fstrim(8)
     /// sends `FITRIM` to the mount point.
     fn ioctl(file: &File, dir: &Inode<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32> {
-        crate::ioctl::ioctl(file, dir.super_block(), cmd, arg)
+        crate::ioctl::ioctl(file, dir, cmd, arg)
     }
 }

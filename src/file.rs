@@ -923,6 +923,6 @@ impl kfs::file::Operations for RegularFile {
 
     /// `ioctl(2)`: the filesystem's commands ([`crate::ioctl`]).
     fn ioctl(file: &File, inode: &Inode<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32> {
-        crate::ioctl::ioctl(file, inode.super_block(), cmd, arg)
+        crate::ioctl::ioctl(file, inode, cmd, arg)
     }
 }

@@ -6,6 +6,9 @@
 //!   so weekly on every filesystem that takes it.
 //! - `FS_IOC_GETFSLABEL` and `FS_IOC_SETFSLABEL`, the volume label of a
 //!   mounted filesystem (`xfs_io -c label`, `btrfs filesystem label`).
+//! - `FS_IOC_GETVERSION` (`lsattr -v`), the inode's generation. Setting
+//!   it (`chattr -v`) stays ENOTTY, as on ext4 with metadata checksums:
+//!   rsfs's inodes carry a checksum too.
 //!
 //! (The `chattr(1)` flags do not come here: see [`crate::inode::set_flags`].
 //! `FS_IOC_GETFSUUID` is the VFS's, from the UUID the mount gives it.)
@@ -17,16 +20,23 @@ use crate::{
     format::{BITS_PER_BITMAP_BLOCK, BLOCK_SIZE, LABEL_MAX},
     kfs::{
         self,
-        ioctl::{TrimRange, UserArg, FITRIM, FSLABEL_MAX, FS_IOC_GETFSLABEL, FS_IOC_SETFSLABEL},
-        task, File, SuperBlock,
+        ioctl::{
+            TrimRange, UserArg, FITRIM, FSLABEL_MAX, FS_IOC_GETFSLABEL, FS_IOC_GETVERSION,
+            FS_IOC_GETVERSION_OLD, FS_IOC_SETFSLABEL,
+        },
+        task, File, Inode, SuperBlock,
     },
     super_, Rsfs,
 };
 
-/// Command `cmd` with argument `arg` on `file`, any open file of the
-/// filesystem of `sb`. ENOTTY for a command rsfs does not have.
-pub(crate) fn ioctl(file: &File, sb: &SuperBlock<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32> {
+/// Command `cmd` with argument `arg` on `file`, an open file or directory
+/// of rsfs whose inode is `inode`. ENOTTY for a command rsfs does not have.
+pub(crate) fn ioctl(file: &File, inode: &Inode<Rsfs>, cmd: u32, arg: UserArg) -> Result<i32> {
+    let sb = inode.super_block();
     match cmd {
+        FS_IOC_GETVERSION | FS_IOC_GETVERSION_OLD => {
+            arg.write_bytes(&(inode.attrs().generation as i32).to_ne_bytes())
+        }
         FITRIM => fitrim(sb, arg),
         FS_IOC_GETFSLABEL => get_label(sb, arg),
         FS_IOC_SETFSLABEL => set_label(file, sb, arg),

@@ -1303,6 +1303,55 @@ TEST_F(vfs, discard_mount_option)
 	EXPECT_EQ(sizeof(buf), i) TH_LOG("byte %zu was discarded under nodiscard", i);
 	ASSERT_EQ(0, mount(NULL, MNT, NULL, MS_REMOUNT, "discard"));
 	EXPECT_TRUE(mounted_with(MNT, "discard"));
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	ASSERT_EQ(0, mount_rsfs(DISK0, "discard,nodiscard"));
+	EXPECT_FALSE(mounted_with(MNT, "discard"));
+	ASSERT_EQ(0, chdir(MNT));
+}
+
+#ifndef FS_IOC_SETVERSION
+#define FS_IOC_SETVERSION _IOW('v', 2, long)
+#endif
+
+/*
+ * FS_IOC_GETVERSION (lsattr -v), as on ext2 and ext4: the inode's
+ * generation, the one its file handles carry (after the inode number),
+ * under both of the command's numbers, and again after a remount; two
+ * files have two. Setting it (chattr -v) is ENOTTY, as on ext4 with
+ * metadata checksums.
+ */
+TEST_F(vfs, inode_generation)
+{
+	struct {
+		struct file_handle fh;
+		unsigned int words[2];
+	} h = { .fh.handle_bytes = 8 };
+	int fd, fd2, v = 0, old = 0, w = 0, mnt;
+
+	fd = open("g1", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	fd2 = open("g2", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_GETVERSION, &v));
+	ASSERT_EQ(0, ioctl(fd, _IOR('f', 3, long), &old));
+	ASSERT_EQ(0, ioctl(fd2, FS_IOC_GETVERSION, &w));
+	EXPECT_EQ(v, old);
+	EXPECT_NE(v, w);
+	ASSERT_EQ(0, name_to_handle_at(AT_FDCWD, "g1", &h.fh, &mnt, 0));
+	EXPECT_EQ((unsigned int)v, h.words[1]);
+	EXPECT_EQ(-1, ioctl(fd, FS_IOC_SETVERSION, &w));
+	EXPECT_EQ(ENOTTY, errno);
+	close(fd);
+	close(fd2);
+	ASSERT_EQ(0, remount());
+	fd = open("g1", O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_GETVERSION, &old));
+	EXPECT_EQ(v, old);
+	close(fd);
+	ASSERT_EQ(0, unlink("g1"));
+	ASSERT_EQ(0, unlink("g2"));
 }
 
 #ifndef FS_IOC_GETFSUUID

@@ -26,6 +26,13 @@ pub(crate) const FS_IOC_GETFSLABEL: u32 = sys::RSFS_FS_IOC_GETFSLABEL;
 /// most [`FSLABEL_MAX`] bytes.
 pub(crate) const FS_IOC_SETFSLABEL: u32 = sys::RSFS_FS_IOC_SETFSLABEL;
 
+/// `FS_IOC_GETVERSION` (`lsattr -v`): the inode's generation, an `int`.
+pub(crate) const FS_IOC_GETVERSION: u32 = sys::RSFS_FS_IOC_GETVERSION;
+
+/// The same command under its first number (`EXT2_IOC_GETVERSION` of
+/// old, `_IOR('f', 3, long)`), which ext2 and ext4 still answer.
+pub(crate) const FS_IOC_GETVERSION_OLD: u32 = sys::RSFS_FS_IOC32_GETVERSION_OLD;
+
 /// The size of the label commands' buffer.
 pub(crate) const FSLABEL_MAX: usize = sys::FSLABEL_MAX as usize;
 

@@ -22,7 +22,7 @@ import re
 import sys
 from pathlib import Path
 
-MAX_LINES = 450
+MAX_LINES = 400
 
 
 def strip_comments(text):

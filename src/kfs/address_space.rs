@@ -20,7 +20,8 @@
 use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*};
 
-mod writing;
+mod direct;
+mod reading;
 
 use super::{
     io::{IovIter, Kiocb},
@@ -172,42 +173,6 @@ impl<U: Operations> Table<U> {
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
-    /// `read_folio`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with a locked folio of a file of `U::FileSystem`.
-    unsafe extern "C" fn read_folio(
-        _file: *mut sys::file,
-        folio: *mut sys::folio,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: The folio is valid, locked, and in a file of ours, as the
-        // caller guarantees; its lock passes to `LockedFolio`.
-        let (inode, folio) = unsafe { (folio_inode::<U>(folio), LockedFolio::from_locked(folio)) };
-        from_result(|| {
-            U::read_folio(inode, folio)?;
-            Ok(0)
-        })
-    }
-
-    /// `readahead`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with a valid readahead control of a file of
-    /// `U::FileSystem`.
-    unsafe extern "C" fn readahead(rac: *mut sys::readahead_control) {
-        // SAFETY: `rac` is valid and exclusively ours for the call, and its
-        // mapping is that of a live file of ours, as the caller guarantees.
-        let (mapping, mut ra) = unsafe {
-            (
-                AddressSpace::<U::FileSystem>::from_raw(sys::rsfs_readahead_mapping(rac)),
-                Readahead::from_raw(rac),
-            )
-        };
-        U::readahead(mapping.host(), &mut ra);
-    }
-
     /// `write_begin`: hands the VFS a locked, referenced folio.
     ///
     /// # Safety
@@ -268,6 +233,95 @@ impl<U: Operations> Table<U> {
         U::write_end(inode, pos as u64, len as usize, copied as usize, folio) as _
     }
 
+    /// `writepage`: one folio, from reclaim.
+    ///
+    /// Reclaim holds no reference to the inode. Once `U::writepage` has
+    /// sent the folio to disk, an unlink and a close could evict the inode
+    /// while `U::writepage` still uses it, so kfs holds a reference for the
+    /// call. A counted inode would make a concurrent unmount find it busy,
+    /// so unmount is held off first. If either cannot be had (an unmount
+    /// or remount is under way, or the inode is being evicted), the folio
+    /// is left dirty for that work, and `U::writepage` is not called.
+    ///
+    /// # Safety
+    ///
+    /// Called with a locked page of a file of `U::FileSystem` and a valid
+    /// `wbc` that is ours for the call.
+    unsafe extern "C" fn writepage(
+        page: *mut sys::page,
+        wbc: *mut sys::writeback_control,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: The page is valid and locked, and in a file of ours, so
+        // its folio is too; the lock passes to `LockedFolio`. `wbc` is ours
+        // for the call.
+        let (folio, mut wbc) = unsafe {
+            (
+                LockedFolio::from_locked(sys::rsfs_folio_from_page(page)),
+                WritebackControl::from_raw(wbc),
+            )
+        };
+        // SAFETY: The folio is locked and in a file of ours. Its inode
+        // lives at least while the folio stays locked (eviction locks every
+        // folio of the file), and the superblock outlives it. `host` is used
+        // only until the folio is given away, and its superblock while
+        // `_umount` holds off the unmount that would free it.
+        let host = unsafe { folio_inode::<U>(folio.as_raw()) };
+        let Some(_umount) = host.super_block().try_hold_off_umount() else {
+            folio.leave_dirty(&mut wbc);
+            return 0;
+        };
+        let Some(inode) = host.grab() else {
+            folio.leave_dirty(&mut wbc);
+            return 0;
+        };
+        match U::writepage(&inode, folio, &mut wbc) {
+            Ok(WritePage::Done) => 0,
+            Ok(WritePage::Activate(folio)) => match inode.put_unless_last() {
+                Ok(()) => {
+                    // The folio stays locked for the caller: drop only the
+                    // reference `LockedFolio` took.
+                    let f = folio.into_raw();
+                    // SAFETY: `into_raw` gave up one reference, ours to drop.
+                    unsafe { sys::rsfs_folio_put(f) };
+                    sys::RSFS_AOP_WRITEPAGE_ACTIVATE
+                }
+                // Ours is the last reference, and dropping it evicts the
+                // inode, which locks each of its folios: unlock this one
+                // (already redirtied) first.
+                Err(inode) => {
+                    drop(folio);
+                    drop(inode);
+                    0
+                }
+            },
+            Err(e) => e.to_errno(),
+        }
+        // `inode` is dropped here, before `_umount`.
+    }
+
+    /// `writepages`.
+    ///
+    /// # Safety
+    ///
+    /// Called by `do_writepages` with the mapping of a live file of
+    /// `U::FileSystem` and a valid `wbc` that is ours for the call.
+    unsafe extern "C" fn writepages(
+        mapping: *mut sys::address_space,
+        wbc: *mut sys::writeback_control,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: Both are valid for the call, as the caller guarantees.
+        let (mapping, mut wbc) = unsafe {
+            (
+                AddressSpace::<U::FileSystem>::from_raw(mapping),
+                WritebackControl::from_raw(wbc),
+            )
+        };
+        from_result(|| {
+            U::writepages(mapping, &mut wbc)?;
+            Ok(0)
+        })
+    }
+
     /// `invalidate_folio`: the filesystem's, then the private word goes
     /// with a whole folio.
     ///
@@ -303,49 +357,6 @@ impl<U: Operations> Table<U> {
         // SAFETY: The folio is valid and locked, as the caller guarantees.
         unsafe { sys::rsfs_folio_clear_private(folio) };
         true
-    }
-
-    /// `direct_IO`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with a valid kiocb and iterator of a file of
-    /// `U::FileSystem`, a write with the inode locked.
-    unsafe extern "C" fn direct_io(iocb: *mut sys::kiocb, iter: *mut sys::iov_iter) -> isize {
-        // SAFETY: Both are valid and ours for the call, and the request's
-        // file is an open file of `U::FileSystem` (what `Kiocb` requires),
-        // as the caller guarantees.
-        let (mut iocb, mut iter) = unsafe {
-            (
-                Kiocb::<U::FileSystem>::from_raw(iocb),
-                IovIter::from_raw(iter),
-            )
-        };
-        // SAFETY: A direct write comes from `generic_file_direct_write`,
-        // which kfs reaches only through `generic_file_write_iter_locked`,
-        // which holds the inode lock.
-        let locked = iter
-            .is_write()
-            .then(|| unsafe { Locked::new(iocb.inode()) });
-        match U::direct_io(&mut iocb, &mut iter, locked) {
-            Ok(n) => n as isize,
-            Err(e) => e.to_errno() as isize,
-        }
-    }
-
-    /// `bmap`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with the mapping of a live file of `U::FileSystem`.
-    unsafe extern "C" fn bmap(
-        mapping: *mut sys::address_space,
-        block: sys::sector_t,
-    ) -> sys::sector_t {
-        // SAFETY: The mapping is that of a live file of ours, as the caller
-        // guarantees.
-        let mapping = unsafe { AddressSpace::<U::FileSystem>::from_raw(mapping) };
-        U::bmap(mapping.host(), block)
     }
 }
 

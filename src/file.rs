@@ -722,6 +722,8 @@ impl inode_ops::Operations for RegularFile {
     type FileSystem = Rsfs;
 
     const FLAGS: u32 = inode::FLAGS;
+    /// `O_DIRECT` goes through iomap (`address_space::Operations::direct_io`).
+    const DIRECT_IO: bool = true;
 
     /// `truncate(2)` and `O_TRUNC` ([`inode::set_size`]); on a synchronous
     /// file (`mount -o sync`, `chattr +S`), durable on return, as on ext4.

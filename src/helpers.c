@@ -47,6 +47,12 @@ u32 rsfs_bdev_max_discard_sectors(struct block_device *bdev)
 	return bdev_max_discard_sectors(bdev);
 }
 
+void rsfs_bdev_dio_alignment(struct block_device *bdev, u32 *mem, u32 *offset)
+{
+	*mem = bdev_dma_alignment(bdev) + 1;
+	*offset = bdev_logical_block_size(bdev);
+}
+
 u32 rsfs_bdev_discard_granularity(struct block_device *bdev)
 {
 	return bdev_discard_granularity(bdev);

@@ -1310,6 +1310,65 @@ TEST_F(vfs, discard_mount_option)
 	ASSERT_EQ(0, chdir(MNT));
 }
 
+/*
+ * statx(2) reports the alignment of direct I/O (STATX_DIOALIGN) for a
+ * regular file, as ext4 does, and not for a directory; and direct I/O at
+ * exactly that alignment works: a write of one alignment unit into a new
+ * block, past the end, is done directly (not through the page cache), and
+ * the rest of the block reads as zeroes, also after the file grows over it.
+ */
+TEST_F(vfs, statx_reports_direct_io_alignment)
+{
+	static unsigned char mem[3 * 4096] __attribute__((aligned(4096)));
+	unsigned long long allocs, fallbacks;
+	struct statx stx = { 0 };
+	unsigned char *buf, back[4096];
+	unsigned int mem_align, off_align;
+	int fd;
+
+	ASSERT_EQ(0, statx(AT_FDCWD, ".", 0, STATX_DIOALIGN, &stx));
+	EXPECT_FALSE(stx.stx_mask & STATX_DIOALIGN);
+	fd = open("d", O_CREAT | O_RDWR | O_DIRECT, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx));
+	ASSERT_TRUE(stx.stx_mask & STATX_DIOALIGN);
+	mem_align = stx.stx_dio_mem_align;
+	off_align = stx.stx_dio_offset_align;
+	ASSERT_LT(0, mem_align);
+	ASSERT_LT(0, off_align);
+	ASSERT_GE(4096, mem_align);
+	ASSERT_GE(4096, off_align);
+	EXPECT_EQ(0, off_align & (off_align - 1));
+
+	/* Aligned to the unit, not to more. */
+	buf = mem + (mem_align < 4096 ? mem_align : 4096);
+	memset(buf, 0xab, off_align);
+	allocs = counter(DISK0, "direct_allocs");
+	fallbacks = counter(DISK0, "direct_fallbacks");
+	ASSERT_EQ((ssize_t)off_align, pwrite(fd, buf, off_align, off_align));
+	EXPECT_LT(allocs, counter(DISK0, "direct_allocs"));
+	EXPECT_EQ(fallbacks, counter(DISK0, "direct_fallbacks"));
+	memset(buf, 0, off_align);
+	ASSERT_EQ((ssize_t)off_align, pread(fd, buf, off_align, off_align));
+	EXPECT_EQ(0xab, buf[0]);
+	EXPECT_EQ(0xab, buf[off_align - 1]);
+	ASSERT_EQ(0, close(fd));
+
+	/* The rest of the block is zeroes, before and after the file grows. */
+	fd = open("d", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, pwrite(fd, "z", 1, 8192));
+	ASSERT_EQ(0, drop_caches());
+	ASSERT_EQ(4096, pread(fd, back, 4096, 0));
+	for (unsigned int i = 0; i < 4096; i++) {
+		unsigned char want = i >= off_align && i < 2 * off_align ? 0xab : 0;
+
+		ASSERT_EQ(want, back[i]) TH_LOG("byte %u", i);
+	}
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, unlink("d"));
+}
+
 #ifndef FS_IOC_SETVERSION
 #define FS_IOC_SETVERSION _IOW('v', 2, long)
 #endif

@@ -32,6 +32,7 @@ use super::{
     sys, FsData, Inode, InodeRef,
 };
 
+mod attributes;
 mod namespace;
 
 /// The inode operations of one kind of inode of a filesystem.
@@ -43,6 +44,12 @@ pub(crate) trait Operations {
     /// The `chattr(1)` flags (`FS_*_FL`) these inodes support; see
     /// [`Operations::flags`].
     const FLAGS: u32 = 0;
+
+    /// Whether these inodes do direct I/O (through kfs's iomap helper, so
+    /// with iomap's rules): `statx(2)` then reports its alignment
+    /// (`STATX_DIOALIGN`): buffers to the device's DMA alignment, offsets
+    /// and lengths to its logical block size, as ext4 reports them.
+    const DIRECT_IO: bool = false;
 
     /// Looks `name` up in directory `dir`: its inode, or `None` for a
     /// negative entry.
@@ -195,96 +202,6 @@ impl<U: Operations> Table<U> {
         // optional function pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
-
-    /// `inode_operations::getattr`: what `generic_fillattr` reports, and
-    /// the `chattr(1)` flags that `statx(2)` has attributes for, as ext2
-    /// and ext4 report them: each of IMMUTABLE, APPEND and NODUMP that the
-    /// filesystem supports goes into the mask, and into the attributes if
-    /// the inode has it.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with a valid `path` to a positive dentry of ours
-    /// and a valid `stat` to fill.
-    unsafe extern "C" fn getattr(
-        idmap: *mut sys::mnt_idmap,
-        path: *const sys::path,
-        stat: *mut sys::kstat,
-        request_mask: u32,
-        _query_flags: kernel::ffi::c_uint,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: `path` is valid and its dentry positive and ours.
-        let inode = unsafe { dentry_inode::<U::FileSystem>((*path).dentry) };
-        // SAFETY: `stat` is valid (safety requirement) and `inode` is a
-        // live inode; the VFS holds a reference through the path.
-        unsafe { sys::generic_fillattr(idmap, request_mask, inode.as_raw(), stat) };
-        let pairs = [
-            (sys::FS_IMMUTABLE_FL, sys::STATX_ATTR_IMMUTABLE),
-            (sys::FS_APPEND_FL, sys::STATX_ATTR_APPEND),
-            (sys::FS_NODUMP_FL, sys::STATX_ATTR_NODUMP),
-        ];
-        let flags = U::flags(inode);
-        let (mut mask, mut set) = (0u64, 0u64);
-        for (fl, attr) in pairs {
-            if U::FLAGS & fl != 0 {
-                mask |= u64::from(attr);
-                if flags & fl != 0 {
-                    set |= u64::from(attr);
-                }
-            }
-        }
-        // SAFETY: `stat` is valid and `generic_fillattr` filled it.
-        unsafe {
-            (*stat).attributes |= set;
-            (*stat).attributes_mask |= mask;
-        }
-        0
-    }
-
-    /// `inode_operations::fileattr_get`: `FS_IOC_GETFLAGS` (`lsattr`).
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with a positive dentry of ours and a valid `fa`.
-    unsafe extern "C" fn fileattr_get(
-        dentry: *mut sys::dentry,
-        fa: *mut sys::fileattr,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: The dentry is positive and its inode one of ours.
-        let inode = unsafe { dentry_inode::<U::FileSystem>(dentry) };
-        // SAFETY: `fa` is valid (safety requirement).
-        unsafe { sys::fileattr_fill_flags(fa, U::flags(inode)) };
-        0
-    }
-
-    /// `inode_operations::fileattr_set`: `FS_IOC_SETFLAGS` (`chattr`).
-    /// The XFS-style attributes (`FS_IOC_FSSETXATTR`) are not supported.
-    ///
-    /// # Safety
-    ///
-    /// Called by the VFS with the inode of a positive dentry of ours
-    /// locked, and a valid `fa` that `fileattr_set_prepare` checked.
-    unsafe extern "C" fn fileattr_set(
-        _idmap: *mut sys::mnt_idmap,
-        dentry: *mut sys::dentry,
-        fa: *mut sys::fileattr,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: The dentry is positive and its inode one of ours.
-            let inode = unsafe { dentry_inode::<U::FileSystem>(dentry) };
-            // SAFETY: `fa` is valid (safety requirement). For
-            // FS_IOC_FSSETXATTR the VFS has already turned the common
-            // xflags into `flags`; what has no flag (an extent size, a
-            // project id, the other xflags) is refused, as on ext2.
-            let (fsx, flags) = unsafe { (sys::rsfs_fileattr_has_fsx(fa), (*fa).flags) };
-            if fsx || flags & !U::FLAGS != 0 {
-                return Err(super::eopnotsupp());
-            }
-            // SAFETY: The VFS holds the inode locked for `fileattr_set`.
-            U::set_flags(unsafe { Locked::new(inode) }, flags)?;
-            Ok(0)
-        })
-    }
 
     /// `inode_operations::setattr`: the VFS checks the change, the
     /// filesystem resizes the file if asked ([`Operations::set_size`]; EINVAL

@@ -433,6 +433,58 @@ fn punch_hole(locked: Locked<'_, Rsfs>, offset: u64, end: u64) -> Result {
     Ok(())
 }
 
+/// FALLOC_FL_COLLAPSE_RANGE and FALLOC_FL_INSERT_RANGE, as ext4's: whole
+/// blocks only (EINVAL otherwise), a range that starts, and for a collapse
+/// ends, inside the file (EINVAL), and a file that stays within the
+/// largest size (EFBIG). The page cache from `offset` on is written and
+/// dropped first, with page faults held off (the invalidate lock), and
+/// then, in one operation, the blocks of the range go (a collapse) and
+/// the map from there on moves down or up: disk blocks stay where they
+/// are, only their file positions change.
+fn shift_range(locked: Locked<'_, Rsfs>, offset: u64, len: u64, collapse: bool) -> Result {
+    let inode = locked.inode();
+    let bs = BLOCK_SIZE as u64;
+    let sb = inode.super_block();
+    let size = inode.size();
+    if offset % bs != 0 || len % bs != 0 {
+        return Err(EINVAL);
+    }
+    let end = offset.checked_add(len).ok_or(EFBIG)?;
+    if collapse && end >= size || !collapse && offset >= size {
+        return Err(EINVAL);
+    }
+    if !collapse
+        && size
+            .checked_add(len)
+            .map_or(true, |s| s > format::MAX_FILE_SIZE)
+    {
+        return Err(EFBIG);
+    }
+    inode.wait_for_direct_io();
+    // As in `punch_hole`: the handle before the invalidate lock.
+    let _handle = txn::begin(sb);
+    let _invalidate = inode.lock_invalidate();
+    // What is dirty from `offset` on reaches its blocks before they move;
+    // then the cache there goes, to be read back at the new positions.
+    inode.mapping().write_and_wait()?;
+    locked.truncate_pagecache_range(offset, u64::MAX >> 1);
+    let (first, blocks) = (offset / bs, len / bs);
+    let mut map = inode.data().map();
+    let result = if collapse {
+        map.punch(sb, first, first + blocks)
+            .and_then(|()| map.shift(first + blocks, -(blocks as i64)))
+    } else {
+        map.split_at(sb, first)
+            .and_then(|()| map.shift(first, blocks as i64))
+    };
+    inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
+    drop(map);
+    result?;
+    locked.set_size(if collapse { size - len } else { size + len });
+    inode.touch_cmtime();
+    Ok(())
+}
+
 /// The page cache of rsfs's regular files: reads, buffered writes, and
 /// writeback through rsfs's own `write_cache_pages`
 /// ([`writeback::writepages`]).
@@ -865,8 +917,8 @@ impl kfs::file::Operations for RegularFile {
     }
 
     /// `fallocate(2)`, under the inode lock, in the modes rsfs has:
-    /// preallocation (growing the file unless KEEP_SIZE), PUNCH_HOLE and
-    /// ZERO_RANGE.
+    /// preallocation (growing the file unless KEEP_SIZE), PUNCH_HOLE,
+    /// ZERO_RANGE, COLLAPSE_RANGE and INSERT_RANGE.
     fn fallocate(
         file: &File,
         inode: &Inode<Rsfs>,
@@ -906,6 +958,8 @@ impl kfs::file::Operations for RegularFile {
             Fallocate::ZeroRange { keep_size } => punch_hole(locked, offset, end)
                 .and_then(|()| allocate(inode, offset, end))
                 .and_then(|()| grow(keep_size)),
+            Fallocate::CollapseRange => shift_range(locked, offset, len, true),
+            Fallocate::InsertRange => shift_range(locked, offset, len, false),
         };
         inode.touch_ctime();
         inode.mark_dirty();

@@ -176,6 +176,8 @@ void rsfs_memalloc_nofs_restore(unsigned int flags);
 int rsfs_finish_open_simple(struct file *file);
 const int RSFS_FALLOC_FL_PUNCH_HOLE = FALLOC_FL_PUNCH_HOLE;
 const int RSFS_FALLOC_FL_ZERO_RANGE = FALLOC_FL_ZERO_RANGE;
+const int RSFS_FALLOC_FL_COLLAPSE_RANGE = FALLOC_FL_COLLAPSE_RANGE;
+const int RSFS_FALLOC_FL_INSERT_RANGE = FALLOC_FL_INSERT_RANGE;
 ssize_t rsfs_generic_write_sync(struct kiocb *iocb, ssize_t count);
 struct inode *rsfs_kiocb_inode(struct kiocb *iocb);
 void rsfs_file_mmap_set_ops(struct file *file, struct vm_area_struct *vma,

@@ -502,6 +502,52 @@ impl BlockMap {
         result
     }
 
+    /// Moves every run that starts at or after file block `from` by `delta`
+    /// blocks: down for FALLOC_FL_COLLAPSE_RANGE (negative; the caller has
+    /// punched the `-delta` blocks below `from`, so nothing is in the way),
+    /// up for FALLOC_FL_INSERT_RANGE (after [`BlockMap::split_at`] `from`).
+    /// EFBIG if a run would end past `format::MAX_FILE_BLOCKS`; the map is
+    /// unchanged then. Disk blocks stay where they are.
+    pub(crate) fn shift(&mut self, from: u64, delta: i64) -> Result {
+        let end = self.last_run().map_or(0, |r| r.end());
+        if delta > 0 && end.saturating_add(delta as u64) > format::MAX_FILE_BLOCKS {
+            return Err(EFBIG);
+        }
+        for leaf in self.leaves.as_mut_slice() {
+            for r in leaf.runs.as_mut_slice() {
+                if r.first() >= from {
+                    // In range: checked above going up, and going down the
+                    // blocks below `from` that it moves into are a hole.
+                    r.logical = (i64::from(r.logical) + delta) as u32;
+                    leaf.dirty = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Splits the run around file block `at` (one that starts before it and
+    /// ends after it) in two, so that a run starts at `at`. May need a new
+    /// overflow block (ENOSPC or ENOMEM before anything changes).
+    pub(crate) fn split_at(&mut self, sb: &SuperBlock<Rsfs>, at: u64) -> Result {
+        let Some((i, j)) = self.at_or_before(at) else {
+            return Ok(());
+        };
+        let r = self.leaves.as_slice()[i].runs[j];
+        if r.first() >= at || r.end() <= at {
+            return Ok(());
+        }
+        let (li, k) = self.make_room(sb, i, j + 1)?;
+        // A split of a full leaf may have moved the run to the new one: it
+        // is the one before where its tail goes.
+        let (ri, rj) = if k > 0 { (li, k - 1) } else { (i, j) };
+        let leaves = self.leaves.as_mut_slice();
+        leaves[ri].runs.as_mut_slice()[rj].len = (at - r.first()) as u32;
+        leaves[ri].dirty = true;
+        leaves[li].insert(k, r.tail_from(at));
+        Ok(())
+    }
+
     /// Records that file blocks `lblk..lblk + len` were just allocated by
     /// the write in progress, so that [`BlockMap::take_fresh`] can give
     /// them back if that write fails. Writes (buffered and direct) hold the

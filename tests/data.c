@@ -681,11 +681,7 @@ TEST_F(data, fallocate_modes)
 	ASSERT_EQ(0, fstat(fd, &st));
 	EXPECT_EQ(65536, st.st_size);
 	EXPECT_EQ(256, st.st_blocks);
-	/* Collapsing and inserting ranges are not supported. */
-	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, 4096));
-	EXPECT_EQ(EOPNOTSUPP, errno);
-	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_INSERT_RANGE, 0, 4096));
-	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* (Collapsing and inserting ranges: vfs.collapse_and_insert_range.) */
 	/* Writing into the preallocated space, and past it. */
 	ASSERT_EQ(0, write_pattern(fd, 60000, 20000, 20000, 17));
 	close(fd);

@@ -1310,6 +1310,106 @@ TEST_F(vfs, discard_mount_option)
 	ASSERT_EQ(0, chdir(MNT));
 }
 
+/* Whether the file is `size` bytes that equal `model`: -1 if so, else
+ * the first offset that differs (-2 for a wrong size). */
+static long long differs(int fd, const unsigned char *model, size_t size)
+{
+	static unsigned char buf[1 << 20];
+	struct stat st;
+
+	if (fstat(fd, &st) || (size_t)st.st_size != size)
+		return -2;
+	if (size > sizeof(buf) || pread(fd, buf, size, 0) != (ssize_t)size)
+		return -3;
+	for (size_t i = 0; i < size; i++)
+		if (buf[i] != model[i])
+			return i;
+	return -1;
+}
+
+/* Writes blocks `first..first + n` with pattern `seed`, in the file and
+ * in `model`. */
+static int put_blocks(int fd, unsigned char *model, size_t first, size_t n, int seed)
+{
+	for (size_t i = first * 4096; i < (first + n) * 4096; i++)
+		model[i] = pat(i, seed);
+	return pwrite(fd, model + first * 4096, n * 4096, first * 4096) == (ssize_t)(n * 4096) ? 0 : -1;
+}
+
+/*
+ * FALLOC_FL_COLLAPSE_RANGE and FALLOC_FL_INSERT_RANGE, as on ext4, against
+ * a model of the file: on a file of more extents than the inode holds,
+ * with holes and with blocks dirty in the page cache only; an insert
+ * inside a run of blocks splits it. The rest of the file moves, a
+ * collapsed range is gone and an inserted one reads as zeroes, before and
+ * after a remount, and fsck.rsfs (the fixture's teardown) finds the block
+ * counts right. Unaligned ranges, a collapse that reaches the end, and
+ * an insert at or past the end give EINVAL; with KEEP_SIZE, the VFS
+ * gives EOPNOTSUPP (on ext4 too).
+ */
+TEST_F(vfs, collapse_and_insert_range)
+{
+	static unsigned char model[1 << 20];
+	const size_t bs = 4096;
+	size_t size = 48 * bs;
+	int fd;
+
+	fd = open("c", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	/* Every other block, synced: one run each, past the inode's nine. */
+	for (size_t b = 0; b < 40; b += 2)
+		ASSERT_EQ(0, put_blocks(fd, model, b, 1, 3));
+	/* Eight blocks in one write: one run. */
+	ASSERT_EQ(0, put_blocks(fd, model, 40, 8, 4));
+	ASSERT_EQ(0, fsync(fd));
+	/* Some holes written, left dirty in the page cache. */
+	for (size_t b = 1; b < 30; b += 4)
+		ASSERT_EQ(0, put_blocks(fd, model, b, 1, 5));
+	ASSERT_EQ(-1, differs(fd, model, size));
+
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 6 * bs, 5 * bs));
+	memmove(model + 6 * bs, model + 11 * bs, size - 11 * bs);
+	size -= 5 * bs;
+	ASSERT_EQ(-1, differs(fd, model, size));
+
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_INSERT_RANGE, 3 * bs, 2 * bs));
+	memmove(model + 5 * bs, model + 3 * bs, size - 3 * bs);
+	memset(model + 3 * bs, 0, 2 * bs);
+	size += 2 * bs;
+	ASSERT_EQ(-1, differs(fd, model, size));
+
+	/* Inside the eight-block run, now at blocks 37..45. */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_INSERT_RANGE, 40 * bs, 3 * bs));
+	memmove(model + 43 * bs, model + 40 * bs, size - 40 * bs);
+	memset(model + 40 * bs, 0, 3 * bs);
+	size += 3 * bs;
+	ASSERT_EQ(-1, differs(fd, model, size));
+	/* And a collapse across it and the blocks around. */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 36 * bs, 6 * bs));
+	memmove(model + 36 * bs, model + 42 * bs, size - 42 * bs);
+	size -= 6 * bs;
+	ASSERT_EQ(-1, differs(fd, model, size));
+
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 100, bs));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, bs, 100));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, size - bs, bs));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_INSERT_RANGE, size, bs));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_INSERT_RANGE | FALLOC_FL_KEEP_SIZE, 0, bs));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(-1, differs(fd, model, size));
+	ASSERT_EQ(0, close(fd));
+
+	ASSERT_EQ(0, remount());
+	fd = open("c", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, differs(fd, model, size));
+	ASSERT_EQ(0, close(fd));
+}
+
 /*
  * statx(2) reports the alignment of direct I/O (STATX_DIOALIGN) for a
  * regular file, as ext4 does, and not for a directory; and direct I/O at

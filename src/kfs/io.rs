@@ -101,6 +101,12 @@ pub(crate) enum Fallocate {
         /// FALLOC_FL_KEEP_SIZE.
         keep_size: bool,
     },
+    /// FALLOC_FL_COLLAPSE_RANGE (alone): the range goes, and the rest of
+    /// the file moves down over it; the file shrinks by its length.
+    CollapseRange,
+    /// FALLOC_FL_INSERT_RANGE (alone): a hole of the range's length comes
+    /// in at its start, and the rest of the file moves up; the file grows.
+    InsertRange,
 }
 
 impl Fallocate {
@@ -112,6 +118,9 @@ impl Fallocate {
             0 => Some(Self::Allocate { keep_size }),
             m if m == sys::RSFS_FALLOC_FL_PUNCH_HOLE as u32 => Some(Self::PunchHole),
             m if m == sys::RSFS_FALLOC_FL_ZERO_RANGE as u32 => Some(Self::ZeroRange { keep_size }),
+            // The VFS takes these only alone.
+            m if m == sys::RSFS_FALLOC_FL_COLLAPSE_RANGE as u32 => Some(Self::CollapseRange),
+            m if m == sys::RSFS_FALLOC_FL_INSERT_RANGE as u32 => Some(Self::InsertRange),
             _ => None,
         }
     }

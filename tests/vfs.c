@@ -921,6 +921,27 @@ static int read_disk(const char *dev, unsigned int block, void *buf, size_t len)
 }
 
 /*
+ * Makes the files `names` (NUL-separated, ending with an empty name), each
+ * 1 MiB of pattern `seed`, synced, and puts the disk block behind the
+ * first block of each in `blocks`. 0, or -1 on a failure.
+ */
+static int synced_files(const char *names, int seed, unsigned int *blocks)
+{
+	for (const char *f = names; *f; f += strlen(f) + 1, blocks++) {
+		int fd = open(f, O_CREAT | O_RDWR, 0644), bad;
+
+		if (fd < 0)
+			return -1;
+		bad = put_pattern(fd, 0, 1 << 20, seed) || fsync(fd);
+		close(fd);
+		*blocks = first_block(f);
+		if (bad || !*blocks)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * FITRIM (fstrim(8)), as on ext4: the free space is discarded (the test
  * disk turns a discard into a hole, which reads as zeroes), files keep
  * their bytes, and blocks whose free is not yet committed keep theirs too
@@ -931,24 +952,14 @@ TEST_F(vfs, fitrim_discards_only_free_space)
 {
 	static unsigned char buf[1 << 20] __attribute__((aligned(4096)));
 	struct fstrim_range r = { .start = 0, .len = ULLONG_MAX };
-	unsigned int kept, gone, waiting;
+	unsigned int b[3], gone, waiting;
 	int fd, dfd = open(".", O_RDONLY);
 	size_t i;
 
 	ASSERT_LE(0, dfd);
-	for (const char *f = "kept\0gone\0waiting\0"; *f; f += strlen(f) + 1) {
-		fd = open(f, O_CREAT | O_RDWR, 0644);
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, put_pattern(fd, 0, 1 << 20, 7));
-		ASSERT_EQ(0, fsync(fd));
-		close(fd);
-	}
-	kept = first_block("kept");
-	gone = first_block("gone");
-	waiting = first_block("waiting");
-	ASSERT_NE(0, kept);
-	ASSERT_NE(0, gone);
-	ASSERT_NE(0, waiting);
+	ASSERT_EQ(0, synced_files("kept\0gone\0waiting\0", 7, b));
+	gone = b[1];
+	waiting = b[2];
 	ASSERT_EQ(0, unlink("gone"));
 	ASSERT_EQ(0, syncfs(dfd));
 	/* Freed, but not committed. */
@@ -1246,9 +1257,9 @@ static bool mounted_with(const char *dir, const char *opt);
 TEST_F(vfs, discard_mount_option)
 {
 	static unsigned char buf[1 << 20] __attribute__((aligned(4096)));
-	unsigned int gone, waiting, kept;
+	unsigned int b[3], gone, waiting, kept;
 	unsigned long long before;
-	int fd, dfd;
+	int dfd;
 	size_t i;
 
 	ASSERT_EQ(0, chdir("/"));
@@ -1258,19 +1269,10 @@ TEST_F(vfs, discard_mount_option)
 	EXPECT_TRUE(mounted_with(MNT, "discard"));
 	dfd = open(".", O_RDONLY);
 	ASSERT_LE(0, dfd);
-	for (const char *f = "gone\0waiting\0kept\0"; *f; f += strlen(f) + 1) {
-		fd = open(f, O_CREAT | O_RDWR, 0644);
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, put_pattern(fd, 0, 1 << 20, 9));
-		ASSERT_EQ(0, fsync(fd));
-		close(fd);
-	}
-	gone = first_block("gone");
-	waiting = first_block("waiting");
-	kept = first_block("kept");
-	ASSERT_NE(0, gone);
-	ASSERT_NE(0, waiting);
-	ASSERT_NE(0, kept);
+	ASSERT_EQ(0, synced_files("gone\0waiting\0kept\0", 9, b));
+	gone = b[0];
+	waiting = b[1];
+	kept = b[2];
 
 	before = counter(DISK0, "discarded_blocks");
 	ASSERT_EQ(0, unlink("gone"));

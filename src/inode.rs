@@ -118,19 +118,36 @@ pub(crate) fn slot_in_use(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<bool> {
     Ok(format::csum_ok(raw, kfs::crc32c) && format::Inode::decode(raw).links.get() != 0)
 }
 
+/// Whether slot `ino` holds an inode, and if so its links: `None` for a
+/// free (zeroed) or unreadable slot.
+fn slot_links(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<Option<u16>> {
+    let (block, offset) = sb.info().geo.inode_location(ino);
+    let bh = super_::read_block(sb, block)?;
+    let g = bh.lock();
+    let raw = &g.data()[offset..offset + format::INODE_SIZE];
+    let d = format::Inode::decode(raw);
+    let held = format::csum_ok(raw, kfs::crc32c) && d.mode.get() != 0;
+    Ok(held.then(|| d.links.get()))
+}
+
 /// The inode a file handle names, as ext2's `ext2_nfs_get_inode`: ESTALE
 /// for a number out of range, a free slot, or another generation (the
 /// number was freed and reused), so that a stale handle is not taken for
-/// damage.
+/// damage. A file unlinked but still open keeps its slot (with no links)
+/// until it is evicted, and its handle still opens it, as on ext4.
 pub(crate) fn iget_for_handle(
     sb: &SuperBlock<Rsfs>,
     ino: u64,
     generation: u32,
 ) -> Result<InodeRef<Rsfs>> {
-    if ino == 0 || ino > sb.info().geo.inodes_count || !slot_in_use(sb, ino)? {
+    if ino == 0 || ino > sb.info().geo.inodes_count {
         return Err(kfs::estale());
     }
-    let inode = iget(sb, ino)?;
+    let inode = match slot_links(sb, ino)? {
+        None => return Err(kfs::estale()),
+        Some(0) => iget_orphan(sb, ino)?,
+        Some(_) => iget(sb, ino)?,
+    };
     if generation != 0 && inode.attrs().generation != generation {
         return Err(kfs::estale());
     }

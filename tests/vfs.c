@@ -871,6 +871,27 @@ TEST_F(vfs, file_handles)
 	EXPECT_EQ(0, faccessat(dfd, "f", R_OK, 0));
 	close(dfd);
 
+	/*
+	 * Unlinked while open: its handle still opens it (generic/467), and
+	 * once it is closed, the handle is stale.
+	 */
+	ASSERT_EQ(0, put_file("a/b/open", "still"));
+	struct handle open_h = { .fh.handle_bytes = MAX_HANDLE_SZ };
+	ASSERT_EQ(0, name_to_handle_at(AT_FDCWD, "a/b/open", &open_h.fh, &mount_id, 0));
+	dfd = open("a/b/open", O_RDONLY);
+	ASSERT_LE(0, dfd);
+	ASSERT_EQ(0, unlink("a/b/open"));
+	fd = open_by_handle_at(mfd, &open_h.fh, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("open_by_handle_at of an unlinked open file: %s", strerror(errno));
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(5, read(fd, buf, sizeof(buf)));
+	EXPECT_STREQ("still", buf);
+	close(fd);
+	close(dfd);
+	ASSERT_EQ(0, drop_caches());
+	EXPECT_EQ(-1, open_by_handle_at(mfd, &open_h.fh, O_RDONLY));
+	EXPECT_EQ(ESTALE, errno);
+
 	/* Deleted, and its number handed to a new file. */
 	ASSERT_EQ(0, unlink("a/b/f"));
 	ASSERT_EQ(0, put_file("a/b/g", "other"));

@@ -392,6 +392,12 @@ fn allocate(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
     Ok(())
 }
 
+/// The blocks that `len` bytes from `pos` touch.
+fn blocks_spanned(pos: u64, len: usize) -> u64 {
+    let bs = BLOCK_SIZE as u64;
+    pos.saturating_add(len as u64).div_ceil(bs) - pos / bs
+}
+
 /// FALLOC_FL_PUNCH_HOLE: bytes `offset..end` become a hole. Whole blocks
 /// lose their disk space; the parts of blocks at either end are zeroed.
 /// New page faults and reads wait (the mapping's invalidate lock) from the
@@ -874,6 +880,7 @@ impl kfs::file::Operations for RegularFile {
                 return Ok(0);
             }
             prepare_write(inode, iocb.pos())?;
+            alloc::make_room(inode.super_block(), blocks_spanned(iocb.pos(), from.count()));
             if iocb.is_direct() {
                 kfs::io::generic_file_write_iter_locked(iocb, from, &lock)?
             } else {
@@ -948,6 +955,9 @@ impl kfs::file::Operations for RegularFile {
             }
             Ok(())
         };
+        if matches!(mode, Fallocate::Allocate { .. } | Fallocate::ZeroRange { .. }) {
+            alloc::make_room(inode.super_block(), blocks_spanned(offset, len as usize));
+        }
         let result = match mode {
             Fallocate::Allocate { keep_size } => {
                 allocate(inode, offset, end).and_then(|()| grow(keep_size))

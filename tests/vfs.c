@@ -1433,6 +1433,60 @@ TEST_F(vfs, collapse_and_insert_range)
 	ASSERT_EQ(0, close(fd));
 }
 
+/* Writes `len` bytes of pattern `seed` to a new file `path` (O_DIRECT if
+ * `direct`) and fsyncs it: 0, or the errno that stopped it. */
+static int fill_file(const char *path, size_t len, int seed, bool direct)
+{
+	static unsigned char buf[1 << 20] __attribute__((aligned(4096)));
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | (direct ? O_DIRECT : 0), 0644);
+	int err = 0;
+
+	if (fd < 0)
+		return errno;
+	for (size_t off = 0; off < len && !err; off += sizeof(buf)) {
+		size_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pat(off + i, seed);
+		if (pwrite(fd, buf, n, off) != (ssize_t)n)
+			err = errno ? errno : EIO;
+	}
+	if (!err && fsync(fd))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * The space of a deleted file can be written again at once, as on ext2
+ * and ext4, though its blocks wait for a commit before reuse: a write (or
+ * fallocate) that finds too little room commits first, as ext4 retries an
+ * allocation after a journal commit (fstests generic/427 got ENOSPC).
+ * Buffered, direct and fallocate, each into the space the last one left.
+ */
+TEST_F(vfs, deleted_space_is_reused_at_once)
+{
+	struct statvfs sv;
+	size_t len;
+	int fd;
+
+	ASSERT_EQ(0, statvfs(".", &sv));
+	/* All but 2 MiB of the free space, in whole megabytes. */
+	len = ((sv.f_bavail * sv.f_frsize) >> 20) - 2;
+	len <<= 20;
+	ASSERT_EQ(0, fill_file("first", len, 1, false));
+	ASSERT_EQ(0, unlink("first"));
+	EXPECT_EQ(0, fill_file("second", len, 2, false));
+	ASSERT_EQ(0, unlink("second"));
+	EXPECT_EQ(0, fill_file("third", len, 3, true));
+	ASSERT_EQ(0, unlink("third"));
+	fd = open("fourth", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, fallocate(fd, 0, 0, len)) TH_LOG("fallocate: %s", strerror(errno));
+	close(fd);
+	ASSERT_EQ(0, unlink("fourth"));
+}
+
 /*
  * statx(2) reports the alignment of direct I/O (STATX_DIOALIGN) for a
  * regular file, as ext4 does, and not for a directory; and direct I/O at

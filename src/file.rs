@@ -880,7 +880,10 @@ impl kfs::file::Operations for RegularFile {
                 return Ok(0);
             }
             prepare_write(inode, iocb.pos())?;
-            alloc::make_room(inode.super_block(), blocks_spanned(iocb.pos(), from.count()));
+            alloc::make_room(
+                inode.super_block(),
+                blocks_spanned(iocb.pos(), from.count()),
+            );
             if iocb.is_direct() {
                 kfs::io::generic_file_write_iter_locked(iocb, from, &lock)?
             } else {
@@ -955,7 +958,10 @@ impl kfs::file::Operations for RegularFile {
             }
             Ok(())
         };
-        if matches!(mode, Fallocate::Allocate { .. } | Fallocate::ZeroRange { .. }) {
+        if matches!(
+            mode,
+            Fallocate::Allocate { .. } | Fallocate::ZeroRange { .. }
+        ) {
             alloc::make_room(inode.super_block(), blocks_spanned(offset, len as usize));
         }
         let result = match mode {

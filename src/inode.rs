@@ -118,18 +118,6 @@ pub(crate) fn slot_in_use(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<bool> {
     Ok(format::csum_ok(raw, kfs::crc32c) && format::Inode::decode(raw).links.get() != 0)
 }
 
-/// Whether slot `ino` holds an inode, and if so its links: `None` for a
-/// free (zeroed) or unreadable slot.
-fn slot_links(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<Option<u16>> {
-    let (block, offset) = sb.info().geo.inode_location(ino);
-    let bh = super_::read_block(sb, block)?;
-    let g = bh.lock();
-    let raw = &g.data()[offset..offset + format::INODE_SIZE];
-    let d = format::Inode::decode(raw);
-    let held = format::csum_ok(raw, kfs::crc32c) && d.mode.get() != 0;
-    Ok(held.then(|| d.links.get()))
-}
-
 /// The inode a file handle names, as ext2's `ext2_nfs_get_inode`: ESTALE
 /// for a number out of range, a free slot, or another generation (the
 /// number was freed and reused), so that a stale handle is not taken for
@@ -140,12 +128,11 @@ pub(crate) fn iget_for_handle(
     ino: u64,
     generation: u32,
 ) -> Result<InodeRef<Rsfs>> {
-    if ino == 0 || ino > sb.info().geo.inodes_count {
-        return Err(kfs::estale());
-    }
-    let inode = match slot_links(sb, ino)? {
+    // `orphan_link` reads the slot: `None` for a number out of range or a
+    // free (zeroed) slot.
+    let inode = match orphan_link(sb, ino)? {
         None => return Err(kfs::estale()),
-        Some(0) => iget_orphan(sb, ino)?,
+        Some((_, 0)) => iget_orphan(sb, ino)?,
         Some(_) => iget(sb, ino)?,
     };
     if generation != 0 && inode.attrs().generation != generation {

@@ -444,28 +444,6 @@ pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result
     clear_run(sb, &mut state, start, len)
 }
 
-/// Makes room for a write or fallocate of up to `blocks` blocks that is
-/// about to start, as ext4 commits its journal and retries an allocation
-/// that found no space (`ext4_should_retry_alloc`): blocks freed since the
-/// last commit cannot be reused before the next one, so if fewer blocks
-/// than that are free for reuse now but some are waiting, this commits
-/// (twice at most: a block that the last commit logged waits for one
-/// more). Without it, deleting a large file and then writing gave ENOSPC
-/// until something synced (fstests generic/427). Called with no handle
-/// open; a failed commit is left for the allocation to report as ENOSPC.
-pub(crate) fn make_room(sb: &SuperBlock<Rsfs>, blocks: u64) {
-    let info = sb.info();
-    for _ in 0..2 {
-        let short = {
-            let state = info.alloc.lock();
-            state.available() < blocks && state.freed_blocks > 0
-        };
-        if !short || info.txns.in_handle() || txn::sync(sb).is_err() {
-            return;
-        }
-    }
-}
-
 /// Whether blocks wait for a commit after the last one to be released.
 pub(crate) fn has_held(sb: &SuperBlock<Rsfs>) -> bool {
     !sb.info().alloc.lock().held.is_empty()

@@ -140,15 +140,15 @@ fn fill_hole(folio: LockedFolio) {
 }
 
 /// Called under the inode lock before every write, buffered or direct,
-/// at `pos`. A write that starts past the end of the file leaves a gap,
+/// of `len` bytes at `pos`. A write that starts past the end of the file leaves a gap,
 /// and the old last block's tail becomes file data: it is zeroed first
 /// (see [`zero_tail`]). The blocks that the last write allocated are
 /// forgotten: this write's own go on the list (see
 /// [`drop_fresh_blocks`]).
-fn prepare_write(inode: &Inode<Rsfs>, pos: u64) -> Result {
+fn prepare_write(inode: &Inode<Rsfs>, pos: u64, len: usize) -> Result {
     // The write's blocks are given under folio locks, where no sync may
-    // run: room is made here, if blocks freed before wait for one.
-    txn::make_room(inode.super_block());
+    // run: room is made here, if only a sync would give it back.
+    txn::make_room(inode.super_block(), blocks_spanned(pos, len));
     inode.data().map().clear_fresh();
     let size = inode.size();
     if pos > size {
@@ -879,11 +879,7 @@ impl kfs::file::Operations for RegularFile {
             if kfs::io::generic_write_checks(iocb, from, &lock)? == 0 {
                 return Ok(0);
             }
-            prepare_write(inode, iocb.pos())?;
-            alloc::make_room(
-                inode.super_block(),
-                blocks_spanned(iocb.pos(), from.count()),
-            );
+            prepare_write(inode, iocb.pos(), from.count())?;
             if iocb.is_direct() {
                 kfs::io::generic_file_write_iter_locked(iocb, from, &lock)?
             } else {
@@ -962,7 +958,7 @@ impl kfs::file::Operations for RegularFile {
             mode,
             Fallocate::Allocate { .. } | Fallocate::ZeroRange { .. }
         ) {
-            alloc::make_room(inode.super_block(), blocks_spanned(offset, len as usize));
+            txn::make_room(inode.super_block(), blocks_spanned(offset, len as usize));
         }
         let result = match mode {
             Fallocate::Allocate { keep_size } => {

@@ -436,29 +436,42 @@ pub(crate) fn order_data(inode: &Inode<Rsfs>) -> Result {
     Ok(())
 }
 
-/// Opens a handle for an operation on `sb`, after [`make_room`]: a disk
-/// filled, emptied and filled again must not report ENOSPC for space it
-/// has.
+/// Opens a handle for an operation on `sb`, after [`make_room`] for a
+/// block or two: a disk filled, emptied and filled again must not report
+/// ENOSPC for space it has.
 pub(crate) fn begin(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
-    make_room(sb);
+    make_room(sb, 2);
     sb.info().get_ref().txns.start()
 }
 
-/// If blocks freed before are still waiting for a sync and free space is
-/// short without them, syncs (outside any handle), so that they can be
-/// allocated again. Called before operations that allocate.
-pub(crate) fn make_room(sb: &SuperBlock<Rsfs>) {
+/// Commits the running transaction if it is due ([`commit_due`]), and
+/// makes room for an operation that may allocate up to `blocks` blocks,
+/// as ext4 commits its journal and retries an allocation that found no
+/// space (`ext4_should_retry_alloc`).
+///
+/// Space that only a sync gives back waits in two places: blocks freed
+/// since the last commit, which may not be reused before the next one;
+/// and deleted files that the list of files whose data a sync writes
+/// first ([`order_data`]) still holds, whose blocks are freed when the
+/// sync lets them go. If free space is short ([`short_of_space`]) and a
+/// sync would give some back, this syncs: three times at most, since the
+/// first may drop the last reference to a deleted file, the second
+/// release its blocks but hold back those its own commit logged, and the
+/// third release those. Without it, deleting a large file and writing
+/// again gave ENOSPC until something synced (fstests generic/427).
+///
+/// Called with no handle open (inside one, it does nothing). A sync that
+/// fails is reported here, and its space left for the allocation to
+/// report as ENOSPC.
+pub(crate) fn make_room(sb: &SuperBlock<Rsfs>, blocks: u64) {
     if sb.info().txns.in_handle() {
         return;
     }
     if commit_due(sb) && sync(sb).is_err() {
         kfs::sb_err!(sb, "could not commit the running transaction");
     }
-    // Three times at most: the first sync may drop the last reference to
-    // a deleted file (see `sync`), whose blocks the second releases, or
-    // holds back (those its commit logged), for the third.
     for _ in 0..3 {
-        if !short_of_space(sb) {
+        if !short_of_space(sb, blocks) || !sync_gives_room(sb) {
             break;
         }
         if sync(sb).is_err() {
@@ -471,7 +484,7 @@ pub(crate) fn make_room(sb: &SuperBlock<Rsfs>) {
 /// Opens a handle that leaves `journal_info` alone (see
 /// [`Txns::start_unmarked`]), making room first as [`begin`] does.
 pub(crate) fn begin_unmarked(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
-    make_room(sb);
+    make_room(sb, 2);
     sb.info().get_ref().txns.start_unmarked()
 }
 
@@ -481,10 +494,23 @@ pub(crate) fn begin_locked(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
     sb.info().get_ref().txns.start_locked()
 }
 
-/// Whether the blocks waiting for a sync are needed: there are some, and
-/// fewer blocks are free than wait (or fewer than 1024, 4 MiB).
-fn short_of_space(sb: &SuperBlock<Rsfs>) -> bool {
+/// Whether free space is short: fewer blocks can be allocated than
+/// `blocks`, or than 1024 (4 MiB), or than wait for a commit.
+fn short_of_space(sb: &SuperBlock<Rsfs>, blocks: u64) -> bool {
     let info = sb.info();
     let a = info.alloc.lock();
-    a.freed_blocks > 0 && (a.available() < a.freed_blocks || a.available() < 1024)
+    let available = a.available();
+    available < blocks.max(1024) || available < a.freed_blocks
+}
+
+/// Whether a sync would give space back: blocks freed wait for a commit,
+/// or a deleted file waits for the sync to drop the ordered list's
+/// reference to it.
+fn sync_gives_room(sb: &SuperBlock<Rsfs>) -> bool {
+    let info = sb.info();
+    if info.alloc.lock().freed_blocks > 0 {
+        return true;
+    }
+    let ordered = info.txns.ordered.lock();
+    ordered.iter().any(|inode| inode.nlink() == 0)
 }

@@ -479,6 +479,7 @@ fn shift_range(locked: Locked<'_, Rsfs>, offset: u64, len: u64, collapse: bool) 
     let result = if collapse {
         map.punch(sb, first, first + blocks)
             .and_then(|()| map.shift(first + blocks, -(blocks as i64)))
+            .and_then(|()| map.merge_at(sb, first))
     } else {
         map.split_at(sb, first)
             .and_then(|()| map.shift(first, blocks as i64))

@@ -416,12 +416,19 @@ impl BlockMap {
 
     /// Unmaps file blocks `from..to` and frees their disk blocks, and the
     /// overflow blocks of leaves left empty. An extent that spans the whole
-    /// range splits in two, which may need a new overflow block: that is
-    /// allocated first, so ENOSPC (or ENOMEM) leaves the map as it was.
-    /// Errors freeing blocks are returned after the map is updated.
+    /// range splits in two ([`BlockMap::split_at`]), which may need a new
+    /// overflow block: that comes first, so ENOSPC (or ENOMEM) leaves the
+    /// map as it was. Errors freeing blocks are returned after the map is
+    /// updated.
     pub(crate) fn punch(&mut self, sb: &SuperBlock<Rsfs>, from: u64, to: u64) -> Result {
         if from >= to {
             return Ok(());
+        }
+        if let Some((i, j)) = self.at_or_before(from) {
+            let r = self.leaves.as_slice()[i].runs[j];
+            if r.first() < from && r.end() > to {
+                self.split_at(sb, from)?;
+            }
         }
         let mut result = Ok(());
         let mut free = |start: u64, len: u64| {
@@ -429,26 +436,7 @@ impl BlockMap {
                 result = Err(e);
             }
         };
-        let first = self.at_or_before(from);
-        // One run strictly around the range: keep its two ends.
-        if let Some((i, j)) = first {
-            let r = self.leaves.as_slice()[i].runs[j];
-            if r.first() < from && r.end() > to {
-                let (li, at) = self.make_room(sb, i, j + 1)?;
-                // A split may have moved the run to the new leaf: it is the
-                // one before where its tail goes.
-                let (ri, rj) = if at > 0 { (li, at - 1) } else { (i, j) };
-                free(r.start + (from - r.first()), to - from);
-                let tail = r.tail_from(to);
-                let leaves = self.leaves.as_mut_slice();
-                leaves[ri].runs.as_mut_slice()[rj].len = (from - r.first()) as u32;
-                leaves[ri].dirty = true;
-                leaves[li].insert(at, tail);
-                self.mapped -= to - from;
-                return result;
-            }
-        }
-        let (mut i, mut j) = first.unwrap_or((0, 0));
+        let (mut i, mut j) = self.at_or_before(from).unwrap_or((0, 0));
         let mut unmapped = 0;
         while let Some(leaf) = self.leaves.as_mut_slice().get_mut(i) {
             if leaf.runs.first().is_some_and(|r| r.first() >= to) {
@@ -483,15 +471,25 @@ impl BlockMap {
             j = 0;
         }
         self.mapped -= unmapped;
-        // Overflow leaves left empty go, with their blocks; the leaf before
-        // each now points past it.
+        let dropped = self.drop_empty_leaves(sb);
+        result.and(dropped)
+    }
+
+    /// Removes the overflow leaves left with no runs, freeing their blocks
+    /// (the leaf before each now points past it), and the inode's leaf if
+    /// nothing is left. An error freeing a block is returned after all are
+    /// removed.
+    fn drop_empty_leaves(&mut self, sb: &SuperBlock<Rsfs>) -> Result {
+        let mut result = Ok(());
         let mut k = 1;
         while k < self.leaves.len() {
             if !self.leaves.as_slice()[k].runs.is_empty() {
                 k += 1;
                 continue;
             }
-            free(self.leaves.as_slice()[k].block, 1);
+            if let Err(e) = alloc::free_blocks(sb, self.leaves.as_slice()[k].block, 1) {
+                result = Err(e);
+            }
             self.leaves.as_mut_slice()[k - 1].dirty = true;
             self.leaves.as_mut_slice()[k..].rotate_left(1);
             drop(kfs::vec_pop(&mut self.leaves));
@@ -546,6 +544,44 @@ impl BlockMap {
         leaves[ri].dirty = true;
         leaves[li].insert(k, r.tail_from(at));
         Ok(())
+    }
+
+    /// Joins the run that ends at file block `at` with the one that starts
+    /// there, if the second continues the first on disk too: after a
+    /// FALLOC_FL_COLLAPSE_RANGE, the runs on either side of the range
+    /// removed may be the two halves of one that FALLOC_FL_INSERT_RANGE
+    /// split, and a file that was one extent is one again, as ext4 merges
+    /// extents (`ext4_ext_try_to_merge`). The second run may be the first
+    /// of the next leaf; an overflow leaf left empty goes, with its block.
+    pub(crate) fn merge_at(&mut self, sb: &SuperBlock<Rsfs>, at: u64) -> Result {
+        let Some((i, j)) = at.checked_sub(1).and_then(|b| self.at_or_before(b)) else {
+            return Ok(());
+        };
+        let leaves = self.leaves.as_slice();
+        let prev = leaves[i].runs[j];
+        let (ni, nj) = if j + 1 < leaves[i].runs.len() {
+            (i, j + 1)
+        } else {
+            (i + 1, 0)
+        };
+        let Some(&next) = leaves.get(ni).and_then(|l| l.runs.get(nj)) else {
+            return Ok(());
+        };
+        if prev.end() != at || next.first() != at || prev.start + u64::from(prev.len) != next.start
+        {
+            return Ok(());
+        }
+        let Some(len) = prev.len.checked_add(next.len) else {
+            return Ok(());
+        };
+        let leaves = self.leaves.as_mut_slice();
+        leaves[i].runs.as_mut_slice()[j].len = len;
+        leaves[i].dirty = true;
+        let runs = &mut leaves[ni].runs;
+        runs.as_mut_slice()[nj..].rotate_left(1);
+        kfs::vec_truncate(runs, runs.len() - 1);
+        leaves[ni].dirty = true;
+        self.drop_empty_leaves(sb)
     }
 
     /// Records that file blocks `lblk..lblk + len` were just allocated by

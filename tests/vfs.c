@@ -1433,6 +1433,51 @@ TEST_F(vfs, collapse_and_insert_range)
 	ASSERT_EQ(0, close(fd));
 }
 
+/* The number of extents FIEMAP reports for `fd`, or -1. */
+static int extent_count(int fd)
+{
+	struct fiemap fm = { .fm_length = FIEMAP_MAX_OFFSET };
+
+	if (ioctl(fd, FS_IOC_FIEMAP, &fm))
+		return -1;
+	return fm.fm_mapped_extents;
+}
+
+/*
+ * A collapse of a range that an insert made joins the two runs the insert
+ * split, as ext4 merges extents: a file of one extent, given a hole every
+ * other block by 20 inserts (more runs than the inode holds, so some go to
+ * an overflow block) and then collapsed back, is one extent again, with
+ * no overflow block (fstests generic/064).
+ */
+TEST_F(vfs, collapse_joins_what_insert_split)
+{
+	static unsigned char model[40 * 4096];
+	const size_t bs = 4096;
+	int fd;
+
+	fd = open("j", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, put_blocks(fd, model, 0, 40, 7));
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(1, extent_count(fd));
+	for (size_t j = 0; j < 20; j++)
+		ASSERT_EQ(0, fallocate(fd, FALLOC_FL_INSERT_RANGE, (2 * j + 1) * bs, bs));
+	EXPECT_EQ(21, extent_count(fd));
+	for (size_t j = 0; j < 20; j++)
+		ASSERT_EQ(0, fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, (j + 1) * bs, bs));
+	EXPECT_EQ(1, extent_count(fd));
+	EXPECT_EQ(-1, differs(fd, model, sizeof(model)));
+	ASSERT_EQ(0, close(fd));
+
+	ASSERT_EQ(0, remount());
+	fd = open("j", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(1, extent_count(fd));
+	EXPECT_EQ(-1, differs(fd, model, sizeof(model)));
+	ASSERT_EQ(0, close(fd));
+}
+
 /* Writes `len` bytes of pattern `seed` to a new file `path` (O_DIRECT if
  * `direct`), and fsyncs it if `sync`: 0, or the errno that stopped it. */
 static int fill_file(const char *path, size_t len, int seed, bool direct, bool sync)

@@ -31,6 +31,7 @@ use crate::{
         WritebackControl,
     },
     map::Run,
+    shutdown,
     super_::Stat,
     txn, writeback, Rsfs,
 };
@@ -69,7 +70,7 @@ fn blocks_for_write(
     // A hole: giving it blocks is an operation. Callers may hold the folio
     // locked (write_begin, page_mkwrite). The handle comes before the map
     // lock, so the lookup is done again under both.
-    let _handle = txn::begin_locked(sb);
+    let _handle = txn::begin_locked(sb)?;
     let mut map = inode.data().map();
     if let Some((block, run)) = map.lookup(index) {
         return Ok((block, run.min(max), false));
@@ -203,13 +204,13 @@ fn buffered_write(
             let last = end.div_ceil(bs).min(first + WRITE_AHEAD_BLOCKS);
             ((last * bs).min(end) - pos, Some(last))
         };
-        let handle = ahead.map(|last| {
-            let handle = txn::begin_unmarked(inode.super_block());
-            // Best effort: a block not given here (the disk is full) is
-            // given by write_begin, which reports the error where the data
-            // stops.
+        let handle = ahead.and_then(|last| {
+            // Best effort: a block not given here (the disk is full, or it
+            // was just shut down) is given by write_begin, which reports
+            // the error where the data stops.
+            let handle = txn::begin_unmarked(inode.super_block()).ok()?;
             let _ = write_ahead(inode, first, last);
-            handle
+            Some(handle)
         });
         let result = kfs::io::generic_file_write_iter_locked_max(iocb, from, lock, this as usize);
         let n = result.as_ref().map_or(0, |&n| n as u64);
@@ -251,7 +252,11 @@ pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>, written_to: u64) {
     let size = inode.size();
     let first = size.max(written_to).div_ceil(BLOCK_SIZE as u64);
     let sb = inode.super_block();
-    let _handle = txn::begin_locked(sb);
+    let Ok(_handle) = txn::begin_locked(sb) else {
+        // Shut down: nothing of this reaches the disk.
+        inode.data().map().clear_fresh();
+        return;
+    };
     let fresh = inode.data().map().has_fresh_from(first);
     if !fresh {
         inode.data().map().clear_fresh();
@@ -292,6 +297,7 @@ pub(crate) fn fsync(
 ) -> Result {
     let sb = inode.super_block();
     sb.info().stats.add(Stat::Fsyncs, 1);
+    shutdown::alive(sb)?;
     file.write_and_wait_range(start, end)?;
     if !datasync || inode.dirty_for_datasync() {
         inode.write_now(true)?;
@@ -350,7 +356,7 @@ fn allocate(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
     let last = (end - 1) / bs;
     let mut lblk = offset / bs;
     while lblk <= last {
-        let _handle = txn::begin(sb);
+        let _handle = txn::begin(sb)?;
         let (hole_end, goal) = {
             let map = inode.data().map();
             let hole_end = map.next_mapped(lblk).unwrap_or(u64::MAX).min(last + 1);
@@ -414,7 +420,7 @@ fn punch_hole(locked: Locked<'_, Rsfs>, offset: u64, end: u64) -> Result {
     // a mapping of it into another file), and a sync waits for that
     // handle; waiting for the gate with the lock held would close the
     // circle.
-    let _handle = txn::begin(sb);
+    let _handle = txn::begin(sb)?;
     let _invalidate = inode.lock_invalidate();
     let (first_whole, end_whole) = (offset.div_ceil(bs), end / bs);
     if first_whole > end_whole {
@@ -468,7 +474,7 @@ fn shift_range(locked: Locked<'_, Rsfs>, offset: u64, len: u64, collapse: bool) 
     }
     inode.wait_for_direct_io();
     // As in `punch_hole`: the handle before the invalidate lock.
-    let _handle = txn::begin(sb);
+    let _handle = txn::begin(sb)?;
     let _invalidate = inode.lock_invalidate();
     // What is dirty from `offset` on reaches its blocks before they move;
     // then the cache there goes, to be read back at the new positions.
@@ -662,7 +668,8 @@ impl address_space::Operations for RegularFile {
         // fault in another filesystem's file.
         let _handle = locked
             .as_ref()
-            .map(|inode| txn::begin_unmarked(inode.super_block()));
+            .map(|inode| txn::begin_unmarked(inode.super_block()))
+            .transpose()?;
         let result = iomap::direct_io(IOMAP_OPS, iocb, iter);
         if let Some(inode) = locked {
             match result {
@@ -753,6 +760,8 @@ impl vm::Operations for RegularFile {
     /// shared as ext4 holds it, keeps a hole punch out meanwhile.
     fn page_mkwrite(fault: &Fault<'_, Rsfs>) -> Result<MkWrite> {
         let inode = fault.inode();
+        // Shut down: SIGBUS, as on ext4.
+        shutdown::alive(inode.super_block())?;
         let _frozen = inode.super_block().start_pagefault();
         fault.file().update_time();
         let _invalidate = inode.lock_invalidate_shared();
@@ -850,8 +859,10 @@ const VM_OPS: vm::Ops<Rsfs> = vm::Ops::new::<RegularFile>();
 impl kfs::file::Operations for RegularFile {
     type FileSystem = Rsfs;
 
-    /// `open`: direct I/O is allowed (through `direct_IO` above).
-    fn open(_inode: &Inode<Rsfs>, file: &mut Opening<'_>) -> Result {
+    /// `open`: direct I/O is allowed (through `direct_IO` above). Shut
+    /// down, open, read, write, mmap and fsync fail with EIO, as on ext4.
+    fn open(inode: &Inode<Rsfs>, file: &mut Opening<'_>) -> Result {
+        shutdown::alive(inode.super_block())?;
         file.allow_direct_io()
     }
 
@@ -860,6 +871,7 @@ impl kfs::file::Operations for RegularFile {
     /// truncate, which holds the lock exclusively) and given to another
     /// file before its bios are done.
     fn read_iter(iocb: &mut Kiocb<'_, Rsfs>, to: &mut IovIter<'_>) -> Result<usize> {
+        shutdown::alive(iocb.inode().super_block())?;
         if !iocb.is_direct() {
             return kfs::io::generic_file_read_iter(iocb, to);
         }
@@ -875,6 +887,7 @@ impl kfs::file::Operations for RegularFile {
     /// once the lock is dropped.
     fn write_iter(iocb: &mut Kiocb<'_, Rsfs>, from: &mut IovIter<'_>) -> Result<usize> {
         let inode = iocb.inode();
+        shutdown::alive(inode.super_block())?;
         let written = {
             let lock = inode.lock();
             if kfs::io::generic_write_checks(iocb, from, &lock)? == 0 {
@@ -895,6 +908,7 @@ impl kfs::file::Operations for RegularFile {
 
     /// `mmap`: faults through the page cache, with rsfs's `page_mkwrite`.
     fn mmap(_file: &File, mmap: &mut Mmap<'_, Rsfs>) -> Result {
+        shutdown::alive(mmap.inode().super_block())?;
         mmap.set_ops(VM_OPS)
     }
 

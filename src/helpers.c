@@ -63,6 +63,17 @@ bool rsfs_capable_sys_admin(void)
 	return capable(CAP_SYS_ADMIN);
 }
 
+/* What syncfs(2) does: sync_filesystem() with s_umount held shared. */
+int rsfs_syncfs(struct super_block *sb)
+{
+	int ret;
+
+	down_read(&sb->s_umount);
+	ret = sync_filesystem(sb);
+	up_read(&sb->s_umount);
+	return ret;
+}
+
 bool rsfs_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);

@@ -38,6 +38,8 @@ const u32 RSFS_FS_IOC_GETFSLABEL = FS_IOC_GETFSLABEL;
 const u32 RSFS_FS_IOC_SETFSLABEL = FS_IOC_SETFSLABEL;
 const u32 RSFS_FS_IOC_GETVERSION = FS_IOC_GETVERSION;
 const u32 RSFS_FS_IOC32_GETVERSION_OLD = _IOR('f', 3, long);
+/* ext4's EXT4_IOC_SHUTDOWN, xfs's XFS_IOC_GOINGDOWN: one number. */
+const u32 RSFS_FS_IOC_SHUTDOWN = _IOR('X', 125, __u32);
 const int RSFS_ENOPARAM = ENOPARAM;
 #endif
 
@@ -48,6 +50,7 @@ u32 rsfs_bdev_max_discard_sectors(struct block_device *bdev);
 void rsfs_bdev_dio_alignment(struct block_device *bdev, u32 *mem, u32 *offset);
 u32 rsfs_bdev_discard_granularity(struct block_device *bdev);
 bool rsfs_capable_sys_admin(void);
+int rsfs_syncfs(struct super_block *sb);
 bool rsfs_fatal_signal_pending(void);
 bool rsfs_file_is_sync(struct file *file);
 const char *rsfs_param_key(struct fs_parameter *param);

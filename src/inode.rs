@@ -458,7 +458,7 @@ pub(crate) fn write_inode(inode: &Inode<Rsfs>, _sync: bool) -> Result {
 /// under its buffer's lock, is never half of anything (see `crate::txn`).
 fn store(inode: &Inode<Rsfs>) -> Result {
     let sb = inode.super_block();
-    if sb.is_read_only() {
+    if sb.is_read_only() || crate::shutdown::is_shut_down(sb) {
         return Ok(());
     }
     let mut d = format::Inode::default();
@@ -496,8 +496,12 @@ pub(crate) fn evict(inode: Evicting<'_, Rsfs>) {
     if inode.nlink() != 0 || sb.is_read_only() {
         return;
     }
-    // Not `begin`: eviction may come from memory reclaim, anywhere.
-    let _handle = txn::begin_locked(sb);
+    // Not `begin`: eviction may come from memory reclaim, anywhere. Shut
+    // down, the inode stays on the orphan list on the disk, for the next
+    // mount to release.
+    let Ok(_handle) = txn::begin_locked(sb) else {
+        return;
+    };
     let ino = inode.ino();
     let unlisted = crate::orphan::remove(sb, ino);
     let freed = inode.data().map().free_all(sb);
@@ -521,7 +525,7 @@ pub(crate) fn set_size(inode: Locked<'_, Rsfs>, size: u64) -> Result {
         return Err(EFBIG);
     }
     let sb = inode.super_block();
-    let _handle = txn::begin(sb);
+    let _handle = txn::begin(sb)?;
     inode.wait_for_direct_io();
     let old = inode.size();
     // Growing, the old last block's tail becomes file data; shrinking, the

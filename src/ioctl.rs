@@ -9,6 +9,7 @@
 //! - `FS_IOC_GETVERSION` (`lsattr -v`), the inode's generation. Setting
 //!   it (`chattr -v`) stays ENOTTY, as on ext4 with metadata checksums:
 //!   rsfs's inodes carry a checksum too.
+//! - `FS_IOC_SHUTDOWN`, see [`crate::shutdown`].
 //!
 //! (The `chattr(1)` flags do not come here: see [`crate::inode::set_flags`].
 //! `FS_IOC_GETFSUUID` is the VFS's, from the UUID the mount gives it.)
@@ -22,11 +23,11 @@ use crate::{
         self,
         ioctl::{
             TrimRange, UserArg, FITRIM, FSLABEL_MAX, FS_IOC_GETFSLABEL, FS_IOC_GETVERSION,
-            FS_IOC_GETVERSION_OLD, FS_IOC_SETFSLABEL,
+            FS_IOC_GETVERSION_OLD, FS_IOC_SETFSLABEL, FS_IOC_SHUTDOWN,
         },
         task, File, Inode, SuperBlock,
     },
-    super_, Rsfs,
+    shutdown, super_, Rsfs,
 };
 
 /// Command `cmd` with argument `arg` on `file`, an open file or directory
@@ -40,6 +41,11 @@ pub(crate) fn ioctl(file: &File, inode: &Inode<Rsfs>, cmd: u32, arg: UserArg) ->
         FITRIM => fitrim(sb, arg),
         FS_IOC_GETFSLABEL => get_label(sb, arg),
         FS_IOC_SETFSLABEL => set_label(file, sb, arg),
+        FS_IOC_SHUTDOWN => {
+            let mut how = [0u8; 4];
+            arg.read_bytes(&mut how)?;
+            shutdown::shut_down(sb, u32::from_ne_bytes(how))
+        }
         _ => Err(ENOTTY),
     }
     .map(|()| 0)
@@ -87,6 +93,8 @@ fn fitrim(sb: &SuperBlock<Rsfs>, arg: UserArg) -> Result {
     if sb.info().norecovery {
         return Err(EROFS);
     }
+    // A discard is a write, and a shut-down filesystem writes nothing.
+    shutdown::alive(sb)?;
     let mut range = TrimRange::read(arg)?;
     let bs = BLOCK_SIZE as u64;
     let blocks = sb.info().geo.blocks_count;

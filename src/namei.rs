@@ -331,7 +331,7 @@ impl inode_ops::Operations for Directory {
         if ftype == FileType::Directory && dir.nlink() >= u32::from(u16::MAX) {
             return Err(EMLINK);
         }
-        let handle = txn::begin(sb);
+        let handle = txn::begin(sb)?;
         let created = new_inode(&dir, ftype, mode, target, rdev, owner)?;
         // From here on, dropping `created` releases everything: it is evicted
         // with no links, which frees its blocks and its number.
@@ -363,7 +363,7 @@ impl inode_ops::Operations for Directory {
         if sb.is_read_only() {
             return Err(EROFS);
         }
-        let _handle = txn::begin(sb);
+        let _handle = txn::begin(sb)?;
         let created = new_inode(&dir, FileType::Regular, mode, &[], 0, owner)?;
         let ino = created.inode().ino();
         created.inode().mark_dirty();
@@ -378,7 +378,7 @@ impl inode_ops::Operations for Directory {
         if inode.nlink() >= u32::from(u16::MAX) {
             return Err(EMLINK);
         }
-        let handle = txn::begin(dir.super_block());
+        let handle = txn::begin(dir.super_block())?;
         if inode.nlink() == 0 {
             // An O_TMPFILE file getting its first name: as for a new file, the
             // inode (with its link) goes into the inode table's buffer before
@@ -419,7 +419,7 @@ impl inode_ops::Operations for Directory {
     /// closes it (`evict_inode`).
     fn unlink(dir: Locked<'_, Rsfs>, name: &[u8], inode: Locked<'_, Rsfs>) -> Result {
         let is_dir = inode.file_type() == FileType::Directory;
-        let handle = txn::begin(dir.super_block());
+        let handle = txn::begin(dir.super_block())?;
         if is_dir && !dir::is_empty(&inode)? {
             return Err(enotempty());
         }
@@ -466,7 +466,7 @@ impl inode_ops::Operations for Directory {
         flags: RenameFlags<'_>,
     ) -> Result {
         check_name(new_name)?;
-        let handle = txn::begin(old_dir.super_block());
+        let handle = txn::begin(old_dir.super_block())?;
         let new = match new {
             RenameTarget::Exchange(new) => {
                 exchange(old_dir, old_name, old, new_dir, new_name, new)?;

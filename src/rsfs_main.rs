@@ -18,6 +18,8 @@
 //! - [`writeback`]: rsfs's own `write_cache_pages`, and `writepage`;
 //! - [`alloc`]: the block and inode bitmaps;
 //! - [`ioctl`]: the filesystem's own `ioctl(2)` commands (`FITRIM`);
+//! - [`shutdown`]: `FS_IOC_SHUTDOWN`: the disk is left as a power cut
+//!   would leave it, and every call that would change it fails;
 //! - [`txn`]: handles and syncs: a sync never writes half an operation;
 //! - [`format`]: the on-disk format, shared with the userspace tools.
 
@@ -36,6 +38,7 @@ mod kfs;
 mod map;
 mod namei;
 mod orphan;
+mod shutdown;
 #[path = "super.rs"]
 mod super_;
 mod txn;

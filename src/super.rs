@@ -16,6 +16,7 @@ use crate::{
     },
     namei,
     orphan::{self, Orphans},
+    shutdown,
     txn::{self, Txns},
     Rsfs,
 };
@@ -146,6 +147,9 @@ pub(crate) struct Info {
     /// ([`alloc::trim`]).
     #[pin]
     pub(crate) trim: Mutex<()>,
+    /// Shut down (`FS_IOC_SHUTDOWN`): nothing more is written to the disk;
+    /// see [`crate::shutdown`].
+    pub(crate) shut_down: AtomicBool,
 }
 
 /// Mount option `norecovery` (or its other name, `noload`, both ext4's):
@@ -284,7 +288,7 @@ pub(crate) fn label(sb: &SuperBlock<Rsfs>) -> Result<[u8; LABEL_MAX]> {
 
 /// Gives the filesystem a new volume label, in a transaction of its own.
 pub(crate) fn set_label(sb: &SuperBlock<Rsfs>, label: &[u8; LABEL_MAX]) -> Result {
-    let _handle = txn::begin(sb);
+    let _handle = txn::begin(sb)?;
     let bh = change_superblock(sb, |d| d.label = *label)?;
     txn::dirty(sb, &bh);
     Ok(())
@@ -434,6 +438,7 @@ impl kfs::FileSystem for Rsfs {
                 stats,
                 norecovery,
                 discard: AtomicBool::new(discard),
+                shut_down: AtomicBool::new(false),
                 trim <- new_mutex!((), "rsfs:trim"),
             }),
             GFP_KERNEL,
@@ -492,7 +497,12 @@ impl kfs::FileSystem for Rsfs {
     /// dirty data and inodes; every finished operation's metadata goes to
     /// the disk, and the device's cache is flushed ([`txn::sync`],
     /// [`txn::checkpoint`]).
+    /// Shut down, nothing is written, as on ext4 ([`txn::let_go_of_ordered`]).
     fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
+        if shutdown::is_shut_down(sb) {
+            txn::let_go_of_ordered(sb);
+            return Ok(());
+        }
         if sb.is_read_only() || !wait {
             return Ok(());
         }
@@ -503,10 +513,18 @@ impl kfs::FileSystem for Rsfs {
         txn::checkpoint(sb)
     }
 
-    /// Unmount: every inode has been written and evicted; mark the disk clean.
+    /// Unmount: every inode has been written and evicted; mark the disk
+    /// clean. Shut down, nothing is written: only the writes home of the
+    /// last commit, if any are in flight, are waited for.
     fn put_super(sb: &SuperBlock<Rsfs>) {
         let info = sb.info();
         if sb.is_read_only() {
+            return;
+        }
+        if shutdown::is_shut_down(sb) {
+            if txn::checkpoint(sb).is_err() {
+                sb_err!(sb, "shut down: the last commit's writes home failed");
+            }
             return;
         }
         // Everything else reaches the disk before the superblock says "clean".
@@ -543,6 +561,10 @@ impl kfs::FileSystem for Rsfs {
         if read_only == sb.is_read_only() {
             return Ok(());
         }
+        if shutdown::is_shut_down(sb) {
+            // As ext4's: neither way, once shut down.
+            return Err(EROFS);
+        }
         if read_only {
             sb.sync_filesystem()?;
             clean_up(sb)?;
@@ -550,6 +572,11 @@ impl kfs::FileSystem for Rsfs {
         } else {
             write_superblock(sb, &info, format::STATE_DIRTY, true)
         }
+    }
+
+    /// See [`crate::shutdown`].
+    fn is_shut_down(sb: &SuperBlock<Rsfs>) -> bool {
+        shutdown::is_shut_down(sb)
     }
 
     /// `/proc/mounts` says `norecovery` of a mount without recovery, as

@@ -58,7 +58,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::{
     alloc, journal,
     kfs::{self, task, BufferHead, Inode, InodeRef, SuperBlock},
-    Rsfs,
+    shutdown, Rsfs,
 };
 
 /// Who holds the gate.
@@ -258,6 +258,11 @@ pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
         kfs::sb_err!(sb, "sync requested inside an operation");
         return Err(EBUSY);
     }
+    if shutdown::is_shut_down(sb) {
+        // Nothing more is written, so nothing is made durable.
+        let_go_of_ordered(sb);
+        return Err(EIO);
+    }
     let closed = txns.close();
     let ordered = core::mem::take(&mut *txns.ordered.lock());
     // Reclaim must not come back into this filesystem while the gate is
@@ -269,6 +274,17 @@ pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
     // Last, with the gate open: dropping a reference may evict an inode.
     drop(ordered);
     result
+}
+
+/// Once the filesystem is shut down: the files whose data a sync was to
+/// write first are let go, unwritten, so that the unmount can evict them
+/// (a reference left would be a busy inode). Called by [`sync`], and by
+/// `sync_fs`, which the unmount calls before it evicts.
+pub(crate) fn let_go_of_ordered(sb: &SuperBlock<Rsfs>) {
+    let ordered = core::mem::take(&mut *sb.info().txns.ordered.lock());
+    for inode in ordered.iter() {
+        inode.data().ordered.store(false, Ordering::Relaxed);
+    }
 }
 
 /// The body of [`sync`], with the gate closed.
@@ -438,10 +454,12 @@ pub(crate) fn order_data(inode: &Inode<Rsfs>) -> Result {
 
 /// Opens a handle for an operation on `sb`, after [`make_room`] for a
 /// block or two: a disk filled, emptied and filled again must not report
-/// ENOSPC for space it has.
-pub(crate) fn begin(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
+/// ENOSPC for space it has. EIO once the filesystem is shut down, as
+/// ext4's handles fail then (`ext4_journal_check_start`).
+pub(crate) fn begin(sb: &SuperBlock<Rsfs>) -> Result<Handle<'_>> {
+    shutdown::alive(sb)?;
     make_room(sb, 2);
-    sb.info().get_ref().txns.start()
+    Ok(sb.info().get_ref().txns.start())
 }
 
 /// Commits the running transaction if it is due ([`commit_due`]), and
@@ -483,15 +501,17 @@ pub(crate) fn make_room(sb: &SuperBlock<Rsfs>, blocks: u64) {
 
 /// Opens a handle that leaves `journal_info` alone (see
 /// [`Txns::start_unmarked`]), making room first as [`begin`] does.
-pub(crate) fn begin_unmarked(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
+pub(crate) fn begin_unmarked(sb: &SuperBlock<Rsfs>) -> Result<Handle<'_>> {
+    shutdown::alive(sb)?;
     make_room(sb, 2);
-    sb.info().get_ref().txns.start_unmarked()
+    Ok(sb.info().get_ref().txns.start_unmarked())
 }
 
 /// Opens a handle with one of a file's folios locked (see
-/// [`Txns::start_locked`]).
-pub(crate) fn begin_locked(sb: &SuperBlock<Rsfs>) -> Handle<'_> {
-    sb.info().get_ref().txns.start_locked()
+/// [`Txns::start_locked`]); EIO once shut down, as [`begin`].
+pub(crate) fn begin_locked(sb: &SuperBlock<Rsfs>) -> Result<Handle<'_>> {
+    shutdown::alive(sb)?;
+    Ok(sb.info().get_ref().txns.start_locked())
 }
 
 /// Whether free space is short: fewer blocks can be allocated than

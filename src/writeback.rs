@@ -19,6 +19,7 @@ use crate::{
         self, sb_err, AddressSpace, BioBuilder, FolioBatch, Inode, LockedFolio, Tag, WritePage,
         WritebackControl,
     },
+    shutdown,
     super_::Stat,
     Rsfs,
 };
@@ -111,6 +112,9 @@ fn write_folio(
 pub(crate) fn writepages(mapping: &AddressSpace<Rsfs>, wbc: &mut WritebackControl<'_>) -> Result {
     let inode = mapping.host();
     let sb = inode.super_block();
+    // Shut down: nothing more is written. The dirty folios stay so, as on
+    // ext4, until the unmount drops them.
+    shutdown::alive(sb)?;
     let stats = &sb.info().stats;
     let sync_all = wbc.is_sync_all();
     stats.add(
@@ -258,6 +262,11 @@ pub(crate) fn writepage(
 ) -> Result<WritePage> {
     let stats = &inode.super_block().info().stats;
     stats.add(Stat::WritepageCalls, 1);
+    if shutdown::is_shut_down(inode.super_block()) {
+        // As in `writepages`; the folio goes back to reclaim, dirty.
+        folio.redirty(wbc);
+        return Ok(WritePage::Activate(folio));
+    }
     let mut bios = BioBuilder::writer(inode.super_block(), wbc);
     let step = write_folio(inode, folio, wbc, &mut bios);
     bios.finish_accounted(|done| {

@@ -1433,6 +1433,135 @@ TEST_F(vfs, collapse_and_insert_range)
 	ASSERT_EQ(0, close(fd));
 }
 
+/* ext4's EXT4_IOC_SHUTDOWN (xfs's XFS_IOC_GOINGDOWN), and its ways. */
+#define SHUTDOWN_IOC _IOR('X', 125, __u32)
+#define GOING_DEFAULT 0
+#define GOING_LOGFLUSH 1
+#define GOING_NOLOGFLUSH 2
+
+/*
+ * Shuts the filesystem at MNT down the way `how` says, as `uid` (root: 0):
+ * 0, or the errno.
+ */
+static int shut_down(unsigned int how, uid_t uid)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		int fd = open(MNT, O_RDONLY | O_DIRECTORY);
+
+		if (fd < 0)
+			_exit(101);
+		if (uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
+			_exit(100);
+		_exit(ioctl(fd, SHUTDOWN_IOC, &how) ? errno : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/*
+ * FS_IOC_SHUTDOWN, as on ext4 (fstests' godown, and the crash tests built
+ * on it): once shut down, every call that would change the filesystem,
+ * read file data or open a file fails with EIO, nothing more is written,
+ * and the next mount finds what the last commit left. Without the flush
+ * (NOLOGFLUSH), only what fsync acknowledged is there; LOGFLUSH commits
+ * first; the default writes everything first, an overwrite in place too.
+ * Only root may, and
+ * the way must be one of the three.
+ */
+TEST_F(vfs, shutdown)
+{
+	unsigned char buf[16];
+	struct stat st;
+	int fd, fd2;
+
+	fd = open("synced", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, put_pattern(fd, 0, 65536, 1));
+	ASSERT_EQ(0, fsync(fd));
+	fd2 = open("unsynced", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, put_pattern(fd2, 0, 8192, 2));
+	ASSERT_EQ(0, mkdir("dir", 0755));
+
+	EXPECT_EQ(EPERM, shut_down(GOING_NOLOGFLUSH, 1000));
+	EXPECT_EQ(EINVAL, shut_down(3, 0));
+	ASSERT_EQ(0, shut_down(GOING_NOLOGFLUSH, 0));
+	EXPECT_EQ(0, shut_down(GOING_NOLOGFLUSH, 0));
+	EXPECT_EQ(-1, write(fd2, "x", 1));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, pread(fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, fsync(fd2));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, open("synced", O_RDONLY));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, mkdir("dir2", 0755));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, unlink("synced"));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, rename("synced", "moved"));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, fchmod(fd, 0600));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, ftruncate(fd, 0));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, fallocate(fd, 0, 0, 1 << 20));
+	EXPECT_EQ(EIO, errno);
+	/* What does not change it still works. */
+	EXPECT_EQ(0, stat("synced", &st));
+	EXPECT_EQ(65536, st.st_size);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(fd2));
+	EXPECT_EQ(-1, mount(NULL, MNT, NULL, MS_REMOUNT | MS_RDONLY, NULL));
+	EXPECT_EQ(EROFS, errno);
+
+	ASSERT_EQ(0, remount());
+	fd = open("synced", O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, check_pattern(fd, 0, 65536, 1));
+	EXPECT_EQ(-1, access("unsynced", F_OK));
+	EXPECT_EQ(-1, access("dir", F_OK));
+
+	/*
+	 * LOGFLUSH: the running transaction is committed, so the new file is
+	 * there; its size is not in it yet (it goes to the inode table with
+	 * the inode's writeback), but if it is, so is the data, which the
+	 * commit wrote first. As on ext4, whose delayed allocation leaves such
+	 * a file empty.
+	 */
+	fd2 = open("logged", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, put_pattern(fd2, 0, 8192, 3));
+	ASSERT_EQ(0, close(fd2));
+	ASSERT_EQ(0, shut_down(GOING_LOGFLUSH, 0));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, remount());
+	fd2 = open("logged", O_RDONLY);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, fstat(fd2, &st));
+	EXPECT_TRUE(st.st_size == 0 || st.st_size == 8192) TH_LOG("size %lld", (long long)st.st_size);
+	EXPECT_EQ(-1, check_pattern(fd2, 0, st.st_size, 3));
+	ASSERT_EQ(0, close(fd2));
+
+	/* The default: an overwrite in place, never synced, is written too. */
+	fd = open("synced", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, put_pattern(fd, 0, 65536, 4));
+	ASSERT_EQ(0, shut_down(GOING_DEFAULT, 0));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, remount());
+	fd = open("synced", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, check_pattern(fd, 0, 65536, 4));
+	ASSERT_EQ(0, close(fd));
+}
+
 /* The number of extents FIEMAP reports for `fd`, or -1. */
 static int extent_count(int fd)
 {

@@ -135,6 +135,13 @@ pub(crate) trait FileSystem: FsData {
     fn flags_in_effect(_sb: &SuperBlock<Self>) -> MountFlags {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+
+    /// Whether the filesystem has been shut down (`FS_IOC_SHUTDOWN`): the
+    /// attribute changes that kfs answers for it (`setattr`,
+    /// `fileattr_set`) then fail with EIO, as ext4's do.
+    fn is_shut_down(_sb: &SuperBlock<Self>) -> bool {
+        false
+    }
 }
 
 /// The filesystem's own mount options of one mount or remount: the bits

@@ -29,7 +29,7 @@ use super::{
     lock::Locked,
     new_inode::{Created, Owner},
     ops::if_has,
-    sys, FsData, Inode, InodeRef,
+    sys, FileSystem, FsData, Inode, InodeRef,
 };
 
 mod attributes;
@@ -39,7 +39,7 @@ mod namespace;
 #[vtable]
 pub(crate) trait Operations {
     /// The filesystem whose inodes these are.
-    type FileSystem: FsData;
+    type FileSystem: FileSystem;
 
     /// The `chattr(1)` flags (`FS_*_FL`) these inodes support; see
     /// [`Operations::flags`].
@@ -219,6 +219,9 @@ impl<U: Operations> Table<U> {
         from_result(|| {
             // SAFETY: The VFS holds the inode locked; `dentry` is positive.
             let inode = unsafe { dentry_inode::<U::FileSystem>(dentry) };
+            if U::FileSystem::is_shut_down(inode.super_block()) {
+                return Err(EIO);
+            }
             // SAFETY: All three pointers are valid per the VFS contract.
             to_result(unsafe { sys::setattr_prepare(idmap, dentry, attr) })?;
             // SAFETY: `attr` is valid.

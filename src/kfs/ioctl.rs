@@ -33,6 +33,21 @@ pub(crate) const FS_IOC_GETVERSION: u32 = sys::RSFS_FS_IOC_GETVERSION;
 /// old, `_IOR('f', 3, long)`), which ext2 and ext4 still answer.
 pub(crate) const FS_IOC_GETVERSION_OLD: u32 = sys::RSFS_FS_IOC32_GETVERSION_OLD;
 
+/// `FS_IOC_SHUTDOWN`: shut the filesystem down; the argument is a `u32`,
+/// one of the `GOING_FLAGS_*` below. It is ext4's `EXT4_IOC_SHUTDOWN`, with
+/// the number of xfs's `XFS_IOC_GOINGDOWN` (fstests' `godown`, `xfs_io -c
+/// shutdown`).
+pub(crate) const FS_IOC_SHUTDOWN: u32 = sys::RSFS_FS_IOC_SHUTDOWN;
+
+/// Shut down after writing everything dirty, as `syncfs(2)` would.
+pub(crate) const GOING_FLAGS_DEFAULT: u32 = 0;
+
+/// Shut down after committing the journal, but not writing other data.
+pub(crate) const GOING_FLAGS_LOGFLUSH: u32 = 1;
+
+/// Shut down at once, writing nothing more.
+pub(crate) const GOING_FLAGS_NOLOGFLUSH: u32 = 2;
+
 /// The size of the label commands' buffer.
 pub(crate) const FSLABEL_MAX: usize = sys::FSLABEL_MAX as usize;
 

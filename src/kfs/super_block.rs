@@ -207,6 +207,17 @@ impl<T: FsData, S> SuperBlock<T, S> {
         kernel::error::to_result(unsafe { sys::sync_filesystem(self.as_raw()) })
     }
 
+    /// Writes everything of the filesystem that is dirty and waits for it,
+    /// as `syncfs(2)` does: [`SuperBlock::sync_filesystem`], with
+    /// `s_umount` taken shared. For calls on an open file (an `ioctl`),
+    /// whose mount keeps the superblock alive; not for the superblock's
+    /// own operations, whose callers hold `s_umount` already.
+    pub(crate) fn syncfs(&self) -> Result {
+        // SAFETY: The superblock is valid by the type invariant; the
+        // helper takes and drops its `s_umount` itself.
+        kernel::error::to_result(unsafe { sys::rsfs_syncfs(self.as_raw()) })
+    }
+
     /// Writes all dirty buffers of the block device and waits for them.
     pub(crate) fn sync_device(&self) -> Result {
         // SAFETY: The block device is open by the type invariant.

@@ -44,6 +44,14 @@ impl<'a, T: FsData> Mmap<'a, T> {
         }
     }
 
+    /// The mapped file's inode.
+    pub(crate) fn inode(&self) -> &Inode<T> {
+        // SAFETY: The file is an open file of `T` (type invariant): its
+        // inode is an initialised inode of `T`, which lives while the file
+        // is open, at least for `'a`.
+        unsafe { Inode::from_raw((*self.file).f_inode) }
+    }
+
     /// Serves the mapping's faults from the page cache with `ops`, as
     /// `generic_file_mmap` does (`file_accessed`, then `vm_ops`). EINVAL
     /// if the file's page cache has no `read_folio`, which faults call.

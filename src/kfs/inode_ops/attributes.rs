@@ -6,7 +6,7 @@
 
 use kernel::error::from_result;
 
-use super::{dentry_inode, sys, Locked, Operations, Table};
+use super::{dentry_inode, sys, FileSystem, Locked, Operations, Table};
 
 impl<U: Operations> Table<U> {
     /// `inode_operations::getattr`: what `generic_fillattr` reports, and
@@ -95,6 +95,9 @@ impl<U: Operations> Table<U> {
         from_result(|| {
             // SAFETY: The dentry is positive and its inode one of ours.
             let inode = unsafe { dentry_inode::<U::FileSystem>(dentry) };
+            if U::FileSystem::is_shut_down(inode.super_block()) {
+                return Err(kernel::error::code::EIO);
+            }
             // SAFETY: `fa` is valid (safety requirement). For
             // FS_IOC_FSSETXATTR the VFS has already turned the common
             // xflags into `flags`; what has no flag (an extent size, a

@@ -21,6 +21,7 @@ use kernel::prelude::*;
 use crate::{
     format::{self, Geometry, BITS_PER_BITMAP_BLOCK},
     kfs::{self, sb_err, task, BufferHead, SuperBlock},
+    shutdown,
     super_::{self, Stat},
     txn, Rsfs,
 };
@@ -361,7 +362,7 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, max_len: u64) -> Re
             "block bitmap: block {} is metadata or changed under us",
             start
         );
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     state.free_blocks = state.free_blocks.saturating_sub(len);
     Ok((start, len))
@@ -427,7 +428,7 @@ pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result
             .map_or(true, |end| end > geo.blocks_count)
     {
         sb_err!(sb, "freeing blocks {}+{} outside the data area", start, len);
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     let mut state = info.alloc.lock();
     // Noted before the bits are cleared: a clear bit that is not noted
@@ -523,7 +524,7 @@ fn clear_run(sb: &SuperBlock<Rsfs>, state: &mut AllocState, start: u64, len: u64
             Ok(true) => state.free_blocks += piece,
             Ok(false) => {
                 sb_err!(sb, "freeing blocks {}+{}: some already free", block, piece);
-                result = Err(kfs::efscorrupted());
+                result = Err(shutdown::damaged(sb));
             }
             Err(e) => result = Err(e),
         }
@@ -550,7 +551,7 @@ pub(crate) fn alloc_inode(sb: &SuperBlock<Rsfs>) -> Result<u64> {
     };
     if ino == 0 || ino > info.geo.inodes_count || !set_bits(sb, Bitmap::Inodes, ino, 1, true)? {
         sb_err!(sb, "inode bitmap: bad free inode {}", ino);
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     state.free_inodes -= 1;
     state.inode_hint = ino + 1;
@@ -563,7 +564,7 @@ pub(crate) fn free_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result {
     let mut state = info.alloc.lock();
     if !set_bits(sb, Bitmap::Inodes, ino, 1, false)? {
         sb_err!(sb, "freeing inode {}: already free", ino);
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     state.free_inodes += 1;
     Ok(())

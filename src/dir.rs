@@ -23,7 +23,7 @@ use crate::{
     kfs::{self, ioctl::UserArg, sb_err, BufferHead, DirEmitter, File, FileType, Inode, Locked},
     map::Run,
     namei::Directory,
-    super_, txn, Rsfs,
+    shutdown, super_, txn, Rsfs,
 };
 
 /// The `FT_*` value stored for a file type.
@@ -129,7 +129,7 @@ fn damaged(dir: &Inode<Rsfs>, block: u64, what: &str) -> Error {
         block,
         what
     );
-    kfs::efscorrupted()
+    shutdown::damaged(dir.super_block())
 }
 
 /// The number of blocks of a directory.

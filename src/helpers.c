@@ -63,6 +63,12 @@ bool rsfs_capable_sys_admin(void)
 	return capable(CAP_SYS_ADMIN);
 }
 
+/* panic(), naming the device: panic's format is C's, not Rust's. */
+void __noreturn rsfs_panic(struct super_block *sb, const char *why)
+{
+	panic("rsfs (device %s): %s\n", sb->s_id, why);
+}
+
 /* What syncfs(2) does: sync_filesystem() with s_umount held shared. */
 int rsfs_syncfs(struct super_block *sb)
 {
@@ -92,6 +98,12 @@ const char *rsfs_param_key(struct fs_parameter *param)
 bool rsfs_param_is_flag(struct fs_parameter *param)
 {
 	return param->type == fs_value_is_flag;
+}
+
+/* The value of an option given one as a string (-o key=value), or NULL. */
+const char *rsfs_param_string(struct fs_parameter *param)
+{
+	return param->type == fs_value_is_string ? param->string : NULL;
 }
 
 /* One rate limit for all of rsfs's error messages about on-disk damage. */

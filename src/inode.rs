@@ -23,7 +23,7 @@ use crate::{
         InodeOps, InodeParams, InodeRef, Locked, Lookup, SuperBlock, Timestamp,
     },
     map::BlockMap,
-    namei, super_, txn, Rsfs,
+    namei, shutdown, super_, txn, Rsfs,
 };
 
 /// What rsfs keeps beside each VFS inode.
@@ -146,7 +146,7 @@ fn read_disk_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<format::Inode> {
     let geo = &sb.info().geo;
     if ino == 0 || ino > geo.inodes_count {
         sb_err!(sb, "inode {} out of range", ino);
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     let (block, offset) = geo.inode_location(ino);
     let bh = super_::read_block(sb, block)?;
@@ -154,7 +154,7 @@ fn read_disk_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<format::Inode> {
     let raw = &g.data()[offset..offset + format::INODE_SIZE];
     if !format::csum_ok(raw, kfs::crc32c) {
         sb_err!(sb, "inode {}: checksum mismatch", ino);
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     Ok(format::Inode::decode(raw))
 }
@@ -169,7 +169,7 @@ fn read_link(
     let len = d.size.get();
     let bad = || {
         sb_err!(sb, "inode {}: bad symlink of {} bytes", ino, len);
-        kfs::efscorrupted()
+        shutdown::damaged(sb)
     };
     if len == 0 || len >= format::BLOCK_SIZE as u64 {
         return Err(bad());
@@ -217,7 +217,7 @@ fn load(sb: &SuperBlock<Rsfs>, ino: u64, orphan: bool) -> Result<InodeRef<Rsfs>>
     let mode = d.mode.get();
     let Some(ftype) = FileType::from_mode(mode) else {
         sb_err!(sb, "inode {}: unknown file type {:o}", ino, mode >> 12);
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     };
     if (d.links.get() == 0) != orphan {
         if orphan {
@@ -225,14 +225,14 @@ fn load(sb: &SuperBlock<Rsfs>, ino: u64, orphan: bool) -> Result<InodeRef<Rsfs>>
         } else {
             sb_err!(sb, "inode {}: in use but has no links", ino);
         }
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     // A device, pipe or socket keeps nothing on the disk but its inode.
     if ftype.is_special()
         && (d.size.get() != 0 || d.extent_count.get() != 0 || d.extent_block.get() != 0)
     {
         sb_err!(sb, "inode {}: special file with a size or blocks", ino);
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     let inline = ftype == FileType::Symlink && d.flags.get() & format::INODE_FLAG_INLINE != 0;
     // Only regular files and directories have chattr flags (fsck clears
@@ -257,7 +257,7 @@ fn load(sb: &SuperBlock<Rsfs>, ino: u64, orphan: bool) -> Result<InodeRef<Rsfs>>
         || (ftype == FileType::Directory && size % format::BLOCK_SIZE as u64 != 0)
     {
         sb_err!(sb, "inode {}: bad size {}", ino, size);
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     new.init(
         InodeParams {
@@ -345,7 +345,7 @@ pub(crate) fn root(sb: &SuperBlock<Rsfs>) -> Result<InodeRef<Rsfs>> {
     let root = iget(sb, format::ROOT_INO)?;
     if root.file_type() != FileType::Directory {
         sb_err!(sb, "the root inode is not a directory");
-        return Err(kfs::efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     Ok(root)
 }

@@ -26,7 +26,7 @@ use crate::{
     alloc,
     format::{self, Extent, ExtentBlockHeader, Geometry, EXTENT_BLOCK_EXTENTS, INODE_EXTENTS},
     kfs::{self, sb_err, Inode, SuperBlock},
-    super_, txn, Rsfs,
+    shutdown, super_, txn, Rsfs,
 };
 
 /// One run of blocks, in native byte order.
@@ -182,7 +182,7 @@ impl BlockMap {
                 run.len,
                 run.start
             );
-            return Err(kfs::efscorrupted());
+            return Err(shutdown::damaged(sb));
         }
         let leaf = self.leaves.as_mut_slice().last_mut().ok_or(EINVAL)?;
         leaf.runs.push(run, GFP_KERNEL)?;
@@ -199,7 +199,7 @@ impl BlockMap {
         let count = usize::from(d.extent_count.get());
         if count > INODE_EXTENTS {
             sb_err!(sb, "inode {}: extent count {} too large", ino, count);
-            return Err(kfs::efscorrupted());
+            return Err(shutdown::damaged(sb));
         }
         let mut next = d.extent_block.get();
         if count == 0 && next == 0 {
@@ -213,7 +213,7 @@ impl BlockMap {
         while next != 0 {
             if next < geo.data_start || next >= geo.blocks_count {
                 sb_err!(sb, "inode {}: bad extent block {}", ino, next);
-                return Err(kfs::efscorrupted());
+                return Err(shutdown::damaged(sb));
             }
             let bh = super_::read_block(sb, next)?;
             let g = bh.lock();
@@ -226,7 +226,7 @@ impl BlockMap {
                 || n > EXTENT_BLOCK_EXTENTS
             {
                 sb_err!(sb, "inode {}: extent block {} is damaged", ino, next);
-                return Err(kfs::efscorrupted());
+                return Err(shutdown::damaged(sb));
             }
             let mut leaf = Leaf::new(next)?;
             leaf.dirty = false;

@@ -11,11 +11,11 @@ use crate::{
     format::{self, BLOCK_SIZE, NAME_MAX},
     inode::{self, InodeInfo},
     kfs::{
-        self, efscorrupted, fs_flags, inode_ops, sb_err, Created, FileType, Inode, InodeRef,
-        Locked, Owner, RenameFlags, RenameTarget,
+        self, fs_flags, inode_ops, sb_err, Created, FileType, Inode, InodeRef, Locked, Owner,
+        RenameFlags, RenameTarget,
     },
     map::{BlockMap, Run},
-    orphan, txn, Rsfs,
+    orphan, shutdown, txn, Rsfs,
 };
 
 /// The `ENAMETOOLONG` errno; `kernel::error::code` in 6.12 lacks it.
@@ -123,7 +123,7 @@ fn new_inode(
             "inode bitmap marks inode {} free, but it is in use",
             ino
         );
-        return Err(efscorrupted());
+        return Err(shutdown::damaged(sb));
     }
     // Until the inode is set up, a failure gives back its number (and its
     // first block) by hand.
@@ -168,7 +168,7 @@ fn new_inode(
                 "inode bitmap marks inode {} free, but it is in use",
                 ino
             );
-            return Err(efscorrupted());
+            return Err(shutdown::damaged(sb));
         }
         Err(e) => {
             let _ = alloc::free_inode(sb, ino);
@@ -261,7 +261,7 @@ fn check_link_counts(parent: &Inode<Rsfs>, victim: &Inode<Rsfs>, is_dir: bool) -
         ino,
         what
     );
-    Err(efscorrupted())
+    Err(shutdown::damaged(parent.super_block()))
 }
 
 /// Directories: the namespace operations, and their `chattr(1)` flags.

@@ -23,16 +23,21 @@
 //! shutdown may still be in flight; they repeat what the log holds, so
 //! they are not taken back. The unmount writes nothing: the superblock
 //! still says "mounted".
+//!
+//! Damage found on the disk shuts the filesystem down the same way on a
+//! mount with `errors=remount-ro` ([`damaged`]), as ext4 does in 6.12.
 
 use core::sync::atomic::Ordering;
 
-use kernel::prelude::*;
+use kernel::{c_str, prelude::*};
 
 use crate::{
     kfs::{
+        self,
         ioctl::{GOING_FLAGS_DEFAULT, GOING_FLAGS_LOGFLUSH, GOING_FLAGS_NOLOGFLUSH},
-        task, SuperBlock,
+        sb_err, task, SuperBlock,
     },
+    super_::{ERRORS_PANIC, ERRORS_RO},
     txn, Rsfs,
 };
 
@@ -75,4 +80,26 @@ pub(crate) fn alive(sb: &SuperBlock<Rsfs>) -> Result {
         return Err(EIO);
     }
     Ok(())
+}
+
+/// Damage found on the disk, and already reported where it was found:
+/// the error for the call that found it (EUCLEAN), once the mount's
+/// `errors=` option has done its part. `errors=continue`, the default,
+/// goes on; `errors=remount-ro` shuts the filesystem down, as ext4 6.12
+/// does (rather than set the read-only flag, which needs `s_umount`): a
+/// filesystem found damaged writes nothing more, and so spreads nothing.
+/// `errors=panic` panics.
+pub(crate) fn damaged(sb: &SuperBlock<Rsfs>) -> Error {
+    let info = sb.info();
+    let errors = info.errors.load(Ordering::Relaxed);
+    if errors & ERRORS_PANIC != 0 {
+        sb.panic(c_str!("damage found on the disk (errors=panic)"));
+    }
+    if errors & ERRORS_RO != 0 && !info.shut_down.swap(true, Ordering::AcqRel) {
+        sb_err!(
+            sb,
+            "damage found (errors=remount-ro): shut down; nothing more is written"
+        );
+    }
+    kfs::efscorrupted()
 }

@@ -147,9 +147,13 @@ pub(crate) struct Info {
     /// ([`alloc::trim`]).
     #[pin]
     pub(crate) trim: Mutex<()>,
-    /// Shut down (`FS_IOC_SHUTDOWN`): nothing more is written to the disk;
-    /// see [`crate::shutdown`].
+    /// Shut down (`FS_IOC_SHUTDOWN`, or damage found with
+    /// `errors=remount-ro`): nothing more is written to the disk; see
+    /// [`crate::shutdown`].
     pub(crate) shut_down: AtomicBool,
+    /// What damage found does: [`ERRORS_RO`], [`ERRORS_PANIC`], or
+    /// neither (`errors=continue`); see [`crate::shutdown::damaged`].
+    pub(crate) errors: AtomicU32,
 }
 
 /// Mount option `norecovery` (or its other name, `noload`, both ext4's):
@@ -163,6 +167,24 @@ const NORECOVERY: u32 = 1;
 /// they may be given out again, so that a thin or flash device gets them
 /// back without `fstrim`.
 const DISCARD: u32 = 2;
+
+/// Mount option `errors=remount-ro`, as ext2's and ext4's: damage found on
+/// the disk shuts the filesystem down, as ext4 does in 6.12 rather than
+/// set the read-only flag: nothing more is written.
+pub(crate) const ERRORS_RO: u32 = 4;
+
+/// Mount option `errors=panic`: damage found on the disk panics the
+/// kernel. Without either (`errors=continue`, the default), the call that
+/// found it fails with EUCLEAN and the filesystem goes on.
+pub(crate) const ERRORS_PANIC: u32 = 8;
+
+/// The `errors=` bits that `flags` turn on.
+fn errors_of(flags: MountFlags) -> u32 {
+    [ERRORS_RO, ERRORS_PANIC]
+        .into_iter()
+        .filter(|&bit| flags.has(bit))
+        .fold(0, |all, bit| all | bit)
+}
 
 /// Whether the device of `sb` can discard; if not, `discard` is ignored
 /// with a warning, as ext4 does.
@@ -341,6 +363,11 @@ impl kfs::FileSystem for Rsfs {
         (c_str!("noload"), NORECOVERY, true),
         (c_str!("discard"), DISCARD, true),
         (c_str!("nodiscard"), DISCARD, false),
+        (c_str!("errors=continue"), ERRORS_RO | ERRORS_PANIC, false),
+        (c_str!("errors=remount-ro"), ERRORS_PANIC, false),
+        (c_str!("errors=remount-ro"), ERRORS_RO, true),
+        (c_str!("errors=panic"), ERRORS_RO, false),
+        (c_str!("errors=panic"), ERRORS_PANIC, true),
     ];
 
     /// Reads and checks the superblock of a filesystem being mounted, counts the
@@ -439,6 +466,7 @@ impl kfs::FileSystem for Rsfs {
                 norecovery,
                 discard: AtomicBool::new(discard),
                 shut_down: AtomicBool::new(false),
+                errors: AtomicU32::new(errors_of(flags)),
                 trim <- new_mutex!((), "rsfs:trim"),
             }),
             GFP_KERNEL,
@@ -558,6 +586,10 @@ impl kfs::FileSystem for Rsfs {
         } else if flags.has_off(DISCARD) {
             info.discard.store(false, Ordering::Relaxed);
         }
+        let errors = ERRORS_RO | ERRORS_PANIC;
+        if flags.has(errors) || flags.has_off(errors) {
+            info.errors.store(errors_of(flags), Ordering::Relaxed);
+        }
         if read_only == sb.is_read_only() {
             return Ok(());
         }
@@ -589,7 +621,7 @@ impl kfs::FileSystem for Rsfs {
         } else {
             0
         };
-        MountFlags::new(norecovery | discard)
+        MountFlags::new(norecovery | discard | info.errors.load(Ordering::Relaxed))
     }
 
     fn inode_for_handle(

@@ -631,6 +631,59 @@ TEST_F(fs, damaged_inode_gives_euclean)
 	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
 }
 
+/*
+ * Mount option errors=, as ext2's and ext4's: with errors=remount-ro,
+ * damage found on the disk shuts the filesystem down, as ext4 6.12 does
+ * (the call that found it gets EUCLEAN, every later change EIO); with
+ * errors=continue, the default, only that call fails. /proc/mounts shows
+ * the option unless it is the default; the last one given wins, a
+ * remount changes it, and a value rsfs does not know is EINVAL.
+ * (errors=panic is set and shown, not tried.)
+ */
+TEST_F(fs, errors_mount_option)
+{
+	struct stat st;
+
+	EXPECT_FALSE(mounted_with(MNT, "errors=continue"));
+	ASSERT_EQ(0, mount(NULL, MNT, NULL, MS_REMOUNT, "errors=panic"));
+	EXPECT_TRUE(mounted_with(MNT, "errors=panic"));
+	ASSERT_EQ(0, mount(NULL, MNT, NULL, MS_REMOUNT, "errors=continue"));
+	EXPECT_FALSE(mounted_with(MNT, "errors=panic"));
+	ASSERT_EQ(0, close(open("f", O_CREAT | O_WRONLY, 0600)));
+	ASSERT_EQ(0, stat("f", &st));
+	ASSERT_EQ(2, st.st_ino);
+	ASSERT_EQ(0, chdir("/"));
+	ASSERT_EQ(0, umount(MNT));
+	EXPECT_EQ(-EINVAL, mount_rsfs(DISK0, "errors=sometimes"));
+	EXPECT_EQ(-EINVAL, mount_rsfs(DISK0, "errors"));
+	EXPECT_EQ(-EINVAL, mount_rsfs(DISK0, "discard=1"));
+	/* The size field of inode 2, as in damaged_inode_gives_euclean. */
+	ASSERT_EQ(0, run("printf '\\377' | dd of=%s bs=1 seek=%llu conv=notrunc,fsync 2>/dev/null",
+			 DISK0, sb_field(DISK0, 88) * 4096 + 2 * 256 + 16));
+	for (int ro = 0; ro < 2; ro++) {
+		ASSERT_EQ(0, mount_rsfs(DISK0, ro ? "errors=panic,errors=remount-ro"
+						  : "errors=remount-ro,errors=continue"));
+		EXPECT_EQ(ro, mounted_with(MNT, "errors=remount-ro"));
+		EXPECT_FALSE(mounted_with(MNT, "errors=panic"));
+		ASSERT_EQ(0, chdir(MNT));
+		EXPECT_EQ(-1, stat("f", &st));
+		EXPECT_EQ(EUCLEAN, errno);
+		if (ro) {
+			EXPECT_EQ(-1, mkdir("d", 0755));
+			EXPECT_EQ(EIO, errno);
+			EXPECT_TRUE(kmsg_grep(&self->k, "damage found (errors=remount-ro): shut down"));
+		} else {
+			EXPECT_EQ(0, mkdir("d", 0755));
+			EXPECT_EQ(0, rmdir("d"));
+		}
+		ASSERT_EQ(0, chdir("/"));
+		ASSERT_EQ(0, umount(MNT));
+	}
+	/* Leave a clean filesystem for the teardown's fsck. */
+	ASSERT_EQ(0, mkfs(DISK0));
+	ASSERT_EQ(0, mount_rsfs(DISK0, NULL));
+}
+
 /* Flips one byte of DISK0 at `off`. */
 static int flip_byte(unsigned long long off)
 {

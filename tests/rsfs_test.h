@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <mntent.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,6 +62,21 @@ static inline bool rsfs_registered(void)
 		if (!strcmp(line, "\trsfs\n"))
 			found = true;
 	fclose(f);
+	return found;
+}
+
+/* Whether /proc/mounts lists option `opt` for the mount at `dir`. */
+static inline bool mounted_with(const char *dir, const char *opt)
+{
+	FILE *f = setmntent("/proc/self/mounts", "r");
+	struct mntent *m;
+	bool found = false;
+
+	while (f && (m = getmntent(f)))
+		if (!strcmp(m->mnt_dir, dir))
+			found = hasmntopt(m, opt) != NULL;
+	if (f)
+		endmntent(f);
 	return found;
 }
 

@@ -1640,7 +1640,7 @@ static int fill_file(const char *path, size_t len, int seed, bool direct, bool s
  * then files never synced, whose blocks are not even freed until a commit
  * lets the file go (generic/427's case).
  */
-TEST_F(vfs, deleted_space_is_reused_at_once)
+TEST_F_TIMEOUT(vfs, deleted_space_is_reused_at_once, 300)
 {
 	struct statvfs sv;
 	size_t len;
@@ -1871,21 +1871,6 @@ TEST_F(vfs, label_and_uuid)
 	strcpy(label, "");
 	EXPECT_EQ(0, ioctl(fd, FS_IOC_SETFSLABEL, label));
 	close(fd);
-}
-
-/* Whether /proc/mounts lists option `opt` for the mount at `dir`. */
-static bool mounted_with(const char *dir, const char *opt)
-{
-	FILE *f = setmntent("/proc/self/mounts", "r");
-	struct mntent *m;
-	bool found = false;
-
-	while (f && (m = getmntent(f)))
-		if (!strcmp(m->mnt_dir, dir))
-			found = hasmntopt(m, opt) != NULL;
-	if (f)
-		endmntent(f);
-	return found;
 }
 
 /*

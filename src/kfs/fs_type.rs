@@ -44,13 +44,15 @@ pub(crate) trait FileSystem: FsData {
     /// ownership or permission from raw ids itself.
     const IDMAPPED_MOUNTS: bool = false;
 
-    /// The filesystem's own mount options, all flags (`-o name`, no
-    /// value): each entry `(name, bit, on)` turns a bit of the
-    /// [`MountFlags`] that [`FileSystem::fill_super`] and
-    /// [`FileSystem::remount`] get on (`discard`) or off (`nodiscard`); of
-    /// two names of one bit, the last given wins. The VFS's options
-    /// (`ro`, `sync`, `dirsync`, ...) are the VFS's; any other gives
-    /// EINVAL.
+    /// The filesystem's own mount options: each entry `(name, bits, on)`
+    /// turns bits of the [`MountFlags`] that [`FileSystem::fill_super`]
+    /// and [`FileSystem::remount`] get on (`discard`) or off
+    /// (`nodiscard`); of two names of one bit, the last given wins. A name
+    /// is a flag (`-o name`), or a `key=value` that an option with that
+    /// value matches (`-o errors=panic`). Several entries may share a
+    /// name, each applied in order, so that one value of a choice turns
+    /// the bits of the others off. The VFS's options (`ro`, `sync`,
+    /// `dirsync`, ...) are the VFS's; any other gives EINVAL.
     const MOUNT_FLAGS: &'static [(&'static CStr, u32, bool)] = &[];
 
     /// Reads and checks the on-disk superblock and returns the state of the

@@ -75,10 +75,12 @@ impl<T: FileSystem> Mount<T> {
     }
 
     /// `fs_context_operations::parse_param`: one option, after the VFS has
-    /// taken its own (`ro`, `sync`, ...). A name of `T::MOUNT_FLAGS` turns
-    /// its bit on or off, whatever an earlier name did (EINVAL if given a
-    /// value); any other gives ENOPARAM, so that the VFS takes "source" and
-    /// refuses the rest with EINVAL.
+    /// taken its own (`ro`, `sync`, ...). The entries of `T::MOUNT_FLAGS`
+    /// it matches (a flag by its name, `key=value` by both) turn their
+    /// bits on or off, whatever an earlier option did. A flag given a
+    /// value, or a key of a `key=value` entry given no value or one no
+    /// entry has, is EINVAL; any other gives ENOPARAM, so that the VFS
+    /// takes "source" and refuses the rest with EINVAL.
     ///
     /// # Safety
     ///
@@ -89,30 +91,55 @@ impl<T: FileSystem> Mount<T> {
         param: *mut sys::fs_parameter,
     ) -> kernel::ffi::c_int {
         // SAFETY: `param` is valid, and its key a NUL-terminated string, per
-        // the function's safety requirement.
-        let (key, is_flag) = unsafe {
+        // the function's safety requirement; so is its value, if it has a
+        // string one, which lives as long as `param`.
+        let (key_c, is_flag, value) = unsafe {
+            let value = sys::rsfs_param_string(param);
             (
                 CStr::from_char_ptr(sys::rsfs_param_key(param)),
                 sys::rsfs_param_is_flag(param),
+                (!value.is_null()).then(|| CStr::from_char_ptr(value)),
             )
         };
-        let Some(&(_, bit, on)) = T::MOUNT_FLAGS
-            .iter()
-            .find(|(name, _, _)| name.as_bytes() == key.as_bytes())
-        else {
-            return -sys::RSFS_ENOPARAM;
+        let key = key_c.as_bytes();
+        // `name` is `key`, or `key=value` with `value` what it says.
+        let is_key_of = |name: &[u8]| {
+            name.len() > key.len() && name.starts_with(key) && name[key.len()] == b'='
         };
-        if !is_flag {
-            pr_err!("{}: mount option {} takes no value\n", T::NAME, key);
-            return EINVAL.to_errno();
-        }
+        let mut matched = false;
         // SAFETY: `fc` is a context of this type, as the caller guarantees.
-        let (was_on, was_off) = unsafe { flags_of(fc) }.parts();
-        let flags = if on {
-            MountFlags::from_parts(was_on | bit, was_off & !bit)
-        } else {
-            MountFlags::from_parts(was_on & !bit, was_off | bit)
-        };
+        let mut flags = unsafe { flags_of(fc) };
+        for &(name, bits, on) in T::MOUNT_FLAGS {
+            let name = name.as_bytes();
+            let hit = if name == key {
+                if !is_flag {
+                    pr_err!("{}: mount option {} takes no value\n", T::NAME, key_c);
+                    return EINVAL.to_errno();
+                }
+                true
+            } else {
+                is_key_of(name) && value.is_some_and(|v| &name[key.len() + 1..] == v.as_bytes())
+            };
+            if hit {
+                matched = true;
+                let (was_on, was_off) = flags.parts();
+                flags = if on {
+                    MountFlags::from_parts(was_on | bits, was_off & !bits)
+                } else {
+                    MountFlags::from_parts(was_on & !bits, was_off | bits)
+                };
+            }
+        }
+        if !matched {
+            if T::MOUNT_FLAGS
+                .iter()
+                .any(|(name, _, _)| is_key_of(name.as_bytes()))
+            {
+                pr_err!("{}: bad value for mount option {}\n", T::NAME, key_c);
+                return EINVAL.to_errno();
+            }
+            return -sys::RSFS_ENOPARAM;
+        }
         // SAFETY: `fc` is valid per the function's safety requirement, and
         // its `fs_private` ours (see `init_fs_context`).
         unsafe { (*fc).fs_private = word_of(flags) as *mut _ };

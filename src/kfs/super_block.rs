@@ -218,6 +218,13 @@ impl<T: FsData, S> SuperBlock<T, S> {
         kernel::error::to_result(unsafe { sys::rsfs_syncfs(self.as_raw()) })
     }
 
+    /// Panics the kernel, naming the device and `why` (`errors=panic`).
+    pub(crate) fn panic(&self, why: &CStr) -> ! {
+        // SAFETY: The superblock is valid by the type invariant, and `why`
+        // a NUL-terminated string.
+        unsafe { sys::rsfs_panic(self.as_raw(), why.as_char_ptr()) }
+    }
+
     /// Writes all dirty buffers of the block device and waits for them.
     pub(crate) fn sync_device(&self) -> Result {
         // SAFETY: The block device is open by the type invariant.

@@ -47,6 +47,11 @@ u32 rsfs_bdev_max_discard_sectors(struct block_device *bdev)
 	return bdev_max_discard_sectors(bdev);
 }
 
+bool rsfs_bdev_read_only(struct block_device *bdev)
+{
+	return bdev_read_only(bdev);
+}
+
 void rsfs_bdev_dio_alignment(struct block_device *bdev, u32 *mem, u32 *offset)
 {
 	*mem = bdev_dma_alignment(bdev) + 1;

@@ -47,6 +47,7 @@ struct buffer_head *rsfs_sb_bread(struct super_block *sb, sector_t block, bool *
 void rsfs_brelse(struct buffer_head *bh);
 u64 rsfs_bdev_nr_bytes(struct block_device *bdev);
 u32 rsfs_bdev_max_discard_sectors(struct block_device *bdev);
+bool rsfs_bdev_read_only(struct block_device *bdev);
 void rsfs_bdev_dio_alignment(struct block_device *bdev, u32 *mem, u32 *offset);
 u32 rsfs_bdev_discard_granularity(struct block_device *bdev);
 bool rsfs_capable_sys_admin(void);

@@ -311,7 +311,9 @@ fn committed<S>(sb: &SuperBlock<Rsfs, S>, geo: &Geometry) -> Result<Option<(u64,
 /// At mount, before anything else is read: writes the committed
 /// transaction in the log, if there is one, to its homes, makes that
 /// durable, and empties the log. Works on a read-only mount too, as ext4
-/// does: the filesystem is not consistent without it.
+/// does: the filesystem is not consistent without it. On a read-only
+/// device it cannot, and the mount fails with EROFS, as ext4's does
+/// (`norecovery` mounts it as it is).
 pub(crate) fn replay<S>(sb: &SuperBlock<Rsfs, S>, geo: &Geometry) -> Result<Option<Replayed>> {
     let found = committed(sb, geo);
     let Some((seq, homes)) = found? else {
@@ -320,6 +322,15 @@ pub(crate) fn replay<S>(sb: &SuperBlock<Rsfs, S>, geo: &Geometry) -> Result<Opti
         sb.forget_block_buffers(geo.journal_start, geo.journal_blocks);
         return Ok(None);
     };
+    if sb.device_is_read_only() {
+        sb_err!(
+            sb,
+            "journal: transaction {} needs replaying, but the device is read-only (mount with norecovery to look at the disk as it is)",
+            seq
+        );
+        sb.forget_block_buffers(geo.journal_start, geo.journal_blocks);
+        return Err(EROFS);
+    }
     let start = geo.journal_start;
     let descs = journal_desc_blocks(homes.len() as u64);
     for (i, &home) in homes.iter().enumerate() {

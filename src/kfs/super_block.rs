@@ -132,6 +132,13 @@ impl<T: FsData, S> SuperBlock<T, S> {
         })
     }
 
+    /// Whether the block device itself is read-only (`blockdev --setro`, a
+    /// write-protected disk), whatever the mount is.
+    pub(crate) fn device_is_read_only(&self) -> bool {
+        // SAFETY: The block device is open by the type invariant.
+        unsafe { sys::rsfs_bdev_read_only((*self.as_raw()).s_bdev) }
+    }
+
     /// The smallest run of blocks worth discarding: the device's discard
     /// granularity, in blocks (at least 1). `None` if the device cannot
     /// discard.

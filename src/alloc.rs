@@ -391,6 +391,8 @@ pub(crate) fn trim(sb: &SuperBlock<Rsfs>, first: u64, end: u64, min_len: u64) ->
         if task::fatal_signal_pending() {
             return Err(ERESTARTSYS);
         }
+        // A discard is a write: none once the filesystem is shut down.
+        shutdown::alive(sb)?;
         let (start, len) = {
             let mut state = info.alloc.lock();
             state.sort_freed();

@@ -458,7 +458,7 @@ pub(crate) fn write_inode(inode: &Inode<Rsfs>, _sync: bool) -> Result {
 /// under its buffer's lock, is never half of anything (see `crate::txn`).
 fn store(inode: &Inode<Rsfs>) -> Result {
     let sb = inode.super_block();
-    if sb.is_read_only() || crate::shutdown::is_shut_down(sb) {
+    if sb.is_read_only() || shutdown::is_shut_down(sb) {
         return Ok(());
     }
     let mut d = format::Inode::default();

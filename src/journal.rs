@@ -216,6 +216,15 @@ fn finish(sb: &SuperBlock<Rsfs>, homes: &mut Option<Homes>) -> Result {
     first
 }
 
+/// At the unmount of a shut-down filesystem: waits for the last commit's
+/// writes home, if any are in flight, and gives up any that failed (the
+/// log, which a mount replays, still holds them).
+pub(crate) fn abandon(homes: &mut Option<Homes>) {
+    if let Some(mut h) = homes.take() {
+        let _ = h.writes.wait();
+    }
+}
+
 /// Makes the last commit's copies durable at home: before the log is
 /// emptied ([`clear`]), and at `sync(2)`, `syncfs(2)` and freeze.
 pub(crate) fn checkpoint(sb: &SuperBlock<Rsfs>, homes: &mut Option<Homes>) -> Result {

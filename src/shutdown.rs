@@ -35,7 +35,7 @@ use crate::{
     kfs::{
         self,
         ioctl::{GOING_FLAGS_DEFAULT, GOING_FLAGS_LOGFLUSH, GOING_FLAGS_NOLOGFLUSH},
-        sb_err, task, SuperBlock,
+        task, SuperBlock,
     },
     super_::{ERRORS_PANIC, ERRORS_RO},
     txn, Rsfs,
@@ -65,6 +65,10 @@ pub(crate) fn shut_down(sb: &SuperBlock<Rsfs>, how: u32) -> Result {
         _ => {}
     }
     sb.info().shut_down.store(true, Ordering::Release);
+    // A sync that was past its own check commits what it has (whole
+    // operations, with their data: see `txn::sync`); this returns once it
+    // is done, so that nothing is written after.
+    txn::wait_for_sync(sb);
     Ok(())
 }
 
@@ -88,17 +92,21 @@ pub(crate) fn alive(sb: &SuperBlock<Rsfs>) -> Result {
 /// goes on; `errors=remount-ro` shuts the filesystem down, as ext4 6.12
 /// does (rather than set the read-only flag, which needs `s_umount`): a
 /// filesystem found damaged writes nothing more, and so spreads nothing.
-/// `errors=panic` panics.
+/// `errors=panic` panics. A read-only mount is not shut down.
 pub(crate) fn damaged(sb: &SuperBlock<Rsfs>) -> Error {
     let info = sb.info();
     let errors = info.errors.load(Ordering::Relaxed);
     if errors & ERRORS_PANIC != 0 {
         sb.panic(c_str!("damage found on the disk (errors=panic)"));
     }
-    if errors & ERRORS_RO != 0 && !info.shut_down.swap(true, Ordering::AcqRel) {
-        sb_err!(
-            sb,
-            "damage found (errors=remount-ro): shut down; nothing more is written"
+    // A read-only mount writes nothing anyway, and stays readable, as
+    // ext4's (`ext4_handle_error`).
+    if errors & ERRORS_RO != 0 && !sb.is_read_only() && !info.shut_down.swap(true, Ordering::AcqRel)
+    {
+        // Once per mount, so not under the damage reports' rate limit.
+        kernel::pr_err!(
+            "{}: damage found (errors=remount-ro): shut down; nothing more is written\n",
+            sb.id()
         );
     }
     kfs::efscorrupted()

@@ -542,17 +542,14 @@ impl kfs::FileSystem for Rsfs {
     }
 
     /// Unmount: every inode has been written and evicted; mark the disk
-    /// clean. Shut down, nothing is written: only the writes home of the
-    /// last commit, if any are in flight, are waited for.
+    /// clean. Shut down, nothing is written ([`txn::abandon`]).
     fn put_super(sb: &SuperBlock<Rsfs>) {
         let info = sb.info();
         if sb.is_read_only() {
             return;
         }
         if shutdown::is_shut_down(sb) {
-            if txn::checkpoint(sb).is_err() {
-                sb_err!(sb, "shut down: the last commit's writes home failed");
-            }
+            txn::abandon(sb);
             return;
         }
         // Everything else reaches the disk before the superblock says "clean".
@@ -569,8 +566,10 @@ impl kfs::FileSystem for Rsfs {
     /// right across a read-only spell: nothing was allocated or freed.
     /// `norecovery` is for a mount, not a remount (EINVAL), and a mount
     /// without recovery stays read-only (EINVAL), as the journal it did
-    /// not replay would be overwritten. `discard` and `nodiscard` take
-    /// effect from the next commit on.
+    /// not replay would be overwritten. A shut-down filesystem goes
+    /// neither way (EROFS). `discard`, `nodiscard` and `errors=` change
+    /// once the rest has succeeded, and take effect from the next commit
+    /// (or the next damage found) on.
     fn remount(sb: &SuperBlock<Rsfs>, read_only: bool, flags: MountFlags) -> Result {
         let info = sb.info();
         if flags.has(NORECOVERY) && !info.norecovery {
@@ -581,6 +580,20 @@ impl kfs::FileSystem for Rsfs {
             sb_err!(sb, "mounted with norecovery: it stays read-only");
             return Err(EINVAL);
         }
+        if read_only != sb.is_read_only() {
+            if shutdown::is_shut_down(sb) {
+                // As ext4's: neither way, once shut down.
+                return Err(EROFS);
+            }
+            if read_only {
+                sb.sync_filesystem()?;
+                clean_up(sb)?;
+                write_superblock(sb, &info, format::STATE_CLEAN, false)?;
+            } else {
+                write_superblock(sb, &info, format::STATE_DIRTY, true)?;
+            }
+        }
+        // The options change once the remount cannot fail any more.
         if flags.has(DISCARD) {
             info.discard.store(can_discard(sb), Ordering::Relaxed);
         } else if flags.has_off(DISCARD) {
@@ -590,20 +603,7 @@ impl kfs::FileSystem for Rsfs {
         if flags.has(errors) || flags.has_off(errors) {
             info.errors.store(errors_of(flags), Ordering::Relaxed);
         }
-        if read_only == sb.is_read_only() {
-            return Ok(());
-        }
-        if shutdown::is_shut_down(sb) {
-            // As ext4's: neither way, once shut down.
-            return Err(EROFS);
-        }
-        if read_only {
-            sb.sync_filesystem()?;
-            clean_up(sb)?;
-            write_superblock(sb, &info, format::STATE_CLEAN, false)
-        } else {
-            write_superblock(sb, &info, format::STATE_DIRTY, true)
-        }
+        Ok(())
     }
 
     /// See [`crate::shutdown`].
@@ -612,7 +612,8 @@ impl kfs::FileSystem for Rsfs {
     }
 
     /// `/proc/mounts` says `norecovery` of a mount without recovery, as
-    /// ext4's does.
+    /// ext4's does, `discard` if it is on, and `errors=` unless it is
+    /// `continue`.
     fn flags_in_effect(sb: &SuperBlock<Rsfs>) -> MountFlags {
         let info = sb.info();
         let norecovery = if info.norecovery { NORECOVERY } else { 0 };

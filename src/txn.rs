@@ -264,6 +264,12 @@ pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
         return Err(EIO);
     }
     let closed = txns.close();
+    if shutdown::is_shut_down(sb) {
+        // Shut down while this waited for the gate.
+        drop(closed);
+        let_go_of_ordered(sb);
+        return Err(EIO);
+    }
     let ordered = core::mem::take(&mut *txns.ordered.lock());
     // Reclaim must not come back into this filesystem while the gate is
     // closed: evicting an inode would wait for it.
@@ -287,6 +293,28 @@ pub(crate) fn let_go_of_ordered(sb: &SuperBlock<Rsfs>) {
     }
 }
 
+/// Returns once no sync is under way (a [`shutdown`] waits for the commit
+/// it did not stop).
+pub(crate) fn wait_for_sync(sb: &SuperBlock<Rsfs>) {
+    drop(sb.info().txns.close());
+}
+
+/// At the unmount of a shut-down filesystem: the running transaction's
+/// buffers are let go uncommitted, the last commit's writes home still in
+/// flight are waited for (not written again: nothing more is written),
+/// and the block device's cache is dropped, so that nothing that was
+/// never committed stays there for whoever reads the device next.
+pub(crate) fn abandon(sb: &SuperBlock<Rsfs>) {
+    let txns = &sb.info().txns;
+    let bufs = core::mem::take(&mut txns.running.lock().bufs);
+    for bh in bufs.iter() {
+        bh.clear_tracked();
+    }
+    drop(bufs);
+    journal::abandon(&mut txns.homes.lock());
+    sb.forget_cached_blocks();
+}
+
 /// The body of [`sync`], with the gate closed.
 fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[InodeRef<Rsfs>]) -> Result {
     let txns = &sb.info().txns;
@@ -296,6 +324,9 @@ fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[InodeRef<Rsfs>]) -> Result {
         // its own fsync to report, and this sync goes on.
         let _ = inode.mapping().write_and_wait();
     }
+    // Shut down meanwhile, so that some of that data was not written: the
+    // maps that name its blocks must not be committed without it.
+    shutdown::alive(sb)?;
     let mut bufs = {
         let mut running = txns.running.lock();
         running.since = None;
@@ -482,7 +513,7 @@ pub(crate) fn begin(sb: &SuperBlock<Rsfs>) -> Result<Handle<'_>> {
 /// fails is reported here, and its space left for the allocation to
 /// report as ENOSPC.
 pub(crate) fn make_room(sb: &SuperBlock<Rsfs>, blocks: u64) {
-    if sb.info().txns.in_handle() {
+    if sb.info().txns.in_handle() || shutdown::is_shut_down(sb) {
         return;
     }
     if commit_due(sb) && sync(sb).is_err() {

@@ -156,9 +156,10 @@ impl<T: FileSystem> Mount<T> {
         unsafe { sys::get_tree_bdev(fc, Some(Self::fill_super)) }
     }
 
-    /// `fs_context_operations::reconfigure` (`mount -o remount`). Only the
-    /// read-only flag is the filesystem's business: the VFS handles the
-    /// other flags, and rejects options (there is no `parse_param`).
+    /// `fs_context_operations::reconfigure` (`mount -o remount`): the
+    /// read-only flag and the options `parse_param` took from
+    /// `T::MOUNT_FLAGS` go to [`FileSystem::remount`]; the VFS handles the
+    /// other flags.
     ///
     /// # Safety
     ///

@@ -214,15 +214,16 @@ impl<T: FsData, S> SuperBlock<T, S> {
         kernel::error::to_result(unsafe { sys::sync_filesystem(self.as_raw()) })
     }
 
-    /// Writes everything of the filesystem that is dirty and waits for it,
-    /// as `syncfs(2)` does: [`SuperBlock::sync_filesystem`], with
-    /// `s_umount` taken shared. For calls on an open file (an `ioctl`),
-    /// whose mount keeps the superblock alive; not for the superblock's
-    /// own operations, whose callers hold `s_umount` already.
-    pub(crate) fn syncfs(&self) -> Result {
-        // SAFETY: The superblock is valid by the type invariant; the
-        // helper takes and drops its `s_umount` itself.
-        kernel::error::to_result(unsafe { sys::rsfs_syncfs(self.as_raw()) })
+    /// Drops the block device's cached pages and buffers that are clean
+    /// and unused: at mount, so that every metadata block is read (and
+    /// checked) afresh, and whatever changed the disk while it was not
+    /// mounted is seen; at an unmount, so that nothing the filesystem
+    /// changed in memory but did not write stays for the next reader.
+    pub(crate) fn forget_cached_blocks(&self) {
+        // SAFETY: The block device is open (type invariant);
+        // `invalidate_bdev` leaves dirty, locked, mapped and referenced
+        // pages alone, so it may run at any time.
+        unsafe { sys::invalidate_bdev((*self.as_raw()).s_bdev) };
     }
 
     /// Panics the kernel, naming the device and `why` (`errors=panic`).
@@ -270,15 +271,6 @@ impl<T: FsData> SuperBlock<T, New> {
         Ok(())
     }
 
-    /// Drops the block device's clean cached pages and buffers, so that
-    /// every metadata block is read (and checked) afresh: whatever changed
-    /// the disk while it was not mounted is seen.
-    pub(crate) fn forget_cached_blocks(&self) {
-        // SAFETY: The block device is open; nothing of this mount is cached
-        // yet.
-        unsafe { sys::invalidate_bdev((*self.as_raw()).s_bdev) };
-    }
-
     /// Sets the filesystem's UUID, which the VFS reports
     /// (`FS_IOC_GETFSUUID`) and which overlayfs and NFS use to tell
     /// filesystems apart (`super_set_uuid`).
@@ -304,6 +296,18 @@ impl<T: FsData> SuperBlock<T, New> {
 }
 
 impl<T: FsData> SuperBlock<T, Ready> {
+    /// Writes everything of the filesystem that is dirty and waits for it,
+    /// as `syncfs(2)` does: [`SuperBlock::sync_filesystem`], with
+    /// `s_umount` taken shared. For calls on an open file (an `ioctl`),
+    /// whose mount keeps the superblock alive; not for the superblock's
+    /// own operations, whose callers hold `s_umount` already (it would wait
+    /// for itself), nor for a superblock being set up.
+    pub(crate) fn syncfs(&self) -> Result {
+        // SAFETY: The superblock is valid by the type invariant; the
+        // helper takes and drops its `s_umount` itself.
+        kernel::error::to_result(unsafe { sys::rsfs_syncfs(self.as_raw()) })
+    }
+
     /// The per-mount state that
     /// [`FileSystem::fill_super`](super::FileSystem::fill_super) returned.
     pub(crate) fn info(&self) -> Pin<&T::Info> {

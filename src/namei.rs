@@ -366,7 +366,12 @@ impl inode_ops::Operations for Directory {
         let _handle = txn::begin(sb)?;
         let created = new_inode(&dir, FileType::Regular, mode, &[], 0, owner)?;
         let ino = created.inode().ino();
-        created.inode().mark_dirty();
+        // Into its slot now, as `create` does, within the transaction that
+        // lists it as an orphan: a new inode's `dirty_inode` does nothing
+        // (kfs skips inodes still `I_NEW`), so without this the slot would
+        // wait for `write_inode`, and a commit before that (or a shutdown)
+        // would leave the orphan list naming a blank slot.
+        inode::write_inode(created.inode(), false)?;
         inode::set_slot_unlinked(sb, ino)?;
         orphan::add(sb, ino)?;
         Ok(created)

@@ -153,6 +153,7 @@ const u16 RSFS_IOMAP_F_NEW = IOMAP_F_NEW;
 const unsigned int RSFS_IOMAP_WRITE = IOMAP_WRITE;
 const u64 RSFS_IOMAP_NULL_ADDR = IOMAP_NULL_ADDR;
 const unsigned int RSFS_IOMAP_DIO_FORCE_WAIT = IOMAP_DIO_FORCE_WAIT;
+const int RSFS_IOCB_SYNC_FLAGS = IOCB_DSYNC | IOCB_SYNC;
 
 /* Special files: the device number, in the 32-bit on-disk encoding. */
 void rsfs_inode_set_rdev(struct inode *inode, u32 rdev);

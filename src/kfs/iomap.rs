@@ -79,11 +79,25 @@ impl<T: FsData> Ops<T> {
 /// size to twice its length past the start. The I/O is waited for even
 /// when the request is asynchronous (`IOMAP_DIO_FORCE_WAIT`), since only
 /// the caller updates `i_size`.
+///
+/// It does not sync an O_SYNC or O_DSYNC write: the caller's `write_iter`
+/// must (`generic_write_sync`), once it has dropped its locks. Since the
+/// I/O is waited for, `iomap_dio_rw` would otherwise sync before it
+/// returns, inside `->direct_IO`: under the inode lock, and under any
+/// hold the filesystem keeps over the write (rsfs's transaction handle,
+/// which a sync waits for).
 pub(crate) fn direct_io<T: FsData>(
     ops: Ops<T>,
     iocb: &mut Kiocb<'_, T>,
     iter: &mut IovIter<'_>,
 ) -> Result<usize> {
+    // SAFETY: `iocb` is valid and ours for the call (type invariant): its
+    // flags are hidden from `iomap_dio_rw` and put back below.
+    let sync = unsafe {
+        let sync = (*iocb.as_raw()).ki_flags & sys::RSFS_IOCB_SYNC_FLAGS;
+        (*iocb.as_raw()).ki_flags &= !sync;
+        sync
+    };
     // SAFETY: `iocb` and `iter` are valid and ours for the call (type
     // invariants); `ops` is a static table for the files of `T`, and the
     // file of `iocb` is one of them (type invariant of `Kiocb`).
@@ -98,6 +112,9 @@ pub(crate) fn direct_io<T: FsData>(
             0,
         )
     };
+    // SAFETY: As above; the I/O is done (`IOMAP_DIO_FORCE_WAIT`), and
+    // nothing reads the flags any more until the caller syncs.
+    unsafe { (*iocb.as_raw()).ki_flags |= sync };
     if ret < 0 {
         return Err(Error::from_errno(ret as i32));
     }

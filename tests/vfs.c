@@ -1742,24 +1742,19 @@ TEST_F_TIMEOUT(vfs, deleted_space_is_reused_at_once, 300)
 	len <<= 20;
 	ASSERT_EQ(0, fill_file("first", len, 1, false, true));
 	ASSERT_EQ(0, unlink("first"));
-	EXPECT_EQ(0, fill_file("second", len, 2, false, true));
-	ASSERT_EQ(0, unlink("second"));
-	EXPECT_EQ(0, fill_file("third", len, 3, true, true));
-	ASSERT_EQ(0, unlink("third"));
-	fd = open("fourth", O_CREAT | O_RDWR, 0644);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, fallocate(fd, 0, 0, len)) TH_LOG("fallocate: %s", strerror(errno));
-	close(fd);
-	ASSERT_EQ(0, unlink("fourth"));
-	EXPECT_EQ(0, fill_file("fifth", len, 5, false, false));
-	ASSERT_EQ(0, unlink("fifth"));
-	EXPECT_EQ(0, fill_file("sixth", len, 6, true, false));
-	ASSERT_EQ(0, unlink("sixth"));
-	fd = open("seventh", O_CREAT | O_RDWR, 0644);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, fallocate(fd, 0, 0, len)) TH_LOG("fallocate: %s", strerror(errno));
-	close(fd);
-	ASSERT_EQ(0, unlink("seventh"));
+	/* Synced files first, then files never synced. */
+	for (int synced = 1; synced >= 0; synced--) {
+		EXPECT_EQ(0, fill_file("buffered", len, 2, false, synced)) TH_LOG("synced %d", synced);
+		ASSERT_EQ(0, unlink("buffered"));
+		EXPECT_EQ(0, fill_file("direct", len, 3, true, synced)) TH_LOG("synced %d", synced);
+		ASSERT_EQ(0, unlink("direct"));
+		/* fallocate, never synced either way. */
+		fd = open("preallocated", O_CREAT | O_RDWR, 0644);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, fallocate(fd, 0, 0, len)) TH_LOG("fallocate: %s", strerror(errno));
+		close(fd);
+		ASSERT_EQ(0, unlink("preallocated"));
+	}
 }
 
 /*

@@ -180,10 +180,8 @@ pub(crate) const ERRORS_PANIC: u32 = 8;
 
 /// The `errors=` bits that `flags` turn on.
 fn errors_of(flags: MountFlags) -> u32 {
-    [ERRORS_RO, ERRORS_PANIC]
-        .into_iter()
-        .filter(|&bit| flags.has(bit))
-        .fold(0, |all, bit| all | bit)
+    let on = |bit| if flags.has(bit) { bit } else { 0 };
+    on(ERRORS_RO) | on(ERRORS_PANIC)
 }
 
 /// Whether the device of `sb` can discard; if not, `discard` is ignored

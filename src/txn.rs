@@ -258,14 +258,10 @@ pub(crate) fn sync(sb: &SuperBlock<Rsfs>) -> Result {
         kfs::sb_err!(sb, "sync requested inside an operation");
         return Err(EBUSY);
     }
-    if shutdown::is_shut_down(sb) {
-        // Nothing more is written, so nothing is made durable.
-        let_go_of_ordered(sb);
-        return Err(EIO);
-    }
     let closed = txns.close();
     if shutdown::is_shut_down(sb) {
-        // Shut down while this waited for the gate.
+        // Nothing more is written, so nothing is made durable (checked
+        // with the gate held: a shutdown may come while this waits).
         drop(closed);
         let_go_of_ordered(sb);
         return Err(EIO);

@@ -294,7 +294,8 @@ disk_struct! {
         pub gid: Le32,
         /// Size in bytes.
         pub size: Le64,
-        /// Blocks allocated to the file, data and extent blocks.
+        /// Blocks allocated to the file: data, overflow extent and
+        /// extended-attribute blocks.
         pub blocks: Le64,
         /// Access time, seconds.
         pub atime: Le64,
@@ -327,8 +328,10 @@ disk_struct! {
         /// 32-bit encoding (`new_encode_dev`: minor bits 0-7 and 20-31,
         /// major bits 8-19); zero for other files.
         pub rdev: Le32,
-        /// Reserved, zero.
-        pub reserved: [u8; 8],
+        /// The file's extended-attribute block ([`XattrHeader`]), or 0 if
+        /// it has no extended attributes. (Reserved and zero before rsfs
+        /// had them, so older filesystems need no feature flag.)
+        pub xattr_block: Le64,
         /// crc32c of the inode's bytes before this field.
         pub csum: Le32,
     }
@@ -358,6 +361,291 @@ disk_struct! {
 const _: () = assert!(
     ExtentBlockHeader::SIZE + EXTENT_BLOCK_EXTENTS * Extent::SIZE + BLOCK_CSUM_SIZE <= BLOCK_SIZE
 );
+
+/// "RSXA": the magic of an extended-attribute block.
+pub const XATTR_MAGIC: u32 = u32::from_le_bytes(*b"RSXA");
+
+disk_struct! {
+    /// The header of an extended-attribute block. The block holds every
+    /// extended attribute of one inode: the header, then `count` entries
+    /// ([`XattrEntryHeader`], the name, the value, zeros to a multiple of
+    /// 4 bytes), sorted by namespace index and then by name, bytewise,
+    /// with no two alike; zeros to byte [`XATTR_DATA_END`]; then the block
+    /// checksum.
+    pub struct XattrHeader {
+        /// [`XATTR_MAGIC`].
+        pub magic: Le32,
+        /// Entries in the block, at least 1.
+        pub count: Le16,
+        /// Reserved, zero.
+        pub pad0: Le16,
+        /// The inode whose attributes these are.
+        pub owner: Le64,
+    }
+}
+
+disk_struct! {
+    /// The header of one extended attribute in an extended-attribute block.
+    pub struct XattrEntryHeader {
+        /// The namespace (`XATTR_INDEX_*`): the name's prefix.
+        pub index: u8,
+        /// Length of the name after the prefix, 1 to [`XATTR_NAME_MAX`].
+        pub name_len: u8,
+        /// Length of the value, in bytes (0 is a valid, empty value).
+        pub value_len: Le16,
+    }
+}
+
+/// Where the entries of an extended-attribute block end (the checksum
+/// follows).
+pub const XATTR_DATA_END: usize = BLOCK_SIZE - BLOCK_CSUM_SIZE;
+/// The longest attribute name, after its prefix.
+pub const XATTR_NAME_MAX: usize = 255;
+/// Namespace `user.`.
+pub const XATTR_INDEX_USER: u8 = 1;
+/// `system.posix_acl_access`: a file's access ACL (an empty name).
+pub const XATTR_INDEX_POSIX_ACL_ACCESS: u8 = 2;
+/// `system.posix_acl_default`: a directory's default ACL (an empty name).
+pub const XATTR_INDEX_POSIX_ACL_DEFAULT: u8 = 3;
+/// Namespace `trusted.`.
+pub const XATTR_INDEX_TRUSTED: u8 = 4;
+/// Namespace `security.`.
+pub const XATTR_INDEX_SECURITY: u8 = 6;
+
+/// Bytes that an entry with a name of `name_len` bytes and a value of
+/// `value_len` bytes takes in an extended-attribute block.
+pub const fn xattr_entry_len(name_len: usize, value_len: usize) -> usize {
+    (XattrEntryHeader::SIZE + name_len + value_len + 3) & !3
+}
+
+/// The longest value an attribute named with `name_len` bytes can have:
+/// the one it has when it is alone in its block.
+pub const fn xattr_value_max(name_len: usize) -> usize {
+    XATTR_DATA_END - XattrHeader::SIZE - XattrEntryHeader::SIZE - name_len
+}
+
+/// Whether `index` is a namespace this format knows, and `name_len` a
+/// name length it allows there: the ACLs have empty names, the others
+/// names of 1 to [`XATTR_NAME_MAX`] bytes.
+pub const fn xattr_name_ok(index: u8, name_len: usize) -> bool {
+    match index {
+        XATTR_INDEX_POSIX_ACL_ACCESS | XATTR_INDEX_POSIX_ACL_DEFAULT => name_len == 0,
+        XATTR_INDEX_USER | XATTR_INDEX_TRUSTED | XATTR_INDEX_SECURITY => {
+            name_len >= 1 && name_len <= XATTR_NAME_MAX
+        }
+        _ => false,
+    }
+}
+
+/// One extended attribute of a block.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Xattr<'a> {
+    /// The namespace, `XATTR_INDEX_*`.
+    pub index: u8,
+    /// The name after its prefix.
+    pub name: &'a [u8],
+    /// The value.
+    pub value: &'a [u8],
+}
+
+impl Xattr<'_> {
+    /// The order of entries in a block: by namespace, then by name.
+    pub fn key(&self) -> (u8, &[u8]) {
+        (self.index, self.name)
+    }
+}
+
+/// Why an extended-attribute block is not acceptable.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum XattrError {
+    /// The magic is not [`XATTR_MAGIC`].
+    BadMagic,
+    /// The checksum does not match.
+    BadChecksum,
+    /// The block belongs to another inode (the one named).
+    WrongOwner(u64),
+    /// No entries: an empty block is freed, never written.
+    Empty,
+    /// Entry number `n` runs past the entry area, or has an unknown
+    /// namespace or a bad name length.
+    BadEntry(usize),
+    /// Entry number `n` does not sort after the one before it (a
+    /// duplicate, or out of order).
+    OutOfOrder(usize),
+    /// The attributes do not fit in one block.
+    NoSpace,
+}
+
+impl XattrError {
+    /// A short description, for logs and error messages.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BadMagic => "bad magic",
+            Self::BadChecksum => "checksum mismatch",
+            Self::WrongOwner(_) => "belongs to another inode",
+            Self::Empty => "no entries",
+            Self::BadEntry(_) => "bad entry",
+            Self::OutOfOrder(_) => "entries out of order or repeated",
+            Self::NoSpace => "attributes do not fit in one block",
+        }
+    }
+}
+
+/// The entries of an extended-attribute block, in order; see
+/// [`xattrs`].
+#[derive(Clone)]
+pub struct XattrIter<'a> {
+    block: &'a [u8],
+    off: usize,
+    left: usize,
+}
+
+impl XattrIter<'_> {
+    /// The entries of an inode with no extended-attribute block: none.
+    pub const fn empty() -> Self {
+        Self {
+            block: &[],
+            off: 0,
+            left: 0,
+        }
+    }
+}
+
+impl<'a> Iterator for XattrIter<'a> {
+    type Item = Xattr<'a>;
+
+    fn next(&mut self) -> Option<Xattr<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let h = XattrEntryHeader::decode(&self.block[self.off..]);
+        let name_len = usize::from(h.name_len);
+        let value_len = usize::from(h.value_len.get());
+        let name_at = self.off + XattrEntryHeader::SIZE;
+        let value_at = name_at + name_len;
+        let e = Xattr {
+            index: h.index,
+            name: &self.block[name_at..value_at],
+            value: &self.block[value_at..value_at + value_len],
+        };
+        self.off += xattr_entry_len(name_len, value_len);
+        Some(e)
+    }
+}
+
+/// Checks the extended-attribute block `block` of inode `owner` (magic,
+/// checksum, owner, and that every entry is sound, in the entry area and
+/// in order) and returns its entries. `crc` computes a standard crc32c.
+pub fn xattrs(
+    block: &[u8],
+    owner: u64,
+    crc: impl Fn(&[u8]) -> u32,
+) -> Result<XattrIter<'_>, XattrError> {
+    let h = XattrHeader::decode(block);
+    if h.magic.get() != XATTR_MAGIC {
+        return Err(XattrError::BadMagic);
+    }
+    if !csum_ok(&block[..BLOCK_SIZE], crc) {
+        return Err(XattrError::BadChecksum);
+    }
+    if h.owner.get() != owner {
+        return Err(XattrError::WrongOwner(h.owner.get()));
+    }
+    let count = usize::from(h.count.get());
+    if count == 0 {
+        return Err(XattrError::Empty);
+    }
+    let mut off = XattrHeader::SIZE;
+    let mut prev: Option<(u8, &[u8])> = None;
+    for n in 0..count {
+        if off + XattrEntryHeader::SIZE > XATTR_DATA_END {
+            return Err(XattrError::BadEntry(n));
+        }
+        let e = XattrEntryHeader::decode(&block[off..]);
+        let name_len = usize::from(e.name_len);
+        let len = xattr_entry_len(name_len, usize::from(e.value_len.get()));
+        if !xattr_name_ok(e.index, name_len) || off + len > XATTR_DATA_END {
+            return Err(XattrError::BadEntry(n));
+        }
+        let name_at = off + XattrEntryHeader::SIZE;
+        let key = (e.index, &block[name_at..name_at + name_len]);
+        if prev.is_some_and(|p| p >= key) {
+            return Err(XattrError::OutOfOrder(n));
+        }
+        prev = Some(key);
+        off += len;
+    }
+    Ok(XattrIter {
+        block,
+        off: XattrHeader::SIZE,
+        left: count,
+    })
+}
+
+/// Builds, in `out` (one block), the extended-attribute block of inode
+/// `owner` that holds the attributes of `old` (in order, as [`xattrs`]
+/// returns them) with `change` made: `(index, name, Some(value))` sets
+/// an attribute, `(index, name, None)` removes it. Returns the number of
+/// entries in the new block; with 0 the block is not needed (and `out`
+/// is not a valid block). [`XattrError::NoSpace`] if they do not fit.
+pub fn xattrs_with<'a>(
+    old: impl Iterator<Item = Xattr<'a>>,
+    change: (u8, &[u8], Option<&[u8]>),
+    owner: u64,
+    out: &mut [u8],
+    crc: impl Fn(&[u8]) -> u32,
+) -> Result<usize, XattrError> {
+    let (index, name, value) = change;
+    let new = value.map(|value| Xattr { index, name, value });
+    let out = &mut out[..BLOCK_SIZE];
+    out.fill(0);
+    let mut off = XattrHeader::SIZE;
+    let mut count = 0;
+    let mut put = |e: Xattr<'_>, out: &mut [u8]| -> Result<(), XattrError> {
+        let len = xattr_entry_len(e.name.len(), e.value.len());
+        if off + len > XATTR_DATA_END || e.value.len() > usize::from(u16::MAX) {
+            return Err(XattrError::NoSpace);
+        }
+        XattrEntryHeader {
+            index: e.index,
+            name_len: e.name.len() as u8,
+            value_len: (e.value.len() as u16).into(),
+        }
+        .encode(&mut out[off..]);
+        let name_at = off + XattrEntryHeader::SIZE;
+        out[name_at..name_at + e.name.len()].copy_from_slice(e.name);
+        let value_at = name_at + e.name.len();
+        out[value_at..value_at + e.value.len()].copy_from_slice(e.value);
+        off += len;
+        count += 1;
+        Ok(())
+    };
+    let mut pending = new;
+    for e in old {
+        if let Some(n) = pending {
+            if n.key() <= e.key() {
+                put(n, out)?;
+                pending = None;
+            }
+        }
+        if e.key() != (index, name) {
+            put(e, out)?;
+        }
+    }
+    if let Some(n) = pending {
+        put(n, out)?;
+    }
+    XattrHeader {
+        magic: XATTR_MAGIC.into(),
+        count: (count as u16).into(),
+        pad0: 0.into(),
+        owner: owner.into(),
+    }
+    .encode(out);
+    csum_set(out, crc);
+    Ok(count)
+}
 
 /// Inode flag: the symlink target is stored in the extent area.
 pub const INODE_FLAG_INLINE: u32 = 1;

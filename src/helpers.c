@@ -68,6 +68,30 @@ bool rsfs_capable_sys_admin(void)
 	return capable(CAP_SYS_ADMIN);
 }
 
+/*
+ * POSIX ACLs as the bytes of their extended attribute, with the ids of the
+ * initial user namespace: the form rsfs stores them in, as btrfs does.
+ */
+size_t rsfs_posix_acl_xattr_size(int count)
+{
+	return posix_acl_xattr_size(count);
+}
+
+int rsfs_posix_acl_to_xattr(const struct posix_acl *acl, void *buffer, size_t size)
+{
+	return posix_acl_to_xattr(&init_user_ns, acl, buffer, size);
+}
+
+struct posix_acl *rsfs_posix_acl_from_xattr(const void *value, size_t size)
+{
+	return posix_acl_from_xattr(&init_user_ns, value, size);
+}
+
+void rsfs_posix_acl_release(struct posix_acl *acl)
+{
+	posix_acl_release(acl);
+}
+
 /* panic(), naming the device: panic's format is C's, not Rust's. */
 void __noreturn rsfs_panic(struct super_block *sb, const char *why)
 {

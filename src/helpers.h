@@ -25,6 +25,9 @@
 #include <linux/statfs.h>
 #include <linux/uio.h>
 #include <linux/writeback.h>
+#include <linux/xattr.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 
 #ifdef __BINDGEN__
 /* Macros that bindgen cannot see through, as constants it can read. */
@@ -32,6 +35,10 @@ const u32 RSFS_I_NEW = I_NEW;
 const u32 RSFS_I_DIRTY_DATASYNC = I_DIRTY_DATASYNC;
 const u32 RSFS_I_SYNC = I_SYNC;
 const unsigned int RSFS_ATTR_SIZE = ATTR_SIZE;
+const unsigned int RSFS_ATTR_MODE = ATTR_MODE;
+const unsigned long RSFS_SB_POSIXACL = SB_POSIXACL;
+const int RSFS_ACL_TYPE_ACCESS = ACL_TYPE_ACCESS;
+const int RSFS_ACL_TYPE_DEFAULT = ACL_TYPE_DEFAULT;
 const unsigned long RSFS_SB_RDONLY = SB_RDONLY;
 const u32 RSFS_FITRIM = FITRIM;
 const u32 RSFS_FS_IOC_GETFSLABEL = FS_IOC_GETFSLABEL;
@@ -51,6 +58,10 @@ bool rsfs_bdev_read_only(struct block_device *bdev);
 void rsfs_bdev_dio_alignment(struct block_device *bdev, u32 *mem, u32 *offset);
 u32 rsfs_bdev_discard_granularity(struct block_device *bdev);
 bool rsfs_capable_sys_admin(void);
+size_t rsfs_posix_acl_xattr_size(int count);
+int rsfs_posix_acl_to_xattr(const struct posix_acl *acl, void *buffer, size_t size);
+struct posix_acl *rsfs_posix_acl_from_xattr(const void *value, size_t size);
+void rsfs_posix_acl_release(struct posix_acl *acl);
 int rsfs_syncfs(struct super_block *sb);
 void __noreturn rsfs_panic(struct super_block *sb, const char *why);
 bool rsfs_fatal_signal_pending(void);

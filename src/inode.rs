@@ -48,6 +48,10 @@ pub(crate) struct InodeInfo {
     /// Lock order: this, then the block map.
     #[pin]
     pub(crate) dir_index: Mutex<Option<DirIndex>>,
+    /// Held while the extended attributes are read or changed (see
+    /// [`crate::xattr`]). Lock order: this, then the block map.
+    #[pin]
+    pub(crate) xattr: Mutex<()>,
 }
 
 impl InodeInfo {
@@ -59,6 +63,7 @@ impl InodeInfo {
             flags: AtomicU32::new(flags),
             ordered: AtomicBool::new(false),
             dir_index <- new_mutex!(None, "rsfs:dir_index"),
+            xattr <- new_mutex!((), "rsfs:xattr"),
         })
     }
 
@@ -242,11 +247,12 @@ fn load(sb: &SuperBlock<Rsfs>, ino: u64, orphan: bool) -> Result<InodeRef<Rsfs>>
     } else {
         0
     };
-    let map = if inline {
+    let mut map = if inline {
         BlockMap::new()
     } else {
         BlockMap::load(sb, ino, &d)?
     };
+    map.load_xattr_block(sb, ino, &d)?;
     let link = if ftype == FileType::Symlink {
         read_link(sb, ino, &d, &map)?
     } else {
@@ -351,7 +357,8 @@ pub(crate) fn root(sb: &SuperBlock<Rsfs>) -> Result<InodeRef<Rsfs>> {
 }
 
 /// Encodes the attributes of an inode (and, unless it is an inline
-/// symlink, its block map) into an on-disk inode.
+/// symlink, its block map; in any case its extended-attribute block) into
+/// an on-disk inode.
 fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
     // Seconds are signed on disk (two's complement): times before 1970
     // are kept, as ext4 keeps them.
@@ -378,8 +385,10 @@ fn encode(inode: &Inode<Rsfs>, a: &Attrs, d: &mut format::Inode) -> Result {
         d.extents = format::Field::read(&area);
         d.extent_count = 0.into();
         d.extent_block = 0.into();
-        d.blocks = 0.into();
         d.flags = format::INODE_FLAG_INLINE.into();
+        let map = info.map();
+        d.blocks = map.blocks().into();
+        d.xattr_block = map.xattr_block().into();
         return Ok(());
     }
     d.flags = flags_to_disk(info.flags()).into();

@@ -144,6 +144,10 @@ pub(crate) struct BlockMap {
     /// The file blocks (as runs of file blocks) that the write in progress
     /// allocated; see [`BlockMap::note_fresh`].
     fresh: KVec<(u64, u64)>,
+    /// The file's extended-attribute block, or 0 (see [`crate::xattr`]).
+    /// It is no file block, but one of the file's blocks all the same:
+    /// counted in [`BlockMap::blocks`], stored and freed with the map.
+    xattr_block: u64,
 }
 
 impl BlockMap {
@@ -153,6 +157,7 @@ impl BlockMap {
             leaves: KVVec::new(),
             mapped: 0,
             fresh: KVec::new(),
+            xattr_block: 0,
         }
     }
 
@@ -243,9 +248,40 @@ impl BlockMap {
         Ok(map)
     }
 
-    /// The number of blocks the map uses: data and overflow blocks.
+    /// The number of blocks the file uses: data, overflow and
+    /// extended-attribute blocks.
     pub(crate) fn blocks(&self) -> u64 {
-        self.mapped + self.leaves.len().saturating_sub(1) as u64
+        self.mapped + self.leaves.len().saturating_sub(1) as u64 + u64::from(self.xattr_block != 0)
+    }
+
+    /// Takes the extended-attribute block of inode `ino` from its on-disk
+    /// inode `d`, checking that it lies in the data area. Its contents are
+    /// checked when they are read ([`crate::xattr`]).
+    pub(crate) fn load_xattr_block(
+        &mut self,
+        sb: &SuperBlock<Rsfs>,
+        ino: u64,
+        d: &format::Inode,
+    ) -> Result {
+        let b = d.xattr_block.get();
+        let geo = &sb.info().geo;
+        if b != 0 && (b < geo.data_start || b >= geo.blocks_count) {
+            sb_err!(sb, "inode {}: bad extended-attribute block {}", ino, b);
+            return Err(shutdown::damaged(sb));
+        }
+        self.xattr_block = b;
+        Ok(())
+    }
+
+    /// The file's extended-attribute block, or 0.
+    pub(crate) fn xattr_block(&self) -> u64 {
+        self.xattr_block
+    }
+
+    /// Sets the file's extended-attribute block (0: none); the caller has
+    /// allocated or freed it.
+    pub(crate) fn set_xattr_block(&mut self, block: u64) {
+        self.xattr_block = block;
     }
 
     fn last_run(&self) -> Option<&Run> {
@@ -649,6 +685,7 @@ impl BlockMap {
         d.extent_count = 0.into();
         d.extent_block = leaves.get(1).map_or(0, |l| l.block).into();
         d.blocks = blocks.into();
+        d.xattr_block = self.xattr_block.into();
         if let Some(first) = leaves.first() {
             for (slot, r) in d.extents.iter_mut().zip(first.runs.iter()) {
                 *slot = r.encode();
@@ -691,8 +728,14 @@ impl BlockMap {
         Ok(())
     }
 
-    /// Frees every block of the map (the file is being deleted).
+    /// Frees every block of the file, its extended-attribute block too
+    /// (the file is being deleted).
     pub(crate) fn free_all(&mut self, sb: &SuperBlock<Rsfs>) -> Result {
-        self.truncate(sb, 0)
+        let mut result = self.truncate(sb, 0);
+        if self.xattr_block != 0 {
+            result = result.and(alloc::free_blocks(sb, self.xattr_block, 1));
+            self.xattr_block = 0;
+        }
+        result
     }
 }

@@ -335,6 +335,7 @@ impl inode_ops::Operations for Directory {
         let created = new_inode(&dir, ftype, mode, target, rdev, owner)?;
         // From here on, dropping `created` releases everything: it is evicted
         // with no links, which frees its blocks and its number.
+        crate::xattr::inherit_acls(&dir, created.locked())?;
         let inode = created.inode();
         // The inode goes into the inode table's buffer before its name goes
         // into the directory's: whatever writes the directory block to disk
@@ -365,6 +366,7 @@ impl inode_ops::Operations for Directory {
         }
         let _handle = txn::begin(sb)?;
         let created = new_inode(&dir, FileType::Regular, mode, &[], 0, owner)?;
+        crate::xattr::inherit_acls(&dir, created.locked())?;
         let ino = created.inode().ino();
         // Into its slot now, as `create` does, within the transaction that
         // lists it as an orphan: a new inode's `dirty_inode` does nothing

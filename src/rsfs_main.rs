@@ -21,6 +21,7 @@
 //! - [`shutdown`]: `FS_IOC_SHUTDOWN`: the disk is left as a power cut
 //!   would leave it, and every call that would change it fails;
 //! - [`txn`]: handles and syncs: a sync never writes half an operation;
+//! - [`xattr`]: extended attributes, in a block of each inode's own;
 //! - [`format`]: the on-disk format, shared with the userspace tools.
 
 use kernel::prelude::*;
@@ -43,6 +44,7 @@ mod shutdown;
 mod super_;
 mod txn;
 mod writeback;
+mod xattr;
 
 module! {
     type: RsfsModule,

@@ -366,7 +366,14 @@ impl kfs::FileSystem for Rsfs {
         (c_str!("errors=remount-ro"), ERRORS_RO, true),
         (c_str!("errors=panic"), ERRORS_RO, false),
         (c_str!("errors=panic"), ERRORS_PANIC, true),
+        // Always on, as on ext4, which takes both names still.
+        (c_str!("user_xattr"), 0, true),
+        (c_str!("acl"), 0, true),
     ];
+    /// `user.`, `trusted.` and `security.` attributes, and POSIX ACLs, in
+    /// [`crate::xattr`].
+    const XATTRS: Option<kfs::xattr::Handlers<Self>> =
+        Some(kfs::xattr::Handlers::new::<crate::xattr::Xattrs>());
 
     /// Reads and checks the superblock of a filesystem being mounted, counts the
     /// free blocks and inodes from the bitmaps, and marks the disk as mounted.

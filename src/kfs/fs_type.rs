@@ -12,7 +12,7 @@ use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*};
 
 use super::{
-    inode::InodeBox, lock::Evicting, ops::if_has, super_block, sys, FsData, Inode, InodeRef,
+    inode::InodeBox, lock::Evicting, ops::if_has, super_block, sys, xattr, FsData, Inode, InodeRef,
     SuperBlock,
 };
 
@@ -54,6 +54,11 @@ pub(crate) trait FileSystem: FsData {
     /// the bits of the others off. The VFS's options (`ro`, `sync`,
     /// `dirsync`, ...) are the VFS's; any other gives EINVAL.
     const MOUNT_FLAGS: &'static [(&'static CStr, u32, bool)] = &[];
+
+    /// The filesystem's extended attributes, if it has them: the handlers
+    /// of every superblock (`s_xattr`) and the `listxattr` of every inode
+    /// ([`super::xattr`]).
+    const XATTRS: Option<xattr::Handlers<Self>> = None;
 
     /// Reads and checks the on-disk superblock and returns the state of the
     /// new mount. Called once per mount, with the block device open.

@@ -198,6 +198,18 @@ impl<U: Operations> Table<U> {
         fileattr_set: if_has(U::HAS_SET_FLAGS, Self::fileattr_set),
         fiemap: if_has(U::HAS_FIEMAP, Self::fiemap),
         get_link: if_has(U::HAS_GET_LINK, Self::get_link),
+        listxattr: match <U::FileSystem as FileSystem>::XATTRS {
+            Some(h) => Some(h.listxattr),
+            None => None,
+        },
+        get_inode_acl: match <U::FileSystem as FileSystem>::XATTRS {
+            Some(h) => h.get_inode_acl,
+            None => None,
+        },
+        set_acl: match <U::FileSystem as FileSystem>::XATTRS {
+            Some(h) => h.set_acl,
+            None => None,
+        },
         // SAFETY: All-zero is a valid `inode_operations`: every field is an
         // optional function pointer.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -236,6 +248,14 @@ impl<U: Operations> Table<U> {
             // SAFETY: As above; `setattr_copy` copies the checked changes.
             unsafe { sys::setattr_copy(idmap, inode.as_raw(), attr) };
             inode.mark_dirty();
+            let acls = <U::FileSystem as FileSystem>::XATTRS.is_some_and(|h| h.posix_acls());
+            if valid & sys::RSFS_ATTR_MODE != 0 && acls {
+                // SAFETY: As above; the access ACL follows the new mode
+                // (through `set_acl`), as ext2's `setattr` has it follow.
+                to_result(unsafe {
+                    sys::posix_acl_chmod(idmap, dentry, (*inode.as_raw()).i_mode)
+                })?;
+            }
             Ok(0)
         })
     }

@@ -18,6 +18,9 @@
 //!   traits and tables of the page cache, of inodes, of direct I/O block
 //!   mapping, and of shared file mappings (with `Mmap` and `Fault`).
 //! - [`export`]: the `export_operations` table (file handles).
+//! - [`xattr`]: extended attributes: the `xattr_handler`s, `listxattr`,
+//!   and the trampolines of POSIX ACLs.
+//! - [`acl`]: POSIX ACLs as stored bytes, and a new inode's ACLs.
 //! - [`io`]: [`File`], the I/O requests and the VFS's generic I/O helpers.
 //! - [`new_inode`]: inodes being made: `NewInode`, [`Owner`], [`Created`],
 //!   [`InodeOps`] (the tables the filesystem picks for an inode).
@@ -42,6 +45,7 @@
 
 use kernel::error::Error;
 
+pub(crate) mod acl;
 pub(crate) mod address_space;
 pub(crate) mod attrs;
 pub(crate) mod bio;
@@ -69,6 +73,7 @@ mod sys;
 pub(crate) mod task;
 pub(crate) mod vm;
 pub(crate) mod writeback;
+pub(crate) mod xattr;
 
 pub(crate) use address_space::WritePage;
 pub(crate) use attrs::{Attrs, FileType, InodeParams, Timestamp};
@@ -120,6 +125,11 @@ pub(crate) fn efscorrupted() -> Error {
 
 /// `EOPNOTSUPP`: the operation is not supported (by the filesystem or its
 /// device). `kernel::error::code` in 6.12 does not declare it.
+/// ENODATA: no such extended attribute.
+pub(crate) fn enodata() -> Error {
+    Error::from_errno(-(sys::ENODATA as i32))
+}
+
 pub(crate) fn eopnotsupp() -> Error {
     Error::from_errno(-(sys::EOPNOTSUPP as i32))
 }

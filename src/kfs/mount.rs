@@ -209,6 +209,12 @@ impl<T: FileSystem> Mount<T> {
                 if T::HAS_INODE_FOR_HANDLE {
                     (*sb).s_export_op = &ExportTable::<T>::TABLE;
                 }
+                if let Some(handlers) = T::XATTRS {
+                    (*sb).s_xattr = handlers.as_raw();
+                    if handlers.posix_acls() {
+                        (*sb).s_flags |= sys::RSFS_SB_POSIXACL;
+                    }
+                }
             }
             // SAFETY: `fc` is the context of this mount (`get_tree_bdev`
             // passes it), set up by `init_fs_context`.

@@ -20,7 +20,11 @@
  *
  * Methods: fsync, fdatasync, sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER)
  * then fsync for the metadata, msync(MS_SYNC) then fsync, O_SYNC, O_DSYNC.
- * A new file's name is made durable by an fsync of the directory.
+ * A new file's name is made durable by an fsync of the directory. The
+ * methods that end in fsync also set the file's extended attribute
+ * user.ack to the write's offset first, which the fsync makes durable
+ * too: after the cut, it holds that offset or a later one (a file's
+ * writes only go forward).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 enum { M_FSYNC, M_FDATASYNC, M_SFR, M_MSYNC, M_OSYNC, M_ODSYNC, M_COUNT };
@@ -74,6 +79,12 @@ static void sync_dir(void)
 }
 
 /* Writes `len` bytes of pattern `seed` at `off` of `name`, durably. */
+/* Whether `method` ends with an fsync(2) of the file. */
+static int ends_in_fsync(int method)
+{
+	return method == M_FSYNC || method == M_SFR || method == M_MSYNC;
+}
+
 static void durable_write(const char *name, uint64_t off, size_t len, uint64_t seed, int method)
 {
 	unsigned char *buf = malloc(len);
@@ -89,6 +100,13 @@ static void durable_write(const char *name, uint64_t off, size_t len, uint64_t s
 	fd = open(name, flags, 0644);
 	if (fd < 0)
 		die("open");
+	if (ends_in_fsync(method)) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)off);
+		if (fsetxattr(fd, "user.ack", v, strlen(v), 0))
+			die("fsetxattr");
+	}
 	if (method == M_MSYNC) {
 		uint64_t start = off & ~4095ULL;
 		size_t maplen = off + len - start;
@@ -214,6 +232,19 @@ static int verify(void)
 		free(buf);
 		if (fd >= 0)
 			close(fd);
+		if (strcmp(method, "fsync") && strcmp(method, "sync_file_range") &&
+		    strcmp(method, "msync"))
+			continue;
+		char v[32];
+		ssize_t n = getxattr(name, "user.ack", v, sizeof(v) - 1);
+
+		if (n > 0)
+			v[n] = 0;
+		if (n <= 0 || strtoull(v, NULL, 10) < off) {
+			printf("crashtest: %s: user.ack is %s, not %llu or later (made durable by %s)\n",
+			       name, n > 0 ? v : "missing", off, method);
+			bad++;
+		}
 	}
 	printf("crashtest: verified %d acknowledged writes, %d bad\n", acks, bad);
 	return bad ? 1 : 0;

@@ -28,12 +28,17 @@ pub struct Map {
     pub runs: Vec<Run>,
     /// The overflow extent blocks.
     pub overflow: Vec<u64>,
+    /// The extended-attribute block, once checked ([`crate::xattr`]).
+    pub xattr: Option<u64>,
 }
 
 impl Map {
-    /// Data and overflow blocks together: what the inode's `blocks` says.
+    /// Data, overflow and extended-attribute blocks together: what the
+    /// inode's `blocks` says.
     pub fn blocks(&self) -> u64 {
-        self.runs.iter().map(|r| u64::from(r.len)).sum::<u64>() + self.overflow.len() as u64
+        self.runs.iter().map(|r| u64::from(r.len)).sum::<u64>()
+            + self.overflow.len() as u64
+            + u64::from(self.xattr.is_some())
     }
 
     /// Every disk block the map uses.
@@ -42,6 +47,7 @@ impl Map {
             .iter()
             .flat_map(|r| r.start..r.start + u64::from(r.len))
             .chain(self.overflow.iter().copied())
+            .chain(self.xattr)
     }
 
     /// The disk block of file block `lblk`.

@@ -6,7 +6,7 @@
 //! every block map and every directory reachable from the root, and then
 //! compares what it found with what the bitmaps, link counts and counters
 //! say. One module per on-disk structure: [`superblock`], [`bitmap`],
-//! [`inode`], [`extent`], [`dir`].
+//! [`inode`], [`extent`], [`xattr`], [`dir`].
 //!
 //! Repairs (`-y`) leave a filesystem the kernel mounts and fsck finds
 //! clean, as e2fsck does, keeping all that can be kept: leaked blocks and
@@ -14,7 +14,8 @@
 //! while open when the system went down); bitmaps, checksums, link counts,
 //! counters, inode flags and superblock fields that the rest of the disk
 //! determines are rewritten; an inode whose block map, size or type is
-//! damaged, or that claims another file's blocks, is cleared; a directory
+//! damaged, or that claims another file's blocks, is cleared; a damaged
+//! extended-attribute block is dropped (its attributes with it); a directory
 //! entry that names nothing, names a cleared inode, repeats a name or links
 //! a directory twice is removed; a directory block whose records cannot be
 //! read is rebuilt empty; a lost root becomes a new empty root. Inodes
@@ -42,6 +43,7 @@ pub mod image;
 pub mod inode;
 pub mod journal;
 pub mod superblock;
+pub mod xattr;
 
 use extent::Map;
 use image::Image;
@@ -470,6 +472,15 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
             match extent::load(img, &geo, &d)? {
                 Ok(m) => map = m,
                 Err(m) => fatal = Some(m),
+            }
+        }
+        if fatal.is_none() {
+            match xattr::load(img, &geo, ino as u64, &d, &map)? {
+                Ok(b) => map.xattr = b,
+                Err(m) => {
+                    fixes.push(format!("{m}; its extended attributes were dropped"));
+                    d.xattr_block = 0.into();
+                }
             }
         }
         if fatal.is_none() {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Hostile images. rsfs itself makes a small populated filesystem on a loop
- * device (directories, files with many extents, symlinks, hard links);
+ * device (directories, files with many extents, symlinks, hard links,
+ * extended attributes);
  * rsfs-fuzz (tools/fuzz) then damages copies of it, one kind of damage at a
  * time. Each damaged image is mounted, walked, read, written and unmounted.
  * The outcome must always be orderly: a refused mount, or operations that
@@ -15,6 +16,7 @@
 #include "rsfs_test.h"
 #include "kselftest_harness.h"
 #include <dirent.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #define LOOP "/dev/loop0"
@@ -39,6 +41,7 @@ static bool orderly(int e)
 	case ELOOP: /* a directory loop, or a link chain */
 	case ESTALE: /* an entry whose inode is gone */
 	case ENOENT: /* a name removed by the walk itself */
+	case ENODATA: /* an attribute name a damaged block lists oddly */
 	case EEXIST: case ENOTEMPTY: case ENOTDIR: case EISDIR:
 	case EMLINK: case ENAMETOOLONG: case EROFS: case EINVAL:
 		return true;
@@ -81,6 +84,17 @@ static void read_file(struct tally *t, const char *path, off_t size)
 }
 
 /* Visits everything under `dir`, to a bounded depth and count. */
+/* Lists the extended attributes of `path` and reads each one. */
+static void read_xattrs(struct tally *t, const char *path)
+{
+	static char list[65536], value[65536];
+	ssize_t n = llistxattr(path, list, sizeof(list));
+
+	note(t, "listxattr", path, n);
+	for (ssize_t off = 0; off < n; off += strlen(list + off) + 1)
+		note(t, "getxattr", path, lgetxattr(path, list + off, value, sizeof(value)));
+}
+
 static void walk(struct tally *t, const char *dir, int depth)
 {
 	char path[4096], target[256];
@@ -111,6 +125,7 @@ static void walk(struct tally *t, const char *dir, int depth)
 		note(t, "lstat", path, ret);
 		if (ret)
 			continue;
+		read_xattrs(t, path);
 		if (S_ISREG(st.st_mode))
 			read_file(t, path, st.st_size);
 		else if (S_ISLNK(st.st_mode))
@@ -151,6 +166,10 @@ static void write_some(struct tally *t)
 		if (lstat(path, &st))
 			continue;
 		i++;
+		if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+			note(t, "setxattr", path, lsetxattr(path, "user.fuzz", buf, 100, 0));
+			note(t, "removexattr", path, lremovexattr(path, "user.a"));
+		}
 		if (S_ISREG(st.st_mode)) {
 			fd = open(path, O_RDWR);
 			note(t, "open-rw", path, fd);
@@ -201,6 +220,17 @@ static int make_seed(void)
 		"ln -s $(printf 'x%%.0s' $(seq 1 300)) a/long-link && "
 		"mkdir d/sub && touch d/sub/leaf && mkfifo d/fifo && mknod d/null c 1 3 && sync",
 		MNT))
+		return -1;
+	/* Extended attributes on a file, a directory and a symlink. */
+	static char big[3000];
+
+	memset(big, 'x', sizeof(big));
+	if (setxattr(MNT "/a/f1", "user.a", "first", 5, 0) ||
+	    setxattr(MNT "/a/f1", "user.b", "second", 6, 0) ||
+	    setxattr(MNT "/a/f1", "security.label", "s", 1, 0) ||
+	    setxattr(MNT "/d", "trusted.t", big, 300, 0) ||
+	    setxattr(MNT "/a/b/big", "user.big", big, sizeof(big), 0) ||
+	    lsetxattr(MNT "/a/short-link", "security.s", "", 0, 0) || run("sync"))
 		return -1;
 	if (umount(MNT))
 		return -1;

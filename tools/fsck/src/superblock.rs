@@ -95,20 +95,20 @@ pub fn read(img: &Image) -> Result<Read> {
         Ok(g) => g,
         Err(e) => {
             // The counts that could have made this layout, most trusted
-            // first: as stored; the inode count the inode table implies;
-            // the whole device.
+            // first: as stored; the inode count the inode table implies,
+            // or else mkfs's default (`None`); the whole device.
             let ic_table = (stored.inode_table_blocks.get())
                 .saturating_mul(INODES_PER_BLOCK)
                 .saturating_sub(1);
             let bcs = [stored.blocks_count.get(), img.device_blocks];
-            let ics = [stored.inodes_count.get(), ic_table];
+            let ics = [Some(stored.inodes_count.get()), Some(ic_table), None];
             let jbs = |bc| [stored.journal_blocks.get(), default_journal_blocks(bc)];
             let found = bcs
                 .iter()
                 .flat_map(|&bc| ics.iter().map(move |&ic| (bc, ic)))
                 .flat_map(|(bc, ic)| jbs(bc).map(|jb| (bc, ic, jb)))
                 .filter(|&(bc, _, _)| bc <= img.device_blocks)
-                .filter_map(|(bc, ic, jb)| Geometry::new(bc, Some(ic), Some(jb)).ok())
+                .filter_map(|(bc, ic, jb)| Geometry::new(bc, ic, Some(jb)).ok())
                 .find(|g| root_is_sound(img, g));
             let Some(g) = found else {
                 return Ok(Read::Refused(format!(

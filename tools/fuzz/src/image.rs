@@ -17,7 +17,7 @@ use rsfs_format::{
     bitmap_test, csum_ok, csum_set, dir_rec_len, DirEntryHeader, Extent, ExtentBlockHeader, Field,
     Geometry, Inode, Superblock, BITS_PER_BITMAP_BLOCK, BLOCK_CSUM_SIZE, BLOCK_SIZE, DIR_DATA_SIZE,
     EXTENT_BLOCK_EXTENTS, EXTENT_BLOCK_MAGIC, INODE_EXTENTS, INODE_FLAG_INLINE, INODE_SIZE,
-    ROOT_INO,
+    ROOT_INO, xattr_entry_len, xattrs, XattrHeader,
 };
 
 /// Standard CRC-32C, as the format's checksums use it.
@@ -150,15 +150,21 @@ pub struct Node {
     /// For a directory: the directory whose entry names it (the root's
     /// parent is the root).
     pub parent: Option<u64>,
+    /// Its extended-attribute block, if it has one.
+    pub xattr: Option<u64>,
+    /// Bytes of that block in use: the header and the entries.
+    pub xattr_used: usize,
 }
 
 impl Node {
-    /// Every disk block the file uses: data and overflow blocks.
+    /// Every disk block the file uses: data, overflow and
+    /// extended-attribute blocks.
     pub fn all_blocks(&self) -> impl Iterator<Item = u64> + '_ {
         self.extents
             .iter()
             .flat_map(|e| e.blocks())
             .chain(self.overflow.iter().copied())
+            .chain(self.xattr)
     }
 
     /// The disk block of file block `lblk`.
@@ -253,17 +259,20 @@ pub enum RegionKind {
     ExtentBlock,
     /// A symlink's target block.
     SymlinkBlock,
+    /// An extended-attribute block.
+    XattrBlock,
 }
 
 impl RegionKind {
     /// Every kind.
-    pub const ALL: [RegionKind; 6] = [
+    pub const ALL: [RegionKind; 7] = [
         Self::Superblock,
         Self::Bitmap,
         Self::Inode,
         Self::DirBlock,
         Self::ExtentBlock,
         Self::SymlinkBlock,
+        Self::XattrBlock,
     ];
 
     /// A short name, as the variant names use it.
@@ -275,6 +284,7 @@ impl RegionKind {
             Self::DirBlock => "dir-block",
             Self::ExtentBlock => "extent-block",
             Self::SymlinkBlock => "symlink-block",
+            Self::XattrBlock => "xattr-block",
         }
     }
 }
@@ -401,7 +411,20 @@ impl Model {
             extents: Vec::new(),
             overflow: Vec::new(),
             parent: None,
+            xattr: None,
+            xattr_used: 0,
         };
+        let xb = disk.xattr_block.get();
+        if xb != 0 {
+            ensure!(self.is_data_block(xb), "bad extended-attribute block {xb}");
+            let entries = xattrs(block(img, xb), ino, crc)
+                .map_err(|e| anyhow::anyhow!("extended-attribute block {xb}: {}", e.as_str()))?;
+            node.xattr = Some(xb);
+            node.xattr_used = XattrHeader::SIZE
+                + entries
+                    .map(|e| xattr_entry_len(e.name.len(), e.value.len()))
+                    .sum::<usize>();
+        }
         if inline {
             return Ok(node);
         }
@@ -430,8 +453,9 @@ impl Model {
             }
             next = h.next.get();
         }
-        let blocks =
-            node.extents.iter().map(|e| u64::from(e.len)).sum::<u64>() + node.overflow.len() as u64;
+        let blocks = node.extents.iter().map(|e| u64::from(e.len)).sum::<u64>()
+            + node.overflow.len() as u64
+            + u64::from(node.xattr.is_some());
         ensure!(
             blocks == disk.blocks.get(),
             "says it has {} blocks, its map has {blocks}",
@@ -736,6 +760,15 @@ impl Model {
                                 )
                                 .count()
                                 * Extent::SIZE,
+                    csum: Csum::Block(b),
+                });
+            }
+            if let Some(b) = n.xattr {
+                out.push(Region {
+                    kind: RegionKind::XattrBlock,
+                    what: format!("inode {} extended-attribute block {b}", n.ino),
+                    body: block_body(b),
+                    live: block_body(b).start..block_body(b).start + n.xattr_used,
                     csum: Csum::Block(b),
                 });
             }

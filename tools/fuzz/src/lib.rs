@@ -53,11 +53,14 @@ pub enum Class {
     SuperblockFields,
     /// Bitmap bits clear for blocks or inodes in use, metadata or padding.
     Bitmap,
+    /// Extended-attribute blocks out of range or shared, with a bad
+    /// header, or with malformed or misordered entries.
+    Xattr,
 }
 
 impl Class {
     /// Every class, in round-robin order.
-    pub const ALL: [Class; 11] = [
+    pub const ALL: [Class; 12] = [
         Self::BitflipRaw,
         Self::BitflipCsum,
         Self::BadCsum,
@@ -69,6 +72,7 @@ impl Class {
         Self::InodeFields,
         Self::SuperblockFields,
         Self::Bitmap,
+        Self::Xattr,
     ];
 
     /// The class image `index` gets when none is forced.
@@ -90,6 +94,7 @@ impl Class {
             Self::InodeFields => "inode-fields",
             Self::SuperblockFields => "superblock-fields",
             Self::Bitmap => "bitmap",
+            Self::Xattr => "xattr",
         }
     }
 
@@ -109,6 +114,7 @@ impl Class {
             Self::InodeFields => "bad mode, links, flags or orphan link",
             Self::SuperblockFields => "bad superblock fields, checksum recomputed",
             Self::Bitmap => "blocks or inodes in use marked free; metadata or padding bits clear",
+            Self::Xattr => "extended-attribute blocks out of range, shared or malformed",
         }
     }
 
@@ -201,9 +207,9 @@ mod tests {
 
     #[test]
     fn round_robin_covers_every_class() {
-        let seen: std::collections::HashSet<Class> = (0..11).map(Class::for_index).collect();
+        let seen: std::collections::HashSet<Class> = (0..12).map(Class::for_index).collect();
         assert_eq!(seen.len(), Class::ALL.len());
-        assert_eq!(Class::for_index(11), Class::for_index(0));
+        assert_eq!(Class::for_index(12), Class::for_index(0));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Result};
 use rsfs_format::{
     bitmap_set, bitmap_test, dir_rec_len, Extent, ExtentBlockHeader, Le16, Le32, Le64,
+    XattrEntryHeader, XattrHeader, XATTR_INDEX_SECURITY,
     BITS_PER_BITMAP_BLOCK, BLOCK_CSUM_SIZE, BLOCK_SIZE, DIR_DATA_SIZE, EXTENT_BLOCK_EXTENTS,
     EXTENT_BLOCK_MAGIC, FT_DIR, INLINE_LINK_MAX, INODE_EXTENTS, INODE_FLAGS_USER,
     INODE_FLAG_INLINE, MAX_BLOCKS, MAX_FILE_SIZE, MIN_BLOCKS, ROOT_INO, STATE_CLEAN, STATE_DIRTY,
@@ -51,6 +52,7 @@ pub fn variants(class: Class) -> &'static [(&'static str, Variant)] {
         Class::InodeFields => INODE_FIELDS,
         Class::SuperblockFields => SUPERBLOCK_FIELDS,
         Class::Bitmap => BITMAP,
+        Class::Xattr => XATTR,
     }
 }
 
@@ -68,6 +70,7 @@ pub fn apply(class: Class, m: &Model, img: &mut [u8], rng: &mut Rng) -> Result<D
         Class::InodeFields => inode_fields(m, img, rng),
         Class::SuperblockFields => superblock_fields(m, img, rng),
         Class::Bitmap => bitmap(m, img, rng),
+        Class::Xattr => xattr(m, img, rng),
     }
 }
 
@@ -364,6 +367,7 @@ flip_variants!(BITFLIP_RAW, false,
     raw_dir_block => DirBlock,
     raw_extent_block => ExtentBlock,
     raw_symlink_block => SymlinkBlock,
+    raw_xattr_block => XattrBlock,
 );
 
 flip_variants!(BITFLIP_CSUM, true,
@@ -373,6 +377,7 @@ flip_variants!(BITFLIP_CSUM, true,
     csum_dir_block => DirBlock,
     csum_extent_block => ExtentBlock,
     csum_symlink_block => SymlinkBlock,
+    csum_xattr_block => XattrBlock,
 );
 
 /// Class `bitflip-raw`: 1–8 bits flipped in one kind of metadata (the
@@ -420,6 +425,9 @@ fn csum_bitmap_field(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String>
 fn csum_extent_block_field(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     corrupt_csum(m, img, rng, RegionKind::ExtentBlock)
 }
+fn csum_xattr_block_field(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    corrupt_csum(m, img, rng, RegionKind::XattrBlock)
+}
 
 const BAD_CSUM: &[(&str, Variant)] = &[
     ("superblock", csum_superblock_field),
@@ -427,10 +435,12 @@ const BAD_CSUM: &[(&str, Variant)] = &[
     ("dir-block", csum_dir_field),
     ("bitmap-block", csum_bitmap_field),
     ("extent-block", csum_extent_block_field),
+    ("xattr-block", csum_xattr_block_field),
 ];
 
 /// Class `bad-csum`: only the checksum field of the superblock, an inode,
-/// a directory block, a bitmap block or an overflow extent block changes.
+/// a directory block, a bitmap block, an overflow extent block or an
+/// extended-attribute block changes.
 pub fn bad_csum(m: &Model, img: &mut [u8], rng: &mut Rng) -> Result<Done> {
     run(Class::BadCsum, BAD_CSUM, m, img, rng)
 }
@@ -1770,4 +1780,155 @@ const BITMAP: &[(&str, Variant)] = &[
 /// a whole bitmap block cleared.
 pub fn bitmap(m: &Model, img: &mut [u8], rng: &mut Rng) -> Result<Done> {
     run(Class::Bitmap, BITMAP, m, img, rng)
+}
+
+// ---------------------------------------------------------------------------
+// 12. Extended-attribute blocks.
+
+/// The files that have an extended-attribute block, with it.
+fn with_xattrs(m: &Model) -> Vec<(&Node, u64)> {
+    m.nodes
+        .iter()
+        .filter_map(|n| n.xattr.map(|b| (n, b)))
+        .collect()
+}
+
+/// Changes the header of extended-attribute block `b`, checksum
+/// recomputed.
+fn edit_xattr_header(m: &Model, img: &mut [u8], b: u64, f: impl FnOnce(&mut XattrHeader)) {
+    let blk = block_mut(img, b);
+    let mut h = XattrHeader::decode(blk);
+    f(&mut h);
+    h.encode(blk);
+    fix_csum(img, &m.geo, Csum::Block(b));
+}
+
+/// An inode's `xattr_block` names a block outside the data area: in the
+/// metadata, past the end, or far past it.
+fn xattr_block_outside(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    let (n, old) = choose(rng, &with_xattrs(m))?;
+    let bc = m.geo.blocks_count;
+    let to = match rng.below(3) {
+        0 => rng.range(0, m.geo.data_start - 1),
+        1 => bc + rng.range(0, 1 << 20),
+        _ => u64::MAX,
+    };
+    m.edit_inode(img, n.ino, |d| d.xattr_block = to.into());
+    Some(format!(
+        "inode {}: xattr_block {old} replaced by {to} (data area {}..{bc})",
+        n.ino, m.geo.data_start
+    ))
+}
+
+/// An inode's `xattr_block` names a block of another file (data,
+/// directory, overflow or extended-attribute block), or a file that had
+/// none now names another's, its block count following.
+fn xattr_block_shared(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    let theirs: Vec<(u64, u64)> = m
+        .nodes
+        .iter()
+        .flat_map(|n| n.all_blocks().map(move |b| (n.ino, b)))
+        .collect();
+    let (owner, b) = choose(rng, &theirs)?;
+    let others: Vec<&Node> = m.nodes.iter().filter(|n| n.ino != owner).collect();
+    let n = choose(rng, &others)?;
+    let had = n.xattr.is_some();
+    m.edit_inode(img, n.ino, |d| {
+        d.xattr_block = b.into();
+        if !had {
+            d.blocks = (d.blocks.get() + 1).into();
+        }
+    });
+    Some(format!(
+        "inode {}: xattr_block now {b}, a block of inode {owner}",
+        n.ino
+    ))
+}
+
+/// The block names another inode as its owner.
+fn xattr_owner(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    let (n, b) = choose(rng, &with_xattrs(m))?;
+    let to = match rng.below(3) {
+        0 => 0,
+        1 => m.nodes[rng.index(m.nodes.len())].ino,
+        _ => rng.next_u64(),
+    };
+    if to == n.ino {
+        return None;
+    }
+    edit_xattr_header(m, img, b, |h| h.owner = to.into());
+    Some(format!("inode {}: extended-attribute block {b} owner now {to}", n.ino))
+}
+
+/// The block's magic or entry count is wrong: no entries, or more than
+/// the block holds.
+fn xattr_header(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    let (n, b) = choose(rng, &with_xattrs(m))?;
+    let what = match rng.below(3) {
+        0 => {
+            edit_xattr_header(m, img, b, |h| h.magic = (h.magic.get() ^ 1).into());
+            "magic".to_string()
+        }
+        1 => {
+            edit_xattr_header(m, img, b, |h| h.count = 0.into());
+            "count 0".to_string()
+        }
+        _ => {
+            let c = rng.range(2, u64::from(u16::MAX)) as u16;
+            edit_xattr_header(m, img, b, |h| h.count = (h.count.get().saturating_add(c)).into());
+            format!("count + {c}")
+        }
+    };
+    Some(format!("inode {}: extended-attribute block {b}: bad {what}", n.ino))
+}
+
+/// One entry is malformed: an unknown namespace, a name of 0 bytes, or a
+/// value that runs past the block; or, with two entries or more, the first
+/// sorts after the second (a namespace later than theirs).
+fn xattr_entry(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    let (n, b) = choose(rng, &with_xattrs(m))?;
+    let count = usize::from(XattrHeader::decode(block_mut(img, b)).count.get());
+    let at = XattrHeader::SIZE;
+    let blk = block_mut(img, b);
+    let mut e = XattrEntryHeader::decode(&blk[at..]);
+    let what = match rng.below(4) {
+        0 => {
+            e.index = *rng.pick(&[0u8, 5, 7, 255]);
+            format!("namespace {}", e.index)
+        }
+        1 => {
+            e.name_len = 0;
+            "name of 0 bytes".to_string()
+        }
+        2 => {
+            e.value_len = (rng.range(4000, u64::from(u16::MAX)) as u16).into();
+            format!("value of {} bytes", e.value_len.get())
+        }
+        _ if count >= 2 && e.index < XATTR_INDEX_SECURITY => {
+            e.index = XATTR_INDEX_SECURITY;
+            "first entry now sorts last".to_string()
+        }
+        _ => return None,
+    };
+    e.encode(&mut blk[at..]);
+    fix_csum(img, &m.geo, Csum::Block(b));
+    Some(format!(
+        "inode {}: extended-attribute block {b}, first entry: {what}",
+        n.ino
+    ))
+}
+
+const XATTR: &[(&str, Variant)] = &[
+    ("block-outside", xattr_block_outside),
+    ("block-shared", xattr_block_shared),
+    ("owner", xattr_owner),
+    ("header", xattr_header),
+    ("entry", xattr_entry),
+];
+
+/// Class `xattr`: an inode's extended-attribute block outside the data
+/// area or shared with another file; a block whose owner, magic or count
+/// is wrong; or a malformed or misordered entry. Checksums recomputed.
+pub fn xattr(m: &Model, img: &mut [u8], rng: &mut Rng) -> Result<Done> {
+    run(Class::Xattr, XATTR, m, img, rng)
 }

@@ -8,7 +8,8 @@
 //! kernel lays files out (as tools/fsck/tests/corruption.rs does): nested
 //! directories, a directory of two blocks, files with one and several
 //! extents, a file whose map needs an overflow extent block, a hard link,
-//! an empty file, an inline and a block symlink.
+//! an empty file, an inline and a block symlink, and extended-attribute
+//! blocks on a file, a directory and a symlink.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -285,6 +286,28 @@ impl Builder {
         ino
     }
 
+    /// Gives inode `ino` the extended attributes `(index, name, value)`
+    /// in a block of its own, as the kernel lays them out.
+    fn xattrs(&mut self, ino: u64, attrs: &[(u8, &[u8], &[u8])]) {
+        let mut blk = vec![0u8; BLOCK_SIZE];
+        for &(index, name, value) in attrs {
+            let mut out = vec![0u8; BLOCK_SIZE];
+            let old: Vec<Xattr<'_>> = if blk.iter().any(|&x| x != 0) {
+                xattrs(&blk, ino, crc).unwrap().collect()
+            } else {
+                Vec::new()
+            };
+            xattrs_with(old.into_iter(), (index, name, Some(value)), ino, &mut out, crc).unwrap();
+            blk = out;
+        }
+        let b = self.alloc_blocks(0, 1);
+        self.block(b).copy_from_slice(&blk);
+        let mut d = self.inode(ino);
+        d.xattr_block = b.into();
+        d.blocks = (d.blocks.get() + 1).into();
+        self.put_inode(ino, &d);
+    }
+
     fn link(&mut self, parent: u64, name: &[u8], ino: u64) {
         let mut d = self.inode(ino);
         d.links = (d.links.get() + 1).into();
@@ -319,7 +342,17 @@ fn seed_image() -> &'static [u8] {
         b.file(ROOT_INO, b"big", &runs, 48 * 4096);
         b.file(ab, b"empty", &[], 0);
         b.link(a, b"hard", hello);
-        b.symlink(ROOT_INO, b"short-link", b"hello.txt");
+        b.xattrs(
+            hello,
+            &[
+                (XATTR_INDEX_USER, b"b", b"second"),
+                (XATTR_INDEX_USER, b"a", b"first"),
+                (XATTR_INDEX_SECURITY, b"label", b"x"),
+            ],
+        );
+        b.xattrs(a, &[(XATTR_INDEX_TRUSTED, b"t", &[7u8; 300])]);
+        let short = b.symlink(ROOT_INO, b"short-link", b"hello.txt");
+        b.xattrs(short, &[(XATTR_INDEX_SECURITY, b"s", b"")]);
         b.symlink(a, b"long-link", &[b'x'; 200]);
         // Names long enough that "docs" needs a second block.
         for i in 0..16 {
@@ -375,6 +408,7 @@ fn seed_image_is_clean_and_has_every_structure() {
     assert_eq!(kind(FileKind::Symlink), 2);
     assert!(m.nodes.iter().any(|n| n.inline));
     assert!(m.nodes.iter().any(|n| !n.overflow.is_empty()));
+    assert_eq!(m.nodes.iter().filter(|n| n.xattr.is_some()).count(), 3);
     assert!(m
         .nodes
         .iter()
@@ -417,7 +451,7 @@ fn every_class_changes_the_image_deterministically() {
 #[test]
 fn index_picks_the_class_round_robin() {
     let mut seen = BTreeMap::new();
-    for index in 0..200 {
+    for index in 0..18 * Class::ALL.len() as u64 {
         let (_, o) = damaged(3, index, None);
         assert_eq!(o.class, Class::for_index(index));
         *seen.entry(o.class.name()).or_insert(0) += 1;

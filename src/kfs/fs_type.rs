@@ -51,7 +51,8 @@ pub(crate) trait FileSystem: FsData {
     /// is a flag (`-o name`), or a `key=value` that an option with that
     /// value matches (`-o errors=panic`). Several entries may share a
     /// name, each applied in order, so that one value of a choice turns
-    /// the bits of the others off. The VFS's options (`ro`, `sync`,
+    /// the bits of the others off. An entry with no bits is an option
+    /// accepted and ignored. The VFS's options (`ro`, `sync`,
     /// `dirsync`, ...) are the VFS's; any other gives EINVAL.
     const MOUNT_FLAGS: &'static [(&'static CStr, u32, bool)] = &[];
 

@@ -437,6 +437,20 @@ pub const fn xattr_name_ok(index: u8, name_len: usize) -> bool {
     }
 }
 
+/// Whether `value` is a POSIX ACL as the VFS writes one
+/// (`posix_acl_xattr_header`, `posix_acl_xattr_entry`): version 2 and one
+/// or more entries of 8 bytes, each with a known tag. (An empty ACL is
+/// never stored: setting one removes the attribute.)
+pub fn posix_acl_ok(value: &[u8]) -> bool {
+    const TAGS: [u16; 6] = [0x01, 0x02, 0x04, 0x08, 0x10, 0x20];
+    value.len() >= 12
+        && (value.len() - 4) & 7 == 0
+        && Le32::read(value).get() == 2
+        && value[4..]
+            .chunks(8)
+            .all(|e| TAGS.contains(&Le16::read(e).get()))
+}
+
 /// One extended attribute of a block.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Xattr<'a> {
@@ -472,6 +486,9 @@ pub enum XattrError {
     /// Entry number `n` does not sort after the one before it (a
     /// duplicate, or out of order).
     OutOfOrder(usize),
+    /// Entry number `n` is an ACL whose value is not one
+    /// ([`posix_acl_ok`]).
+    BadAcl(usize),
     /// The attributes do not fit in one block.
     NoSpace,
 }
@@ -486,6 +503,7 @@ impl XattrError {
             Self::Empty => "no entries",
             Self::BadEntry(_) => "bad entry",
             Self::OutOfOrder(_) => "entries out of order or repeated",
+            Self::BadAcl(_) => "an ACL that is not one",
             Self::NoSpace => "attributes do not fit in one block",
         }
     }
@@ -570,8 +588,20 @@ pub fn xattrs(
         }
         let name_at = off + XattrEntryHeader::SIZE;
         let key = (e.index, &block[name_at..name_at + name_len]);
+        if key.1.contains(&0) {
+            return Err(XattrError::BadEntry(n));
+        }
         if prev.is_some_and(|p| p >= key) {
             return Err(XattrError::OutOfOrder(n));
+        }
+        let value_at = name_at + name_len;
+        let value = &block[value_at..value_at + usize::from(e.value_len.get())];
+        let is_acl = matches!(
+            e.index,
+            XATTR_INDEX_POSIX_ACL_ACCESS | XATTR_INDEX_POSIX_ACL_DEFAULT
+        );
+        if is_acl && !posix_acl_ok(value) {
+            return Err(XattrError::BadAcl(n));
         }
         prev = Some(key);
         off += len;

@@ -626,6 +626,16 @@ void rsfs_sb_end_pagefault(struct super_block *sb)
 	sb_end_pagefault(sb);
 }
 
+void rsfs_sb_start_intwrite(struct super_block *sb)
+{
+	sb_start_intwrite(sb);
+}
+
+void rsfs_sb_end_intwrite(struct super_block *sb)
+{
+	sb_end_intwrite(sb);
+}
+
 bool rsfs_sb_trylock_umount_shared(struct super_block *sb)
 {
 	return down_read_trylock(&sb->s_umount);

@@ -505,6 +505,9 @@ pub(crate) fn evict(inode: Evicting<'_, Rsfs>) {
     if inode.nlink() != 0 || sb.is_read_only() {
         return;
     }
+    // A release is a change of the filesystem's own: it waits for a thaw
+    // (the last close of a deleted file, while frozen), as ext4's does.
+    let _intwrite = sb.start_intwrite();
     // Not `begin`: eviction may come from memory reclaim, anywhere. Shut
     // down, the inode stays on the orphan list on the disk, for the next
     // mount to release.
@@ -513,6 +516,7 @@ pub(crate) fn evict(inode: Evicting<'_, Rsfs>) {
     };
     let ino = inode.ino();
     let unlisted = crate::orphan::remove(sb, ino);
+    crate::xattr::check_before_release(&inode);
     let freed = inode.data().map().free_all(sb);
     let zeroed = update_slot(sb, ino, |slot| *slot = format::Inode::default());
     let released = alloc::free_inode(sb, ino);

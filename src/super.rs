@@ -536,7 +536,9 @@ impl kfs::FileSystem for Rsfs {
             txn::let_go_of_ordered(sb);
             return Ok(());
         }
-        if sb.is_read_only() || !wait {
+        // Frozen, nothing may be written (sync(2) still calls this); the
+        // freeze left nothing to write.
+        if sb.is_read_only() || !wait || sb.is_frozen() {
             return Ok(());
         }
         write_counters(sb)?;
@@ -544,6 +546,27 @@ impl kfs::FileSystem for Rsfs {
         // Also the writes home: a filesystem frozen after this has nothing
         // in flight.
         txn::checkpoint(sb)
+    }
+
+    /// A freeze (`fsfreeze(8)`, a device snapshot): the VFS has stopped
+    /// every change and synced; the journal's last transaction goes home,
+    /// the journal is emptied and the disk marked clean, as a remount
+    /// read-only leaves it, so that a snapshot taken now mounts without a
+    /// replay and fsck.rsfs finds it clean. Shut down, nothing is written.
+    fn freeze_fs(sb: &SuperBlock<Rsfs>) -> Result {
+        if shutdown::is_shut_down(sb) {
+            return Ok(());
+        }
+        clean_up(sb)?;
+        write_superblock(sb, &sb.info(), format::STATE_CLEAN, false)
+    }
+
+    /// A thaw: the disk is marked mounted again.
+    fn unfreeze_fs(sb: &SuperBlock<Rsfs>) -> Result {
+        if shutdown::is_shut_down(sb) {
+            return Ok(());
+        }
+        write_superblock(sb, &sb.info(), format::STATE_DIRTY, false)
     }
 
     /// Unmount: every inode has been written and evicted; mark the disk

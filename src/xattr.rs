@@ -23,7 +23,7 @@ use crate::{
         acl::AclType,
         sb_err,
         xattr::{Names, Namespace, Operations, SetMode},
-        Inode, Locked,
+        FileType, Inode, Locked,
     },
     shutdown, super_, txn, Rsfs,
 };
@@ -110,11 +110,15 @@ impl Operations for Xattrs {
         })
     }
 
+    /// A symlink has no ACLs (the VFS gives EOPNOTSUPP for them), so none
+    /// is listed, whatever a damaged block says.
     fn list(inode: &Inode<Rsfs>, names: &mut Names<'_>) -> Result {
+        let acls = inode.file_type() != FileType::Symlink;
         with_entries(inode, |entries| {
             for e in entries {
                 if let Some(ns) = namespace_of(e.index) {
                     names.add(ns, e.name)?;
+                } else if !acls {
                 } else if e.index == format::XATTR_INDEX_POSIX_ACL_ACCESS {
                     names.add_acl(AclType::Access)?;
                 } else if e.index == format::XATTR_INDEX_POSIX_ACL_DEFAULT {
@@ -144,9 +148,13 @@ impl Operations for Xattrs {
         }
         {
             let _handle = txn::begin(inode.super_block())?;
-            change(&inode, (index_of(ns), name, value), mode)?;
-            inode.touch_ctime();
+            let changed = change(&inode, (index_of(ns), name, value), mode);
+            if changed.is_ok() {
+                inode.touch_ctime();
+            }
+            // Even after a failure: one may come after the block map changed.
             inode.mark_dirty();
+            changed?;
         }
         inode::sync_if_synchronous(&inode)
     }
@@ -176,14 +184,44 @@ impl Operations for Xattrs {
         }
         {
             let _handle = txn::begin(inode.super_block())?;
-            change(&inode, (acl_index(ty), b"", acl), SetMode::Any)?;
-            if let Some(mode) = mode {
-                inode.set_mode(mode);
+            let changed = change(&inode, (acl_index(ty), b"", acl), SetMode::Any);
+            if changed.is_ok() {
+                if let Some(mode) = mode {
+                    inode.set_mode(mode);
+                }
+                inode.touch_ctime();
             }
-            inode.touch_ctime();
             inode.mark_dirty();
+            changed?;
         }
         inode::sync_if_synchronous(&inode)
+    }
+}
+
+/// Before a deleted inode's blocks are freed: its extended-attribute block
+/// goes with them only if it is its own (sound, and naming it as owner).
+/// One that is not (a damaged disk, which a read would have reported) is
+/// left allocated for fsck.rsfs, rather than freed from under the file
+/// whose block it may be, as ext4 checks its block before it frees it.
+pub(crate) fn check_before_release(inode: &Inode<Rsfs>) {
+    let sb = inode.super_block();
+    let block = inode.data().map().xattr_block();
+    if block == 0 {
+        return;
+    }
+    let own = super_::read_block(sb, block).is_ok_and(|bh| {
+        let g = bh.lock();
+        format::xattrs(g.data(), inode.ino(), kfs::crc32c).is_ok()
+    });
+    if !own {
+        sb_err!(
+            sb,
+            "inode {}: extended-attribute block {} is not its own; not freed (run fsck.rsfs)",
+            inode.ino(),
+            block
+        );
+        let _ = shutdown::damaged(sb);
+        inode.data().map().set_xattr_block(0);
     }
 }
 
@@ -226,8 +264,8 @@ fn change(inode: &Inode<Rsfs>, change: (u8, &[u8], Option<&[u8]>), mode: SetMode
             .as_ref()
             .is_some_and(|it| it.clone().any(|e| e.key() == (change.0, change.1)));
         match mode {
-            SetMode::Create if exists => return Err(EEXIST),
-            SetMode::Replace if !exists => return Err(kfs::enodata()),
+            SetMode::Create | SetMode::Both if exists => return Err(EEXIST),
+            SetMode::Replace | SetMode::Both if !exists => return Err(kfs::enodata()),
             _ => {}
         }
         let old_entries = old_entries.into_iter().flatten();

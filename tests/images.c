@@ -83,7 +83,6 @@ static void read_file(struct tally *t, const char *path, off_t size)
 	close(fd);
 }
 
-/* Visits everything under `dir`, to a bounded depth and count. */
 /* Lists the extended attributes of `path` and reads each one. */
 static void read_xattrs(struct tally *t, const char *path)
 {
@@ -95,6 +94,7 @@ static void read_xattrs(struct tally *t, const char *path)
 		note(t, "getxattr", path, lgetxattr(path, list + off, value, sizeof(value)));
 }
 
+/* Visits everything under `dir`, to a bounded depth and count. */
 static void walk(struct tally *t, const char *dir, int depth)
 {
 	char path[4096], target[256];
@@ -221,7 +221,15 @@ static int make_seed(void)
 		"mkdir d/sub && touch d/sub/leaf && mkfifo d/fifo && mknod d/null c 1 3 && sync",
 		MNT))
 		return -1;
-	/* Extended attributes on a file, a directory and a symlink. */
+	/*
+	 * Extended attributes on a file, a directory and a symlink, and a
+	 * default ACL (rwx for the owner, r-x for the group and others: the
+	 * VFS's form, posix_acl_xattr_header) on a directory.
+	 */
+	static const unsigned char acl[] = {
+		2, 0, 0, 0, 1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff, 4, 0, 5, 0,
+		0xff, 0xff, 0xff, 0xff, 0x20, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+	};
 	static char big[3000];
 
 	memset(big, 'x', sizeof(big));
@@ -230,7 +238,8 @@ static int make_seed(void)
 	    setxattr(MNT "/a/f1", "security.label", "s", 1, 0) ||
 	    setxattr(MNT "/d", "trusted.t", big, 300, 0) ||
 	    setxattr(MNT "/a/b/big", "user.big", big, sizeof(big), 0) ||
-	    lsetxattr(MNT "/a/short-link", "security.s", "", 0, 0) || run("sync"))
+	    lsetxattr(MNT "/a/short-link", "security.s", "", 0, 0) ||
+	    setxattr(MNT "/d", "system.posix_acl_default", acl, sizeof(acl), 0) || run("sync"))
 		return -1;
 	if (umount(MNT))
 		return -1;

@@ -2478,4 +2478,128 @@ TEST_F_TIMEOUT(vfs, a_million_extents, 3600)
 	fflush(stdout);
 }
 
+/* Runs `what` in a child; returns its pid. */
+static pid_t in_child(int (*what)(void))
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(what());
+	return pid;
+}
+
+/* Whether child `pid` has exited within `ms` milliseconds (reaped if so). */
+static bool done_within(pid_t pid, int ms)
+{
+	int st;
+
+	for (int i = 0; i < ms / 10; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* The superblock's `state` as it is on DISK0 (docs/format.md), or -1. */
+static int disk_state(void)
+{
+	int dev = open(DISK0, O_RDONLY | O_DIRECT), state = -1;
+	unsigned char *buf;
+
+	if (dev < 0 || posix_memalign((void **)&buf, 4096, 4096))
+		return -1;
+	if (pread(dev, buf, 4096, 0) == 4096)
+		state = buf[128] | buf[129] << 8;
+	free(buf);
+	close(dev);
+	return state;
+}
+
+static int write_a_file(void)
+{
+	return put_file(MNT "/during", "written while frozen") ? 1 : 0;
+}
+
+static char *frozen_map;
+
+static int store_through_the_map(void)
+{
+	frozen_map[0] = 'M';
+	return 0;
+}
+
+static int close_the_deleted(void)
+{
+	/*
+	 * Inherited descriptor 100: once the parent has closed its own, this
+	 * close is the last, which releases the file.
+	 */
+	usleep(300000);
+	return close(100) ? 1 : 0;
+}
+
+/*
+ * fsfreeze(8) (FIFREEZE, FITHAW), as LVM and backup tools freeze a
+ * filesystem for a snapshot, as ext4 has it: while frozen, a write, a
+ * store through a shared mapping and the release of a deleted file at its
+ * last close all wait for the thaw; the disk is whole and quiet, so that
+ * fsck.rsfs -n on the device finds it clean and marked clean (a snapshot
+ * would mount without a replay); sync(2) writes nothing. After the thaw
+ * every change that waited is made, and the disk says "mounted" again.
+ */
+TEST_F(vfs, freeze_and_thaw)
+{
+	pid_t writer, mapper, closer;
+	struct stat st;
+	int fd, mnt;
+
+	ASSERT_EQ(0, put_file("before", "made before the freeze"));
+	fd = open("mapped", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 4096));
+	ASSERT_EQ(0, fsync(fd));
+	frozen_map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, frozen_map);
+	close(fd);
+	fd = open("deleted", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(100, dup2(fd, 100));
+	close(fd);
+	ASSERT_EQ(0, put_pattern(100, 0, 1 << 20, 9));
+	ASSERT_EQ(0, unlink("deleted"));
+
+	mnt = open(MNT, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, mnt);
+	ASSERT_EQ(0, ioctl(mnt, FIFREEZE, 0));
+	EXPECT_EQ(-1, ioctl(mnt, FIFREEZE, 0));
+	EXPECT_EQ(EBUSY, errno);
+
+	/* Only the closer keeps descriptor 100. */
+	closer = in_child(close_the_deleted);
+	close(100);
+	writer = in_child(write_a_file);
+	mapper = in_child(store_through_the_map);
+	EXPECT_FALSE(done_within(writer, 1000));
+	EXPECT_FALSE(done_within(mapper, 10));
+	EXPECT_FALSE(done_within(closer, 10));
+
+	/* The disk as a snapshot would see it: clean, and marked so. */
+	sync();
+	EXPECT_EQ(1, disk_state()); /* clean */
+	EXPECT_EQ(0, run("fsck.rsfs -n %s >/dev/null", DISK0));
+
+	ASSERT_EQ(0, ioctl(mnt, FITHAW, 0));
+	EXPECT_TRUE(done_within(writer, 10000));
+	EXPECT_TRUE(done_within(mapper, 10000));
+	EXPECT_TRUE(done_within(closer, 10000));
+	EXPECT_EQ(-1, ioctl(mnt, FITHAW, 0));
+	EXPECT_EQ(EINVAL, errno);
+	close(mnt);
+	munmap(frozen_map, 4096);
+	EXPECT_EQ(0, stat("during", &st));
+	EXPECT_EQ(0, syncfs_here());
+	EXPECT_EQ(2, disk_state()); /* mounted */
+}
+
 TEST_HARNESS_MAIN

@@ -95,6 +95,11 @@ TEST_F(xattr, user_attributes)
 	EXPECT_EQ(0, setxattr("f", "user.a", "", 0, XATTR_CREATE));
 	EXPECT_EQ(0, getxattr("f", "user.a", NULL, 0));
 	EXPECT_EQ(0, fsetxattr(fd, "user.z", "last", 4, 0));
+	/* Both flags, as ext4: EEXIST if it is there, ENODATA if not. */
+	EXPECT_EQ(-1, setxattr("f", "user.z", "x", 1, XATTR_CREATE | XATTR_REPLACE));
+	EXPECT_EQ(EEXIST, errno);
+	EXPECT_EQ(-1, setxattr("f", "user.y", "x", 1, XATTR_CREATE | XATTR_REPLACE));
+	EXPECT_EQ(ENODATA, errno);
 
 	/* The list: every name with its prefix and a NUL, sizes as for get. */
 	EXPECT_EQ(strlen("user.a") + strlen("user.color") + strlen("user.z") + 3,
@@ -394,6 +399,10 @@ TEST_F(xattr, posix_acls)
 	EXPECT_EQ(0, removexattr("f", "system.posix_acl_access"));
 	EXPECT_FALSE(listed("f", "system.posix_acl_access"));
 	EXPECT_EQ(EACCES, can_read_as("f", 1000));
+	/* A symlink has no ACLs (as on ext4). */
+	ASSERT_EQ(0, symlink("f", "link"));
+	EXPECT_EQ(-1, lsetxattr("link", "system.posix_acl_access", got, 4 + 8 * 5, 0));
+	EXPECT_EQ(EOPNOTSUPP, errno);
 	/* An ACL that the mode bits say whole is not stored. */
 	EXPECT_EQ(0, set_acl("f", "system.posix_acl_access", plain, 3));
 	EXPECT_FALSE(listed("f", "system.posix_acl_access"));

@@ -11,6 +11,8 @@
 use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*};
 
+mod freeze;
+
 use super::{
     inode::InodeBox, lock::Evicting, ops::if_has, super_block, sys, xattr, FsData, Inode, InodeRef,
     SuperBlock,
@@ -102,6 +104,21 @@ pub(crate) trait FileSystem: FsData {
 
     /// Writes the filesystem's own metadata (`sync(2)`, `syncfs(2)`).
     fn sync_fs(_sb: &SuperBlock<Self>, _wait: bool) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Makes the disk whole and quiet for a freeze (`FIFREEZE`,
+    /// `fsfreeze(8)`, a snapshot of the device): called once the VFS has
+    /// stopped every writer, page fault and change of the filesystem's own
+    /// ([`SuperBlock::start_intwrite`]) and synced it. Nothing may be
+    /// written from then until [`FileSystem::unfreeze_fs`]. Without this
+    /// method, a freeze gives EOPNOTSUPP.
+    fn freeze_fs(_sb: &SuperBlock<Self>) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The filesystem thaws (`FITHAW`) and may be written again.
+    fn unfreeze_fs(_sb: &SuperBlock<Self>) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -207,6 +224,8 @@ impl<T: FileSystem> Tables<T> {
         evict_inode: Some(Self::evict_inode),
         sync_fs: if_has(T::HAS_SYNC_FS, Self::sync_fs),
         put_super: if_has(T::HAS_PUT_SUPER, Self::put_super),
+        freeze_fs: if_has(T::HAS_FREEZE_FS, Self::freeze_fs),
+        unfreeze_fs: if_has(T::HAS_UNFREEZE_FS, Self::unfreeze_fs),
         show_options: if_has(T::HAS_FLAGS_IN_EFFECT, Self::show_options),
         // SAFETY: All-zero is a valid `super_operations`: every field is an
         // optional function pointer.

@@ -123,13 +123,14 @@ pub(crate) fn efscorrupted() -> Error {
     Error::from_errno(-(sys::EUCLEAN as i32))
 }
 
-/// `EOPNOTSUPP`: the operation is not supported (by the filesystem or its
-/// device). `kernel::error::code` in 6.12 does not declare it.
-/// ENODATA: no such extended attribute.
+/// `ENODATA`: no such extended attribute. `kernel::error::code` in 6.12
+/// does not declare it.
 pub(crate) fn enodata() -> Error {
     Error::from_errno(-(sys::ENODATA as i32))
 }
 
+/// `EOPNOTSUPP`: the operation is not supported (by the filesystem or its
+/// device). `kernel::error::code` in 6.12 does not declare it.
 pub(crate) fn eopnotsupp() -> Error {
     Error::from_errno(-(sys::EOPNOTSUPP as i32))
 }

@@ -96,6 +96,28 @@ impl<T: FsData, S> SuperBlock<T, S> {
         PagefaultGuard(self)
     }
 
+    /// Enters a change of the filesystem's own, which no VFS call holds off
+    /// (a deleted file's release): waits while frozen, and holds off a
+    /// freeze until the guard is dropped (`sb_start_intwrite`).
+    pub(crate) fn start_intwrite(&self) -> IntWriteGuard<'_, T, S> {
+        // SAFETY: The superblock is valid (type invariant); callers sleep.
+        unsafe { sys::rsfs_sb_start_intwrite(self.as_raw()) };
+        // INVARIANT: Entered just now.
+        IntWriteGuard(self)
+    }
+
+    /// Whether the filesystem is frozen: `freeze_fs` has run, and nothing
+    /// may be written until it thaws. (Not while a freeze is on its way:
+    /// its own sync must write.)
+    pub(crate) fn is_frozen(&self) -> bool {
+        // SAFETY: The superblock is valid; `frozen` changes under
+        // `s_umount`, which we may not hold: read once, as `READ_ONCE`.
+        let frozen = unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!((*self.as_raw()).s_writers.frozen))
+        };
+        u32::from(frozen) == sys::RSFS_SB_FREEZE_COMPLETE
+    }
+
     /// Holds off unmount, remount and freeze (`s_umount`, shared) until the
     /// guard is dropped, unless one of them holds it now: then `None`, at
     /// once. For work that runs outside any syscall on the filesystem
@@ -346,6 +368,20 @@ impl<T: FsData, S> Drop for PagefaultGuard<'_, T, S> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant the fault was entered.
         unsafe { sys::rsfs_sb_end_pagefault(self.0.as_raw()) };
+    }
+}
+
+/// A change that holds off a freeze ([`SuperBlock::start_intwrite`]).
+///
+/// # Invariants
+///
+/// `sb_start_intwrite` was called on `0` on our behalf.
+pub(crate) struct IntWriteGuard<'a, T: FsData, S>(&'a SuperBlock<T, S>);
+
+impl<T: FsData, S> Drop for IntWriteGuard<'_, T, S> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the change was entered.
+        unsafe { sys::rsfs_sb_end_intwrite(self.0.as_raw()) };
     }
 }
 

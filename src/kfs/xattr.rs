@@ -62,6 +62,9 @@ pub(crate) enum SetMode {
     /// `XATTR_REPLACE`: ENODATA if it does not exist (removal is always
     /// this).
     Replace,
+    /// Both flags: EEXIST if it exists, ENODATA if it does not, as ext4
+    /// has them.
+    Both,
 }
 
 /// The extended attributes of a filesystem's inodes.
@@ -335,12 +338,15 @@ impl<U: Operations> Table<U> {
                 Some(unsafe { core::slice::from_raw_parts(value.cast::<u8>(), size) })
             };
             let flags = flags as u32;
-            let mode = if value.is_none() || flags & sys::XATTR_REPLACE != 0 {
-                SetMode::Replace
-            } else if flags & sys::XATTR_CREATE != 0 {
-                SetMode::Create
-            } else {
-                SetMode::Any
+            let (create, replace) = (
+                flags & sys::XATTR_CREATE != 0,
+                flags & sys::XATTR_REPLACE != 0,
+            );
+            let mode = match (value.is_some(), create, replace) {
+                (false, _, _) | (true, false, true) => SetMode::Replace,
+                (true, true, true) => SetMode::Both,
+                (true, true, false) => SetMode::Create,
+                (true, false, false) => SetMode::Any,
             };
             U::set(inode, ns, name, value, mode)?;
             Ok(0)

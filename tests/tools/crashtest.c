@@ -78,13 +78,13 @@ static void sync_dir(void)
 	close(d);
 }
 
-/* Writes `len` bytes of pattern `seed` at `off` of `name`, durably. */
 /* Whether `method` ends with an fsync(2) of the file. */
 static int ends_in_fsync(int method)
 {
 	return method == M_FSYNC || method == M_SFR || method == M_MSYNC;
 }
 
+/* Writes `len` bytes of pattern `seed` at `off` of `name`, durably. */
 static void durable_write(const char *name, uint64_t off, size_t len, uint64_t seed, int method)
 {
 	unsigned char *buf = malloc(len);

@@ -63,7 +63,10 @@ impl<U: Operations> Table<U> {
         from_result(|| {
             let ty = AclType::from_raw(type_).ok_or(EINVAL)?;
             // SAFETY: `dentry` is a positive dentry of ours, so its inode is a
-            // referenced inode of ours, which the VFS holds locked.
+            // referenced inode of ours, which the VFS holds locked
+            // (`vfs_set_acl`, `vfs_remove_acl`, `posix_acl_chmod` under
+            // `notify_change`). (ksmbd calls `set_posix_acl` without the
+            // lock, as it would for ext4; CONFIG_SMB_SERVER is off here.)
             let inode = unsafe { Inode::<U::FileSystem>::from_raw((*dentry).d_inode) };
             // SAFETY: As above: the lock is held for this call.
             let locked = unsafe { Locked::new(inode) };
@@ -81,6 +84,10 @@ impl<U: Operations> Table<U> {
                 })?;
                 mode = Some(m);
             }
+            // As ext4, whose symlinks have no ACL operations.
+            if inode.file_type() == FileType::Symlink {
+                return Err(super::super::eopnotsupp());
+            }
             if ty == AclType::Default && inode.file_type() != FileType::Directory {
                 return if acl.is_null() { Ok(0) } else { Err(EACCES) };
             }
@@ -90,7 +97,13 @@ impl<U: Operations> Table<U> {
                 // SAFETY: `acl` is valid (safety requirement).
                 Some(unsafe { acl::to_bytes(acl) }?)
             };
-            U::set_acl(locked, ty, bytes.as_deref(), mode)?;
+            if let Err(e) = U::set_acl(locked, ty, bytes.as_deref(), mode) {
+                // The change may have been made before the failure (a
+                // synchronous commit that failed): the next use reads it.
+                // SAFETY: The inode is valid.
+                unsafe { sys::forget_cached_acl(raw, type_) };
+                return Err(e);
+            }
             // SAFETY: The inode is valid; the cache takes its own reference
             // (none for NULL).
             unsafe { sys::set_cached_acl(raw, type_, acl) };

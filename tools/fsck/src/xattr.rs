@@ -42,8 +42,8 @@ pub fn load(
 #[cfg(test)]
 mod tests {
     use rsfs_format::{
-        xattrs, xattrs_with, XattrError, BLOCK_SIZE, XATTR_INDEX_SECURITY, XATTR_INDEX_TRUSTED,
-        XATTR_INDEX_USER,
+        xattrs, xattrs_with, XattrError, BLOCK_SIZE, XATTR_INDEX_POSIX_ACL_ACCESS,
+        XATTR_INDEX_SECURITY, XATTR_INDEX_TRUSTED, XATTR_INDEX_USER,
     };
 
     use crate::image::crc;
@@ -130,6 +130,22 @@ mod tests {
         bad[16] = 9;
         rsfs_format::csum_set(&mut bad, crc);
         assert!(matches!(xattrs(&bad, 7, crc), Err(XattrError::BadEntry(0))));
+        // An ACL that is not one: version 3, then no whole entry.
+        let (acl, _) = set(
+            &[],
+            (XATTR_INDEX_POSIX_ACL_ACCESS, b"", Some(&[3, 0, 0, 0, 1, 0])),
+        );
+        assert!(matches!(xattrs(&acl, 7, crc), Err(XattrError::BadAcl(0))));
+        let mut v = 2u32.to_le_bytes().to_vec();
+        v.extend([0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff]);
+        let (acl, _) = set(&[], (XATTR_INDEX_POSIX_ACL_ACCESS, b"", Some(&v)));
+        assert!(xattrs(&acl, 7, crc).is_ok());
+        v[4] = 0x40; // an unknown tag
+        let (acl, _) = set(&[], (XATTR_INDEX_POSIX_ACL_ACCESS, b"", Some(&v)));
+        assert!(matches!(xattrs(&acl, 7, crc), Err(XattrError::BadAcl(0))));
+        // A name with a NUL byte in it.
+        let (nul, _) = set(&[], (XATTR_INDEX_USER, b"a\0b", Some(b"1")));
+        assert!(matches!(xattrs(&nul, 7, crc), Err(XattrError::BadEntry(0))));
         // Two entries swapped out of order.
         let (two, _) = set(&b, (XATTR_INDEX_USER, b"b", Some(b"2")));
         let mut bad = two.clone();

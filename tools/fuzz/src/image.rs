@@ -14,10 +14,10 @@ use std::ops::Range;
 
 use anyhow::{bail, ensure, Context, Result};
 use rsfs_format::{
-    bitmap_test, csum_ok, csum_set, dir_rec_len, DirEntryHeader, Extent, ExtentBlockHeader, Field,
-    Geometry, Inode, Superblock, BITS_PER_BITMAP_BLOCK, BLOCK_CSUM_SIZE, BLOCK_SIZE, DIR_DATA_SIZE,
-    EXTENT_BLOCK_EXTENTS, EXTENT_BLOCK_MAGIC, INODE_EXTENTS, INODE_FLAG_INLINE, INODE_SIZE,
-    ROOT_INO, xattr_entry_len, xattrs, XattrHeader,
+    bitmap_test, csum_ok, csum_set, dir_rec_len, xattr_entry_len, xattrs, DirEntryHeader, Extent,
+    ExtentBlockHeader, Field, Geometry, Inode, Superblock, XattrHeader, BITS_PER_BITMAP_BLOCK,
+    BLOCK_CSUM_SIZE, BLOCK_SIZE, DIR_DATA_SIZE, EXTENT_BLOCK_EXTENTS, EXTENT_BLOCK_MAGIC,
+    INODE_EXTENTS, INODE_FLAG_INLINE, INODE_SIZE, ROOT_INO,
 };
 
 /// Standard CRC-32C, as the format's checksums use it.

@@ -18,10 +18,10 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Result};
 use rsfs_format::{
     bitmap_set, bitmap_test, dir_rec_len, Extent, ExtentBlockHeader, Le16, Le32, Le64,
-    XattrEntryHeader, XattrHeader, XATTR_INDEX_SECURITY,
-    BITS_PER_BITMAP_BLOCK, BLOCK_CSUM_SIZE, BLOCK_SIZE, DIR_DATA_SIZE, EXTENT_BLOCK_EXTENTS,
-    EXTENT_BLOCK_MAGIC, FT_DIR, INLINE_LINK_MAX, INODE_EXTENTS, INODE_FLAGS_USER,
-    INODE_FLAG_INLINE, MAX_BLOCKS, MAX_FILE_SIZE, MIN_BLOCKS, ROOT_INO, STATE_CLEAN, STATE_DIRTY,
+    XattrEntryHeader, XattrHeader, BITS_PER_BITMAP_BLOCK, BLOCK_CSUM_SIZE, BLOCK_SIZE,
+    DIR_DATA_SIZE, EXTENT_BLOCK_EXTENTS, EXTENT_BLOCK_MAGIC, FT_DIR, INLINE_LINK_MAX,
+    INODE_EXTENTS, INODE_FLAGS_USER, INODE_FLAG_INLINE, MAX_BLOCKS, MAX_FILE_SIZE, MIN_BLOCKS,
+    ROOT_INO, STATE_CLEAN, STATE_DIRTY, XATTR_INDEX_SECURITY,
 };
 
 use crate::image::{
@@ -1857,7 +1857,10 @@ fn xattr_owner(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
         return None;
     }
     edit_xattr_header(m, img, b, |h| h.owner = to.into());
-    Some(format!("inode {}: extended-attribute block {b} owner now {to}", n.ino))
+    Some(format!(
+        "inode {}: extended-attribute block {b} owner now {to}",
+        n.ino
+    ))
 }
 
 /// The block's magic or entry count is wrong: no entries, or more than
@@ -1875,15 +1878,20 @@ fn xattr_header(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
         }
         _ => {
             let c = rng.range(2, u64::from(u16::MAX)) as u16;
-            edit_xattr_header(m, img, b, |h| h.count = (h.count.get().saturating_add(c)).into());
+            edit_xattr_header(m, img, b, |h| {
+                h.count = (h.count.get().saturating_add(c)).into()
+            });
             format!("count + {c}")
         }
     };
-    Some(format!("inode {}: extended-attribute block {b}: bad {what}", n.ino))
+    Some(format!(
+        "inode {}: extended-attribute block {b}: bad {what}",
+        n.ino
+    ))
 }
 
-/// One entry is malformed: an unknown namespace, a name of 0 bytes, or a
-/// value that runs past the block; or, with two entries or more, the first
+/// One entry is malformed: an unknown namespace, a name of 0 bytes (of 1
+/// for an ACL), or a value that runs past the block; or, with two entries or more, the first
 /// sorts after the second (a namespace later than theirs).
 fn xattr_entry(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     let (n, b) = choose(rng, &with_xattrs(m))?;
@@ -1897,8 +1905,9 @@ fn xattr_entry(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
             format!("namespace {}", e.index)
         }
         1 => {
-            e.name_len = 0;
-            "name of 0 bytes".to_string()
+            // A name of 0 bytes, or for an ACL (whose name is empty) one.
+            e.name_len = u8::from(e.name_len == 0);
+            format!("name of {} bytes", e.name_len)
         }
         2 => {
             e.value_len = (rng.range(4000, u64::from(u16::MAX)) as u16).into();

@@ -297,7 +297,14 @@ impl Builder {
             } else {
                 Vec::new()
             };
-            xattrs_with(old.into_iter(), (index, name, Some(value)), ino, &mut out, crc).unwrap();
+            xattrs_with(
+                old.into_iter(),
+                (index, name, Some(value)),
+                ino,
+                &mut out,
+                crc,
+            )
+            .unwrap();
             blk = out;
         }
         let b = self.alloc_blocks(0, 1);
@@ -351,6 +358,15 @@ fn seed_image() -> &'static [u8] {
             ],
         );
         b.xattrs(a, &[(XATTR_INDEX_TRUSTED, b"t", &[7u8; 300])]);
+        // A default ACL as the VFS writes it: rwx for the owner, r-x for
+        // the group and others.
+        let mut acl = 2u32.to_le_bytes().to_vec();
+        for (tag, perm) in [(1u16, 7u16), (4, 5), (0x20, 5)] {
+            acl.extend(tag.to_le_bytes());
+            acl.extend(perm.to_le_bytes());
+            acl.extend(u32::MAX.to_le_bytes());
+        }
+        b.xattrs(docs, &[(XATTR_INDEX_POSIX_ACL_DEFAULT, b"", &acl)]);
         let short = b.symlink(ROOT_INO, b"short-link", b"hello.txt");
         b.xattrs(short, &[(XATTR_INDEX_SECURITY, b"s", b"")]);
         b.symlink(a, b"long-link", &[b'x'; 200]);
@@ -408,7 +424,7 @@ fn seed_image_is_clean_and_has_every_structure() {
     assert_eq!(kind(FileKind::Symlink), 2);
     assert!(m.nodes.iter().any(|n| n.inline));
     assert!(m.nodes.iter().any(|n| !n.overflow.is_empty()));
-    assert_eq!(m.nodes.iter().filter(|n| n.xattr.is_some()).count(), 3);
+    assert_eq!(m.nodes.iter().filter(|n| n.xattr.is_some()).count(), 4);
     assert!(m
         .nodes
         .iter()

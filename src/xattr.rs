@@ -48,6 +48,15 @@ fn acl_index(ty: AclType) -> u8 {
     }
 }
 
+/// The ACL of an on-disk index, if it is one.
+fn acl_of(index: u8) -> Option<AclType> {
+    match index {
+        format::XATTR_INDEX_POSIX_ACL_ACCESS => Some(AclType::Access),
+        format::XATTR_INDEX_POSIX_ACL_DEFAULT => Some(AclType::Default),
+        _ => None,
+    }
+}
+
 /// The namespace of an on-disk index, for the ones `listxattr` shows.
 fn namespace_of(index: u8) -> Option<Namespace> {
     match index {
@@ -118,11 +127,8 @@ impl Operations for Xattrs {
             for e in entries {
                 if let Some(ns) = namespace_of(e.index) {
                     names.add(ns, e.name)?;
-                } else if !acls {
-                } else if e.index == format::XATTR_INDEX_POSIX_ACL_ACCESS {
-                    names.add_acl(AclType::Access)?;
-                } else if e.index == format::XATTR_INDEX_POSIX_ACL_DEFAULT {
-                    names.add_acl(AclType::Default)?;
+                } else if let Some(ty) = acl_of(e.index).filter(|_| acls) {
+                    names.add_acl(ty)?;
                 }
             }
             Ok(())

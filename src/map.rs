@@ -505,6 +505,9 @@ impl BlockMap {
             kfs::vec_truncate(&mut leaf.runs, keep);
             i += 1;
             j = 0;
+            // Deleting a file of a million extents frees a million runs:
+            // more than the soft-lockup watchdog's 20 s under TCG.
+            kfs::cond_resched();
         }
         self.mapped -= unmapped;
         let dropped = self.drop_empty_leaves(sb);
@@ -519,6 +522,7 @@ impl BlockMap {
         let mut result = Ok(());
         let mut k = 1;
         while k < self.leaves.len() {
+            kfs::cond_resched();
             if !self.leaves.as_slice()[k].runs.is_empty() {
                 k += 1;
                 continue;

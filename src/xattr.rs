@@ -152,17 +152,7 @@ impl Operations for Xattrs {
         {
             return Err(ERANGE);
         }
-        {
-            let _handle = txn::begin(inode.super_block())?;
-            let changed = change(&inode, (index_of(ns), name, value), mode);
-            if changed.is_ok() {
-                inode.touch_ctime();
-            }
-            // Even after a failure: one may come after the block map changed.
-            inode.mark_dirty();
-            changed?;
-        }
-        inode::sync_if_synchronous(&inode)
+        commit_change(inode, (index_of(ns), name, value), mode, None)
     }
 
     fn get_acl(inode: &Inode<Rsfs>, ty: AclType) -> Result<Option<KVec<u8>>> {
@@ -188,19 +178,7 @@ impl Operations for Xattrs {
         if acl.is_some_and(|v| v.len() > format::BLOCK_SIZE) {
             return Err(ERANGE);
         }
-        {
-            let _handle = txn::begin(inode.super_block())?;
-            let changed = change(&inode, (acl_index(ty), b"", acl), SetMode::Any);
-            if changed.is_ok() {
-                if let Some(mode) = mode {
-                    inode.set_mode(mode);
-                }
-                inode.touch_ctime();
-            }
-            inode.mark_dirty();
-            changed?;
-        }
-        inode::sync_if_synchronous(&inode)
+        commit_change(inode, (acl_index(ty), b"", acl), SetMode::Any, mode)
     }
 }
 
@@ -245,6 +223,31 @@ pub(crate) fn inherit_acls(dir: &Inode<Rsfs>, inode: Locked<'_, Rsfs>) -> Result
         }
     }
     Ok(())
+}
+
+/// [`change`] in a handle of its own, with the inode's new mode if
+/// `new_mode` gives one: the change is a change of the inode (ctime), and
+/// with `IS_SYNC` it is committed before this returns.
+fn commit_change(
+    inode: Locked<'_, Rsfs>,
+    what: (u8, &[u8], Option<&[u8]>),
+    mode: SetMode,
+    new_mode: Option<u16>,
+) -> Result {
+    {
+        let _handle = txn::begin(inode.super_block())?;
+        let changed = change(&inode, what, mode);
+        if changed.is_ok() {
+            if let Some(m) = new_mode {
+                inode.set_mode(m);
+            }
+            inode.touch_ctime();
+        }
+        // Even after a failure: one may come after the block map changed.
+        inode.mark_dirty();
+        changed?;
+    }
+    inode::sync_if_synchronous(&inode)
 }
 
 /// Makes `change` to the attributes of `inode` (see [`format::xattrs_with`]),

@@ -425,7 +425,7 @@ TEST_F_TIMEOUT(stress, concurrent_work_under_memory_pressure, 3600)
 	unsigned long long wp_before, wp;
 	char saved[3][32], cmd[256];
 	pid_t pids[10], hog;
-	int i, n = 0, st, failed = 0;
+	int i, n = 0, st, failed = 0, rounds;
 	int fd;
 
 	TH_LOG("seed %llu, %llu seconds", seed, seconds);
@@ -490,7 +490,8 @@ TEST_F_TIMEOUT(stress, concurrent_work_under_memory_pressure, 3600)
 			failed++;
 		}
 	}
-	TH_LOG("extra dirtier rounds: %d", i);
+	rounds = i;
+	TH_LOG("extra dirtier rounds: %d", rounds);
 	EXPECT_EQ(0, kill(hog, SIGKILL));
 	waitpid(hog, &st, 0);
 	for (i = 0; i < 3; i++)
@@ -499,8 +500,19 @@ TEST_F_TIMEOUT(stress, concurrent_work_under_memory_pressure, 3600)
 	printf("# report: stress seconds=%llu workers=%d failed=%d writepage_calls=%llu\n", seconds,
 	       n, failed, wp);
 	EXPECT_EQ(0, failed);
-	/* Reclaim did meet dirty rsfs folios and wrote them itself. */
-	EXPECT_LT(0, wp);
+	/*
+	 * Whether reclaim wrote dirty rsfs folios itself (->writepage) is up
+	 * to vmscan: only kswapd writes file folios, and only one it meets a
+	 * second time, still dirty and not yet queued by the flusher, on a
+	 * node it has marked dirty (shrink_folio_list() in mm/vmscan.c). Most
+	 * runs get there within the extra rounds; a slow machine whose flusher
+	 * keeps ahead may not. Such a run has not exercised ->writepage, so
+	 * it says so as a skip rather than a pass; the work above was checked
+	 * all the same, and a failure there still fails the test.
+	 */
+	if (!wp && _metadata->exit_code == KSFT_PASS)
+		SKIP(return, "reclaim wrote no rsfs folio itself (->writepage) in %d extra rounds",
+		     rounds);
 }
 
 TEST_HARNESS_MAIN

@@ -12,15 +12,19 @@
 //!
 //! - fsync and fdatasync of a file: its size and every block;
 //! - an O_SYNC or O_DSYNC write: the blocks it wrote, readable;
-//! - fsync of a directory: every name in it, present or absent.
+//! - fsync of a directory: every name in it, present or absent;
+//! - fsync of a file: each of its extended attributes, present or absent.
 //!
 //! And whatever was promised or not, no file may show a block that
 //! another file wrote, or bytes no file wrote: every block reads back as
-//! zeroes or as a block this very file wrote at this very place.
+//! zeroes or as a block this very file wrote at this very place. Every
+//! extended attribute reads back as a whole value that this file was
+//! given under this name, never one of another file (a deleted file whose
+//! inode a new file got) and never part of one.
 
 use crate::plan::BLOCK;
-use crate::tag::{self, Content};
-use crate::workload::{dir_path, Entry, Op, Via};
+use crate::tag::{self, Content, ValueTag};
+use crate::workload::{c_path, dir_path, xattr_name, Entry, Op, Via, XATTR_KEYS};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -69,6 +73,10 @@ pub struct Model {
     blocks: BTreeMap<(u32, u64), History<Value>>,
     /// Every generation ever written to each (file, block).
     written: BTreeSet<(u32, u64, u32)>,
+    /// (file, attribute key) → the generation of its value, or none.
+    xattrs: BTreeMap<(u32, u32), History<Option<u32>>>,
+    /// Every value ever set.
+    values: BTreeSet<ValueTag>,
     /// The operations that were followed by a mark.
     marked: BTreeSet<usize>,
 }
@@ -115,6 +123,13 @@ impl Model {
     /// A file's size in blocks after the last step.
     pub fn size_now(&self, file: u32) -> u64 {
         self.size(file, usize::MAX)
+    }
+
+    /// The generation of `file`'s attribute `key` after the last step.
+    pub fn xattr_now(&self, file: u32, key: u32) -> Option<u32> {
+        self.xattrs
+            .get(&(file, key))
+            .and_then(|h| at(h, usize::MAX, None))
     }
 
     /// The directories: the root (0) and every one a step made.
@@ -215,6 +230,23 @@ impl Model {
                     .or_default()
                     .push((seq, f));
             }
+            Op::SetXattr { file, key, gen } => {
+                self.xattrs
+                    .entry((*file, *key))
+                    .or_default()
+                    .push((seq, Some(*gen)));
+                self.values.insert(ValueTag {
+                    file: *file,
+                    key: *key,
+                    gen: *gen,
+                });
+            }
+            Op::RemoveXattr { file, key } => {
+                self.xattrs
+                    .entry((*file, *key))
+                    .or_default()
+                    .push((seq, None));
+            }
             Op::Fsync { .. } | Op::Fdatasync { .. } | Op::SyncRange { .. } | Op::SyncDir { .. } => {
             }
         }
@@ -292,6 +324,7 @@ impl Model {
         self.check_names(root, marks, &found, &mut bad);
         self.check_files(root, marks, &found, &mut bad);
         self.check_contents(root, &found, &mut bad);
+        self.check_xattrs(root, marks, &found, &mut bad);
         bad
     }
 
@@ -483,18 +516,22 @@ impl Model {
         }
     }
 
+    /// The files that inode `ino`, found under `names`, may be: named there
+    /// at some time, and given this inode number.
+    fn may_be(&self, ino: u64, names: &[(Name, u64)]) -> BTreeSet<u32> {
+        names
+            .iter()
+            .flat_map(|(k, _)| self.names.get(k).into_iter().flatten())
+            .filter_map(|(_, t)| *t)
+            .filter(|f| self.inos.get(f) == Some(&ino))
+            .collect()
+    }
+
     fn check_contents(&self, root: &Path, found: &Found, bad: &mut Vec<String>) {
         for (ino, names) in found {
             let ((dir, name), _) = &names[0];
             let path = dir_path(root, &self.ops, *dir).join(name);
-            // The files this inode may be: named here at some time, and
-            // given this inode number.
-            let may: BTreeSet<u32> = names
-                .iter()
-                .flat_map(|(k, _)| self.names.get(k).into_iter().flatten())
-                .filter_map(|(_, t)| *t)
-                .filter(|f| self.inos.get(f) == Some(ino))
-                .collect();
+            let may = self.may_be(*ino, names);
             if may.is_empty() {
                 bad.push(format!(
                     "{}: inode {ino}, which no step gave this name",
@@ -547,6 +584,135 @@ impl Model {
             }
         }
     }
+
+    /// Every attribute a file shows is a whole value it was given under
+    /// that name; each attribute a marked fsync of the file covers holds
+    /// its value then or a later one.
+    fn check_xattrs(
+        &self,
+        root: &Path,
+        marks: &BTreeSet<usize>,
+        found: &Found,
+        bad: &mut Vec<String>,
+    ) {
+        // What the tree shows, by inode: attribute key → its value's tag
+        // (None: a value the workload never set, or a part of one).
+        let mut shown: BTreeMap<u64, BTreeMap<u32, Option<ValueTag>>> = BTreeMap::new();
+        for (ino, names) in found {
+            let ((dir, name), _) = &names[0];
+            let path = dir_path(root, &self.ops, *dir).join(name);
+            let may = self.may_be(*ino, names);
+            let attrs = match read_xattrs(&path) {
+                Ok(a) => a,
+                Err(e) => {
+                    bad.push(format!("reading the attributes of {}: {e}", path.display()));
+                    continue;
+                }
+            };
+            let mine = shown.entry(*ino).or_default();
+            for (attr, value) in attrs {
+                let Some(key) = (0..XATTR_KEYS).find(|&k| xattr_name(k) == attr) else {
+                    bad.push(format!(
+                        "{}: attribute {attr:?}, which no step set",
+                        path.display()
+                    ));
+                    continue;
+                };
+                let tag = tag::read_value(&value);
+                match tag {
+                    None => bad.push(format!(
+                        "{}: attribute {attr} holds {} bytes that are no whole value the workload set",
+                        path.display(),
+                        value.len()
+                    )),
+                    Some(t) if t.key != key || !may.contains(&t.file) => bad.push(format!(
+                        "{}: attribute {attr} holds the value of attribute {} of file {} (generation {}), not its own",
+                        path.display(),
+                        xattr_name(t.key),
+                        t.file,
+                        t.gen
+                    )),
+                    Some(t) if !self.values.contains(&t) => bad.push(format!(
+                        "{}: attribute {attr} holds generation {}, never set",
+                        path.display(),
+                        t.gen
+                    )),
+                    Some(_) => {}
+                }
+                mine.insert(key, tag);
+            }
+        }
+        for &file in self.inos.keys() {
+            let Some(w) = self.latest(marks, |o| matches!(o, Op::Fsync { file: f } if *f == file))
+            else {
+                continue;
+            };
+            // Gone from the tree: check_files says whether it may be.
+            let Some(((dir, name), _)) = self.locate(file, found) else {
+                continue;
+            };
+            let path = dir_path(root, &self.ops, *dir).join(name);
+            let ino = self.inos[&file];
+            for key in 0..XATTR_KEYS {
+                let h = self.xattrs.get(&(file, key)).cloned().unwrap_or_default();
+                let want = allowed(&h, w, None);
+                let seen = shown.get(&ino).and_then(|m| m.get(&key));
+                let ok = match seen {
+                    None => want.contains(&None),
+                    Some(Some(t)) => t.file == file && want.contains(&Some(t.gen)),
+                    // Already reported as damaged.
+                    Some(None) => true,
+                };
+                if !ok {
+                    let seen = seen.map_or("nothing".into(), |t| format!("{t:?}"));
+                    bad.push(format!(
+                        "{}: attribute {}, made durable by the fsync at step {w}, holds {seen}; expected generation one of {want:?}",
+                        path.display(),
+                        xattr_name(key)
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// A file's extended attributes: (name, value), in the order listed.
+fn read_xattrs(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let cpath = c_path(path)?;
+    // SAFETY: listxattr with a NUL-terminated path we own and no buffer:
+    // it returns the size the list needs.
+    let n = unsafe { libc::listxattr(cpath.as_ptr(), std::ptr::null_mut(), 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut list = vec![0u8; n as usize];
+    // SAFETY: listxattr into a buffer of `list.len()` bytes we own.
+    let n = unsafe { libc::listxattr(cpath.as_ptr(), list.as_mut_ptr().cast(), list.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    list.truncate(n as usize);
+    let mut out = Vec::new();
+    for name in list.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let cname = std::ffi::CString::new(name).expect("split at NUL");
+        let mut value = vec![0u8; 65536];
+        // SAFETY: getxattr with NUL-terminated strings we own, into a
+        // buffer of `value.len()` bytes we own.
+        let n = unsafe {
+            libc::getxattr(
+                cpath.as_ptr(),
+                cname.as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        value.truncate(n as usize);
+        out.push((String::from_utf8_lossy(name).into_owned(), value));
+    }
+    Ok(out)
 }
 
 fn read_all(path: &Path) -> io::Result<Vec<u8>> {
@@ -658,6 +824,83 @@ mod tests {
         );
         // With no promises made, neither is wrong.
         assert!(m.check(&root, &BTreeSet::new()).is_empty());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    fn set_xattr(path: &Path, name: &str, value: Option<&[u8]>) {
+        let p = c_path(path).unwrap();
+        let n = std::ffi::CString::new(name).unwrap();
+        // SAFETY: NUL-terminated strings and a buffer we own.
+        let r = unsafe {
+            match value {
+                Some(v) => libc::setxattr(p.as_ptr(), n.as_ptr(), v.as_ptr().cast(), v.len(), 0),
+                None => libc::removexattr(p.as_ptr(), n.as_ptr()),
+            }
+        };
+        assert_eq!(r, 0, "{name}: {}", io::Error::last_os_error());
+    }
+
+    #[test]
+    fn a_lost_foreign_or_partial_attribute_is_found() {
+        let root = scratch("xattr");
+        let ops = vec![
+            Op::Create {
+                dir: 0,
+                name: "f1".into(),
+                file: 1,
+            },
+            Op::SetXattr {
+                file: 1,
+                key: 0,
+                gen: 1,
+            },
+            Op::Fsync { file: 1 },
+            Op::Create {
+                dir: 0,
+                name: "f2".into(),
+                file: 2,
+            },
+            Op::SetXattr {
+                file: 2,
+                key: 1,
+                gen: 2,
+            },
+        ];
+        let journal = run(&root, &ops, &mut NoMarks).unwrap();
+        let m = Model::new(&journal);
+        assert!(m.check(&root, &all_marks(&m)).is_empty());
+        let f1 = root.join("f1");
+        // The attribute the fsync made durable is gone.
+        set_xattr(&f1, "user.k0", None);
+        let bad = m.check(&root, &all_marks(&m));
+        assert!(bad.iter().any(|b| b.contains("made durable")), "{bad:#?}");
+        assert!(m.check(&root, &BTreeSet::new()).is_empty());
+        // It holds another file's value.
+        let theirs = tag::value(ValueTag {
+            file: 2,
+            key: 1,
+            gen: 2,
+        });
+        set_xattr(&f1, "user.k0", Some(&theirs));
+        let bad = m.check(&root, &BTreeSet::new());
+        assert!(bad.iter().any(|b| b.contains("not its own")), "{bad:#?}");
+        // Part of its own value.
+        let mine = tag::value(ValueTag {
+            file: 1,
+            key: 0,
+            gen: 1,
+        });
+        set_xattr(&f1, "user.k0", Some(&mine[..mine.len() / 2]));
+        let bad = m.check(&root, &BTreeSet::new());
+        assert!(bad.iter().any(|b| b.contains("no whole value")), "{bad:#?}");
+        // A name no step set.
+        set_xattr(&f1, "user.k0", Some(&mine));
+        set_xattr(&f1, "user.other", Some(b"x"));
+        let bad = m.check(&root, &BTreeSet::new());
+        assert!(
+            bad.iter().any(|b| b.contains("which no step set")),
+            "{bad:#?}"
+        );
         fs::remove_dir_all(&root).unwrap();
     }
 }

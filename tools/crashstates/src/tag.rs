@@ -81,6 +81,67 @@ pub fn read(b: &[u8]) -> Content {
     }
 }
 
+/// The first bytes of every tagged extended-attribute value.
+pub const VALUE_MAGIC: [u8; 8] = *b"rsfsXAT1";
+
+/// The attribute a tagged value says it is: its key (the workload names
+/// it `user.k<key>`), the file it was set on, and which setting it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueTag {
+    /// The workload's number for the file.
+    pub file: u32,
+    /// The attribute's number.
+    pub key: u32,
+    /// Which setting: each has its own generation.
+    pub gen: u32,
+}
+
+impl ValueTag {
+    /// The block-tag whose filler a value uses, so that the bytes of a
+    /// value differ from those of any data block.
+    fn as_block(self) -> Tag {
+        Tag {
+            file: self.file,
+            gen: self.gen,
+            block: u64::from(self.key) | 1 << 63,
+        }
+    }
+
+    /// A value's length follows from its tag: 24 to 1,024 bytes, so
+    /// that three of them share one 4 KiB attribute block.
+    fn len(self) -> usize {
+        HEADER + (filler(self.as_block(), 0) as usize * 4 + self.gen as usize) % 1001
+    }
+}
+
+/// The value that `tag` names.
+pub fn value(tag: ValueTag) -> Vec<u8> {
+    let mut v = vec![0u8; tag.len()];
+    v[..8].copy_from_slice(&VALUE_MAGIC);
+    v[8..12].copy_from_slice(&tag.file.to_le_bytes());
+    v[12..16].copy_from_slice(&tag.key.to_le_bytes());
+    v[16..20].copy_from_slice(&tag.gen.to_le_bytes());
+    for (i, byte) in v.iter_mut().enumerate().skip(20) {
+        *byte = filler(tag.as_block(), i);
+    }
+    v
+}
+
+/// What an attribute's value read back is: one whole value the workload
+/// set, or (None) anything else, a part of one included.
+pub fn read_value(v: &[u8]) -> Option<ValueTag> {
+    if v.len() < HEADER || v[..8] != VALUE_MAGIC {
+        return None;
+    }
+    let word = |at: usize| u32::from_le_bytes(v[at..at + 4].try_into().expect("4 bytes"));
+    let tag = ValueTag {
+        file: word(8),
+        key: word(12),
+        gen: word(16),
+    };
+    (value(tag) == v).then_some(tag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +174,28 @@ mod tests {
         let mut b = block(Tag { file: 2, ..t });
         b[..24].copy_from_slice(&block(t)[..24]);
         assert_eq!(read(&b), Content::Foreign);
+    }
+
+    #[test]
+    fn a_value_reads_back_as_its_tag_and_only_whole() {
+        let t = ValueTag {
+            file: 4,
+            key: 2,
+            gen: 9,
+        };
+        let v = value(t);
+        assert!((HEADER..=1024).contains(&v.len()));
+        assert_eq!(read_value(&v), Some(t));
+        assert_eq!(read_value(&v[..v.len() - 1]), None);
+        let mut w = v.clone();
+        w.push(0);
+        assert_eq!(read_value(&w), None);
+        let mut w = v.clone();
+        *w.last_mut().unwrap() ^= 1;
+        assert_eq!(read_value(&w), None);
+        assert_eq!(
+            read_value(&value(ValueTag { gen: 10, ..t })),
+            Some(ValueTag { gen: 10, ..t })
+        );
     }
 }

@@ -8,16 +8,19 @@
 //! Directories are made once, under the root, and never renamed, so a
 //! directory's path is fixed; files are created, written (every block a
 //! tagged block, [`crate::tag`]), truncated, preallocated, linked,
-//! unlinked and renamed, also over each other.
+//! unlinked and renamed, also over each other, and given extended
+//! attributes (every value a tagged value).
 
 use crate::oracle::{Model, Name};
 use crate::plan::BLOCK;
-use crate::tag::{self, Tag};
+use crate::tag::{self, Tag, ValueTag};
 use rsfs_fuzz::rng::Rng;
 use std::collections::BTreeMap;
+use std::ffi::CString;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -102,6 +105,11 @@ pub enum Op {
     SyncRange { file: u32, block: u64, count: u64 },
     /// fsync of a directory.
     SyncDir { dir: u32 },
+    /// setxattr of `user.k<key>` on `file`, to the value of generation
+    /// `gen` ([`tag::value`]).
+    SetXattr { file: u32, key: u32, gen: u32 },
+    /// removexattr of `user.k<key>`, which the file has.
+    RemoveXattr { file: u32, key: u32 },
 }
 
 impl Op {
@@ -159,6 +167,8 @@ impl fmt::Display for Op {
             Op::Fdatasync { file } => write!(f, "fdatasync {file}"),
             Op::SyncRange { file, block, count } => write!(f, "syncrange {file} {block} {count}"),
             Op::SyncDir { dir } => write!(f, "syncdir {dir}"),
+            Op::SetXattr { file, key, gen } => write!(f, "setxattr {file} {key} {gen}"),
+            Op::RemoveXattr { file, key } => write!(f, "removexattr {file} {key}"),
         }
     }
 }
@@ -233,6 +243,15 @@ impl std::str::FromStr for Op {
                 count: n(3)?,
             },
             "syncdir" => Op::SyncDir { dir: id(1)? },
+            "setxattr" => Op::SetXattr {
+                file: id(1)?,
+                key: id(2)?,
+                gen: id(3)?,
+            },
+            "removexattr" => Op::RemoveXattr {
+                file: id(1)?,
+                key: id(2)?,
+            },
             _ => return Err(bad()),
         })
     }
@@ -283,12 +302,21 @@ impl Tree {
 /// The largest file, in blocks.
 pub const MAX_BLOCKS: u64 = 24;
 
+/// The extended attributes a file may have: `user.k0` to `user.k2`.
+pub const XATTR_KEYS: u32 = 3;
+
+/// The name of attribute `key`.
+pub fn xattr_name(key: u32) -> String {
+    format!("user.k{key}")
+}
+
 /// Makes up a workload of about `steps` steps from `seed`. Every kind of
 /// step the crash-state checks need is in the mix: the six durability
 /// methods, create, mkdir, rename (also over a file), link, unlink,
-/// truncate and rewrite, fallocate, mmap with msync, O_DIRECT, and a
-/// delete followed by a create in the same epoch, which may reuse the
-/// inode and blocks.
+/// truncate and rewrite, fallocate, mmap with msync, O_DIRECT, extended
+/// attributes set, replaced and removed, and a delete followed by a
+/// create in the same epoch, which may reuse the inode, its blocks and
+/// its attribute block.
 pub fn generate(seed: u64, steps: usize) -> Vec<Op> {
     let mut rng = Rng::new(seed, 0x776f_726b);
     let mut t = Tree::default();
@@ -319,7 +347,7 @@ pub fn generate(seed: u64, steps: usize) -> Vec<Op> {
 
     for _ in 0..steps {
         let files = t.live_files();
-        let kind = if files.is_empty() { 0 } else { rng.below(10) };
+        let kind = if files.is_empty() { 0 } else { rng.below(11) };
         match kind {
             // Create, write, fsync the file and then its directory.
             0 | 1 => {
@@ -489,6 +517,21 @@ pub fn generate(seed: u64, steps: usize) -> Vec<Op> {
                     }
                 }
             }
+            // Set, replace or remove an extended attribute; maybe fsync.
+            10 => {
+                let file = *rng.pick(&files);
+                let key = rng.below(u64::from(XATTR_KEYS)) as u32;
+                let op = if t.model.xattr_now(file, key).is_some() && rng.below(3) == 0 {
+                    Op::RemoveXattr { file, key }
+                } else {
+                    let gen = t.gen();
+                    Op::SetXattr { file, key, gen }
+                };
+                push(&mut t, &mut ops, op);
+                if rng.coin() {
+                    push(&mut t, &mut ops, Op::Fsync { file });
+                }
+            }
             // Delete a file, then create one in the same epoch: the new
             // one may get the old inode and blocks.
             _ => {
@@ -643,6 +686,12 @@ fn blocks_of(file: u32, block: u64, count: u64, gen: u32) -> Vec<u8> {
         .collect()
 }
 
+/// A path as a C string.
+pub fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::other(format!("{} has a NUL byte", path.display())))
+}
+
 fn errno(what: String) -> io::Error {
     let e = io::Error::last_os_error();
     io::Error::new(e.kind(), format!("{what}: {e}"))
@@ -777,6 +826,37 @@ pub fn run(root: &Path, ops: &[Op], marker: &mut dyn Marker) -> io::Result<Vec<E
                 File::open(dir_path(root, ops, *dir))
                     .and_then(|d| d.sync_all())
                     .map_err(ctx)?;
+            }
+            Op::SetXattr { file, key, gen } => {
+                let value = tag::value(ValueTag {
+                    file: *file,
+                    key: *key,
+                    gen: *gen,
+                });
+                let path = c_path(&path_of(&tree, *file).map_err(ctx)?)?;
+                let name = CString::new(xattr_name(*key)).expect("no NUL");
+                // SAFETY: setxattr with NUL-terminated strings we own and a
+                // buffer of `value.len()` bytes.
+                let r = unsafe {
+                    libc::setxattr(
+                        path.as_ptr(),
+                        name.as_ptr(),
+                        value.as_ptr().cast(),
+                        value.len(),
+                        0,
+                    )
+                };
+                if r != 0 {
+                    return Err(ctx(errno("setxattr".into())));
+                }
+            }
+            Op::RemoveXattr { file, key } => {
+                let path = c_path(&path_of(&tree, *file).map_err(ctx)?)?;
+                let name = CString::new(xattr_name(*key)).expect("no NUL");
+                // SAFETY: removexattr with NUL-terminated strings we own.
+                if unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) } != 0 {
+                    return Err(ctx(errno("removexattr".into())));
+                }
             }
         }
         tree.push(op, ino);

@@ -1004,10 +1004,28 @@ mod tests {
             "write odsync",
             "write mmap",
             "write direct",
+            "setxattr",
+            "removexattr",
         ];
         for k in want {
             assert!(kinds.contains(k), "no {k} in {kinds:?}");
         }
+    }
+
+    #[test]
+    fn most_workloads_set_attributes_and_fsync_after() {
+        let with = (0..100)
+            .filter(|&seed| {
+                let ops = generate(seed, 40);
+                ops.windows(2).any(|w| {
+                    matches!((&w[0], &w[1]), (Op::SetXattr { file, .. }, Op::Fsync { file: f }) if file == f)
+                })
+            })
+            .count();
+        assert!(
+            with >= 50,
+            "only {with} of 100 workloads fsync a file after setting an attribute"
+        );
     }
 
     #[test]

@@ -184,21 +184,31 @@ static inline long long blocks_of(int fd)
 	return fstat(fd, &st) ? -1 : st.st_blocks;
 }
 
-/* A counter of the rsfs mounted from `dev` (/sys/kernel/debug/rsfs/...). */
-static inline unsigned long long counter(const char *dev, const char *name)
+/*
+ * Reads a counter of the rsfs mounted from `dev` (/sys/kernel/debug/rsfs/...)
+ * into `v`; -1 if there is no such counter.
+ */
+static inline int read_counter(const char *dev, const char *name, unsigned long long *v)
 {
 	char path[256];
-	unsigned long long v = 0;
+	int ok = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/sys/kernel/debug/rsfs/%s/%s", dev + 5, name);
 	f = fopen(path, "r");
 	if (f) {
-		if (fscanf(f, "%llu", &v) != 1)
-			v = 0;
+		ok = fscanf(f, "%llu", v) == 1;
 		fclose(f);
 	}
-	return v;
+	return ok ? 0 : -1;
+}
+
+/* A counter of the rsfs mounted from `dev`, or 0 if there is none. */
+static inline unsigned long long counter(const char *dev, const char *name)
+{
+	unsigned long long v = 0;
+
+	return read_counter(dev, name, &v) ? 0 : v;
 }
 
 /* The superblock's state field (byte 128): 1 clean, 2 mounted/dirty. */

@@ -585,9 +585,9 @@ impl Model {
         }
     }
 
-    /// Every attribute a file shows is a whole value it was given under
-    /// that name; each attribute a marked fsync of the file covers holds
-    /// its value then or a later one.
+    /// Every `user.` attribute a file shows is a whole value it was given
+    /// under that name; each attribute a marked fsync of the file covers
+    /// holds its value then or a later one.
     fn check_xattrs(
         &self,
         root: &Path,
@@ -602,15 +602,23 @@ impl Model {
             let ((dir, name), _) = &names[0];
             let path = dir_path(root, &self.ops, *dir).join(name);
             let may = self.may_be(*ino, names);
+            if may.is_empty() {
+                // check_contents reports an inode that is no file's.
+                continue;
+            }
+            let mine = shown.entry(*ino).or_default();
             let attrs = match read_xattrs(&path) {
                 Ok(a) => a,
                 Err(e) => {
                     bad.push(format!("reading the attributes of {}: {e}", path.display()));
+                    // Reported: no promise is checked against what was not read.
+                    mine.extend((0..XATTR_KEYS).map(|k| (k, None)));
                     continue;
                 }
             };
-            let mine = shown.entry(*ino).or_default();
-            for (attr, value) in attrs {
+            // Names outside `user.` are not the workload's: a security
+            // module may label every new file (security.selinux).
+            for (attr, value) in attrs.into_iter().filter(|(a, _)| a.starts_with("user.")) {
                 let Some(key) = (0..XATTR_KEYS).find(|&k| xattr_name(k) == attr) else {
                     bad.push(format!(
                         "{}: attribute {attr:?}, which no step set",

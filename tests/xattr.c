@@ -10,6 +10,9 @@
  */
 #include "rsfs_test.h"
 
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -264,6 +267,80 @@ TEST_F(xattr, the_block_goes_with_the_file)
 	}
 	ASSERT_EQ(0, sync_and_settle());
 	EXPECT_EQ(before, free_blocks());
+}
+
+/* FS_IOC_FIEMAP with FIEMAP_FLAG_XATTR from `start` on: the extents' count. */
+static int xattr_extents(int fd, unsigned long long start, struct fiemap_extent *ext)
+{
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent ext[2];
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	m.fm.fm_start = start;
+	m.fm.fm_length = FIEMAP_MAX_OFFSET;
+	m.fm.fm_flags = FIEMAP_FLAG_XATTR;
+	m.fm.fm_extent_count = 2;
+	if (ioctl(fd, FS_IOC_FIEMAP, &m.fm))
+		return -errno;
+	*ext = m.ext[0];
+	return m.fm.fm_mapped_extents;
+}
+
+/*
+ * `xfs_io -c "fiemap -a"` (fstests generic/425) shows where a file's
+ * attributes are, as on ext4: rsfs's one attribute block, which holds the
+ * values on the device. No block, no extent. Before, FIEMAP refused the
+ * flag (EBADR), as ext2's does.
+ */
+TEST_F(xattr, fiemap_shows_the_attribute_block)
+{
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent ext[1];
+	} m;
+	struct fiemap_extent e;
+	char block[4096];
+	bool found = false;
+	int fd, dev;
+
+	fd = open("f", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, xattr_extents(fd, 0, &e));
+	ASSERT_EQ(0, fsetxattr(fd, "user.where", "rsfs-attribute-value", 20, 0));
+	ASSERT_EQ(1, xattr_extents(fd, 0, &e));
+	EXPECT_EQ(0, e.fe_logical);
+	EXPECT_EQ(4096, e.fe_length);
+	EXPECT_EQ(FIEMAP_EXTENT_LAST, e.fe_flags);
+	EXPECT_EQ(0, e.fe_physical % 4096);
+	/* Past the block there is nothing. */
+	EXPECT_EQ(0, xattr_extents(fd, 4096, &e));
+
+	/* The block on the device holds the value. */
+	ASSERT_EQ(1, xattr_extents(fd, 0, &e));
+	ASSERT_EQ(0, fsync(fd));
+	dev = open(DISK0, O_RDONLY);
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(0, ioctl(dev, BLKFLSBUF, 0));
+	ASSERT_EQ(4096, pread(dev, block, 4096, e.fe_physical));
+	close(dev);
+	EXPECT_EQ(0, memcmp(block, "RSXA", 4));
+	for (int i = 0; i + 20 <= 4096 && !found; i++)
+		found = !memcmp(block + i, "rsfs-attribute-value", 20);
+	EXPECT_TRUE(found);
+
+	/* The data's map is not the attributes'. */
+	memset(&m, 0, sizeof(m));
+	m.fm.fm_length = FIEMAP_MAX_OFFSET;
+	m.fm.fm_extent_count = 1;
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_FIEMAP, &m.fm));
+	EXPECT_EQ(0, m.fm.fm_mapped_extents);
+
+	/* Removing the last attribute frees the block. */
+	ASSERT_EQ(0, fremovexattr(fd, "user.where"));
+	EXPECT_EQ(0, xattr_extents(fd, 0, &e));
+	close(fd);
 }
 
 TEST_F(xattr, fsync_makes_them_durable_and_read_only_keeps_them)

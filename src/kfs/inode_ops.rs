@@ -158,6 +158,19 @@ pub(crate) trait Operations {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
+    /// `FS_IOC_FIEMAP` with FIEMAP_FLAG_XATTR: reports, through `fiemap`,
+    /// where the inode's extended attributes are on disk, as extents of
+    /// their own space starting at 0, of which bytes `start..start + len`
+    /// were asked for. Called with the inode locked.
+    fn fiemap_xattr(
+        _inode: &Inode<Self::FileSystem>,
+        _fiemap: &mut Fiemap<'_>,
+        _start: u64,
+        _len: u64,
+    ) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// The target of a symlink, living as long as the inode's data.
     fn get_link(_inode: &Inode<Self::FileSystem>) -> Result<&[u8]> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -283,8 +296,10 @@ impl<U: Operations> Table<U> {
 
     /// `fiemap` of a regular file, under the inode lock as ext2 takes it:
     /// the range is checked and trimmed by `fiemap_prep` (which also writes
-    /// the file back for FIEMAP_FLAG_SYNC), then [`Operations::fiemap`]
-    /// reports the extents.
+    /// the file back for FIEMAP_FLAG_SYNC, and refuses FIEMAP_FLAG_XATTR
+    /// with EBADR unless there is an [`Operations::fiemap_xattr`]), then
+    /// [`Operations::fiemap`] or [`Operations::fiemap_xattr`] reports the
+    /// extents.
     ///
     /// # Safety
     ///
@@ -302,15 +317,31 @@ impl<U: Operations> Table<U> {
         // SAFETY: The inode is referenced; its lock keeps truncate and
         // writes out while the extents are reported.
         unsafe { sys::rsfs_inode_lock(raw) };
+        let supported = if U::HAS_FIEMAP_XATTR {
+            sys::FIEMAP_FLAG_XATTR
+        } else {
+            0
+        };
         // SAFETY: Both pointers are valid (safety requirement).
-        let r =
-            kernel::error::to_result(unsafe { sys::fiemap_prep(raw, fieinfo, start, &mut len, 0) })
-                .and_then(|()| {
-                    // SAFETY: `fieinfo` is valid for this call, as the caller
-                    // guarantees, and `fiemap_prep` accepted it.
-                    let mut fiemap = unsafe { Fiemap::from_raw(fieinfo) };
-                    U::fiemap(inode, &mut fiemap, start, len)
-                });
+        let r = kernel::error::to_result(unsafe {
+            sys::fiemap_prep(raw, fieinfo, start, &mut len, supported)
+        })
+        .and_then(|()| {
+            // Without `fiemap_xattr` the flag was refused above, and the
+            // constant test leaves no call to the default that cannot build.
+            let xattr = U::HAS_FIEMAP_XATTR
+                // SAFETY: `fieinfo` is valid for this call (safety
+                // requirement).
+                && unsafe { (*fieinfo).fi_flags } & sys::FIEMAP_FLAG_XATTR != 0;
+            // SAFETY: `fieinfo` is valid for this call, as the caller
+            // guarantees, and `fiemap_prep` accepted it.
+            let mut fiemap = unsafe { Fiemap::from_raw(fieinfo) };
+            if xattr {
+                U::fiemap_xattr(inode, &mut fiemap, start, len)
+            } else {
+                U::fiemap(inode, &mut fiemap, start, len)
+            }
+        });
         // SAFETY: Locked above.
         unsafe { sys::rsfs_inode_unlock(raw) };
         match r {

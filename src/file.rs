@@ -860,6 +860,8 @@ impl inode_ops::Operations for RegularFile {
     /// the inode has no attributes or the range starts past that block.
     fn fiemap_xattr(inode: &Inode<Rsfs>, fiemap: &mut Fiemap<'_>, start: u64, _len: u64) -> Result {
         let bs = BLOCK_SIZE as u64;
+        // The map lock is let go at the end of this statement, before the
+        // copy to user memory (see `fiemap`).
         let block = inode.data().map().xattr_block();
         if block != 0 && start < bs {
             fiemap.fill(0, block * bs, bs, true)?;

@@ -161,7 +161,9 @@ pub(crate) trait Operations {
     /// `FS_IOC_FIEMAP` with FIEMAP_FLAG_XATTR: reports, through `fiemap`,
     /// where the inode's extended attributes are on disk, as extents of
     /// their own space starting at 0, of which bytes `start..start + len`
-    /// were asked for. Called with the inode locked.
+    /// were asked for. Called with the inode locked, and only for a
+    /// filesystem that also has [`Operations::fiemap`], whose trampoline
+    /// takes both.
     fn fiemap_xattr(
         _inode: &Inode<Self::FileSystem>,
         _fiemap: &mut Fiemap<'_>,

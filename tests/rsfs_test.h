@@ -211,6 +211,19 @@ static inline unsigned long long counter(const char *dev, const char *name)
 	return read_counter(dev, name, &v) ? 0 : v;
 }
 
+/* Reads `len` bytes of the disk itself at block `block` (O_DIRECT;
+ * `buf` aligned to 4096 bytes). */
+static inline int read_disk(const char *dev, unsigned int block, void *buf, size_t len)
+{
+	int fd = open(dev, O_RDONLY | O_DIRECT), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = pread(fd, buf, len, (off_t)block * 4096) == (ssize_t)len;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 /* The superblock's state field (byte 128): 1 clean, 2 mounted/dirty. */
 static inline int sb_state(const char *dev)
 {

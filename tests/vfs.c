@@ -930,18 +930,6 @@ static unsigned int first_block(const char *path)
 	return block;
 }
 
-/* Reads `len` bytes of the disk itself at block `block` (O_DIRECT). */
-static int read_disk(const char *dev, unsigned int block, void *buf, size_t len)
-{
-	int fd = open(dev, O_RDONLY | O_DIRECT), ok;
-
-	if (fd < 0)
-		return -1;
-	ok = pread(fd, buf, len, (off_t)block * 4096) == (ssize_t)len;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 /*
  * Makes the files `names` (NUL-separated, ending with an empty name), each
  * 1 MiB of pattern `seed`, synced, and puts the disk block behind the

@@ -301,10 +301,10 @@ TEST_F(xattr, fiemap_shows_the_attribute_block)
 		struct fiemap fm;
 		struct fiemap_extent ext[1];
 	} m;
+	static char block[4096] __attribute__((aligned(4096)));
 	struct fiemap_extent e, again;
 	bool found = false;
-	char *block;
-	int fd, dev;
+	int fd;
 
 	fd = open("f", O_CREAT | O_RDWR, 0644);
 	ASSERT_LE(0, fd);
@@ -335,16 +335,11 @@ TEST_F(xattr, fiemap_shows_the_attribute_block)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(1, xattr_extents(fd, 0, &again));
 	EXPECT_EQ(e.fe_physical, again.fe_physical);
-	ASSERT_EQ(0, posix_memalign((void **)&block, 4096, 4096));
-	dev = open(DISK0, O_RDONLY | O_DIRECT);
-	ASSERT_LE(0, dev);
-	ASSERT_EQ(4096, pread(dev, block, 4096, again.fe_physical));
-	close(dev);
+	ASSERT_EQ(0, read_disk(DISK0, again.fe_physical / 4096, block, sizeof(block)));
 	EXPECT_EQ(0, memcmp(block, "RSXA", 4));
 	for (int i = 0; i + 20 <= 4096 && !found; i++)
 		found = !memcmp(block + i, "rsfs-attribute-value", 20);
 	EXPECT_TRUE(found);
-	free(block);
 
 	/* Removing the last attribute frees the block. */
 	ASSERT_EQ(0, fremovexattr(fd, "user.where"));

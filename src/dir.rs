@@ -139,8 +139,12 @@ fn nblocks(dir: &Inode<Rsfs>) -> u64 {
 
 /// Reads directory block `block` and checks its checksum.
 fn read_block(dir: &Inode<Rsfs>, block: u64) -> Result<BufferHead> {
-    let Some((phys, _)) = dir.data().map().lookup(block) else {
-        return Err(damaged(dir, block, "hole in a directory"));
+    let Some(phys) = dir.data().map().lookup_written(block) else {
+        return Err(damaged(
+            dir,
+            block,
+            "hole or unwritten block in a directory",
+        ));
     };
     let bh = super_::read_block(dir.super_block(), phys)?;
     if !bh.is_verified() {

@@ -11,6 +11,10 @@
 //! shows up as ENOSPC from `write(2)` or as SIGBUS on a mapped store, never
 //! as lost data later. Each folio remembers its disk block, which spares
 //! writeback any lookup.
+//!
+//! `fallocate` gives blocks unwritten: they keep what the disk held, read
+//! as zeroes, and become written when data first lands in the page cache
+//! over them, in the same way and under the same ordering as a new block.
 
 use kernel::prelude::*;
 
@@ -32,7 +36,7 @@ use crate::{
     },
     map::Run,
     shutdown,
-    super_::Stat,
+    super_::{self, Stat},
     txn, writeback, Rsfs,
 };
 
@@ -46,12 +50,17 @@ fn block_for_write(inode: &Inode<Rsfs>, index: u64, for_write: bool) -> Result<(
 }
 
 /// The disk blocks from file block `index` on, up to `max` of them,
-/// contiguous on disk: the mapped run there, or, in a hole, as much of the
-/// hole as the allocator gives in one run. Returns the first block, how
-/// many, and whether they are new (for a write, `for_write`: allocated
-/// by this write, now or ahead, and not written yet). New blocks for a
-/// write are remembered, so that they go back if the write fails (see
+/// contiguous on disk: the written run there; or, in an unwritten run
+/// (preallocated by `fallocate`), those blocks, written from now on; or,
+/// in a hole, as much of the hole as the allocator gives in one run.
+/// Returns the first block, how many, and whether they are new (holding
+/// nothing of the file yet: given or made written now, or for a write,
+/// `for_write`, given ahead by this write). New blocks for a write are
+/// remembered, so that they go back if the write fails (see
 /// [`drop_fresh_blocks`]).
+///
+/// The caller dirties the folios of new blocks inside a handle it opened
+/// before calling this (see [`give_block_to_folio`]).
 fn blocks_for_write(
     inode: &Inode<Rsfs>,
     index: u64,
@@ -63,17 +72,42 @@ fn blocks_for_write(
         // Mapped already: new to this write if the write allocated it
         // ahead of its data ([`buffered_write`]).
         let map = inode.data().map();
-        if let Some((block, run)) = map.lookup(index) {
+        if let Some((block, run, false)) = map.lookup(index) {
             return Ok((block, run.min(max), for_write && map.is_fresh(index)));
         }
     }
-    // A hole: giving it blocks is an operation. Callers may hold the folio
-    // locked (write_begin, page_mkwrite). The handle comes before the map
-    // lock, so the lookup is done again under both.
+    // A hole or an unwritten run: giving it blocks, or making them
+    // written, is an operation. Callers may hold the folio locked
+    // (write_begin, page_mkwrite). The handle comes before the map lock,
+    // so the lookup is done again under both.
     let _handle = txn::begin_locked(sb)?;
     let mut map = inode.data().map();
-    if let Some((block, run)) = map.lookup(index) {
-        return Ok((block, run.min(max), false));
+    match map.lookup(index) {
+        Some((block, run, false)) => return Ok((block, run.min(max), false)),
+        Some((block, run, true)) => {
+            // The blocks hold whatever the disk had there. The map that
+            // says they are written must not reach the disk before the
+            // data does: the file's data goes first, as for a new block.
+            let len = run.min(max);
+            txn::order_data(inode)?;
+            let mut done = map.mark_written(sb, index, index + len);
+            if done.is_ok() && for_write {
+                // If the write fails, they become unwritten again.
+                done = map.note_fresh(index, len, true);
+                if done.is_err() {
+                    let _ = map.mark_unwritten(sb, index, index + len);
+                }
+            }
+            // Whatever the outcome, a split may have taken an overflow
+            // block, or a join freed one.
+            inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
+            drop(map);
+            inode.mark_dirty();
+            done?;
+            sb.info().stats.add(Stat::UnwrittenConverted, len);
+            return Ok((block, len, true));
+        }
+        None => (),
     }
     // No further than the hole, and no further than a file may reach.
     Run::new(index, 1, 0)?;
@@ -81,7 +115,7 @@ fn blocks_for_write(
         .next_mapped(index)
         .map_or(max, |next| (next - index).min(max))
         .min(format::MAX_FILE_BLOCKS - index)
-        .min(u64::from(u32::MAX))
+        .min(u64::from(format::EXTENT_MAX_BLOCKS))
         .max(1);
     // The blocks may have held another file's data: this file's data must
     // reach the disk before the map that names them.
@@ -92,10 +126,10 @@ fn blocks_for_write(
     let goal = index
         .checked_sub(1)
         .and_then(|prev| map.lookup(prev))
-        .map_or_else(|| map.goal(), |(b, _)| b + 1);
+        .map_or_else(|| map.goal(), |(b, _, _)| b + 1);
     let (block, len) = alloc::alloc_blocks(sb, goal, want)?;
     let mapped = (if for_write {
-        map.note_fresh(index, len)
+        map.note_fresh(index, len, false)
     } else {
         Ok(())
     })
@@ -129,9 +163,28 @@ pub(crate) fn cache_block(folio: &LockedFolio, block: u64) {
     folio.set_private_word(block as usize);
 }
 
-/// The disk block a folio reads from, if it is not a hole.
+/// The disk block a folio reads from, if it is neither a hole nor
+/// unwritten.
 fn block_for_read(inode: &Inode<Rsfs>, folio: &LockedFolio) -> Option<u64> {
-    cached_block(folio).or_else(|| inode.data().map().lookup(folio.index()).map(|(b, _)| b))
+    cached_block(folio).or_else(|| inode.data().map().lookup_written(folio.index()))
+}
+
+/// Opens a handle if a folio at file block `index` is about to be given a
+/// block or have its block made written ([`blocks_for_write`]), to be
+/// held until the folio is dirty. A sync waits for open handles, then
+/// writes the dirty data of the files that were given blocks before it
+/// writes any map: with the handle held until the folio is dirty, that
+/// data includes this folio, and the map never names a block that still
+/// holds what the disk had there. `None` if the block holds the file's
+/// data already.
+fn give_block_to_folio<'a>(
+    inode: &'a Inode<Rsfs>,
+    folio: &LockedFolio,
+) -> Result<Option<txn::Handle<'a>>> {
+    if cached_block(folio).is_some() || inode.data().map().lookup_written(folio.index()).is_some() {
+        return Ok(None);
+    }
+    txn::begin_locked(inode.super_block()).map(Some)
 }
 
 /// A hole reads as zeroes, without I/O.
@@ -246,8 +299,8 @@ fn write_ahead(inode: &Inode<Rsfs>, first: u64, last: u64) -> Result {
 /// that is further, go back, and the page cache past that point with
 /// them, so that a later truncate up or extending write cannot show what
 /// the write left on them (as `ext2_write_failed` does). Blocks that were
-/// there before the write, preallocated by fallocate, stay. Runs under the
-/// inode lock.
+/// there before the write, preallocated by fallocate, stay, unwritten
+/// again if this write made them written. Runs under the inode lock.
 pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>, written_to: u64) {
     let size = inode.size();
     let first = size.max(written_to).div_ceil(BLOCK_SIZE as u64);
@@ -325,7 +378,8 @@ fn zero_range(inode: &Inode<Rsfs>, from: u64, to: u64) -> Result {
     let bs = BLOCK_SIZE as u64;
     let index = from / bs;
     debug_assert!(from < to && to <= (index + 1) * bs);
-    if inode.data().map().lookup(index).is_none() {
+    // A hole or an unwritten block reads as zeroes already.
+    if inode.data().map().lookup_written(index).is_none() {
         return Ok(());
     }
     loop {
@@ -347,9 +401,12 @@ fn zero_range(inode: &Inode<Rsfs>, from: u64, to: u64) -> Result {
     }
 }
 
-/// Gives the holes in bytes `offset..end` disk space, zeroed on disk so
-/// that it reads as zeroes, in runs as long as the allocator finds them.
-/// Space allocated before a failure (ENOSPC) stays, as on ext4.
+/// Gives the holes in bytes `offset..end` disk space, in unwritten runs
+/// as long as the allocator finds them: the blocks keep whatever the disk
+/// held, and read as zeroes until data is written over them
+/// ([`blocks_for_write`]), so nothing is written but the map. Each run is
+/// an operation of its own. Space allocated before a failure (ENOSPC)
+/// stays, as on ext4.
 fn allocate(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
     let bs = BLOCK_SIZE as u64;
     let sb = inode.super_block();
@@ -357,42 +414,31 @@ fn allocate(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
     let mut lblk = offset / bs;
     while lblk <= last {
         let _handle = txn::begin(sb)?;
-        let (hole_end, goal) = {
-            let map = inode.data().map();
-            let hole_end = map.next_mapped(lblk).unwrap_or(u64::MAX).min(last + 1);
-            if hole_end == lblk {
-                lblk = map.next_hole(lblk);
-                continue;
-            }
-            let goal = lblk
-                .checked_sub(1)
-                .and_then(|p| map.lookup(p))
-                .map_or_else(|| map.goal(), |(b, _)| b + 1);
-            (hole_end, goal)
-        };
-        let (start, n) = alloc::alloc_blocks(sb, goal, hole_end - lblk)?;
-        // Cached buffers of what the blocks held before (a directory block,
-        // say) go first: written back later, they would land on the zeroes.
-        sb.forget_block_buffers(start, n);
-        // The map lock is not held across the zeroing, which waits for I/O.
-        sb.info().stats.add(Stat::ZeroRequests, 1);
-        let mut done = sb.zero_blocks(start, n);
-        if done.is_ok() {
-            let mut map = inode.data().map();
-            // page_mkwrite, which does not take the inode lock, may have
-            // filled part of the hole meanwhile: start again from there.
-            if map.next_mapped(lblk).is_some_and(|m| m < lblk + n) {
-                drop(map);
-                alloc::free_blocks(sb, start, n)?;
-                continue;
-            }
-            done = Run::new(lblk, n, start).and_then(|run| map.insert(sb, run));
-            inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
+        let mut map = inode.data().map();
+        let hole_end = map.next_mapped(lblk).unwrap_or(u64::MAX).min(last + 1);
+        if hole_end == lblk {
+            lblk = map.next_hole(lblk);
+            continue;
         }
+        let goal = lblk
+            .checked_sub(1)
+            .and_then(|p| map.lookup(p))
+            .map_or_else(|| map.goal(), |(b, _, _)| b + 1);
+        let want = (hole_end - lblk).min(u64::from(format::EXTENT_MAX_BLOCKS));
+        let (start, n) = alloc::alloc_blocks(sb, goal, want)?;
+        let done = super_::allow_unwritten(sb)
+            .and_then(|()| Run::new(lblk, n, start))
+            .and_then(|run| map.insert(sb, run.unwritten()));
         if let Err(e) = done {
             let _ = alloc::free_blocks(sb, start, n);
             return Err(e);
         }
+        inode.set_sectors(map.blocks() * (BLOCK_SIZE / 512) as u64);
+        drop(map);
+        sb.info().stats.add(Stat::UnwrittenAllocs, 1);
+        // Cached buffers of what the blocks held before (a directory block,
+        // say) go: written back later, they would land on this file's data.
+        sb.forget_block_buffers(start, n);
         lblk += n;
     }
     Ok(())
@@ -547,6 +593,8 @@ impl address_space::Operations for RegularFile {
     fn write_begin(inode: Locked<'_, Rsfs>, pos: u64, len: usize) -> Result<LockedFolio> {
         let index = pos / BLOCK_SIZE as u64;
         let folio = inode.mapping().folio_for_write(index)?;
+        // Held until the folio of a new block is dirty, below.
+        let handle = give_block_to_folio(&inode, &folio)?;
         let (block, new) = match cached_block(&folio) {
             Some(b) => (b, false),
             None => {
@@ -557,12 +605,15 @@ impl address_space::Operations for RegularFile {
         };
         let bs = BLOCK_SIZE as u64;
         let whole = pos % bs == 0 && len >= folio.size();
-        if new && whole && index * bs >= inode.size() && !folio.is_uptodate() {
+        if new && whole && handle.is_none() && index * bs >= inode.size() && !folio.is_uptodate() {
             // A new block past the end of the file that the write covers,
-            // in a folio nobody has read: the copy fills it, and write_end
-            // marks it uptodate, or zeroes it if the copy comes up short.
-            // (A read past the end may have filled the folio from the
-            // block, given ahead: then it is zeroed below.)
+            // given ahead by `buffered_write`, whose handle covers the
+            // copy, in a folio nobody has read: the copy fills it, and
+            // write_end marks it uptodate, or zeroes it if the copy comes
+            // up short. (A read past the end may have filled the folio
+            // from the block, given ahead: then it is zeroed below. A
+            // block given here, as for the buffered rest of a direct
+            // write, is zeroed and dirtied below, before the handle goes.)
         } else if new {
             // A new block holds whatever was on the disk before: the folio
             // starts as zeroes, uptodate and dirty, so that a copy that comes
@@ -581,6 +632,7 @@ impl address_space::Operations for RegularFile {
                 folio.mark_uptodate();
             }
         }
+        drop(handle);
         Ok(folio)
     }
 
@@ -690,14 +742,18 @@ impl address_space::Operations for RegularFile {
         }
     }
 
-    /// `bmap`: the disk block of file block `lblk`, 0 for a hole (block 0 is
-    /// the superblock, never file data).
+    /// `bmap`: the disk block of file block `lblk`, 0 for a hole (block 0
+    /// is the superblock, never file data). An unwritten block is given
+    /// too: `swapon(2)` of a file made by `fallocate` and `mkswap`, as
+    /// users make swap files, maps it through here, and swap writes a page
+    /// before it reads it back. (ext4, whose `FIBMAP` gives 0 there, maps
+    /// swap files through iomap instead.)
     fn bmap(inode: &Inode<Rsfs>, lblk: u64) -> u64 {
         inode
             .data()
             .map()
             .lookup(lblk)
-            .map_or(0, |(block, _)| block)
+            .map_or(0, |(block, _, _)| block)
     }
 }
 
@@ -715,23 +771,31 @@ impl iomap::Operations for RegularFile {
     /// too); a write into a
     /// hole inside the file is not done directly (`Fallback`): buffered readers
     /// may have that hole cached as zeroes, so it goes through the page cache,
-    /// as the kernel's old direct I/O code did (DIO_SKIP_HOLES).
+    /// as the kernel's old direct I/O code did (DIO_SKIP_HOLES). Unwritten
+    /// blocks read as a hole, and are written as one: their map changes
+    /// only with their data in the page cache ([`blocks_for_write`]).
     fn map_blocks(inode: &Inode<Rsfs>, lblk: u64, max: u64, write: bool) -> Result<BlockMapping> {
         let stats = &inode.super_block().info().stats;
         {
             let map = inode.data().map();
-            if let Some((block, run)) = map.lookup(lblk) {
-                return Ok(BlockMapping::Mapped {
-                    block,
-                    len: run.min(max),
-                    new: false,
-                });
-            }
-            if !write {
-                let len = map
-                    .next_mapped(lblk)
-                    .map_or(max, |next| (next - lblk).min(max));
-                return Ok(BlockMapping::Hole { len: len.max(1) });
+            match map.lookup(lblk) {
+                Some((block, run, false)) => {
+                    return Ok(BlockMapping::Mapped {
+                        block,
+                        len: run.min(max),
+                        new: false,
+                    })
+                }
+                Some((_, run, true)) if !write => {
+                    return Ok(BlockMapping::Hole { len: run.min(max) })
+                }
+                None if !write => {
+                    let len = map
+                        .next_mapped(lblk)
+                        .map_or(max, |next| (next - lblk).min(max));
+                    return Ok(BlockMapping::Hole { len: len.max(1) });
+                }
+                _ => (),
             }
         }
         if lblk * (BLOCK_SIZE as u64) < inode.size() {
@@ -777,11 +841,13 @@ impl vm::Operations for RegularFile {
             // Truncated meanwhile: the fault starts again.
             return Ok(MkWrite::Retry);
         }
+        let handle = give_block_to_folio(inode, &folio)?;
         if cached_block(&folio).is_none() {
             let (block, _) = block_for_write(inode, folio.index(), false)?;
             cache_block(&folio, block);
         }
         folio.mark_dirty();
+        drop(handle);
         folio.wait_stable();
         Ok(MkWrite::Locked(folio))
     }
@@ -815,9 +881,10 @@ impl inode_ops::Operations for RegularFile {
     }
 
     /// `FS_IOC_FIEMAP`: each extent of the block map that overlaps bytes
-    /// `start..start + len`, whole, as ext4 reports them. Blocks that are
-    /// allocated but not yet written (rsfs allocates at write time, not at
-    /// writeback) are reported like the others.
+    /// `start..start + len`, whole, as ext4 reports them; those that
+    /// `fallocate` gave and nothing has written yet are flagged unwritten.
+    /// Blocks given to data still in the page cache (rsfs allocates at
+    /// write time, not at writeback) are reported like the others.
     fn fiemap(inode: &Inode<Rsfs>, fiemap: &mut Fiemap<'_>, start: u64, len: u64) -> Result {
         const BATCH: usize = 32;
         let bs = BLOCK_SIZE as u64;
@@ -827,23 +894,27 @@ impl inode_ops::Operations for RegularFile {
             // A batch at a time under the map lock, reported without it:
             // reporting copies to user memory, and a fault there on a mapping
             // of this very file would take the map lock in page_mkwrite.
-            let mut batch = [(0u64, 0u64, 0u64); BATCH];
+            let mut batch = [Run::default(); BATCH];
             let mut n = 0;
             let next = {
                 let map = inode.data().map();
                 let mut extents = map.extents_from(at).peekable();
-                while let Some(&e) = extents.peek().filter(|e| e.0 < end && n < BATCH) {
-                    batch[n] = e;
+                while let Some(&r) = extents
+                    .peek()
+                    .filter(|r| u64::from(r.logical) < end && n < BATCH)
+                {
+                    batch[n] = r;
                     n += 1;
                     extents.next();
                 }
                 // The first block of the extent after the batch, if any.
-                extents.peek().map(|e| e.0)
+                extents.peek().map(|r| u64::from(r.logical))
             };
-            for (i, &(first, count, disk)) in batch[..n].iter().enumerate() {
+            for (i, r) in batch[..n].iter().enumerate() {
                 // The flag marks the file's last extent, not the range's.
                 let last = i + 1 == n && next.is_none();
-                if fiemap.fill(first * bs, disk * bs, count * bs, last)? {
+                let (first, count) = (u64::from(r.logical), u64::from(r.len));
+                if fiemap.fill(first * bs, r.start * bs, count * bs, last, r.unwritten)? {
                     return Ok(());
                 }
             }
@@ -864,7 +935,7 @@ impl inode_ops::Operations for RegularFile {
         // copy to user memory (see `fiemap`).
         let block = inode.data().map().xattr_block();
         if block != 0 && start < bs {
-            fiemap.fill(0, block * bs, bs, true)?;
+            fiemap.fill(0, block * bs, bs, true, false)?;
         }
         Ok(())
     }
@@ -935,7 +1006,8 @@ impl kfs::file::Operations for RegularFile {
 
     /// `lseek(2)` with SEEK_DATA or SEEK_HOLE, from the block map (rsfs gives
     /// blocks to data as soon as it is written, so dirty page cache is never
-    /// over a hole).
+    /// over a hole or an unwritten block). Unwritten blocks read as zeroes,
+    /// and count as a hole, as on ext4.
     fn seek_data_hole(inode: &Inode<Rsfs>, offset: u64, hole: bool) -> Result<u64> {
         let size = inode.size();
         if offset >= size {
@@ -945,9 +1017,11 @@ impl kfs::file::Operations for RegularFile {
         let map = inode.data().map();
         let pos = if hole {
             // The end of the file counts as a hole.
-            (map.next_hole(offset / bs) * bs).max(offset).min(size)
+            (map.next_unwritten_or_hole(offset / bs) * bs)
+                .max(offset)
+                .min(size)
         } else {
-            match map.next_mapped(offset / bs) {
+            match map.next_written(offset / bs) {
                 Some(b) => (b * bs).max(offset),
                 None => return Err(kfs::enxio()),
             }
@@ -1002,7 +1076,7 @@ impl kfs::file::Operations for RegularFile {
             }
             Fallocate::PunchHole => punch_hole(locked, offset, end),
             // The range reads as zeroes and has disk space: its blocks go, and
-            // new ones zeroed on disk take their place.
+            // new unwritten ones take their place.
             Fallocate::ZeroRange { keep_size } => punch_hole(locked, offset, end)
                 .and_then(|()| allocate(inode, offset, end))
                 .and_then(|()| grow(keep_size)),

@@ -21,6 +21,14 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"RSFS");
 /// The format version this source describes. Version 2 added the journal.
 pub const VERSION: u32 = 2;
 
+/// Incompatible feature: extents may be unwritten ([`EXTENT_UNWRITTEN`]).
+/// The kernel sets it in the same transaction as the first unwritten
+/// extent, so a filesystem that has none can still be mounted by an older
+/// kernel.
+pub const FEATURE_INCOMPAT_UNWRITTEN: u32 = 1 << 0;
+/// The incompatible features this source knows.
+pub const FEATURE_INCOMPAT_KNOWN: u32 = FEATURE_INCOMPAT_UNWRITTEN;
+
 /// The superblock lives at the start of block 0.
 pub const SUPERBLOCK_BLOCK: u64 = 0;
 /// Inode numbers start at 1; 0 means "no inode".
@@ -260,15 +268,43 @@ disk_struct! {
 }
 
 disk_struct! {
-    /// A run of `len` blocks of a file, starting at file block `logical`
-    /// and disk block `start`. `len == 0` marks an unused slot.
+    /// A run of blocks of a file, starting at file block `logical` and
+    /// disk block `start`. `len` holds the number of blocks in its low 31
+    /// bits ([`Extent::blocks`]; 0 marks an unused slot) and
+    /// [`EXTENT_UNWRITTEN`] in its top bit.
     pub struct Extent {
         /// First file block the run maps.
         pub logical: Le32,
-        /// Number of blocks in the run.
+        /// Number of blocks in the run, and [`EXTENT_UNWRITTEN`].
         pub len: Le32,
         /// First disk block of the run.
         pub start: Le64,
+    }
+}
+
+/// The top bit of an extent's `len`: its blocks are allocated but were
+/// never written, and read as zeroes whatever the disk holds there
+/// (`fallocate(2)`). Only with [`FEATURE_INCOMPAT_UNWRITTEN`].
+pub const EXTENT_UNWRITTEN: u32 = 1 << 31;
+/// The most blocks one extent maps.
+pub const EXTENT_MAX_BLOCKS: u32 = EXTENT_UNWRITTEN - 1;
+
+impl Extent {
+    /// The number of blocks the extent maps.
+    pub fn blocks(&self) -> u32 {
+        self.len.get() & EXTENT_MAX_BLOCKS
+    }
+
+    /// Whether its blocks are unwritten ([`EXTENT_UNWRITTEN`]).
+    pub fn is_unwritten(&self) -> bool {
+        self.len.get() & EXTENT_UNWRITTEN != 0
+    }
+
+    /// The `len` field for `blocks` blocks (at most
+    /// [`EXTENT_MAX_BLOCKS`]), unwritten or not.
+    pub fn len_field(blocks: u32, unwritten: bool) -> Le32 {
+        debug_assert!(blocks <= EXTENT_MAX_BLOCKS);
+        (blocks | if unwritten { EXTENT_UNWRITTEN } else { 0 }).into()
     }
 }
 
@@ -1115,7 +1151,7 @@ impl Superblock {
         if sb.version.get() != VERSION {
             return Err(FormatError::BadVersion);
         }
-        if sb.feature_incompat.get() != 0 {
+        if sb.feature_incompat.get() & !FEATURE_INCOMPAT_KNOWN != 0 {
             return Err(FormatError::UnknownFeature);
         }
         if sb.block_size.get() as usize != BLOCK_SIZE {

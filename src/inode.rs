@@ -189,7 +189,7 @@ fn read_link(
         format::Field::write(&d.extents, &mut area);
         link.extend_from_slice(&area[..len], GFP_KERNEL)?;
     } else {
-        let (block, _) = map.lookup(0).ok_or_else(bad)?;
+        let block = map.lookup_written(0).ok_or_else(bad)?;
         let bh = super_::read_block(sb, block)?;
         link.extend_from_slice(&bh.lock().data()[..len], GFP_KERNEL)?;
     }

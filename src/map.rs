@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// One run of blocks, in native byte order.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(crate) struct Run {
     /// First file block.
     pub(crate) logical: u32,
@@ -38,22 +38,35 @@ pub(crate) struct Run {
     pub(crate) len: u32,
     /// First disk block.
     pub(crate) start: u64,
+    /// Allocated but never written: reads as zeroes
+    /// ([`format::EXTENT_UNWRITTEN`]).
+    pub(crate) unwritten: bool,
 }
 
 impl Run {
     /// A run of `len` blocks from file block `logical`, on disk from
-    /// `start`. EFBIG if it does not fit the format's 32-bit file block
-    /// numbers (a file has at most `format::MAX_FILE_BLOCKS` blocks).
+    /// `start`, written. EFBIG if it does not fit the format's 32-bit file
+    /// block numbers (a file has at most `format::MAX_FILE_BLOCKS` blocks)
+    /// or is longer than an extent can be.
     pub(crate) fn new(logical: u64, len: u64, start: u64) -> Result<Self> {
         let end = logical.checked_add(len).ok_or(EFBIG)?;
-        if end > format::MAX_FILE_BLOCKS {
+        if end > format::MAX_FILE_BLOCKS || len > u64::from(format::EXTENT_MAX_BLOCKS) {
             return Err(EFBIG);
         }
         Ok(Self {
             logical: u32::try_from(logical).map_err(|_| EFBIG)?,
-            len: u32::try_from(len).map_err(|_| EFBIG)?,
+            len: len as u32,
             start,
+            unwritten: false,
         })
+    }
+
+    /// The same run, unwritten.
+    pub(crate) fn unwritten(self) -> Self {
+        Self {
+            unwritten: true,
+            ..self
+        }
     }
 
     fn first(&self) -> u64 {
@@ -67,9 +80,20 @@ impl Run {
     fn encode(&self) -> Extent {
         Extent {
             logical: self.logical.into(),
-            len: self.len.into(),
+            len: Extent::len_field(self.len, self.unwritten),
             start: self.start.into(),
         }
+    }
+
+    /// Whether `next` carries on where this run ends, in the file and on
+    /// the disk, in the same state, and the two fit in one extent.
+    fn joins(&self, next: &Run) -> Option<u32> {
+        let len = self.len.checked_add(next.len)?;
+        (self.end() == next.first()
+            && self.start + u64::from(self.len) == next.start
+            && self.unwritten == next.unwritten
+            && len <= format::EXTENT_MAX_BLOCKS)
+            .then_some(len)
     }
 
     /// The part of the run from file block `at` on (`at` inside the run).
@@ -79,6 +103,7 @@ impl Run {
             logical: at as u32,
             len: (self.end() - at) as u32,
             start: self.start + (at - self.first()),
+            unwritten: self.unwritten,
         }
     }
 }
@@ -142,8 +167,9 @@ pub(crate) struct BlockMap {
     leaves: KVVec<Leaf>,
     mapped: u64,
     /// The file blocks (as runs of file blocks) that the write in progress
-    /// allocated; see [`BlockMap::note_fresh`].
-    fresh: KVec<(u64, u64)>,
+    /// allocated or made written, and whether they were unwritten before;
+    /// see [`BlockMap::note_fresh`].
+    fresh: KVec<(u64, u64, bool)>,
     /// The file's extended-attribute block, or 0 (see [`crate::xattr`]).
     /// It is no file block, but one of the file's blocks all the same:
     /// counted in [`BlockMap::blocks`], stored and freed with the map.
@@ -166,11 +192,13 @@ impl BlockMap {
         let geo: &Geometry = &sb.info().geo;
         let run = Run {
             logical: e.logical.get(),
-            len: e.len.get(),
+            len: e.blocks(),
             start: e.start.get(),
+            unwritten: e.is_unwritten(),
         };
         let prev_end = self.last_run().map_or(0, |r| r.end());
         let ok = run.len != 0
+            && (!run.unwritten || super_::has_unwritten(sb))
             && run.start >= geo.data_start
             && run
                 .start
@@ -324,13 +352,21 @@ impl BlockMap {
         Iterator::chain(here, after)
     }
 
-    /// The disk block of file block `lblk`, and how many blocks from there on
-    /// are contiguous on disk within the same extent; `None` for a hole.
-    pub(crate) fn lookup(&self, lblk: u64) -> Option<(u64, u64)> {
+    /// The disk block of file block `lblk`, how many blocks from there on
+    /// are contiguous on disk within the same extent, and whether they are
+    /// unwritten; `None` for a hole.
+    pub(crate) fn lookup(&self, lblk: u64) -> Option<(u64, u64, bool)> {
         let (i, j) = self.at_or_before(lblk)?;
         let r = &self.leaves.as_slice()[i].runs[j];
         let off = lblk - r.first();
-        (off < u64::from(r.len)).then(|| (r.start + off, u64::from(r.len) - off))
+        (off < u64::from(r.len)).then(|| (r.start + off, u64::from(r.len) - off, r.unwritten))
+    }
+
+    /// The disk block of file block `lblk` if it holds data: `None` for a
+    /// hole or an unwritten block, both of which read as zeroes.
+    pub(crate) fn lookup_written(&self, lblk: u64) -> Option<u64> {
+        self.lookup(lblk)
+            .and_then(|(block, _, unwritten)| (!unwritten).then_some(block))
     }
 
     /// The first mapped file block at or after `lblk`, if any.
@@ -341,13 +377,34 @@ impl BlockMap {
             .map(|r| lblk.max(r.first()))
     }
 
-    /// The runs that end after file block `lblk`, in order, as
-    /// (first file block, length, first disk block).
-    pub(crate) fn extents_from(&self, lblk: u64) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+    /// The runs that end after file block `lblk`, in order.
+    pub(crate) fn extents_from(&self, lblk: u64) -> impl Iterator<Item = Run> + '_ {
         let (i, j) = self.at_or_before(lblk).unwrap_or((0, 0));
         self.runs_from(i, j)
             .filter(move |r| r.end() > lblk)
-            .map(|r| (r.first(), u64::from(r.len), r.start))
+            .copied()
+    }
+
+    /// The first written file block at or after `lblk` (`SEEK_DATA`: an
+    /// unwritten block reads as zeroes, as a hole does, and no dirty page
+    /// cache lies over one, since a write makes its block written first).
+    pub(crate) fn next_written(&self, lblk: u64) -> Option<u64> {
+        self.extents_from(lblk)
+            .find(|r| !r.unwritten)
+            .map(|r| lblk.max(r.first()))
+    }
+
+    /// The first file block at or after `lblk` that is a hole or
+    /// unwritten (`SEEK_HOLE`).
+    pub(crate) fn next_unwritten_or_hole(&self, lblk: u64) -> u64 {
+        let mut at = lblk;
+        for r in self.extents_from(lblk) {
+            if r.first() > at || r.unwritten {
+                break;
+            }
+            at = r.end();
+        }
+        at
     }
 
     /// The first file block at or after `lblk` that is a hole.
@@ -426,13 +483,11 @@ impl BlockMap {
                 // Merge with the run before if this one continues it, on
                 // disk and in the file.
                 let prev = &mut self.leaves.as_mut_slice()[i].runs.as_mut_slice()[j];
-                if prev.end() == run.first() && prev.start + u64::from(prev.len) == run.start {
-                    if let Some(len) = prev.len.checked_add(run.len) {
-                        prev.len = len;
-                        self.leaves.as_mut_slice()[i].dirty = true;
-                        self.mapped += u64::from(run.len);
-                        return Ok(());
-                    }
+                if let Some(len) = prev.joins(&run) {
+                    prev.len = len;
+                    self.leaves.as_mut_slice()[i].dirty = true;
+                    self.mapped += u64::from(run.len);
+                    return Ok(());
                 }
                 (i, j + 1)
             }
@@ -607,11 +662,7 @@ impl BlockMap {
         let Some(&next) = leaves.get(ni).and_then(|l| l.runs.get(nj)) else {
             return Ok(());
         };
-        if prev.end() != at || next.first() != at || prev.start + u64::from(prev.len) != next.start
-        {
-            return Ok(());
-        }
-        let Some(len) = prev.len.checked_add(next.len) else {
+        let Some(len) = prev.joins(&next).filter(|_| prev.end() == at) else {
             return Ok(());
         };
         let leaves = self.leaves.as_mut_slice();
@@ -624,33 +675,88 @@ impl BlockMap {
         self.drop_empty_leaves(sb)
     }
 
+    /// Makes file blocks `from..to`, unwritten, written: the run that holds
+    /// them splits where the range starts and ends, and the range joins a
+    /// written run that it continues on either side. The range lies in one
+    /// unwritten run. A split may need a new overflow block (ENOSPC or
+    /// ENOMEM); then the range is still unwritten, though its run may be
+    /// split. Once the range is written, this succeeds: joining is best
+    /// effort (a join that fails leaves two runs, which is no damage).
+    pub(crate) fn mark_written(&mut self, sb: &SuperBlock<Rsfs>, from: u64, to: u64) -> Result {
+        self.split_at(sb, from)?;
+        self.split_at(sb, to)?;
+        let (i, j) = self.at_or_before(from).ok_or(EINVAL)?;
+        let leaf = &mut self.leaves.as_mut_slice()[i];
+        let run = &mut leaf.runs.as_mut_slice()[j];
+        if run.first() != from || run.end() != to || !run.unwritten {
+            return Err(EINVAL);
+        }
+        run.unwritten = false;
+        leaf.dirty = true;
+        let _ = self.merge_at(sb, to);
+        let _ = self.merge_at(sb, from);
+        Ok(())
+    }
+
+    /// Makes the mapped blocks in file blocks `from..to` unwritten again
+    /// (a write that made them written failed, see
+    /// [`BlockMap::take_fresh`]): the runs split at either end, and each
+    /// run inside becomes unwritten and joins an unwritten run it
+    /// continues. A split may fail (ENOSPC, ENOMEM) before anything else
+    /// changes.
+    pub(crate) fn mark_unwritten(&mut self, sb: &SuperBlock<Rsfs>, from: u64, to: u64) -> Result {
+        self.split_at(sb, from)?;
+        self.split_at(sb, to)?;
+        let mut at = from;
+        while at < to {
+            let Some((i, j)) = self.at_or_before(at) else {
+                at = self.next_mapped(at).unwrap_or(to);
+                continue;
+            };
+            let leaf = &mut self.leaves.as_mut_slice()[i];
+            let run = &mut leaf.runs.as_mut_slice()[j];
+            if run.end() <= at {
+                // A hole from `at`: on to the next run.
+                at = self.next_mapped(at).unwrap_or(to);
+                continue;
+            }
+            run.unwritten = true;
+            leaf.dirty = true;
+            let end = run.end();
+            let _ = self.merge_at(sb, at);
+            at = end;
+        }
+        let _ = self.merge_at(sb, to);
+        Ok(())
+    }
+
     /// Records that file blocks `lblk..lblk + len` were just allocated by
     /// the write in progress, so that [`BlockMap::take_fresh`] can give
     /// them back if that write fails. Writes (buffered and direct) hold the
     /// inode lock from start to end, so the list is only ever the current
     /// write's; it is emptied when the next write starts.
-    pub(crate) fn note_fresh(&mut self, lblk: u64, len: u64) -> Result {
+    pub(crate) fn note_fresh(&mut self, lblk: u64, len: u64, was_unwritten: bool) -> Result {
         if let Some(last) = self.fresh.as_mut_slice().last_mut() {
-            if last.0 + last.1 == lblk {
+            if last.0 + last.1 == lblk && last.2 == was_unwritten {
                 last.1 += len;
                 return Ok(());
             }
         }
-        self.fresh.push((lblk, len), GFP_KERNEL)?;
+        self.fresh.push((lblk, len, was_unwritten), GFP_KERNEL)?;
         Ok(())
     }
 
     /// Whether the write in progress allocated blocks at or past file block
     /// `from`.
     pub(crate) fn has_fresh_from(&self, from: u64) -> bool {
-        self.fresh.iter().any(|&(lblk, len)| lblk + len > from)
+        self.fresh.iter().any(|&(lblk, len, _)| lblk + len > from)
     }
 
     /// Whether file block `lblk` was allocated by the write in progress.
     pub(crate) fn is_fresh(&self, lblk: u64) -> bool {
         self.fresh
             .iter()
-            .any(|&(start, len)| (start..start + len).contains(&lblk))
+            .any(|&(start, len, _)| (start..start + len).contains(&lblk))
     }
 
     /// Forgets the blocks recorded by [`BlockMap::note_fresh`].
@@ -658,24 +764,31 @@ impl BlockMap {
         kfs::vec_truncate(&mut self.fresh, 0);
     }
 
-    /// Unmaps and frees the blocks the write in progress allocated at or
-    /// past file block `from` (the end of the file), and empties the
-    /// list. Blocks that were there before the write (preallocated ones)
-    /// stay. Returns whether anything was freed.
+    /// Gives back what the write in progress did to the map at or past
+    /// file block `from` (the end of the file), and empties the list: the
+    /// blocks it allocated are unmapped and freed, and the preallocated
+    /// blocks it made written are unwritten again, so that they stay the
+    /// file's and read as zeroes, whatever part of the write reached them.
+    /// Returns whether anything changed.
     pub(crate) fn take_fresh(&mut self, sb: &SuperBlock<Rsfs>, from: u64) -> Result<bool> {
         let fresh = core::mem::replace(&mut self.fresh, KVec::new());
-        let mut freed = false;
+        let mut changed = false;
         let mut result = Ok(());
-        for &(lblk, len) in fresh.iter() {
+        for &(lblk, len, was_unwritten) in fresh.iter() {
             let (lo, hi) = (lblk.max(from), lblk + len);
             if lo < hi {
-                freed = true;
-                if let Err(e) = self.punch(sb, lo, hi) {
+                changed = true;
+                let done = if was_unwritten {
+                    self.mark_unwritten(sb, lo, hi)
+                } else {
+                    self.punch(sb, lo, hi)
+                };
+                if let Err(e) = done {
                     result = Err(e);
                 }
             }
         }
-        result.map(|()| freed)
+        result.map(|()| changed)
     }
 
     /// Writes the map into the on-disk inode `d` (the inode's extents and

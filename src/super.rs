@@ -66,8 +66,10 @@ pub(crate) enum Stat {
     /// Overflow extent blocks encoded by inode writes (only changed ones
     /// are).
     ExtentBlockWrites,
-    /// Requests that zero new blocks on disk (fallocate), one per run.
-    ZeroRequests,
+    /// Runs of blocks given unwritten (fallocate), one per run.
+    UnwrittenAllocs,
+    /// Unwritten blocks made written by data put over them.
+    UnwrittenConverted,
     /// Runs of blocks given to file data (by writes, buffered or direct,
     /// and by stores through a mapping), one per run.
     DataAllocs,
@@ -79,7 +81,7 @@ pub(crate) enum Stat {
 }
 
 /// The debugfs names of the [`Stat`] counters, in order.
-const STAT_NAMES: [&CStr; 24] = [
+const STAT_NAMES: [&CStr; 25] = [
     c_str!("writepages_sync_none"),
     c_str!("writepages_sync_all"),
     c_str!("tagged_walks"),
@@ -100,7 +102,8 @@ const STAT_NAMES: [&CStr; 24] = [
     c_str!("direct_allocs"),
     c_str!("inode_writes"),
     c_str!("extent_block_writes"),
-    c_str!("zero_requests"),
+    c_str!("unwritten_allocs"),
+    c_str!("unwritten_converted"),
     c_str!("data_allocs"),
     c_str!("commits"),
     c_str!("discarded_blocks"),
@@ -154,6 +157,9 @@ pub(crate) struct Info {
     /// What damage found does: [`ERRORS_RO`], [`ERRORS_PANIC`], or
     /// neither (`errors=continue`); see [`crate::shutdown::damaged`].
     pub(crate) errors: AtomicU32,
+    /// The superblock has [`format::FEATURE_INCOMPAT_UNWRITTEN`]: extents
+    /// may be unwritten. Set at mount, or by [`allow_unwritten`].
+    pub(crate) unwritten: AtomicBool,
 }
 
 /// Mount option `norecovery` (or its other name, `noload`, both ext4's):
@@ -296,6 +302,29 @@ fn change_superblock<S>(
 pub(crate) fn set_orphan_head(sb: &SuperBlock<Rsfs>, ino: u64) -> Result {
     let bh = change_superblock(sb, |d| d.orphan_head = ino.into())?;
     txn::dirty(sb, &bh);
+    Ok(())
+}
+
+/// Whether extents may be unwritten on this filesystem.
+pub(crate) fn has_unwritten(sb: &SuperBlock<Rsfs>) -> bool {
+    sb.info().unwritten.load(Ordering::Relaxed)
+}
+
+/// Makes sure the superblock has [`format::FEATURE_INCOMPAT_UNWRITTEN`],
+/// setting it in the running transaction if not: called inside the handle
+/// that makes the first unwritten extent, so that the flag reaches the
+/// disk with it or before it. A kernel that does not know the feature
+/// then refuses the filesystem rather than read an unwritten extent's
+/// stale blocks as data.
+pub(crate) fn allow_unwritten(sb: &SuperBlock<Rsfs>) -> Result {
+    if has_unwritten(sb) {
+        return Ok(());
+    }
+    let bh = change_superblock(sb, |d| {
+        d.feature_incompat = (d.feature_incompat.get() | format::FEATURE_INCOMPAT_UNWRITTEN).into()
+    })?;
+    txn::dirty(sb, &bh);
+    sb.info().unwritten.store(true, Ordering::Relaxed);
     Ok(())
 }
 
@@ -472,6 +501,9 @@ impl kfs::FileSystem for Rsfs {
                 discard: AtomicBool::new(discard),
                 shut_down: AtomicBool::new(false),
                 errors: AtomicU32::new(errors_of(flags)),
+                unwritten: AtomicBool::new(
+                    disk.feature_incompat.get() & format::FEATURE_INCOMPAT_UNWRITTEN != 0
+                ),
                 trim <- new_mutex!((), "rsfs:trim"),
             }),
             GFP_KERNEL,

@@ -32,15 +32,17 @@
 //! already open.
 //!
 //! Data before the metadata that points at it. A block given to a file
-//! (`write_begin`, `page_mkwrite`) may have held another file's data, so
-//! the map that names it must not reach the disk before the file's own
-//! data does. Such files go on a list ([`order_data`]), and a sync writes
-//! their dirty data (and waits for it) before any metadata. It can do so
-//! with the gate closed: no folio that writeback would wait on is held by
-//! a task waiting for the gate. A task that holds a folio lock waits for
-//! the gate only to give the folio a block, and a folio without a block is
-//! never dirty; inode updates (`dirty_inode`, `write_inode`) change one
-//! slot and do not take the gate unless they are part of an operation.
+//! (`write_begin`, `page_mkwrite`), or an unwritten one made written, may
+//! have held another file's data, so the map that names it as the file's
+//! data must not reach the disk before the file's own data does. Such files
+//! go on a list ([`order_data`]), and a sync writes their dirty data (and
+//! waits for it) before any metadata. It can do so with the gate closed: no
+//! folio that writeback would wait on is held by a task waiting for the
+//! gate. A task that holds a folio lock waits for the gate only to give the
+//! folio a block (or make its block, unwritten, written), and a folio
+//! without a written block is never dirty; inode updates (`dirty_inode`,
+//! `write_inode`) change one slot and do not take the gate unless they are
+//! part of an operation.
 //!
 //! What this does not yet give: a disk with a volatile write cache may
 //! persist any subset of the writes between two flushes, in any order, and
@@ -464,7 +466,7 @@ pub(crate) fn order_data(inode: &Inode<Rsfs>) -> Result {
     let txns = &inode.super_block().info().get_ref().txns;
     let mut list = txns.ordered.lock();
     if !inode.data().ordered.swap(true, Ordering::Relaxed) {
-        // The callers (write_begin, page_mkwrite, direct I/O, fallocate)
+        // The callers (write_begin, page_mkwrite, direct I/O)
         // run for an open file, which holds a reference: an inode being
         // freed never gets here, and would have no data left to order.
         let Some(inode_ref) = inode.grab() else {

@@ -78,20 +78,21 @@ fn write_folio(
             // before sleeping on the map lock, whose holder may be waiting
             // in reclaim for exactly those folios.
             bios.submit();
-            let mapped = inode.data().map().lookup(folio.index());
+            let mapped = inode.data().map().lookup_written(folio.index());
             match mapped {
-                Some((b, _)) => {
+                Some(b) => {
                     file::cache_block(&folio, b);
                     b
                 }
                 None => {
-                    // A dirty folio with no disk space: write_begin and
-                    // page_mkwrite allocate before dirtying, so this is a
-                    // bug or a damaged map. The folio's data cannot be
-                    // written.
+                    // A dirty folio with no disk space, or over an
+                    // unwritten block: write_begin and page_mkwrite give
+                    // the block (or make it written) before dirtying, so
+                    // this is a bug or a damaged map. The folio's data
+                    // cannot be written.
                     sb_err!(
                         sb,
-                        "inode {}: dirty page {} has no block",
+                        "inode {}: dirty page {} has no written block",
                         inode.ino(),
                         folio.index()
                     );

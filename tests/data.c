@@ -697,29 +697,4 @@ TEST_F(data, fallocate_modes)
 	EXPECT_EQ(8, st.st_blocks);
 }
 
-/*
- * fallocate gives a large range its space in long runs, each zeroed on
- * disk by one request. 192 MiB on the fresh 256 MiB filesystem spans both
- * bitmap blocks: a few runs, not one block per request from the second
- * bitmap block on (which made fstests' generic/312, 6 GiB, run for hours).
- */
-TEST_F(data, fallocate_zeroes_whole_runs)
-{
-	static unsigned char zero[65536], buf[65536];
-	const off_t len = 192 << 20;
-	unsigned long long before = counter(DISK0, "zero_requests");
-	struct stat st;
-	int fd = open("big", O_CREAT | O_RDWR, 0644);
-
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, fallocate(fd, 0, 0, len));
-	EXPECT_LE(counter(DISK0, "zero_requests") - before, 4);
-	ASSERT_EQ(0, fstat(fd, &st));
-	EXPECT_EQ(len, st.st_size);
-	EXPECT_EQ(len / 512, st.st_blocks);
-	ASSERT_EQ(65536, pread(fd, buf, 65536, len - 65536));
-	EXPECT_EQ(0, memcmp(buf, zero, 65536));
-	close(fd);
-}
-
 TEST_HARNESS_MAIN

@@ -148,7 +148,8 @@ impl Fiemap<'_> {
     }
 
     /// Reports file bytes `logical..logical + len` at disk byte `physical`;
-    /// `last` marks the file's last extent. Returns whether the caller's
+    /// `last` marks the file's last extent, `unwritten` one allocated but
+    /// not written (FIEMAP_EXTENT_UNWRITTEN). Returns whether the caller's
     /// array is now full, in which case the walk stops. Copies to user
     /// memory, which may fault: the caller must hold no lock that a page
     /// fault on the file takes.
@@ -158,8 +159,14 @@ impl Fiemap<'_> {
         physical: u64,
         len: u64,
         last: bool,
+        unwritten: bool,
     ) -> Result<bool> {
-        let flags = if last { sys::FIEMAP_EXTENT_LAST } else { 0 };
+        let flags = if last { sys::FIEMAP_EXTENT_LAST } else { 0 }
+            | if unwritten {
+                sys::FIEMAP_EXTENT_UNWRITTEN
+            } else {
+                0
+            };
         // SAFETY: `self.0` is valid and prepared (type invariant).
         let r = unsafe { sys::fiemap_fill_next_extent(self.0, logical, physical, len, flags) };
         kernel::error::to_result(r)?;

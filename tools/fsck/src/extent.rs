@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 use rsfs_format::{
-    csum_ok, Extent, ExtentBlockHeader, Geometry, Inode, EXTENT_BLOCK_EXTENTS, EXTENT_BLOCK_MAGIC,
-    INODE_EXTENTS,
+    csum_ok, csum_set, Extent, ExtentBlockHeader, Geometry, Inode, BLOCK_SIZE,
+    EXTENT_BLOCK_EXTENTS, EXTENT_BLOCK_MAGIC, INODE_EXTENTS,
 };
 
 use crate::image::{crc, Image};
@@ -15,10 +15,60 @@ use crate::image::{crc, Image};
 pub struct Run {
     /// First file block.
     pub logical: u32,
-    /// Blocks.
+    /// Blocks ([`Extent::blocks`]).
     pub len: u32,
     /// First disk block.
     pub start: u64,
+    /// Allocated but never written ([`Extent::is_unwritten`]).
+    pub unwritten: bool,
+    /// Where it is stored: 0 for the inode, `k` for the `k`-th overflow
+    /// block of [`Map::overflow`].
+    pub leaf: usize,
+}
+
+impl Run {
+    /// The extent as it is stored on disk.
+    pub fn disk(&self) -> Extent {
+        Extent {
+            logical: self.logical.into(),
+            len: Extent::len_field(self.len, self.unwritten),
+            start: self.start.into(),
+        }
+    }
+}
+
+/// An overflow extent block to write again after extents were taken out
+/// of it ([`Map::remove`]): its extents now, and the next block of the
+/// chain.
+pub struct LeafWrite {
+    /// The overflow block.
+    pub block: u64,
+    /// The extents it keeps, in order.
+    pub runs: Vec<Run>,
+    /// The next overflow block, or 0.
+    pub next: u64,
+}
+
+/// What [`Map::remove`] took out of a map.
+#[derive(Default)]
+pub struct Removed {
+    /// The extents removed.
+    pub runs: Vec<Run>,
+    /// Overflow blocks left with no extent, now out of the chain.
+    pub freed: Vec<u64>,
+    /// Overflow blocks to write again.
+    pub writes: Vec<LeafWrite>,
+}
+
+impl Removed {
+    /// Every disk block no longer in the map: the removed extents' and the
+    /// freed overflow blocks.
+    pub fn blocks(&self) -> impl Iterator<Item = u64> + '_ {
+        self.runs
+            .iter()
+            .flat_map(|r| r.start..r.start + u64::from(r.len))
+            .chain(self.freed.iter().copied())
+    }
 }
 
 /// A file's block map.
@@ -57,13 +107,94 @@ impl Map {
             .find(|r| lblk >= r.logical && lblk - r.logical < r.len)
             .map(|r| r.start + u64::from(lblk - r.logical))
     }
+
+    /// Takes the extents `bad` picks out of the map and out of the extent
+    /// list of its inode `d`, as a punched hole would: each extent stays
+    /// where it was stored, in the inode or its overflow block, and an
+    /// overflow block left with no extent leaves the chain (the kernel
+    /// refuses an empty one). `d`'s `blocks` loses the blocks removed.
+    /// The overflow blocks to write again are returned with the rest; the
+    /// caller writes them, and `d`, when it repairs.
+    pub fn remove(&mut self, d: &mut Inode, bad: impl Fn(&Run) -> bool) -> Removed {
+        let mut out = Removed::default();
+        if !self.runs.iter().any(&bad) {
+            return out;
+        }
+        let old = std::mem::take(&mut self.overflow);
+        let mut leaves: Vec<Vec<Run>> = vec![Vec::new(); old.len() + 1];
+        let mut counts = vec![0usize; old.len() + 1];
+        for r in self.runs.drain(..) {
+            counts[r.leaf] += 1;
+            if bad(&r) {
+                out.runs.push(r);
+            } else {
+                leaves[r.leaf].push(r);
+            }
+        }
+        d.extents = Default::default();
+        for (slot, r) in d.extents.iter_mut().zip(&leaves[0]) {
+            *slot = r.disk();
+        }
+        d.extent_count = (leaves[0].len() as u16).into();
+        self.runs.append(&mut leaves[0]);
+        let kept: Vec<usize> = (1..leaves.len())
+            .filter(|&k| !leaves[k].is_empty())
+            .collect();
+        out.freed = (1..leaves.len())
+            .filter(|&k| leaves[k].is_empty())
+            .map(|k| old[k - 1])
+            .collect();
+        d.extent_block = kept.first().map_or(0, |&k| old[k - 1]).into();
+        for (j, &k) in kept.iter().enumerate() {
+            let block = old[k - 1];
+            let next = kept.get(j + 1).map_or(0, |&n| old[n - 1]);
+            let old_next = old.get(k).copied().unwrap_or(0);
+            let mut runs = std::mem::take(&mut leaves[k]);
+            for r in &mut runs {
+                r.leaf = j + 1;
+            }
+            if runs.len() != counts[k] || next != old_next {
+                out.writes.push(LeafWrite {
+                    block,
+                    runs: runs.clone(),
+                    next,
+                });
+            }
+            self.overflow.push(block);
+            self.runs.extend(runs);
+        }
+        let gone = out.runs.iter().map(|r| u64::from(r.len)).sum::<u64>() + out.freed.len() as u64;
+        d.blocks = d.blocks.get().saturating_sub(gone).into();
+        out
+    }
+}
+
+/// Writes overflow block `w.block` anew: its header, its extents, zeroes
+/// in the unused slots, and its checksum.
+pub fn write_leaf(img: &Image, w: &LeafWrite) -> Result<()> {
+    let mut b = vec![0u8; BLOCK_SIZE];
+    ExtentBlockHeader {
+        magic: EXTENT_BLOCK_MAGIC.into(),
+        count: (w.runs.len() as u16).into(),
+        pad0: 0.into(),
+        next: w.next.into(),
+    }
+    .encode(&mut b);
+    for (i, r) in w.runs.iter().enumerate() {
+        r.disk()
+            .encode(&mut b[ExtentBlockHeader::SIZE + i * Extent::SIZE..]);
+    }
+    csum_set(&mut b, crc);
+    img.write(w.block, &b)
 }
 
 fn push(map: &mut Map, geo: &Geometry, e: &Extent) -> Result<(), String> {
     let r = Run {
         logical: e.logical.get(),
-        len: e.len.get(),
+        len: e.blocks(),
         start: e.start.get(),
+        unwritten: e.is_unwritten(),
+        leaf: map.overflow.len(),
     };
     let prev_end = map
         .runs

@@ -15,7 +15,10 @@
 //! counters, inode flags and superblock fields that the rest of the disk
 //! determines are rewritten; an inode whose block map, size or type is
 //! damaged, or that claims another file's blocks, is cleared; a damaged
-//! extended-attribute block is dropped (its attributes with it); a directory
+//! extended-attribute block is dropped (its attributes with it); an
+//! unwritten extent where there may be none (on a filesystem without the
+//! unwritten-extents feature, or in a directory or symlink) is taken out
+//! of its file and its blocks freed; a directory
 //! entry that names nothing, names a cleared inode, repeats a name or links
 //! a directory twice is removed; a directory block whose records cannot be
 //! read is rebuilt empty; a lost root becomes a new empty root. Inodes
@@ -32,8 +35,9 @@ use std::path::Path;
 
 use anyhow::Result;
 use rsfs_format::{
-    Extent, Field, Inode, BLOCK_SIZE, FT_DIR, INLINE_LINK_MAX, INODE_EXTENTS, INODE_FLAGS_USER,
-    INODE_FLAG_DIRSYNC, INODE_FLAG_INLINE, MAX_FILE_SIZE, ROOT_INO,
+    Extent, Field, Inode, BLOCK_SIZE, EXTENT_MAX_BLOCKS, FEATURE_INCOMPAT_UNWRITTEN, FT_DIR,
+    INLINE_LINK_MAX, INODE_EXTENTS, INODE_FLAGS_USER, INODE_FLAG_DIRSYNC, INODE_FLAG_INLINE,
+    MAX_FILE_SIZE, ROOT_INO,
 };
 
 pub mod bitmap;
@@ -282,15 +286,17 @@ fn grow_dir(
     let phys = phys as u64;
     match last {
         Some(e)
-            if u64::from(e.logical.get()) + u64::from(e.len.get()) == nb
-                && e.start.get() + u64::from(e.len.get()) == phys =>
+            if !e.is_unwritten()
+                && e.blocks() < EXTENT_MAX_BLOCKS
+                && u64::from(e.logical.get()) + u64::from(e.blocks()) == nb
+                && e.start.get() + u64::from(e.blocks()) == phys =>
         {
-            d.extents[count - 1].len = (e.len.get() + 1).into();
+            d.extents[count - 1].len = Extent::len_field(e.blocks() + 1, false);
         }
         _ if count < INODE_EXTENTS => {
             d.extents[count] = Extent {
                 logical: (nb as u32).into(),
-                len: 1.into(),
+                len: Extent::len_field(1, false),
                 start: phys.into(),
             };
             d.extent_count = ((count + 1) as u16).into();
@@ -368,6 +374,7 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
         c.problem(Kind::Corruption, m);
     }
     let n = geo.inodes_count as usize;
+    let has_unwritten = sb.feature_incompat.get() & FEATURE_INCOMPAT_UNWRITTEN != 0;
 
     // Bitmaps.
     let bbm = bitmap::read(img, geo.block_bitmap_start, geo.block_bitmap_blocks)?;
@@ -396,6 +403,11 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
     let mut clear = Vec::new();
     // Inodes written back with fields repaired.
     let mut rewrite: Vec<(usize, Inode)> = Vec::new();
+    // Overflow extent blocks written back after unwritten extents were
+    // taken out of them, by inode.
+    let mut leaf_writes: Vec<(usize, extent::LeafWrite)> = Vec::new();
+    // Blocks freed by taking extents out of a file (not leaks), by block.
+    let mut dropped: Vec<bool> = Vec::new();
     for ino in 1..=n {
         let s = &slots[ino];
         let mut d = s.disk;
@@ -474,6 +486,39 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
                 Err(m) => fatal = Some(m),
             }
         }
+        // Unwritten extents belong to regular files on a filesystem with
+        // the feature. Elsewhere one is damage: it is taken out of the
+        // file, as a punched hole. In a regular file the range read as
+        // zeroes and, a hole now, still does; a directory or symlink that
+        // needs the block is cleared below, as its map no longer fits.
+        let mut removed_any = false;
+        if fatal.is_none() && (!has_unwritten || ft != S_IFREG) {
+            let why = match ft {
+                S_IFDIR => "in a directory",
+                S_IFLNK => "in a symlink",
+                _ => "on a filesystem without the unwritten-extents feature",
+            };
+            let removed = map.remove(&mut d, |r| r.unwritten);
+            for r in &removed.runs {
+                c.problem(
+                    Kind::Corruption,
+                    format!(
+                        "inode {ino}: unwritten extent {}+{} at block {} {why}; removed and its blocks freed",
+                        r.logical, r.len, r.start
+                    ),
+                );
+                removed_any = true;
+            }
+            if removed_any {
+                if dropped.is_empty() {
+                    dropped = vec![false; geo.blocks_count as usize];
+                }
+                for b in removed.blocks() {
+                    dropped[b as usize] = true;
+                }
+                leaf_writes.extend(removed.writes.into_iter().map(|w| (ino, w)));
+            }
+        }
         if fatal.is_none() {
             match xattr::load(img, &geo, ino as u64, &d, &map)? {
                 Ok(b) => map.xattr = b,
@@ -531,10 +576,10 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
         if !s.csum_ok {
             fixes.push("checksum mismatch; recomputed".into());
         }
-        if !fixes.is_empty() {
-            for f in fixes {
-                c.problem(Kind::Corruption, format!("inode {ino}: {f}"));
-            }
+        for f in &fixes {
+            c.problem(Kind::Corruption, format!("inode {ino}: {f}"));
+        }
+        if !fixes.is_empty() || removed_any {
             rewrite.push((ino, d));
         }
         nodes[ino].valid = true;
@@ -836,6 +881,7 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
     }
     let leaked = (geo.data_start..geo.blocks_count)
         .filter(|&b| bbm.bits[b as usize] && owner[b as usize] == 0)
+        .filter(|&b| !dropped.get(b as usize).copied().unwrap_or(false))
         .count();
     let missing = (0..geo.blocks_count as usize)
         .filter(|&b| want_b[b] && !bbm.bits[b])
@@ -871,6 +917,13 @@ fn pass(img: &Image, mode: Mode) -> Result<Report> {
         }
         for (ino, d) in &rewrite {
             inode::write(img, &geo, *ino as u64, Some(d))?;
+        }
+        // Only for inodes kept: a cleared inode's overflow blocks may be
+        // another file's now.
+        for (ino, w) in &leaf_writes {
+            if rewrite.iter().any(|(i, _)| i == ino) {
+                extent::write_leaf(img, w)?;
+            }
         }
         for &(phys, off) in &dangling {
             dir::clear_entry(img, phys, off)?;
@@ -1062,7 +1115,7 @@ fn new_dir_inode(phys: u64) -> Inode {
     let mut extents = [Extent::default(); INODE_EXTENTS];
     extents[0] = Extent {
         logical: 0.into(),
-        len: 1.into(),
+        len: Extent::len_field(1, false),
         start: phys.into(),
     };
     let now = std::time::SystemTime::now()

@@ -12,8 +12,9 @@
 
 use anyhow::Result;
 use rsfs_format::{
-    csum_ok, default_journal_blocks, Geometry, Inode, Superblock, INODES_PER_BLOCK, INODE_SIZE,
-    MAGIC, ROOT_INO, STATE_CLEAN, STATE_DIRTY, SUPERBLOCK_BLOCK, VERSION,
+    csum_ok, default_journal_blocks, Geometry, Inode, Superblock, FEATURE_INCOMPAT_KNOWN,
+    INODES_PER_BLOCK, INODE_SIZE, MAGIC, ROOT_INO, STATE_CLEAN, STATE_DIRTY, SUPERBLOCK_BLOCK,
+    VERSION,
 };
 
 use crate::image::{crc, Image};
@@ -64,8 +65,12 @@ pub fn read(img: &Image) -> Result<Read> {
     if !sound {
         problems.push("superblock: checksum mismatch".to_string());
     }
+    // Incompatible features this fsck knows (unwritten extents) are
+    // checked where they matter; any other is refused.
+    let incompat = stored.feature_incompat.get();
+    let known = incompat & FEATURE_INCOMPAT_KNOWN;
     let unknown = stored.version.get() != VERSION
-        || stored.feature_incompat.get() != 0
+        || incompat != known
         || stored.block_size.get() as usize != rsfs_format::BLOCK_SIZE;
     if unknown && sound {
         // A superblock with a good checksum that this fsck does not
@@ -79,16 +84,17 @@ pub fn read(img: &Image) -> Result<Read> {
         )));
     }
     if unknown {
-        // The same fields under a bad checksum: damage.
+        // The same fields under a bad checksum: damage. The known
+        // features stay: dropping unwritten extents would take their
+        // blocks out of the files that have them.
         problems.push(format!(
-            "superblock: version {}, incompatible features {:#x}, block size {} under a bad checksum; set to {VERSION}, 0, {}",
+            "superblock: version {}, incompatible features {incompat:#x}, block size {} under a bad checksum; set to {VERSION}, {known:#x}, {}",
             stored.version.get(),
-            stored.feature_incompat.get(),
             stored.block_size.get(),
             rsfs_format::BLOCK_SIZE
         ));
         sb.version = VERSION.into();
-        sb.feature_incompat = 0.into();
+        sb.feature_incompat = known.into();
         sb.block_size = (rsfs_format::BLOCK_SIZE as u32).into();
     }
     let geo = match Geometry::from_superblock(&sb, img.device_blocks) {

@@ -788,3 +788,314 @@ fn released_inode_still_allocated_is_blank() {
 fn unreadable_device_is_an_operational_error() {
     assert!(check(Path::new("/nonexistent/rsfs.img"), Mode::Check).is_err());
 }
+
+// Unwritten extents (FEATURE_INCOMPAT_UNWRITTEN).
+
+impl Img {
+    /// Sets the superblock's incompatible features, checksum made right.
+    fn set_incompat(&self, features: u32) {
+        let mut b = self.read(0);
+        let mut sb = Superblock::decode(&b);
+        sb.feature_incompat = features.into();
+        sb.encode(&mut b);
+        csum_set(&mut b[..Superblock::SIZE], crc);
+        self.write(0, &b);
+    }
+
+    fn incompat(&self) -> u32 {
+        Superblock::decode(&self.read(0)).feature_incompat.get()
+    }
+
+    fn block_in_use(&self, b: u64) -> bool {
+        bitmap_test(&self.read(self.geo.block_bitmap_start), b)
+    }
+
+    /// Takes the first `n` free blocks in a row, each filled with `fill`;
+    /// returns the first.
+    fn alloc_run(&self, n: u64, fill: u8) -> u64 {
+        let bm = self.read(self.geo.block_bitmap_start);
+        let first = (self.geo.data_start..)
+            .find(|&b| (b..b + n).all(|x| !bitmap_test(&bm, x)))
+            .unwrap();
+        for b in first..first + n {
+            self.write(b, &[fill; BLOCK_SIZE]);
+            self.set_bit(self.geo.block_bitmap_start, b, true);
+        }
+        self.adjust_counters(-(n as i64), 0);
+        first
+    }
+
+    /// A regular file `name` in the root mapping `runs` (file block,
+    /// blocks, unwritten), each on fresh disk blocks right after the run
+    /// before it, so that neighbours continue each other on disk as well
+    /// as in the file. Extents past the inode's nine go to an overflow
+    /// block. Returns the inode.
+    fn file_with_runs(&self, name: &[u8], runs: &[(u32, u32, bool)]) -> u64 {
+        let ino = self.mknod(ROOT_INO, name, 0o100644, 0, FT_REG);
+        let mut d = self.inode(ino);
+        let extents: Vec<Extent> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, &(logical, len, unwritten))| Extent {
+                logical: logical.into(),
+                len: Extent::len_field(len, unwritten),
+                start: self.alloc_run(len.into(), 0x40 + i as u8).into(),
+            })
+            .collect();
+        let inline = extents.len().min(INODE_EXTENTS);
+        d.extents[..inline].copy_from_slice(&extents[..inline]);
+        d.extent_count = (inline as u16).into();
+        let mut blocks: u64 = runs.iter().map(|r| u64::from(r.1)).sum();
+        if extents.len() > inline {
+            let blk = self.alloc_run(1, 0);
+            let mut b = vec![0u8; BLOCK_SIZE];
+            ExtentBlockHeader {
+                magic: EXTENT_BLOCK_MAGIC.into(),
+                count: ((extents.len() - inline) as u16).into(),
+                pad0: 0.into(),
+                next: 0.into(),
+            }
+            .encode(&mut b);
+            for (i, e) in extents[inline..].iter().enumerate() {
+                e.encode(&mut b[ExtentBlockHeader::SIZE + i * Extent::SIZE..]);
+            }
+            csum_set(&mut b, crc);
+            self.write(blk, &b);
+            d.extent_block = blk.into();
+            blocks += 1;
+        }
+        let last = runs.last().unwrap();
+        d.size = (u64::from(last.0 + last.1) * BLOCK_SIZE as u64).into();
+        d.blocks = blocks.into();
+        self.put_inode(ino, &d);
+        ino
+    }
+
+    /// Every extent of inode `ino`: its own, then its overflow blocks'.
+    fn extents_of(&self, ino: u64) -> Vec<Extent> {
+        let d = self.inode(ino);
+        let mut out = d.extents[..usize::from(d.extent_count.get())].to_vec();
+        let mut next = d.extent_block.get();
+        while next != 0 {
+            let b = self.read(next);
+            let h = ExtentBlockHeader::decode(&b);
+            assert_eq!(h.magic.get(), EXTENT_BLOCK_MAGIC);
+            assert!(csum_ok(&b, crc));
+            assert_ne!(h.count.get(), 0, "an empty overflow block");
+            for i in 0..usize::from(h.count.get()) {
+                out.push(Extent::decode(
+                    &b[ExtentBlockHeader::SIZE + i * Extent::SIZE..],
+                ));
+            }
+            next = h.next.get();
+        }
+        out
+    }
+}
+
+/// Written and unwritten runs; the first two continue each other on disk
+/// and in the file but stay two extents, as the kernel keeps them. Eleven
+/// extents: the last two are in an overflow block.
+const MIXED: [(u32, u32, bool); 11] = [
+    (0, 2, false),
+    (2, 3, true),
+    (5, 1, false),
+    (8, 4, true),
+    (12, 1, false),
+    (20, 2, true),
+    (30, 1, false),
+    (31, 1, true),
+    (40, 2, false),
+    (50, 3, true),
+    (60, 1, false),
+];
+
+#[test]
+fn unwritten_extents_of_a_regular_file_are_clean_with_the_feature() {
+    let img = Img::new("unwritten-ok");
+    img.set_incompat(FEATURE_INCOMPAT_UNWRITTEN);
+    let ino = img.file_with_runs(b"f", &MIXED);
+    let e = img.extents_of(ino);
+    assert_eq!(e.len(), MIXED.len());
+    assert!(e[1].is_unwritten() && e[1].blocks() == 3);
+    assert_eq!(e[0].start.get() + 2, e[1].start.get());
+    assert_ne!(img.inode(ino).extent_block.get(), 0);
+    let before: Vec<Vec<u8>> = (0..img.geo.blocks_count).map(|b| img.read(b)).collect();
+    let r = img.check(Mode::Check);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.problems);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    // -y finds nothing to do either, and leaves every extent as it was.
+    let r = img.check(Mode::Repair);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.problems);
+    assert_eq!(img.extents_of(ino), e);
+    let after: Vec<Vec<u8>> = (0..img.geo.blocks_count).map(|b| img.read(b)).collect();
+    assert!(before == after, "fsck -y changed a clean filesystem");
+}
+
+/// What `-y` must leave of a file made of `runs` whose unwritten extents
+/// fsck removed: the written extents, on the same blocks, still holding
+/// their data; the unwritten extents' blocks free.
+fn assert_only_written_left(img: &Img, ino: u64, before: &[Extent]) {
+    let (kept, gone): (Vec<Extent>, Vec<Extent>) = before.iter().partition(|e| !e.is_unwritten());
+    assert_eq!(img.extents_of(ino), kept);
+    for (i, e) in before.iter().enumerate() {
+        for b in e.start.get()..e.start.get() + u64::from(e.blocks()) {
+            assert_eq!(img.block_in_use(b), !e.is_unwritten(), "block {b}");
+            if !e.is_unwritten() {
+                assert!(img.read(b).iter().all(|&x| x == 0x40 + i as u8));
+            }
+        }
+    }
+    let blocks: u64 = kept.iter().map(|e| u64::from(e.blocks())).sum();
+    let overflow = u64::from(img.inode(ino).extent_block.get() != 0);
+    assert_eq!(img.inode(ino).blocks.get(), blocks + overflow);
+    assert!(!gone.is_empty());
+}
+
+#[test]
+fn unwritten_extent_without_the_feature_is_removed() {
+    let img = Img::new("unwritten-nofeature");
+    assert_eq!(img.incompat(), 0);
+    let ino = img.file_with_runs(b"f", &MIXED);
+    let before = img.extents_of(ino);
+    let overflow = img.inode(ino).extent_block.get();
+    let e = before[1];
+    let needle = format!(
+        "inode {ino}: unwritten extent 2+3 at block {} on a filesystem without the unwritten-extents feature; removed",
+        e.start.get()
+    );
+    // -n reports every one and changes nothing.
+    let raw: Vec<Vec<u8>> = (0..img.geo.blocks_count).map(|b| img.read(b)).collect();
+    let r = img.check(Mode::Check);
+    assert!(has(&r, &needle), "{:?}", r.problems);
+    assert_eq!(
+        r.problems
+            .iter()
+            .filter(|p| p.message.contains("unwritten extent"))
+            .count(),
+        5,
+        "{:?}",
+        r.problems
+    );
+    assert!(r.problems.iter().all(|p| !p.fixed));
+    assert!(
+        !has(&r, "belong to no file"),
+        "freed blocks reported again as leaks: {:?}",
+        r.problems
+    );
+    let after: Vec<Vec<u8>> = (0..img.geo.blocks_count).map(|b| img.read(b)).collect();
+    assert!(raw == after, "fsck -n wrote");
+    expect(&img, &needle, Kind::Corruption, true);
+    assert_only_written_left(&img, ino, &before);
+    // The overflow block kept its written extents: written again, not freed.
+    assert_eq!(img.inode(ino).extent_block.get(), overflow);
+    assert!(img.block_in_use(overflow));
+    assert_eq!(img.incompat(), 0, "fsck must not set the feature");
+    assert_eq!(img.lookup(ROOT_INO, b"f"), Some(ino));
+}
+
+#[test]
+fn overflow_block_emptied_by_removing_unwritten_extents_is_freed() {
+    let img = Img::new("unwritten-overflow");
+    let mut runs = MIXED;
+    runs[9].2 = true;
+    runs[10].2 = true;
+    let ino = img.file_with_runs(b"f", &runs);
+    let before = img.extents_of(ino);
+    let overflow = img.inode(ino).extent_block.get();
+    expect(
+        &img,
+        &format!("inode {ino}: unwritten extent 60+1 at block"),
+        Kind::Corruption,
+        true,
+    );
+    assert_only_written_left(&img, ino, &before);
+    assert_eq!(img.inode(ino).extent_block.get(), 0);
+    assert!(!img.block_in_use(overflow));
+}
+
+#[test]
+fn unwritten_extent_in_a_directory_is_removed() {
+    // The kernel never makes an unwritten extent in a directory: with the
+    // feature or without, it is damage. Removing the directory's only
+    // extent leaves a directory with no blocks, which is cleared; what it
+    // held goes to lost+found.
+    let img = Img::new("unwritten-dir");
+    img.set_incompat(FEATURE_INCOMPAT_UNWRITTEN);
+    let a = img.mkdir(ROOT_INO, b"a");
+    let b = img.mkdir(a, b"b");
+    let mut d = img.inode(a);
+    let blk = d.extents[0].start.get();
+    d.extents[0].len = Extent::len_field(1, true);
+    img.put_inode(a, &d);
+    expect(
+        &img,
+        &format!("inode {a}: unwritten extent 0+1 at block {blk} in a directory; removed"),
+        Kind::Corruption,
+        true,
+    );
+    assert_eq!(img.lookup(ROOT_INO, b"a"), None);
+    let lf = img.lookup(ROOT_INO, b"lost+found").unwrap();
+    // The block was freed, and lost+found, made afterwards, may have it.
+    assert!(!img.block_in_use(blk) || img.inode(lf).extents[0].start.get() == blk);
+    assert_eq!(img.lookup(lf, format!("#{b}").as_bytes()), Some(b));
+    assert_eq!(img.incompat(), FEATURE_INCOMPAT_UNWRITTEN);
+}
+
+#[test]
+fn unwritten_extent_in_a_symlink_is_removed() {
+    let img = Img::new("unwritten-symlink");
+    img.set_incompat(FEATURE_INCOMPAT_UNWRITTEN);
+    let link = img.symlink(ROOT_INO, b"long", &[b'x'; 300]);
+    let mut d = img.inode(link);
+    let blk = d.extents[0].start.get();
+    d.extents[0].len = Extent::len_field(1, true);
+    img.put_inode(link, &d);
+    expect(
+        &img,
+        &format!("inode {link}: unwritten extent 0+1 at block {blk} in a symlink; removed"),
+        Kind::Corruption,
+        true,
+    );
+    // A block symlink without its block has no target: it goes.
+    assert_eq!(img.lookup(ROOT_INO, b"long"), None);
+    assert!(!img.block_in_use(blk));
+}
+
+#[test]
+fn unknown_incompatible_feature_is_refused() {
+    for features in [1 << 1, FEATURE_INCOMPAT_UNWRITTEN | 1 << 1, 1 << 31] {
+        let img = Img::new(&format!("incompat-{features:x}"));
+        img.set_incompat(features);
+        let raw = img.read(0);
+        for mode in [Mode::Check, Mode::Repair] {
+            let r = img.check(mode);
+            assert_eq!(r.exit_code(), 8, "{features:#x}: {:?}", r.problems);
+            assert!(r.refused);
+            assert!(has(&r, "not supported"), "{:?}", r.problems);
+        }
+        assert_eq!(img.read(0), raw, "a refused superblock was rewritten");
+    }
+}
+
+#[test]
+fn superblock_with_a_bad_checksum_keeps_the_unwritten_feature() {
+    // Under a bad checksum, an unknown feature bit is damage and goes;
+    // the unwritten-extents bit stays, and so do the file's unwritten
+    // extents.
+    let img = Img::new("incompat-badcsum");
+    img.set_incompat(FEATURE_INCOMPAT_UNWRITTEN | 1 << 5);
+    let ino = img.file_with_runs(b"f", &MIXED[..4]);
+    let before = img.extents_of(ino);
+    let mut b = img.read(0);
+    b[176] ^= 1; // the label
+    img.write(0, &b);
+    expect(
+        &img,
+        "superblock: checksum mismatch",
+        Kind::Corruption,
+        true,
+    );
+    assert_eq!(img.incompat(), FEATURE_INCOMPAT_UNWRITTEN);
+    assert_eq!(img.extents_of(ino), before);
+}

@@ -17,7 +17,7 @@ use rsfs_format::{
     bitmap_test, csum_ok, csum_set, dir_rec_len, xattr_entry_len, xattrs, DirEntryHeader, Extent,
     ExtentBlockHeader, Field, Geometry, Inode, Superblock, XattrHeader, BITS_PER_BITMAP_BLOCK,
     BLOCK_CSUM_SIZE, BLOCK_SIZE, DIR_DATA_SIZE, EXTENT_BLOCK_EXTENTS, EXTENT_BLOCK_MAGIC,
-    INODE_EXTENTS, INODE_FLAG_INLINE, INODE_SIZE, ROOT_INO,
+    FEATURE_INCOMPAT_UNWRITTEN, INODE_EXTENTS, INODE_FLAG_INLINE, INODE_SIZE, ROOT_INO,
 };
 
 /// Standard CRC-32C, as the format's checksums use it.
@@ -110,10 +110,12 @@ pub struct ExtentLoc {
     pub index: usize,
     /// First file block.
     pub logical: u32,
-    /// Blocks.
+    /// Blocks ([`Extent::blocks`]).
     pub len: u32,
     /// First disk block.
     pub start: u64,
+    /// Allocated but never written ([`Extent::is_unwritten`]).
+    pub unwritten: bool,
 }
 
 impl ExtentLoc {
@@ -126,7 +128,7 @@ impl ExtentLoc {
     pub fn disk(&self) -> Extent {
         Extent {
             logical: self.logical.into(),
-            len: self.len.into(),
+            len: Extent::len_field(self.len, self.unwritten),
             start: self.start.into(),
         }
     }
@@ -469,8 +471,9 @@ impl Model {
             at,
             index: node.extents.len(),
             logical: e.logical.get(),
-            len: e.len.get(),
+            len: e.blocks(),
             start: e.start.get(),
+            unwritten: e.is_unwritten(),
         };
         let prev_end = node
             .extents
@@ -487,6 +490,14 @@ impl Model {
         ensure!(
             ok,
             "bad extent {}+{} at block {}",
+            loc.logical,
+            loc.len,
+            loc.start
+        );
+        // Unwritten extents: in regular files, with the feature.
+        ensure!(
+            !loc.unwritten || (self.has_unwritten() && node.kind == FileKind::Regular),
+            "unwritten extent {}+{} at block {} where there may be none",
             loc.logical,
             loc.len,
             loc.start
@@ -588,6 +599,12 @@ impl Model {
     /// Inode `ino`, if it is in use.
     pub fn node(&self, ino: u64) -> Option<&Node> {
         self.node_index(ino).map(|i| &self.nodes[i])
+    }
+
+    /// Whether the superblock has the unwritten-extents feature
+    /// ([`FEATURE_INCOMPAT_UNWRITTEN`]).
+    pub fn has_unwritten(&self) -> bool {
+        self.sb.feature_incompat.get() & FEATURE_INCOMPAT_UNWRITTEN != 0
     }
 
     /// Whether `b` is a block of the data area.

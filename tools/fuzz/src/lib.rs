@@ -34,7 +34,8 @@ pub enum Class {
     /// Only a checksum field is wrong.
     BadCsum,
     /// An extent or extent-block pointer outside the filesystem, the data
-    /// area or the 32-bit file-block range.
+    /// area or the 32-bit file-block range, or an extent's unwritten bit
+    /// flipped.
     ExtentRange,
     /// Extents overlapping other files, metadata or each other, out of
     /// order, too many, or a damaged overflow chain.
@@ -104,7 +105,9 @@ impl Class {
             Self::BitflipRaw => "flip 1-8 bits in metadata, checksums left stale",
             Self::BitflipCsum => "flip 1-8 bits in metadata, checksums recomputed",
             Self::BadCsum => "corrupt only a checksum field",
-            Self::ExtentRange => "extent or extent-block pointer out of range",
+            Self::ExtentRange => {
+                "extent or extent-block pointer out of range; unwritten bit flipped"
+            }
             Self::ExtentOverlap => {
                 "extents overlapping files, metadata or each other; bad overflow chain"
             }

@@ -19,9 +19,10 @@ use anyhow::{bail, Result};
 use rsfs_format::{
     bitmap_set, bitmap_test, dir_rec_len, Extent, ExtentBlockHeader, Le16, Le32, Le64,
     XattrEntryHeader, XattrHeader, BITS_PER_BITMAP_BLOCK, BLOCK_CSUM_SIZE, BLOCK_SIZE,
-    DIR_DATA_SIZE, EXTENT_BLOCK_EXTENTS, EXTENT_BLOCK_MAGIC, FT_DIR, INLINE_LINK_MAX,
-    INODE_EXTENTS, INODE_FLAGS_USER, INODE_FLAG_INLINE, MAX_BLOCKS, MAX_FILE_SIZE, MIN_BLOCKS,
-    ROOT_INO, STATE_CLEAN, STATE_DIRTY, XATTR_INDEX_SECURITY,
+    DIR_DATA_SIZE, EXTENT_BLOCK_EXTENTS, EXTENT_BLOCK_MAGIC, EXTENT_MAX_BLOCKS,
+    FEATURE_INCOMPAT_KNOWN, FT_DIR, INLINE_LINK_MAX, INODE_EXTENTS, INODE_FLAGS_USER,
+    INODE_FLAG_INLINE, MAX_BLOCKS, MAX_FILE_SIZE, MIN_BLOCKS, ROOT_INO, STATE_CLEAN, STATE_DIRTY,
+    XATTR_INDEX_SECURITY,
 };
 
 use crate::image::{
@@ -131,7 +132,7 @@ fn set_start(m: &Model, img: &mut [u8], node: &Node, e: &ExtentLoc, start: u64) 
 /// block count to match, so that only the extent itself is wrong.
 fn set_extent(m: &Model, img: &mut [u8], node: &Node, e: &ExtentLoc, new: Extent) {
     m.put_extent(img, node.ino, e.at, &new);
-    let (old_len, new_len) = (u64::from(e.len), u64::from(new.len.get()));
+    let (old_len, new_len) = (u64::from(e.len), u64::from(new.blocks()));
     if old_len != new_len {
         m.edit_inode(img, node.ino, |d| {
             d.blocks = d
@@ -144,14 +145,15 @@ fn set_extent(m: &Model, img: &mut [u8], node: &Node, e: &ExtentLoc, new: Extent
     }
 }
 
-/// `inode 5 extent 2 (12+3 at block 700)`.
+/// `inode 5 extent 2 (12+3 at block 700)`, or `(12+3 unwritten at ...)`.
 fn extent_name(node: &Node, e: &ExtentLoc) -> String {
     let place = match e.at {
         ExtentAt::Inode(_) => String::new(),
         ExtentAt::Block { block, slot } => format!(", slot {slot} of extent block {block}"),
     };
+    let state = if e.unwritten { " unwritten" } else { "" };
     format!(
-        "inode {} extent {} ({}+{} at block {}{place})",
+        "inode {} extent {} ({}+{}{state} at block {}{place})",
         node.ino, e.index, e.logical, e.len, e.start
     )
 }
@@ -168,7 +170,7 @@ fn append_extent(m: &Model, img: &mut [u8], node: &Node, slot: usize, new: Exten
     m.put_extent(img, node.ino, ExtentAt::Inode(slot), &new);
     m.edit_inode(img, node.ino, |d| {
         d.extent_count = ((slot + 1) as u16).into();
-        d.blocks = d.blocks.get().wrapping_add(new.len.get().into()).into();
+        d.blocks = d.blocks.get().wrapping_add(new.blocks().into()).into();
     });
 }
 
@@ -495,15 +497,20 @@ fn start_in_metadata(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String>
 /// An extent's length runs past the end of the filesystem.
 fn len_huge(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     let (n, e) = choose(rng, &all_extents(m))?;
-    let past = (m.geo.blocks_count - e.start + rng.range(1, 1 << 16)).min(u32::MAX.into()) as u32;
-    let len = other_than(rng, &[u32::MAX, 1 << 31, past], e.len)?;
+    let past =
+        (m.geo.blocks_count - e.start + rng.range(1, 1 << 16)).min(EXTENT_MAX_BLOCKS.into()) as u32;
+    let len = other_than(
+        rng,
+        &[EXTENT_MAX_BLOCKS, EXTENT_MAX_BLOCKS - 1, past],
+        e.len,
+    )?;
     set_extent(
         m,
         img,
         n,
         &e,
         Extent {
-            len: len.into(),
+            len: Extent::len_field(len, e.unwritten),
             ..e.disk()
         },
     );
@@ -540,7 +547,7 @@ fn logical_wraps(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
         &e,
         Extent {
             logical: logical.into(),
-            len: len.into(),
+            len: Extent::len_field(len, e.unwritten),
             ..e.disk()
         },
     );
@@ -582,6 +589,35 @@ fn extent_block_out_of_range(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option
     }
 }
 
+/// An extent's unwritten bit ([`rsfs_format::EXTENT_UNWRITTEN`]) flipped,
+/// its checksum recomputed. On a filesystem without the unwritten-extents
+/// feature, or in a directory or symlink, that is damage. In a regular
+/// file on a filesystem with the feature it is not: the range now reads
+/// as zeroes, or as what its blocks hold. The detail says which, the
+/// latter with "not damage".
+fn unwritten_flip(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
+    let (n, e) = choose(rng, &all_extents(m))?;
+    let unwritten = !e.unwritten;
+    set_extent(
+        m,
+        img,
+        n,
+        &e,
+        Extent {
+            len: Extent::len_field(e.len, unwritten),
+            ..e.disk()
+        },
+    );
+    let why = match n.kind {
+        _ if !m.has_unwritten() => "the filesystem lacks the unwritten-extents feature".into(),
+        FileKind::Regular if unwritten => "not damage: the range reads as zeroes now".into(),
+        FileKind::Regular => "not damage: the range reads what its blocks hold now".into(),
+        k => format!("in a {k:?} inode"),
+    };
+    let now = if unwritten { "unwritten" } else { "written" };
+    Some(format!("{} now {now} ({why})", extent_name(n, &e)))
+}
+
 const EXTENT_RANGE: &[(&str, Variant)] = &[
     ("start-beyond-end", start_beyond_end),
     ("start-wraps", start_wraps),
@@ -589,12 +625,14 @@ const EXTENT_RANGE: &[(&str, Variant)] = &[
     ("len-huge", len_huge),
     ("logical-wraps", logical_wraps),
     ("extent-block-out-of-range", extent_block_out_of_range),
+    ("unwritten-flip", unwritten_flip),
 ];
 
 /// Class `extent-range`: an extent of a file in use starts beyond the end
 /// of the filesystem, in the metadata area or so that `start + len`
-/// overflows; is longer than the filesystem; ends past file block 2^32; or
-/// an overflow block pointer is outside the data area.
+/// overflows; is longer than the filesystem; ends past file block 2^32; an
+/// overflow block pointer is outside the data area; or an extent's
+/// unwritten bit is flipped.
 pub fn extent_range(m: &Model, img: &mut [u8], rng: &mut Rng) -> Result<Done> {
     run(Class::ExtentRange, EXTENT_RANGE, m, img, rng)
 }
@@ -627,7 +665,7 @@ fn shared_with_file(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> 
         n,
         &e,
         Extent {
-            len: new_len.into(),
+            len: Extent::len_field(new_len, e.unwritten),
             start: new_start.into(),
             ..e.disk()
         },
@@ -664,7 +702,7 @@ fn into_metadata(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
         n,
         &e,
         Extent {
-            len: len.into(),
+            len: Extent::len_field(len, e.unwritten),
             start: start.into(),
             ..e.disk()
         },
@@ -739,7 +777,7 @@ fn physical_overlap(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> 
             n,
             &e,
             Extent {
-                len: len.into(),
+                len: Extent::len_field(len, e.unwritten),
                 start: start.into(),
                 ..e.disk()
             },
@@ -1616,10 +1654,16 @@ fn state(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     Some(format!("state {} replaced by {s}", m.sb.state.get()))
 }
 
-/// An incompatible feature this version does not know.
+/// An incompatible feature this version does not know (the known ones,
+/// such as unwritten extents, are left as they are).
 fn feature_incompat(m: &Model, img: &mut [u8], rng: &mut Rng) -> Option<String> {
     let old = m.sb.feature_incompat.get();
-    let f = old | 1 << rng.below(32) | if rng.coin() { rng.next_u64() as u32 } else { 0 };
+    let unknown: Vec<u32> = (0..32)
+        .map(|b| 1u32 << b)
+        .filter(|f| f & FEATURE_INCOMPAT_KNOWN == 0)
+        .collect();
+    let extra = if rng.coin() { rng.next_u64() as u32 } else { 0 };
+    let f = old | *rng.pick(&unknown) | (extra & !FEATURE_INCOMPAT_KNOWN);
     edit_sb(img, |sb| sb.feature_incompat = f.into());
     Some(format!("feature_incompat {old:#x} replaced by {f:#x}"))
 }

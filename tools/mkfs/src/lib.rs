@@ -365,10 +365,16 @@ mod tests {
         let sb = Superblock::validate(&bytes, crc).unwrap();
         let g = Geometry::from_superblock(&sb, 2048).unwrap();
         assert_eq!(&sb.label[..4], b"test");
+        // No incompatible feature: the kernel sets the unwritten-extents
+        // one with the first unwritten extent.
+        assert_eq!(sb.feature_incompat.get(), 0);
         let (blk, off) = g.inode_location(ROOT_INO);
         let root = &bytes[blk as usize * BLOCK_SIZE + off..][..INODE_SIZE];
         assert!(csum_ok(root, crc));
-        assert_eq!(Inode::decode(root).mode.get(), 0o040755);
+        let root = Inode::decode(root);
+        assert_eq!(root.mode.get(), 0o040755);
+        assert_eq!(root.extents[0].blocks(), 1);
+        assert!(!root.extents[0].is_unwritten());
         // A second mkfs over an rsfs needs -f.
         assert!(mkfs(&img, &args).is_err());
         let forced = Options {

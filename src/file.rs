@@ -169,8 +169,8 @@ fn block_for_read(inode: &Inode<Rsfs>, folio: &LockedFolio) -> Option<u64> {
     cached_block(folio).or_else(|| inode.data().map().lookup_written(folio.index()))
 }
 
-/// Opens a handle if a folio at file block `index` is about to be given a
-/// block or have its block made written ([`blocks_for_write`]), to be
+/// Opens a handle if `folio` is about to be given a block, or have its
+/// unwritten block made written ([`blocks_for_write`]), to be
 /// held until the folio is dirty. A sync waits for open handles, then
 /// writes the dirty data of the files that were given blocks before it
 /// writes any map: with the handle held until the folio is dirty, that

@@ -681,7 +681,8 @@ impl BlockMap {
     /// unwritten run. A split may need a new overflow block (ENOSPC or
     /// ENOMEM); then the range is still unwritten, though its run may be
     /// split. Once the range is written, this succeeds: joining is best
-    /// effort (a join that fails leaves two runs, which is no damage).
+    /// effort (a join whose emptied overflow block cannot be freed leaves
+    /// that block to fsck.rsfs, and the map is right either way).
     pub(crate) fn mark_written(&mut self, sb: &SuperBlock<Rsfs>, from: u64, to: u64) -> Result {
         self.split_at(sb, from)?;
         self.split_at(sb, to)?;

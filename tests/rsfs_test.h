@@ -224,6 +224,101 @@ static inline int read_disk(const char *dev, unsigned int block, void *buf, size
 	return ok ? 0 : -1;
 }
 
+/* The CRC-32 (IEEE, as zlib's) that the journal's tags hold for each copy. */
+static inline unsigned int journal_crc32(const unsigned char *p, size_t len)
+{
+	unsigned int crc = ~0u;
+
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & -(crc & 1));
+	}
+	return ~crc;
+}
+
+static inline unsigned int le32_at(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (unsigned int)p[3] << 24;
+}
+
+static inline unsigned long long le64_at(const unsigned char *p)
+{
+	return le32_at(p) | (unsigned long long)le32_at(p + 4) << 32;
+}
+
+/*
+ * Block `block` of the disk as the next mount would find it: the copy in
+ * the journal, if the journal holds a committed transaction that logs the
+ * block (a mount replays it before it reads anything), and otherwise the
+ * block at home (docs/format.md, "Journal"). A commit, and so an fsync,
+ * returns once the transaction is durable in the log; its writes home are
+ * still on their way, so the home alone may be one commit behind. `out`
+ * is 4096 bytes aligned to 4096. Sets *logged to whether the block came
+ * from the journal. The descriptors and the commit block are checked by
+ * magic, index, sequence number and count, and the copy by its tag's
+ * CRC-32 (a copy that does not match is an error here); the CRC-32C of
+ * the descriptors is left to the mount.
+ */
+static inline int read_durable(const char *dev, unsigned long long block, void *out,
+			       bool *logged)
+{
+	unsigned long long start, jblocks, seq, d;
+	unsigned char *sb = NULL, *desc = NULL, *blk = NULL;
+	unsigned int n;
+	int fd = open(dev, O_RDONLY | O_DIRECT), ret = -1;
+
+	*logged = false;
+	if (fd < 0)
+		return -1;
+	if (posix_memalign((void **)&sb, 4096, 4096) || posix_memalign((void **)&desc, 4096, 4096) ||
+	    posix_memalign((void **)&blk, 4096, 4096))
+		goto out;
+	if (pread(fd, out, 4096, (off_t)block * 4096) != 4096 || pread(fd, sb, 4096, 0) != 4096)
+		goto out;
+	ret = 0;
+	start = le64_at(sb + 88) + le64_at(sb + 96);
+	jblocks = le64_at(sb + 208);
+	if (pread(fd, desc, 4096, (off_t)start * 4096) != 4096 || memcmp(desc, "RSJD", 4))
+		goto out;
+	seq = le64_at(desc + 8);
+	n = le32_at(desc + 16);
+	d = n ? (n + 338) / 339 : 1;
+	if (le32_at(desc + 4) != 0 || d + n + 1 > jblocks)
+		goto out;
+	/* The commit block ends the transaction, or there is none to replay. */
+	if (pread(fd, blk, 4096, (off_t)(start + d + n) * 4096) != 4096 ||
+	    memcmp(blk, "RSJC", 4) || le32_at(blk + 4) != n || le64_at(blk + 8) != seq)
+		goto out;
+	/* A transaction logs a block once at most. */
+	for (unsigned int i = 0; i < n; i++) {
+		const unsigned char *tag;
+
+		if (i % 339 == 0 && i > 0 &&
+		    (pread(fd, desc, 4096, (off_t)(start + i / 339) * 4096) != 4096 ||
+		     memcmp(desc, "RSJD", 4) || le32_at(desc + 4) != i / 339 ||
+		     le64_at(desc + 8) != seq || le32_at(desc + 16) != n))
+			goto out;
+		tag = desc + 24 + (i % 339) * 12;
+		if (le64_at(tag) != block)
+			continue;
+		if (pread(fd, blk, 4096, (off_t)(start + d + i) * 4096) != 4096)
+			goto out;
+		if (journal_crc32(blk, 4096) != le32_at(tag + 8)) {
+			ret = -1;
+			goto out;
+		}
+		memcpy(out, blk, 4096);
+		*logged = true;
+	}
+out:
+	free(sb);
+	free(desc);
+	free(blk);
+	close(fd);
+	return ret;
+}
+
 /* The superblock's state field (byte 128): 1 clean, 2 mounted/dirty. */
 static inline int sb_state(const char *dev)
 {

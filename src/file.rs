@@ -34,7 +34,7 @@ use crate::{
         AddressSpace, BioBuilder, Fallocate, Fiemap, File, Inode, Locked, LockedFolio, Readahead,
         WritebackControl,
     },
-    map::Run,
+    map::{BlockMap, Run},
     shutdown,
     super_::{self, Stat},
     txn, writeback, Rsfs,
@@ -90,7 +90,10 @@ fn blocks_for_write(
             // data does: the file's data goes first, as for a new block.
             let len = run.min(max);
             txn::order_data(inode)?;
-            let mut done = map.mark_written(sb, index, index + len);
+            let mut done = match map.mark_written(sb, index, index + len) {
+                Err(e) if e == ENOSPC => write_whole_run(inode, &mut map, index, len),
+                done => done,
+            };
             if done.is_ok() && for_write {
                 // If the write fails, they become unwritten again.
                 done = map.note_fresh(index, len, true);
@@ -147,6 +150,32 @@ fn blocks_for_write(
     // buffer is still cached: drop it, so it is never written over our data.
     sb.forget_block_buffers(block, len);
     Ok((block, len, true))
+}
+
+/// Makes the whole unwritten run that holds file blocks `index..index +
+/// len` written, when the split that would make only those blocks written
+/// found no block for the map (ENOSPC): the rest of the run is zeroed on
+/// the disk first, so that it still reads as zeroes (and the zeroes are
+/// durable before the map, which the commit writes after a flush). ext4
+/// does the same when an extent's split fails (`ext4_split_extent_at`).
+/// A write into space that `fallocate` gave so never fails for want of
+/// space, as `posix_fallocate(3)` promises.
+fn write_whole_run(inode: &Inode<Rsfs>, map: &mut BlockMap, index: u64, len: u64) -> Result {
+    let sb = inode.super_block();
+    let run = map.run_at(index).filter(|r| r.unwritten).ok_or(EINVAL)?;
+    let first = u64::from(run.logical);
+    let end = first + u64::from(run.len);
+    if first < index {
+        sb.zero_blocks(run.start, index - first)?;
+    }
+    if index + len < end {
+        sb.zero_blocks(run.start + (index + len - first), end - index - len)?;
+    }
+    map.mark_written(sb, first, end)?;
+    sb.info()
+        .stats
+        .add(Stat::UnwrittenZeroed, u64::from(run.len) - len);
+    Ok(())
 }
 
 /// The disk block cached in a folio, if any. rsfs keeps the block behind
@@ -319,7 +348,10 @@ pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>, written_to: u64) {
     // which may need that lock.
     inode.truncate_pagecache(size);
     let mut map = inode.data().map();
-    if map.take_fresh(sb, first).is_err() {
+    if map
+        .take_fresh(sb, first, |block, len| sb.zero_blocks(block, len))
+        .is_err()
+    {
         kfs::sb_err!(
             sb,
             "inode {}: could not release the blocks of a failed write; run fsck.rsfs",

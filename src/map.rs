@@ -362,6 +362,13 @@ impl BlockMap {
         (off < u64::from(r.len)).then(|| (r.start + off, u64::from(r.len) - off, r.unwritten))
     }
 
+    /// The whole run that holds file block `lblk`, if it is mapped.
+    pub(crate) fn run_at(&self, lblk: u64) -> Option<Run> {
+        let (i, j) = self.at_or_before(lblk)?;
+        let r = self.leaves.as_slice()[i].runs[j];
+        (lblk < r.end()).then_some(r)
+    }
+
     /// The disk block of file block `lblk` if it holds data: `None` for a
     /// hole or an unwritten block, both of which read as zeroes.
     pub(crate) fn lookup_written(&self, lblk: u64) -> Option<u64> {
@@ -770,8 +777,16 @@ impl BlockMap {
     /// blocks it allocated are unmapped and freed, and the preallocated
     /// blocks it made written are unwritten again, so that they stay the
     /// file's and read as zeroes, whatever part of the write reached them.
+    /// If there is no block for the split that needs (ENOSPC), they stay
+    /// written and `zero` is called on each run of their disk blocks
+    /// (first block, count), to make them read as zeroes that way.
     /// Returns whether anything changed.
-    pub(crate) fn take_fresh(&mut self, sb: &SuperBlock<Rsfs>, from: u64) -> Result<bool> {
+    pub(crate) fn take_fresh(
+        &mut self,
+        sb: &SuperBlock<Rsfs>,
+        from: u64,
+        mut zero: impl FnMut(u64, u64) -> Result,
+    ) -> Result<bool> {
         let fresh = core::mem::replace(&mut self.fresh, KVec::new());
         let mut changed = false;
         let mut result = Ok(());
@@ -780,7 +795,10 @@ impl BlockMap {
             if lo < hi {
                 changed = true;
                 let done = if was_unwritten {
-                    self.mark_unwritten(sb, lo, hi)
+                    match self.mark_unwritten(sb, lo, hi) {
+                        Err(e) if e == ENOSPC => self.zero_written(lo, hi, &mut zero),
+                        done => done,
+                    }
                 } else {
                     self.punch(sb, lo, hi)
                 };
@@ -790,6 +808,21 @@ impl BlockMap {
             }
         }
         result.map(|()| changed)
+    }
+
+    /// Calls `zero` on the disk blocks of the written runs in file blocks
+    /// `from..to` (first block, count).
+    fn zero_written(&self, from: u64, to: u64, zero: &mut impl FnMut(u64, u64) -> Result) -> Result {
+        for r in self.extents_from(from) {
+            if r.first() >= to {
+                break;
+            }
+            if !r.unwritten {
+                let (lo, hi) = (r.first().max(from), r.end().min(to));
+                zero(r.start + (lo - r.first()), hi - lo)?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes the map into the on-disk inode `d` (the inode's extents and

@@ -70,6 +70,9 @@ pub(crate) enum Stat {
     UnwrittenAllocs,
     /// Unwritten blocks made written by data put over them.
     UnwrittenConverted,
+    /// Unwritten blocks zeroed on the disk and made written with the data
+    /// beside them, because the map had no block for a split (ENOSPC).
+    UnwrittenZeroed,
     /// Runs of blocks given to file data (by writes, buffered or direct,
     /// and by stores through a mapping), one per run.
     DataAllocs,
@@ -81,7 +84,7 @@ pub(crate) enum Stat {
 }
 
 /// The debugfs names of the [`Stat`] counters, in order.
-const STAT_NAMES: [&CStr; 25] = [
+const STAT_NAMES: [&CStr; 26] = [
     c_str!("writepages_sync_none"),
     c_str!("writepages_sync_all"),
     c_str!("tagged_walks"),
@@ -104,6 +107,7 @@ const STAT_NAMES: [&CStr; 25] = [
     c_str!("extent_block_writes"),
     c_str!("unwritten_allocs"),
     c_str!("unwritten_converted"),
+    c_str!("unwritten_zeroed"),
     c_str!("data_allocs"),
     c_str!("commits"),
     c_str!("discarded_blocks"),

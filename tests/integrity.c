@@ -49,14 +49,6 @@ static unsigned long long meminfo_dirty_kb(void)
 	return kb;
 }
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
 /*
  * Turns fault injection on the whole disk on or off. Turning it off also
  * consumes any write error left unseen on the block device itself, so that
@@ -207,11 +199,11 @@ TEST_F_TIMEOUT(integ, sync_file_range_write_does_not_wait, 120)
 		SKIP(return, "the file was written back before sync_file_range (Dirty: %llu kB)",
 		     dirty_kb);
 	}
-	t0 = now();
+	t0 = now_s();
 	ASSERT_EQ(0, sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE));
-	t1 = now();
+	t1 = now_s();
 	ASSERT_EQ(0, sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE));
-	t2 = now();
+	t2 = now_s();
 	EXPECT_LT(t1 - t0, 0.5) TH_LOG("WRITE took %.2f s", t1 - t0);
 	EXPECT_GT(t2 - t1, 0.5) TH_LOG("WAIT_BEFORE took %.2f s (Dirty was %llu kB)", t2 - t1, dirty_kb);
 	ASSERT_EQ(0, fsync(fd));

@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 
 #include "kselftest_harness.h"
 
@@ -125,6 +126,27 @@ static bool all_bytes(int fd, off_t off, size_t len, unsigned char byte)
 		len -= n;
 	}
 	return true;
+}
+
+/*
+ * Writes a file "fill" until the disk has no free block left, and syncs
+ * it: 0 if none is left, else how many are.
+ */
+static unsigned long fill_the_disk(void)
+{
+	static unsigned char chunk[1 << 20];
+	int fd = open("fill", O_CREAT | O_WRONLY, 0644);
+	struct statvfs sv;
+
+	if (fd < 0)
+		return ~0ul;
+	memset(chunk, 0x5a, sizeof(chunk));
+	for (size_t n = sizeof(chunk); n >= BS; n /= 2)
+		while (write(fd, chunk, n) == (ssize_t)n)
+			;
+	if (errno != ENOSPC || fsync(fd) || close(fd) || statvfs(".", &sv))
+		return ~0ul;
+	return sv.f_bfree;
 }
 
 RSFS_MOUNTED_FIXTURE(unwritten, (void)0)
@@ -337,6 +359,109 @@ TEST_F(unwritten, writes_make_only_their_blocks_written)
 	EXPECT_TRUE(all_bytes(fd, 20 * BS, 100, 0x66));
 	EXPECT_TRUE(all_bytes(fd, 20 * BS + 100, 3 * BS, 0));
 	EXPECT_TRUE(all_bytes(fd, 23 * BS + 100, BS - 100, 0x66));
+	close(fd);
+}
+
+/*
+ * On a full disk, writes into space that fallocate gave still succeed, as
+ * posix_fallocate(3) promises. Writing every other block of one unwritten
+ * extent splits it: the inode holds 9 extents, and the tenth needs an
+ * extent block, which a full disk does not have. Then the whole extent is
+ * made written, the rest of it zeroed on the disk first, as ext4 does when
+ * a split fails. The blocks held a deleted file's bytes: zeroes, not
+ * those, read back after a remount.
+ */
+TEST_F_TIMEOUT(unwritten, writes_into_preallocated_space_on_a_full_disk, 600)
+{
+	static unsigned char block[BS] __attribute__((aligned(BS)));
+	const int blocks = 64;
+	unsigned long long zeroed;
+	struct map m;
+	int fd;
+
+	ASSERT_EQ(0, leave_old_data("old", 8 << 20, 0xa5));
+	fd = open("pre", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, 0, 0, blocks * BS));
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(1, fiemap_of(fd, &m));
+	ASSERT_EQ(0, read_disk(DISK0, m.ext[0].fe_physical / BS, block, BS));
+	ASSERT_EQ(0xa5, block[0]) TH_LOG("the preallocated blocks do not hold the old bytes");
+
+	ASSERT_EQ(0, fill_the_disk()) TH_LOG("blocks still free");
+
+	zeroed = counter(DISK0, "unwritten_zeroed");
+	for (int b = 1; b < blocks; b += 2) {
+		memset(block, b, BS);
+		ASSERT_EQ(BS, pwrite(fd, block, BS, (off_t)b * BS))
+			TH_LOG("block %d: %s", b, strerror(errno));
+	}
+	ASSERT_EQ(0, fsync(fd));
+	EXPECT_LT(0, counter(DISK0, "unwritten_zeroed") - zeroed);
+	close(fd);
+
+	ASSERT_EQ(0, remount());
+	fd = open("pre", O_RDONLY);
+	ASSERT_LE(0, fd);
+	for (int b = 0; b < blocks; b++) {
+		bool right = all_bytes(fd, (off_t)b * BS, BS, b % 2 ? b : 0);
+
+		EXPECT_TRUE(right) TH_LOG("block %d", b);
+	}
+	close(fd);
+	EXPECT_EQ(0, unlink("fill"));
+}
+
+/*
+ * A write past the end of the file into preallocated space that faults
+ * halfway, on a full disk: the block it made written but could not fill
+ * goes back to reading zeroes. Making it unwritten again would split the
+ * extent, which needs a block the disk does not have; it is zeroed on the
+ * disk instead. Before, it stayed written over the deleted file's bytes,
+ * which a truncate up then showed.
+ */
+TEST_F_TIMEOUT(unwritten, failed_write_on_a_full_disk_leaves_no_old_data, 600)
+{
+	static unsigned char block[BS] __attribute__((aligned(BS)));
+	unsigned char *buf;
+	struct map m;
+	int fd;
+
+	ASSERT_EQ(0, leave_old_data("old", 8 << 20, 0xa5));
+	fd = open("f", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 64 * BS));
+	ASSERT_EQ(1, fiemap_of(fd, &m));
+	ASSERT_EQ(0, read_disk(DISK0, m.ext[0].fe_physical / BS + 21, block, BS));
+	ASSERT_EQ(0xa5, block[0]) TH_LOG("the preallocated blocks do not hold the old bytes");
+	/* Nine extents, as many as the inode holds: the next split needs a block. */
+	for (int b = 1; b < 8; b += 2) {
+		memset(block, b, BS);
+		ASSERT_EQ(BS, pwrite(fd, block, BS, (off_t)b * BS));
+	}
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(9, fiemap_of(fd, &m));
+	ASSERT_EQ(0, fill_the_disk()) TH_LOG("blocks still free");
+
+	/* Blocks 20 and 21, from a buffer whose second page is not mapped. */
+	buf = mmap(NULL, 2 * BS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, munmap(buf + BS, BS));
+	memset(buf, 20, BS);
+	ASSERT_EQ(BS, pwrite(fd, buf, 2 * BS, 20 * BS)) TH_LOG("%s", strerror(errno));
+	munmap(buf, BS);
+	ASSERT_EQ(0, ftruncate(fd, 64 * BS));
+	ASSERT_EQ(0, fsync(fd));
+	close(fd);
+	ASSERT_EQ(0, unlink("fill"));
+	ASSERT_EQ(0, remount());
+	fd = open("f", O_RDONLY);
+	ASSERT_LE(0, fd);
+	for (int b = 0; b < 64; b++) {
+		bool right = all_bytes(fd, (off_t)b * BS, BS, b == 20 || (b < 8 && b % 2) ? b : 0);
+
+		EXPECT_TRUE(right) TH_LOG("block %d", b);
+	}
 	close(fd);
 }
 

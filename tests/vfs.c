@@ -2187,14 +2187,6 @@ TEST_F(vfs, fsync_data_bios_are_sync)
 	close(fd);
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
 /* Writes `len` bytes of `c` at `off`, through O_DIRECT if `direct`. */
 static int put_bytes(int fd, off_t off, size_t len, char c)
 {

@@ -812,7 +812,12 @@ impl BlockMap {
 
     /// Calls `zero` on the disk blocks of the written runs in file blocks
     /// `from..to` (first block, count).
-    fn zero_written(&self, from: u64, to: u64, zero: &mut impl FnMut(u64, u64) -> Result) -> Result {
+    fn zero_written(
+        &self,
+        from: u64,
+        to: u64,
+        zero: &mut impl FnMut(u64, u64) -> Result,
+    ) -> Result {
         for r in self.extents_from(from) {
             if r.first() >= to {
                 break;

@@ -139,23 +139,6 @@ impl<T: FsData, S> SuperBlock<T, S> {
         kernel::error::to_result(unsafe { sys::blkdev_issue_flush((*self.as_raw()).s_bdev) })
     }
 
-    /// Writes zeroes to `len` blocks from `block`, and waits for them
-    /// (`blkdev_issue_zeroout`; not yet durable: a flush makes them so).
-    pub(crate) fn zero_blocks(&self, block: u64, len: u64) -> Result {
-        let shift = self.block_shift() - 9;
-        // SAFETY: The block device is open by the type invariant; the call
-        // may sleep, and callers are in process context.
-        kernel::error::to_result(unsafe {
-            sys::blkdev_issue_zeroout(
-                (*self.as_raw()).s_bdev,
-                block << shift,
-                len << shift,
-                sys::RSFS_GFP_NOFS,
-                0,
-            )
-        })
-    }
-
     /// Whether the block device itself is read-only (`blockdev --setro`, a
     /// write-protected disk), whatever the mount is.
     pub(crate) fn device_is_read_only(&self) -> bool {
@@ -191,6 +174,21 @@ impl<T: FsData, S> SuperBlock<T, S> {
                 block << shift,
                 len << shift,
                 sys::RSFS_GFP_NOFS,
+            )
+        })
+    }
+
+    /// Writes zeroes to `len` blocks from `block`, and waits (`blkdev_issue_zeroout`).
+    pub(crate) fn zero_blocks(&self, block: u64, len: u64) -> Result {
+        let shift = self.block_shift() - 9;
+        // SAFETY: As for `discard`: the device is open, and GFP_NOFS keeps reclaim out.
+        kernel::error::to_result(unsafe {
+            sys::blkdev_issue_zeroout(
+                (*self.as_raw()).s_bdev,
+                block << shift,
+                len << shift,
+                sys::RSFS_GFP_NOFS,
+                0,
             )
         })
     }

@@ -34,7 +34,7 @@ use crate::{
         AddressSpace, BioBuilder, Fallocate, Fiemap, File, Inode, Locked, LockedFolio, Readahead,
         WritebackControl,
     },
-    map::{BlockMap, Run},
+    map::{BlockMap, Run, UNWRITTEN_MAX_BLOCKS},
     shutdown,
     super_::{self, Stat},
     txn, writeback, Rsfs,
@@ -97,8 +97,9 @@ fn blocks_for_write(
             if done.is_ok() && for_write {
                 // If the write fails, they become unwritten again.
                 done = map.note_fresh(index, len, true);
-                if done.is_err() {
-                    let _ = map.mark_unwritten(sb, index, index + len);
+                if done.is_err() && map.mark_unwritten(sb, index, index + len).is_err() {
+                    // Written they stay; zeroes make them read as zeroes.
+                    let _ = sb.zero_blocks(block, len);
                 }
             }
             // Whatever the outcome, a split may have taken an overflow
@@ -157,11 +158,15 @@ fn blocks_for_write(
 /// found no block for the map (ENOSPC): the rest of the run is zeroed on
 /// the disk first, so that it still reads as zeroes (and the zeroes are
 /// durable before the map, which the commit writes after a flush). ext4
-/// does the same when an extent's split fails (`ext4_split_extent_at`).
-/// A write into space that `fallocate` gave so never fails for want of
-/// space, as `posix_fallocate(3)` promises.
+/// does the same when an extent's split fails (`ext4_split_extent_at`);
+/// the run is at most [`UNWRITTEN_MAX_BLOCKS`] long (128 MiB), as ext4's
+/// are at most 32,767 blocks. A write into space that `fallocate` gave so
+/// never fails for want of space, as `posix_fallocate(3)` promises (an I/O
+/// error from the zeroing still fails it).
 fn write_whole_run(inode: &Inode<Rsfs>, map: &mut BlockMap, index: u64, len: u64) -> Result {
     let sb = inode.super_block();
+    // Nothing more is written once shut down.
+    shutdown::alive(sb)?;
     let run = map.run_at(index).filter(|r| r.unwritten).ok_or(EINVAL)?;
     let first = u64::from(run.logical);
     let end = first + u64::from(run.len);
@@ -456,7 +461,7 @@ fn allocate(inode: &Inode<Rsfs>, offset: u64, end: u64) -> Result {
             .checked_sub(1)
             .and_then(|p| map.lookup(p))
             .map_or_else(|| map.goal(), |(b, _, _)| b + 1);
-        let want = (hole_end - lblk).min(u64::from(format::EXTENT_MAX_BLOCKS));
+        let want = (hole_end - lblk).min(u64::from(UNWRITTEN_MAX_BLOCKS));
         let (start, n) = alloc::alloc_blocks(sb, goal, want)?;
         let done = super_::allow_unwritten(sb)
             .and_then(|()| Run::new(lblk, n, start))

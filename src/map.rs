@@ -29,6 +29,14 @@ use crate::{
     shutdown, super_, txn, Rsfs,
 };
 
+/// The longest unwritten run rsfs makes (128 MiB): `fallocate` gives no
+/// longer ones, and unwritten runs join only up to it. Where a split of an
+/// unwritten run finds no block for the map, the whole run is zeroed on the
+/// disk ([`crate::file`]'s `write_whole_run`), and this bounds that work,
+/// as ext4's 16-bit extent length bounds its own (`EXT_UNWRITTEN_MAX_LEN`).
+/// Longer unwritten extents on a disk are valid; they are only not made.
+pub(crate) const UNWRITTEN_MAX_BLOCKS: u32 = 32768;
+
 /// One run of blocks, in native byte order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(crate) struct Run {
@@ -86,13 +94,19 @@ impl Run {
     }
 
     /// Whether `next` carries on where this run ends, in the file and on
-    /// the disk, in the same state, and the two fit in one extent.
+    /// the disk, in the same state, and the two fit in one extent (an
+    /// unwritten one no longer than [`UNWRITTEN_MAX_BLOCKS`]).
     fn joins(&self, next: &Run) -> Option<u32> {
         let len = self.len.checked_add(next.len)?;
+        let max = if self.unwritten {
+            UNWRITTEN_MAX_BLOCKS
+        } else {
+            format::EXTENT_MAX_BLOCKS
+        };
         (self.end() == next.first()
             && self.start + u64::from(self.len) == next.start
             && self.unwritten == next.unwritten
-            && len <= format::EXTENT_MAX_BLOCKS)
+            && len <= max)
             .then_some(len)
     }
 
@@ -777,9 +791,10 @@ impl BlockMap {
     /// blocks it allocated are unmapped and freed, and the preallocated
     /// blocks it made written are unwritten again, so that they stay the
     /// file's and read as zeroes, whatever part of the write reached them.
-    /// If there is no block for the split that needs (ENOSPC), they stay
-    /// written and `zero` is called on each run of their disk blocks
-    /// (first block, count), to make them read as zeroes that way.
+    /// Where that fails (a split finds no block for the map, or no memory),
+    /// the blocks stay mapped and written, and `zero` is called on each run
+    /// of their disk blocks (first block, count), to make them read as
+    /// zeroes that way.
     /// Returns whether anything changed.
     pub(crate) fn take_fresh(
         &mut self,
@@ -795,13 +810,13 @@ impl BlockMap {
             if lo < hi {
                 changed = true;
                 let done = if was_unwritten {
-                    match self.mark_unwritten(sb, lo, hi) {
-                        Err(e) if e == ENOSPC => self.zero_written(lo, hi, &mut zero),
-                        done => done,
-                    }
+                    self.mark_unwritten(sb, lo, hi)
                 } else {
                     self.punch(sb, lo, hi)
                 };
+                // Still mapped and written (no block for a split, or no
+                // memory): zeroes on the disk make them read as zeroes.
+                let done = done.or_else(|_| self.zero_written(lo, hi, &mut zero));
                 if let Err(e) = done {
                     result = Err(e);
                 }
@@ -811,23 +826,25 @@ impl BlockMap {
     }
 
     /// Calls `zero` on the disk blocks of the written runs in file blocks
-    /// `from..to` (first block, count).
+    /// `from..to` (first block, count), on each even after one fails; the
+    /// first error is returned.
     fn zero_written(
         &self,
         from: u64,
         to: u64,
         zero: &mut impl FnMut(u64, u64) -> Result,
     ) -> Result {
+        let mut result = Ok(());
         for r in self.extents_from(from) {
             if r.first() >= to {
                 break;
             }
             if !r.unwritten {
                 let (lo, hi) = (r.first().max(from), r.end().min(to));
-                zero(r.start + (lo - r.first()), hi - lo)?;
+                result = result.and(zero(r.start + (lo - r.first()), hi - lo));
             }
         }
-        Ok(())
+        result
     }
 
     /// Writes the map into the on-disk inode `d` (the inode's extents and

@@ -186,8 +186,11 @@ TEST_F(unwritten, fallocate_writes_only_the_map)
 	EXPECT_EQ(0, memcmp(buf, zero, 65536));
 	ASSERT_LE(1, fiemap_of(fd, &m));
 	EXPECT_GE(4, m.fm.fm_mapped_extents);
-	for (unsigned int i = 0; i < m.fm.fm_mapped_extents; i++)
+	for (unsigned int i = 0; i < m.fm.fm_mapped_extents; i++) {
 		EXPECT_TRUE(m.ext[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN);
+		/* No unwritten extent is longer than 128 MiB. */
+		EXPECT_GE(128 << 20, m.ext[i].fe_length);
+	}
 	EXPECT_TRUE(m.ext[m.fm.fm_mapped_extents - 1].fe_flags & FIEMAP_EXTENT_LAST);
 	close(fd);
 }
@@ -415,10 +418,11 @@ TEST_F_TIMEOUT(unwritten, writes_into_preallocated_space_on_a_full_disk, 600)
 /*
  * A write past the end of the file into preallocated space that faults
  * halfway, on a full disk: the block it made written but could not fill
- * goes back to reading zeroes. Making it unwritten again would split the
- * extent, which needs a block the disk does not have; it is zeroed on the
- * disk instead. Before, it stayed written over the deleted file's bytes,
- * which a truncate up then showed.
+ * goes back to reading zeroes. Making it unwritten again splits its
+ * extent twice, at either end; the first split takes the inode's ninth
+ * slot, and the second needs an extent block the disk does not have, so
+ * the block is zeroed on the disk instead. Before, it stayed written over
+ * the deleted file's bytes, which a truncate up then showed.
  */
 TEST_F_TIMEOUT(unwritten, failed_write_on_a_full_disk_leaves_no_old_data, 600)
 {

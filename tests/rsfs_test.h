@@ -249,33 +249,29 @@ static inline unsigned long long le64_at(const unsigned char *p)
 }
 
 /*
- * Block `block` of the disk as the next mount would find it: the copy in
- * the journal, if the journal holds a committed transaction that logs the
- * block (a mount replays it before it reads anything), and otherwise the
- * block at home (docs/format.md, "Journal"). A commit, and so an fsync,
- * returns once the transaction is durable in the log; its writes home are
- * still on their way, so the home alone may be one commit behind. `out`
- * is 4096 bytes aligned to 4096. Sets *logged to whether the block came
- * from the journal. The descriptors and the commit block are checked by
- * magic, index, sequence number and count, and the copy by its tag's
- * CRC-32 (a copy that does not match is an error here); the CRC-32C of
- * the descriptors is left to the mount.
+ * The journal's copy of block `block`, if the journal holds a committed
+ * transaction that logs it: a mount replays that copy over the block at
+ * home before it reads anything (docs/format.md, "Journal"). A commit, and
+ * so an fsync, returns once the transaction is durable in the log; its
+ * writes home are still on their way, so the home alone may be one commit
+ * behind. Copies the block into `out` (4096 bytes aligned to 4096) and
+ * returns 1 if the journal logs it, 0 if not, -1 on an error. The
+ * descriptors and the commit block are checked by magic, index, sequence
+ * number and count, and the copy by its tag's CRC-32 (a copy that does not
+ * match is an error here); the CRC-32C of the descriptors is left to the
+ * mount.
  */
-static inline int read_durable(const char *dev, unsigned long long block, void *out,
-			       bool *logged)
+static inline int read_logged(const char *dev, unsigned long long block, void *out)
 {
 	unsigned long long start, jblocks, seq, d;
 	unsigned char *sb = NULL, *desc = NULL, *blk = NULL;
 	unsigned int n;
 	int fd = open(dev, O_RDONLY | O_DIRECT), ret = -1;
 
-	*logged = false;
 	if (fd < 0)
 		return -1;
 	if (posix_memalign((void **)&sb, 4096, 4096) || posix_memalign((void **)&desc, 4096, 4096) ||
-	    posix_memalign((void **)&blk, 4096, 4096))
-		goto out;
-	if (pread(fd, out, 4096, (off_t)block * 4096) != 4096 || pread(fd, sb, 4096, 0) != 4096)
+	    posix_memalign((void **)&blk, 4096, 4096) || pread(fd, sb, 4096, 0) != 4096)
 		goto out;
 	ret = 0;
 	start = le64_at(sb + 88) + le64_at(sb + 96);
@@ -303,14 +299,14 @@ static inline int read_durable(const char *dev, unsigned long long block, void *
 		tag = desc + 24 + (i % 339) * 12;
 		if (le64_at(tag) != block)
 			continue;
-		if (pread(fd, blk, 4096, (off_t)(start + d + i) * 4096) != 4096)
-			goto out;
-		if (journal_crc32(blk, 4096) != le32_at(tag + 8)) {
+		if (pread(fd, blk, 4096, (off_t)(start + d + i) * 4096) != 4096 ||
+		    journal_crc32(blk, 4096) != le32_at(tag + 8)) {
 			ret = -1;
 			goto out;
 		}
 		memcpy(out, blk, 4096);
-		*logged = true;
+		ret = 1;
+		break;
 	}
 out:
 	free(sb);

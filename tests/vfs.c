@@ -2298,20 +2298,19 @@ TEST_F_TIMEOUT(vfs, direct_reads_never_see_reused_blocks, 300)
  */
 static long long disk_inode_size(const char *dev, unsigned long long ino, long long *home)
 {
-	unsigned long long table = sb_u64(dev, 88), v = 0;
+	unsigned long long table = sb_u64(dev, 88), v = -1;
 	size_t at = (ino % 16) * 256 + 16;
-	bool logged;
 	void *buf;
 
 	*home = -1;
 	if (posix_memalign(&buf, 4096, 4096))
 		return -1;
-	if (read_disk(dev, table + ino / 16, buf, 4096) == 0)
+	if (read_disk(dev, table + ino / 16, buf, 4096) == 0) {
 		memcpy(home, (char *)buf + at, 8);
-	if (read_durable(dev, table + ino / 16, buf, &logged))
-		v = -1;
-	else
-		memcpy(&v, (char *)buf + at, 8);
+		/* The journal's copy, if it logs the block, is the durable one. */
+		if (read_logged(dev, table + ino / 16, buf) >= 0)
+			memcpy(&v, (char *)buf + at, 8);
+	}
 	free(buf);
 	return v;
 }

@@ -303,7 +303,7 @@ fn buffered_write(
         let n = result.as_ref().map_or(0, |&n| n as u64);
         if handle.is_some() && n < this {
             // Stopped short: the blocks given ahead past what it wrote go.
-            drop_fresh_blocks(lock.locked(), pos + n);
+            drop_fresh_blocks(lock.locked(), (pos + n).max(inode.size()));
         }
         drop(handle);
         match result {
@@ -313,6 +313,31 @@ fn buffered_write(
             Ok(_) => total += n as usize,
         }
     }
+}
+
+/// A direct write, under the inode lock: the VFS's
+/// (`__generic_file_write_iter`, mm/filemap.c), which calls
+/// [`direct_io`], then writes what that left (holes and unwritten blocks
+/// inside the file) through the page cache, and writes and waits for that
+/// part (`direct_write_fallback`). If that writeback fails, the write
+/// reports only what went directly, or the error, and the blocks that the
+/// buffered part gave or made written hold what the disk held before:
+/// they go back, a hole or unwritten again, and their page cache with
+/// them, so that the range reads as zeroes, now and after the next mount,
+/// as it does on ext4, whose direct writes leave unwritten extents
+/// unwritten when they fail (fstests generic/250 and 252).
+///
+/// [`direct_io`]: address_space::Operations::direct_io
+fn direct_write(
+    iocb: &mut Kiocb<'_, Rsfs>,
+    from: &mut IovIter<'_>,
+    lock: &kfs::lock::InodeGuard<'_, Rsfs>,
+) -> Result<usize> {
+    let pos = iocb.pos();
+    let result = kfs::io::generic_file_write_iter_locked(iocb, from, lock);
+    let written = result.as_ref().map_or(0, |&n| n as u64);
+    drop_fresh_blocks(lock.locked(), pos + written);
+    result
 }
 
 /// Gives file blocks `first..last`, past the end of the file, disk
@@ -329,28 +354,38 @@ fn write_ahead(inode: &Inode<Rsfs>, first: u64, last: u64) -> Result {
 
 /// After a write that failed or stopped short (a direct write's error or
 /// short count, a buffered copy that copied nothing): the blocks that this
-/// write allocated past the end of the file, or past byte `written_to` if
-/// that is further, go back, and the page cache past that point with
+/// write allocated from byte `from` on go back, and their page cache with
 /// them, so that a later truncate up or extending write cannot show what
 /// the write left on them (as `ext2_write_failed` does). Blocks that were
 /// there before the write, preallocated by fallocate, stay, unwritten
 /// again if this write made them written. Runs under the inode lock.
-pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>, written_to: u64) {
+///
+/// Past the end of the file, `from` is where the write stopped. Inside
+/// it, the blocks of a buffered write stay (`write_begin` filled them
+/// with zeroes first); those of a direct write's buffered part go too,
+/// since the VFS reports none of that part written when its writeback
+/// fails ([`direct_write`]).
+pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>, from: u64) {
     let size = inode.size();
-    let first = size.max(written_to).div_ceil(BLOCK_SIZE as u64);
+    let bs = BLOCK_SIZE as u64;
+    let first = from.div_ceil(bs);
     let sb = inode.super_block();
     let Ok(_handle) = txn::begin_locked(sb) else {
         // Shut down: nothing of this reaches the disk.
         inode.data().map().clear_fresh();
         return;
     };
-    let fresh = inode.data().map().has_fresh_from(first);
-    if !fresh {
+    let Some(end) = inode.data().map().fresh_end_from(first) else {
         inode.data().map().clear_fresh();
         return;
-    }
+    };
     // Not under the map lock: dropping folios waits for their writeback,
-    // which may need that lock.
+    // which may need that lock. Inside the file, only the folios of this
+    // write's blocks go: they are clean (written, or failed to be), or
+    // hold the zeroes `write_begin` put in a new block.
+    if first * bs < size {
+        inode.truncate_pagecache_range(first * bs, (end * bs).min(size) - 1);
+    }
     inode.truncate_pagecache(size);
     let mut map = inode.data().map();
     if map
@@ -705,7 +740,8 @@ impl address_space::Operations for RegularFile {
             // A new block past the end goes back.
             drop(folio);
             if pos + len as u64 > inode.size() {
-                drop_fresh_blocks(inode, 0);
+                let size = inode.size();
+                drop_fresh_blocks(inode, size);
             }
             return 0;
         }
@@ -767,9 +803,10 @@ impl address_space::Operations for RegularFile {
             .transpose()?;
         let result = iomap::direct_io(IOMAP_OPS, iocb, iter);
         if let Some(inode) = locked {
+            let size = inode.size();
             match result {
-                Ok(n) => drop_fresh_blocks(inode, pos + n as u64),
-                Err(e) if e != ENOTBLK => drop_fresh_blocks(inode, 0),
+                Ok(n) => drop_fresh_blocks(inode, size.max(pos + n as u64)),
+                Err(e) if e != ENOTBLK => drop_fresh_blocks(inode, size),
                 Err(_) => (),
             }
         }
@@ -1024,7 +1061,7 @@ impl kfs::file::Operations for RegularFile {
             }
             prepare_write(inode, iocb.pos(), from.count())?;
             if iocb.is_direct() {
-                kfs::io::generic_file_write_iter_locked(iocb, from, &lock)?
+                direct_write(iocb, from, &lock)?
             } else {
                 buffered_write(iocb, from, &lock)?
             }
@@ -1090,6 +1127,16 @@ impl kfs::file::Operations for RegularFile {
         }
         if end > crate::format::MAX_FILE_SIZE {
             return Err(EFBIG);
+        }
+        // Growing the file past the caller's file size limit is EFBIG and
+        // SIGXFSZ, as for a write; ext4's fallocate checks it before it
+        // allocates anything.
+        let grows = matches!(
+            mode,
+            Fallocate::Allocate { keep_size: false } | Fallocate::ZeroRange { keep_size: false }
+        );
+        if grows && end > inode.size() {
+            locked.newsize_ok(end)?;
         }
         // Each run allocated, and the hole punched, is an operation of its
         // own (see `allocate` and `punch_hole`): a sync may come between two

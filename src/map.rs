@@ -768,10 +768,15 @@ impl BlockMap {
         Ok(())
     }
 
-    /// Whether the write in progress allocated blocks at or past file block
-    /// `from`.
-    pub(crate) fn has_fresh_from(&self, from: u64) -> bool {
-        self.fresh.iter().any(|&(lblk, len, _)| lblk + len > from)
+    /// The end of the blocks that the write in progress allocated at or
+    /// past file block `from` (the block after the last), if it allocated
+    /// any there.
+    pub(crate) fn fresh_end_from(&self, from: u64) -> Option<u64> {
+        self.fresh
+            .iter()
+            .map(|&(lblk, len, _)| lblk + len)
+            .filter(|&end| end > from)
+            .max()
     }
 
     /// Whether file block `lblk` was allocated by the write in progress.
@@ -787,7 +792,7 @@ impl BlockMap {
     }
 
     /// Gives back what the write in progress did to the map at or past
-    /// file block `from` (the end of the file), and empties the list: the
+    /// file block `from`, and empties the list: the
     /// blocks it allocated are unmapped and freed, and the preallocated
     /// blocks it made written are unwritten again, so that they stay the
     /// file's and read as zeroes, whatever part of the write reached them.

@@ -48,14 +48,7 @@ static long long fault_param(const char *name)
 /* Fails each request to `dev` with `percent` % probability, or stops. */
 static int faults(const char *dev, int percent)
 {
-	if (percent)
-		return run("echo 0 > /sys/kernel/debug/fail_make_request/verbose && "
-			   "echo %d > /sys/kernel/debug/fail_make_request/probability && "
-			   "echo 1 > /sys/kernel/debug/fail_make_request/interval && "
-			   "echo %d > /sys/kernel/debug/fail_make_request/times && "
-			   "echo 1 > /sys/block/%s/make-it-fail",
-			   percent, TIMES, dev + 5);
-	return run("echo 0 > /sys/block/%s/make-it-fail", dev + 5);
+	return fail_requests(dev, percent, TIMES);
 }
 
 /* Requests failed since faults() turned injection on. */

@@ -95,6 +95,23 @@ static inline int run(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/*
+ * Fails each request to `dev` (a /dev/ path) with `percent` % probability,
+ * at most `times` times, through the kernel's fail_make_request on the
+ * whole disk; 0 % stops it.
+ */
+static inline int fail_requests(const char *dev, int percent, long times)
+{
+	if (percent)
+		return run("echo 0 > /sys/kernel/debug/fail_make_request/verbose && "
+			   "echo %d > /sys/kernel/debug/fail_make_request/probability && "
+			   "echo 1 > /sys/kernel/debug/fail_make_request/interval && "
+			   "echo %ld > /sys/kernel/debug/fail_make_request/times && "
+			   "echo 1 > /sys/block/%s/make-it-fail",
+			   percent, times, dev + 5);
+	return run("echo 0 > /sys/block/%s/make-it-fail", dev + 5);
+}
+
 /* A number from the environment (RSFS_SEED and the like), or `dflt`. */
 static inline unsigned long long env_or(const char *name, unsigned long long dflt)
 {

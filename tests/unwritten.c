@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 
 #include "kselftest_harness.h"
@@ -149,7 +150,7 @@ static unsigned long fill_the_disk(void)
 	return sv.f_bfree;
 }
 
-RSFS_MOUNTED_FIXTURE(unwritten, (void)0)
+RSFS_MOUNTED_FIXTURE(unwritten, fail_requests(DISK0, 0, 0))
 
 /*
  * 192 MiB of fallocate writes the map and nothing else: before rsfs had
@@ -467,6 +468,113 @@ TEST_F_TIMEOUT(unwritten, failed_write_on_a_full_disk_leaves_no_old_data, 600)
 		EXPECT_TRUE(right) TH_LOG("block %d", b);
 	}
 	close(fd);
+}
+
+/*
+ * A direct write over preallocated blocks inside the file, or over a hole
+ * there, goes through the page cache, and the device fails it (fstests
+ * generic/250 and 252 do this with dm-error). The write says EIO, and the
+ * range reads as zeroes, at once and after a remount, as on ext4: never
+ * the bytes a deleted file left on the blocks. Before, write_begin had
+ * made the blocks written (or given the hole blocks), the failed folios
+ * stayed cached, and the commit at unmount named the blocks.
+ */
+TEST_F(unwritten, failed_direct_write_leaves_no_old_data)
+{
+	static unsigned char buf[64 * BS] __attribute__((aligned(BS)));
+	static unsigned char block[BS] __attribute__((aligned(BS)));
+	static const char *const names[] = { "prealloc", "hole" };
+
+	memset(buf, 0x63, sizeof(buf));
+	for (int hole = 0; hole < 2; hole++) {
+		const char *name = names[hole];
+		int fd, err, bad = 0;
+		struct map m;
+		ssize_t n;
+
+		ASSERT_EQ(0, leave_old_data("old", 1 << 20, 0xa5));
+		fd = open(name, O_CREAT | O_RDWR | O_DIRECT, 0644);
+		ASSERT_LE(0, fd);
+		if (hole) {
+			ASSERT_EQ(0, ftruncate(fd, sizeof(buf)));
+		} else {
+			ASSERT_EQ(0, fallocate(fd, 0, 0, sizeof(buf)));
+			ASSERT_EQ(1, fiemap_of(fd, &m));
+			ASSERT_EQ(0, read_disk(DISK0, m.ext[0].fe_physical / BS, block, BS));
+			ASSERT_EQ(0xa5, block[0]) TH_LOG("the preallocated blocks do not hold the old bytes");
+		}
+		ASSERT_EQ(0, fsync(fd));
+		ASSERT_EQ(0, fail_requests(DISK0, 100, -1));
+		n = pwrite(fd, buf, sizeof(buf), 0);
+		err = errno;
+		ASSERT_EQ(0, fail_requests(DISK0, 0, 0));
+		EXPECT_EQ(-1, n) TH_LOG("%s: the write that failed wrote %zd bytes", name, n);
+		EXPECT_EQ(EIO, err) TH_LOG("%s: %s, not EIO", name, strerror(err));
+		close(fd);
+		fd = open(name, O_RDONLY);
+		ASSERT_LE(0, fd);
+		EXPECT_TRUE(all_bytes(fd, 0, sizeof(buf), 0)) TH_LOG("%s: not zeroes after the write", name);
+		close(fd);
+
+		ASSERT_EQ(0, remount());
+		fd = open(name, O_RDONLY);
+		ASSERT_LE(0, fd);
+		for (int b = 0; b < 64; b++) {
+			ASSERT_EQ(BS, pread(fd, block, BS, (off_t)b * BS));
+			if (!all_bytes(fd, (off_t)b * BS, BS, 0) && !bad++)
+				printf("# %s: block %d reads 0x%02x after a remount\n", name, b, block[0]);
+		}
+		close(fd);
+		EXPECT_EQ(0, bad) TH_LOG("%s: %d of 64 blocks are not zeroes", name, bad);
+	}
+}
+
+static volatile sig_atomic_t xfsz_signals;
+
+static void count_xfsz(int sig)
+{
+	(void)sig;
+	xfsz_signals++;
+}
+
+/*
+ * fallocate(2) that would grow a file past RLIMIT_FSIZE fails with EFBIG
+ * and sends SIGXFSZ, as a write does, and allocates nothing (fstests
+ * generic/228; ext4 checks with inode_newsize_ok before it allocates).
+ * With FALLOC_FL_KEEP_SIZE the file does not grow, so the limit does not
+ * apply; up to the limit exactly, the file grows.
+ */
+TEST_F(unwritten, fallocate_obeys_the_file_size_limit)
+{
+	struct rlimit lim;
+	struct stat st;
+	int fd;
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &lim));
+	lim.rlim_cur = 1 << 20;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	ASSERT_NE(SIG_ERR, signal(SIGXFSZ, count_xfsz));
+	fd = open("f", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+
+	EXPECT_EQ(-1, fallocate(fd, 0, 0, 2 << 20));
+	EXPECT_EQ(EFBIG, errno);
+	EXPECT_EQ(1, xfsz_signals);
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 2 << 20));
+	EXPECT_EQ(EFBIG, errno);
+	EXPECT_EQ(2, xfsz_signals);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(0, st.st_size);
+	EXPECT_EQ(0, st.st_blocks) TH_LOG("a refused fallocate allocated %lld sectors",
+					  (long long)st.st_blocks);
+
+	EXPECT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 2 << 20)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, fallocate(fd, 0, 0, 1 << 20)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(1 << 20, st.st_size);
+	EXPECT_EQ(2, xfsz_signals);
+	close(fd);
+	signal(SIGXFSZ, SIG_DFL);
 }
 
 TEST_HARNESS_MAIN

@@ -7,6 +7,8 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
 
+use kernel::{error::to_result, prelude::*};
+
 use super::{
     attrs::{vfs_flags, VFS_FLAGS},
     sys, FsData, Inode,
@@ -114,6 +116,15 @@ impl<'a, T: FsData> Locked<'a, T> {
         // serialises `i_size_write` with other writers; readers use
         // `i_size_read`.
         unsafe { sys::rsfs_i_size_write(self.0.as_raw(), size as i64) };
+    }
+
+    /// Whether the file may grow to `size` bytes: EFBIG past the largest
+    /// file the filesystem holds or the caller's `RLIMIT_FSIZE`, which
+    /// also sends the caller SIGXFSZ (`inode_newsize_ok`).
+    pub(crate) fn newsize_ok(&self, size: u64) -> Result {
+        // SAFETY: The inode is valid and locked (type invariant), so its
+        // size is stable while `inode_newsize_ok` compares with it.
+        to_result(unsafe { sys::inode_newsize_ok(self.0.as_raw(), size as i64) })
     }
 
     /// Sets the size and drops the page cache past it (`truncate_setsize`).

@@ -370,12 +370,14 @@ pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>, from: u64) {
     let bs = BLOCK_SIZE as u64;
     let first = from.div_ceil(bs);
     let sb = inode.super_block();
-    let Ok(_handle) = txn::begin_locked(sb) else {
-        // Shut down: nothing of this reaches the disk.
+    // Checked first: most writes end with nothing to take back, and need
+    // no handle (the inode lock keeps the list as it is meanwhile).
+    let Some(end) = inode.data().map().fresh_end_from(first) else {
         inode.data().map().clear_fresh();
         return;
     };
-    let Some(end) = inode.data().map().fresh_end_from(first) else {
+    let Ok(_handle) = txn::begin_locked(sb) else {
+        // Shut down: nothing of this reaches the disk.
         inode.data().map().clear_fresh();
         return;
     };

@@ -86,6 +86,22 @@ pub(crate) fn alive(sb: &SuperBlock<Rsfs>) -> Result {
     Ok(())
 }
 
+/// A commit found that a write of file data failed since the last one
+/// (`err`), on a mount with `data_err=abort`: the filesystem shuts down
+/// before the commit, as ext4 aborts its journal, so that no commit names
+/// blocks whose data the device did not take. The disk stays as the last
+/// commit left it; the sync, and every call after, gets EIO.
+pub(crate) fn data_write_failed(sb: &SuperBlock<Rsfs>, err: Error) -> Error {
+    if !sb.info().shut_down.swap(true, Ordering::AcqRel) {
+        kernel::pr_err!(
+            "{}: file data write error {} (data_err=abort): shut down; nothing more is written\n",
+            sb.id(),
+            err.to_errno()
+        );
+    }
+    EIO
+}
+
 /// Damage found on the disk, and already reported where it was found:
 /// the error for the call that found it (EUCLEAN), once the mount's
 /// `errors=` option has done its part. `errors=continue`, the default,

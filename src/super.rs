@@ -161,6 +161,10 @@ pub(crate) struct Info {
     /// What damage found does: [`ERRORS_RO`], [`ERRORS_PANIC`], or
     /// neither (`errors=continue`); see [`crate::shutdown::damaged`].
     pub(crate) errors: AtomicU32,
+    /// Mounted with `data_err=abort`: a commit that finds a file data
+    /// write failed since the last one shuts the filesystem down instead
+    /// ([`crate::shutdown::data_write_failed`]). `remount,data_err=` changes it.
+    pub(crate) data_err_abort: AtomicBool,
     /// The superblock has [`format::FEATURE_INCOMPAT_UNWRITTEN`]: extents
     /// may be unwritten. Set at mount, or by [`allow_unwritten`].
     pub(crate) unwritten: AtomicBool,
@@ -187,6 +191,14 @@ pub(crate) const ERRORS_RO: u32 = 4;
 /// kernel. Without either (`errors=continue`, the default), the call that
 /// found it fails with EUCLEAN and the filesystem goes on.
 pub(crate) const ERRORS_PANIC: u32 = 8;
+
+/// Mount option `data_err=abort` (and `data_err=ignore`, the default), as
+/// ext4's: when the device fails a write of file data, the next commit
+/// shuts the filesystem down rather than commit block maps that may name
+/// blocks the data never reached (they would show what the disk held
+/// there). With `data_err=ignore` the error goes to the file's next
+/// `fsync` and the commit goes on, as on ext4.
+const DATA_ERR_ABORT: u32 = 16;
 
 /// The `errors=` bits that `flags` turn on.
 fn errors_of(flags: MountFlags) -> u32 {
@@ -399,6 +411,8 @@ impl kfs::FileSystem for Rsfs {
         (c_str!("errors=remount-ro"), ERRORS_RO, true),
         (c_str!("errors=panic"), ERRORS_RO, false),
         (c_str!("errors=panic"), ERRORS_PANIC, true),
+        (c_str!("data_err=abort"), DATA_ERR_ABORT, true),
+        (c_str!("data_err=ignore"), DATA_ERR_ABORT, false),
         // Always on, as on ext4, which takes both names still.
         (c_str!("user_xattr"), 0, true),
         (c_str!("acl"), 0, true),
@@ -505,6 +519,7 @@ impl kfs::FileSystem for Rsfs {
                 discard: AtomicBool::new(discard),
                 shut_down: AtomicBool::new(false),
                 errors: AtomicU32::new(errors_of(flags)),
+                data_err_abort: AtomicBool::new(flags.has(DATA_ERR_ABORT)),
                 unwritten: AtomicBool::new(
                     disk.feature_incompat.get() & format::FEATURE_INCOMPAT_UNWRITTEN != 0
                 ),
@@ -667,6 +682,10 @@ impl kfs::FileSystem for Rsfs {
         if flags.has(errors) || flags.has_off(errors) {
             info.errors.store(errors_of(flags), Ordering::Relaxed);
         }
+        if flags.has(DATA_ERR_ABORT) || flags.has_off(DATA_ERR_ABORT) {
+            let abort = flags.has(DATA_ERR_ABORT);
+            info.data_err_abort.store(abort, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -676,8 +695,8 @@ impl kfs::FileSystem for Rsfs {
     }
 
     /// `/proc/mounts` says `norecovery` of a mount without recovery, as
-    /// ext4's does, `discard` if it is on, and `errors=` unless it is
-    /// `continue`.
+    /// ext4's does, `discard` if it is on, `errors=` unless it is
+    /// `continue`, and `data_err=abort` if it is on.
     fn flags_in_effect(sb: &SuperBlock<Rsfs>) -> MountFlags {
         let info = sb.info();
         let norecovery = if info.norecovery { NORECOVERY } else { 0 };
@@ -686,7 +705,12 @@ impl kfs::FileSystem for Rsfs {
         } else {
             0
         };
-        MountFlags::new(norecovery | discard | info.errors.load(Ordering::Relaxed))
+        let data_err = if info.data_err_abort.load(Ordering::Relaxed) {
+            DATA_ERR_ABORT
+        } else {
+            0
+        };
+        MountFlags::new(norecovery | discard | data_err | info.errors.load(Ordering::Relaxed))
     }
 
     fn inode_for_handle(

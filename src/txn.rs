@@ -105,6 +105,9 @@ struct Running {
     bufs: KVec<BufferHead>,
     /// When its first buffer joined it, in seconds, if it has one.
     since: Option<u64>,
+    /// Where the last commit left the superblock's record of failed file
+    /// data writes (for `data_err=abort`).
+    data_errors: kfs::ErrSeq,
 }
 
 impl Txns {
@@ -119,7 +122,10 @@ impl Txns {
             gate <- new_mutex!(Gate { handles: 0, syncing: false, waiting: 0 }, "rsfs:txn_gate"),
             changed <- new_condvar!("rsfs:txn_changed"),
             ordered <- new_mutex!(KVec::new(), "rsfs:txn_ordered"),
-            running <- new_mutex!(Running { bufs: bufs?, since: None }, "rsfs:txn_running"),
+            running <- new_mutex!(
+                Running { bufs: bufs?, since: None, data_errors: kfs::ErrSeq::default() },
+                "rsfs:txn_running"
+            ),
             homes <- new_mutex!(None, "rsfs:txn_homes"),
             next_seq: AtomicU64::new(seq),
             capacity,
@@ -327,6 +333,15 @@ fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[InodeRef<Rsfs>]) -> Result {
     shutdown::alive(sb)?;
     let mut bufs = {
         let mut running = txns.running.lock();
+        // A file data write failed since the last commit (here, or in
+        // the flusher's writeback): this commit may name blocks whose
+        // data never reached the disk. With data_err=abort it is not made.
+        if let Err(e) = sb.writeback_error_since(&mut running.data_errors) {
+            if sb.info().data_err_abort.load(Ordering::Relaxed) {
+                drop(running);
+                return Err(shutdown::data_write_failed(sb, e));
+            }
+        }
         running.since = None;
         let spare = KVec::with_capacity(txns.capacity, GFP_KERNEL).unwrap_or_default();
         core::mem::replace(&mut running.bufs, spare)

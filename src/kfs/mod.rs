@@ -93,7 +93,7 @@ pub(crate) use new_inode::{Created, InodeOps, Lookup, Owner};
 pub(crate) use registration::{FsTypeStorage, Registration};
 pub(crate) use super_block::{New, ReadError, StatFs, SuperBlock};
 pub(crate) use writeback::{
-    cond_resched, with_plug, AddressSpace, FolioBatch, Readahead, Tag, WritebackControl,
+    cond_resched, with_plug, AddressSpace, ErrSeq, FolioBatch, Readahead, Tag, WritebackControl,
 };
 
 /// Standard CRC-32C of `data` (initial value and final XOR all ones), the

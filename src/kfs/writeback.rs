@@ -2,18 +2,47 @@
 
 //! What writeback and readahead hand to a filesystem: the
 //! [`WritebackControl`], the file's [`AddressSpace`], batches of folios
-//! found by tag ([`FolioBatch`]), a block plug, and the readahead cursor.
+//! found by tag ([`FolioBatch`]), a block plug, the readahead cursor, and
+//! the superblock's record of failed writeback ([`ErrSeq`]).
 //!
 //! C headers: [`include/linux/writeback.h`](srctree/include/linux/writeback.h),
-//! [`include/linux/pagevec.h`](srctree/include/linux/pagevec.h).
+//! [`include/linux/pagevec.h`](srctree/include/linux/pagevec.h),
+//! [`include/linux/errseq.h`](srctree/include/linux/errseq.h).
 
 use core::{marker::PhantomData, mem::MaybeUninit};
-use kernel::types::Opaque;
+use kernel::{error::to_result, prelude::*, types::Opaque};
 
 use super::{
     folio::{Folio, LockedFolio},
-    sys, FsData, Inode,
+    sys, FsData, Inode, SuperBlock,
 };
+
+/// A point in the history of a superblock's writeback errors (an
+/// `errseq_t` cursor): [`SuperBlock::writeback_error_since`] tells whether
+/// an error came after it. The default is the start of the mount, when
+/// the history is empty.
+#[derive(Default)]
+pub(crate) struct ErrSeq(u32);
+
+impl<T: FsData> SuperBlock<T> {
+    /// The latest error of the file data writeback of this filesystem
+    /// since `since`, which then moves on to now. `mapping_set_error`
+    /// records every failed write of a file's folios in the superblock
+    /// (`s_wb_err`), besides the file's own record that `fsync` reports,
+    /// and `syncfs(2)` reading it does not hide it from here
+    /// (`errseq_check_and_advance`).
+    pub(crate) fn writeback_error_since(&self, since: &mut ErrSeq) -> Result {
+        // SAFETY: The superblock is valid (type invariant), and so is its
+        // `s_wb_err`, which `errseq_check_and_advance` reads and updates
+        // atomically; `since` is ours alone, through the `&mut`.
+        to_result(unsafe {
+            sys::errseq_check_and_advance(
+                core::ptr::addr_of_mut!((*self.as_raw()).s_wb_err),
+                &mut since.0,
+            )
+        })
+    }
+}
 
 /// The page-cache tags a writeback walk can follow.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

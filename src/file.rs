@@ -335,8 +335,14 @@ fn direct_write(
 ) -> Result<usize> {
     let pos = iocb.pos();
     let result = kfs::io::generic_file_write_iter_locked(iocb, from, lock);
-    let written = result.as_ref().map_or(0, |&n| n as u64);
-    drop_fresh_blocks(lock.locked(), pos + written);
+    // From the end of what it reports written: a block partly written
+    // stays. If nothing was, from the block where the write began (a
+    // direct write may begin inside a block, at a 512-byte boundary).
+    let from = match result {
+        Ok(n) if n > 0 => pos + n as u64,
+        _ => pos - pos % BLOCK_SIZE as u64,
+    };
+    drop_fresh_blocks(lock.locked(), from);
     result
 }
 
@@ -381,12 +387,18 @@ pub(crate) fn drop_fresh_blocks(inode: Locked<'_, Rsfs>, from: u64) {
         inode.data().map().clear_fresh();
         return;
     };
+    // As for a hole punch: no read or fault brings a folio of these blocks
+    // back (reading what they held, and caching a block about to go)
+    // between dropping the page cache and giving the blocks back.
+    let _invalidate = inode.lock_invalidate();
     // Not under the map lock: dropping folios waits for their writeback,
-    // which may need that lock. Inside the file, only the folios of this
-    // write's blocks go: they are clean (written, or failed to be), or
-    // hold the zeroes `write_begin` put in a new block.
+    // which may need that lock. Inside the file, whole folios go, from
+    // the first block taken back to the end of the last: the write's own
+    // range, which the VFS wrote and waited for (`direct_write_fallback`),
+    // so their contents are on the disk or failed to get there; none keeps
+    // the number of a block given back.
     if first * bs < size {
-        inode.truncate_pagecache_range(first * bs, (end * bs).min(size) - 1);
+        inode.truncate_pagecache_range(first * bs, end * bs - 1);
     }
     inode.truncate_pagecache(size);
     let mut map = inode.data().map();

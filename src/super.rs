@@ -684,6 +684,9 @@ impl kfs::FileSystem for Rsfs {
         }
         if flags.has(DATA_ERR_ABORT) || flags.has_off(DATA_ERR_ABORT) {
             let abort = flags.has(DATA_ERR_ABORT);
+            if abort && !info.data_err_abort.load(Ordering::Relaxed) {
+                txn::restart_data_errors(sb);
+            }
             info.data_err_abort.store(abort, Ordering::Relaxed);
         }
         Ok(())

@@ -106,7 +106,7 @@ struct Running {
     /// When its first buffer joined it, in seconds, if it has one.
     since: Option<u64>,
     /// Where the last commit left the superblock's record of failed file
-    /// data writes (for `data_err=abort`).
+    /// data writes, with `data_err=abort` (see [`restart_data_errors`]).
     data_errors: kfs::ErrSeq,
 }
 
@@ -297,6 +297,13 @@ pub(crate) fn let_go_of_ordered(sb: &SuperBlock<Rsfs>) {
     }
 }
 
+/// `data_err=abort` was just turned on by a remount: the next commit
+/// looks for failed file data writes from now on, and from before if
+/// nobody has seen the latest one yet (it may be this commit's).
+pub(crate) fn restart_data_errors(sb: &SuperBlock<Rsfs>) {
+    sb.info().txns.running.lock().data_errors = sb.writeback_error_now();
+}
+
 /// Returns once no sync is under way (a [`shutdown`] waits for the commit
 /// it did not stop).
 pub(crate) fn wait_for_sync(sb: &SuperBlock<Rsfs>) {
@@ -333,11 +340,12 @@ fn write_all(sb: &SuperBlock<Rsfs>, ordered: &[InodeRef<Rsfs>]) -> Result {
     shutdown::alive(sb)?;
     let mut bufs = {
         let mut running = txns.running.lock();
-        // A file data write failed since the last commit (here, or in
-        // the flusher's writeback): this commit may name blocks whose
-        // data never reached the disk. With data_err=abort it is not made.
-        if let Err(e) = sb.writeback_error_since(&mut running.data_errors) {
-            if sb.info().data_err_abort.load(Ordering::Relaxed) {
+        // With data_err=abort: a file data write failed since the last
+        // commit (here, or in the flusher's writeback), so this commit may
+        // name blocks whose data never reached the disk. It is not made.
+        // (Without the option the record is left alone, for syncfs(2).)
+        if sb.info().data_err_abort.load(Ordering::Relaxed) {
+            if let Err(e) = sb.writeback_error_since(&mut running.data_errors) {
                 drop(running);
                 return Err(shutdown::data_write_failed(sb, e));
             }

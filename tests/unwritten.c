@@ -477,17 +477,23 @@ TEST_F_TIMEOUT(unwritten, failed_write_on_a_full_disk_leaves_no_old_data, 600)
  * range reads as zeroes, at once and after a remount, as on ext4: never
  * the bytes a deleted file left on the blocks. Before, write_begin had
  * made the blocks written (or given the hole blocks), the failed folios
- * stayed cached, and the commit at unmount named the blocks.
+ * stayed cached, and the commit at unmount named the blocks. The third
+ * case begins 512 bytes into the first block, which must go back too.
  */
 TEST_F(unwritten, failed_direct_write_leaves_no_old_data)
 {
 	static unsigned char buf[64 * BS] __attribute__((aligned(BS)));
 	static unsigned char block[BS] __attribute__((aligned(BS)));
-	static const char *const names[] = { "prealloc", "hole" };
+	static const struct {
+		const char *name;
+		bool hole;
+		off_t at;
+	} cases[] = { { "prealloc", false, 0 }, { "hole", true, 0 }, { "prealloc-at-512", false, 512 } };
 
 	memset(buf, 0x63, sizeof(buf));
-	for (int hole = 0; hole < 2; hole++) {
-		const char *name = names[hole];
+	for (int c = 0; c < 3; c++) {
+		const char *name = cases[c].name;
+		off_t at = cases[c].at;
 		int fd, err, bad = 0;
 		struct map m;
 		ssize_t n;
@@ -495,7 +501,7 @@ TEST_F(unwritten, failed_direct_write_leaves_no_old_data)
 		ASSERT_EQ(0, leave_old_data("old", 1 << 20, 0xa5));
 		fd = open(name, O_CREAT | O_RDWR | O_DIRECT, 0644);
 		ASSERT_LE(0, fd);
-		if (hole) {
+		if (cases[c].hole) {
 			ASSERT_EQ(0, ftruncate(fd, sizeof(buf)));
 		} else {
 			ASSERT_EQ(0, fallocate(fd, 0, 0, sizeof(buf)));
@@ -505,7 +511,7 @@ TEST_F(unwritten, failed_direct_write_leaves_no_old_data)
 		}
 		ASSERT_EQ(0, fsync(fd));
 		ASSERT_EQ(0, fail_requests(DISK0, 100, -1));
-		n = pwrite(fd, buf, sizeof(buf), 0);
+		n = pwrite(fd, buf, sizeof(buf) - at, at);
 		err = errno;
 		ASSERT_EQ(0, fail_requests(DISK0, 0, 0));
 		EXPECT_EQ(-1, n) TH_LOG("%s: the write that failed wrote %zd bytes", name, n);

@@ -25,12 +25,21 @@ use super::{
 pub(crate) struct ErrSeq(u32);
 
 impl<T: FsData> SuperBlock<T> {
+    /// A cursor at the present of this filesystem's writeback errors, or
+    /// before the latest one if no one has seen it yet (`errseq_sample`).
+    pub(crate) fn writeback_error_now(&self) -> ErrSeq {
+        // SAFETY: The superblock is valid (type invariant), and so is its
+        // `s_wb_err`, which `errseq_sample` reads atomically.
+        ErrSeq(unsafe { sys::errseq_sample(core::ptr::addr_of_mut!((*self.as_raw()).s_wb_err)) })
+    }
+
     /// The latest error of the file data writeback of this filesystem
     /// since `since`, which then moves on to now. `mapping_set_error`
     /// records every failed write of a file's folios in the superblock
-    /// (`s_wb_err`), besides the file's own record that `fsync` reports,
-    /// and `syncfs(2)` reading it does not hide it from here
-    /// (`errseq_check_and_advance`).
+    /// (`s_wb_err`), besides the file's own record that `fsync` reports
+    /// (`errseq_check_and_advance`). An error found is marked seen, so a
+    /// file opened later does not get it from `syncfs(2)`: for callers
+    /// that stop the filesystem on one, after which every sync fails.
     pub(crate) fn writeback_error_since(&self, since: &mut ErrSeq) -> Result {
         // SAFETY: The superblock is valid (type invariant), and so is its
         // `s_wb_err`, which `errseq_check_and_advance` reads and updates

@@ -463,15 +463,7 @@ TEST_F(faults, data_err_abort_commits_no_block_whose_write_failed)
 	int fd, ret, err, blk = 0, bad = 0;
 	ssize_t n;
 
-	memset(buf, 0xa5, sizeof(buf));
-	fd = open("old", O_CREAT | O_RDWR, 0644);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(sizeof(buf), pwrite(fd, buf, sizeof(buf), 0));
-	ASSERT_EQ(0, fsync(fd));
-	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(0, unlink("old"));
-	sync();
-
+	ASSERT_EQ(0, leave_old_data("old", 1 << 20, 0xa5));
 	EXPECT_FALSE(mounted_with(MNT, "data_err=abort"));
 	ASSERT_EQ(0, mount(NULL, MNT, NULL, MS_REMOUNT | MS_NOATIME, "data_err=abort"));
 	EXPECT_TRUE(mounted_with(MNT, "data_err=abort"));

@@ -112,6 +112,26 @@ static inline int fail_requests(const char *dev, int percent, long times)
 	return run("echo 0 > /sys/block/%s/make-it-fail", dev + 5);
 }
 
+/* Writes `len` bytes of `byte` to a new file `name`, syncs, deletes it and
+ * syncs again: its blocks are free, and hold `byte` on the disk. `len` is
+ * a multiple of 1 MiB. */
+static inline int leave_old_data(const char *name, size_t len, unsigned char byte)
+{
+	static unsigned char buf[1 << 20];
+	int fd = open(name, O_CREAT | O_TRUNC | O_RDWR, 0644);
+
+	if (fd < 0)
+		return -1;
+	memset(buf, byte, sizeof(buf));
+	for (size_t off = 0; off < len; off += sizeof(buf))
+		if (pwrite(fd, buf, sizeof(buf), off) != (ssize_t)sizeof(buf))
+			return -1;
+	if (fsync(fd) || close(fd) || unlink(name))
+		return -1;
+	sync();
+	return 0;
+}
+
 /* A number from the environment (RSFS_SEED and the like), or `dflt`. */
 static inline unsigned long long env_or(const char *name, unsigned long long dflt)
 {

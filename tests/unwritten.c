@@ -91,25 +91,6 @@ static unsigned int incompat_features(const char *dev)
 	return v;
 }
 
-/* Writes `len` bytes of `byte` to a new file `name`, syncs, deletes it and
- * syncs again: its blocks are free, and hold `byte` on the disk. */
-static int leave_old_data(const char *name, size_t len, unsigned char byte)
-{
-	static unsigned char buf[1 << 20];
-	int fd = open(name, O_CREAT | O_TRUNC | O_RDWR, 0644);
-
-	if (fd < 0)
-		return -1;
-	memset(buf, byte, sizeof(buf));
-	for (size_t off = 0; off < len; off += sizeof(buf))
-		if (pwrite(fd, buf, sizeof(buf), off) != (ssize_t)sizeof(buf))
-			return -1;
-	if (fsync(fd) || close(fd) || unlink(name))
-		return -1;
-	sync();
-	return 0;
-}
-
 /* Whether `len` bytes of `fd` from `off` are all `byte`. */
 static bool all_bytes(int fd, off_t off, size_t len, unsigned char byte)
 {
